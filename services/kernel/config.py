@@ -1,0 +1,140 @@
+"""Frozen settings, built once in ``__main__`` from an optional TOML file and ``CRX_`` environment.
+
+Library code never reads the environment: it receives a ``Settings``. Precedence: defaults < file <
+environment < explicit overrides. Secrets are ``Secret`` and print masked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.kernel.errors import ConfigError
+
+ENV_PREFIX = "CRX_"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret string that never shows itself in repr, str or logs."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """Return the secret value. Call only where the value is used."""
+        return self._value
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a crx process needs to know, fixed for the life of the process."""
+
+    # Kafka: plain Kafka everywhere; SASL/TLS settings apply to Apache Kafka (see deploy/).
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: Secret | None = None
+    kafka_ssl_cafile: str | None = None
+    topic_prefix: str = "crx"
+    topic_partitions: int = 4
+    topic_replication: int = 1
+    batch_max_records: int = 500
+    fetch_max_wait_ms: int = 20
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_request_bytes: int = 2_097_152
+
+    # Parties and files.
+    broker_party: str = "crx"
+    jurisdictions: tuple[str, ...] = ("DE", "FR", "PL")
+    data_dir: Path = Path("var/crx")
+    agreements_file: Path | None = None
+    key_passphrase: Secret | None = None
+    audit_secret: Secret | None = None
+    audit_db: str | None = None
+
+    # Limits.
+    max_payload_bytes: int = 1_000_000
+
+    # Observability.
+    metrics_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Directory of the key registry and private keys."""
+        return self.data_dir / "keys"
+
+    @property
+    def audit_db_path(self) -> str:
+        """The audit store location (SQLite path by default)."""
+        return self.audit_db or str(self.data_dir / "audit.sqlite3")
+
+    def topic(self, logical: str) -> str:
+        """Physical topic for a logical channel: ``records`` -> ``crx.records``, ``out.FR`` -> ``crx.out.FR``."""
+        return f"{self.topic_prefix}.{logical}"
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied (validated like any other source)."""
+        return _build({**_as_dict(self), **changes})
+
+
+def _as_dict(settings: Settings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+
+
+def _coerce(name: str, raw: Any, annotation: str) -> Any:
+    if raw is None or isinstance(raw, Secret | Path | tuple):
+        return raw
+    try:
+        if "Secret" in annotation:
+            return Secret(str(raw))
+        if "Path" in annotation:
+            return Path(str(raw))
+        if "tuple" in annotation:
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(i).strip().upper() for i in items if str(i).strip())
+        if annotation.startswith("int"):
+            return int(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name} has an invalid value") from None
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    known = {f.name: str(f.type) for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(unknown)}")
+    coerced = {k: _coerce(k, v, known[k]) for k, v in values.items()}
+    return Settings(**coerced)
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from defaults, then the TOML file at ``path``, then ``CRX_*`` in ``environ``.
+
+    Raises ConfigError for an unreadable file, an unknown key or a value of the wrong type.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read settings file {path}: {type(exc).__name__}") from None
+    known = {f.name for f in dataclasses.fields(Settings)}
+    for key, value in (environ or {}).items():
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in known:
+            values[key[len(ENV_PREFIX) :].lower()] = value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(values)

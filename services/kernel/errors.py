@@ -1,0 +1,90 @@
+"""The one crx error tree.
+
+Every error says whether it is worth retrying (``retriable``) and whether the record that caused it
+belongs in the dead-letter topic (``dead_letter``). Messages never contain record content: only ids,
+field names and reason codes. Metrics label errors by class name.
+"""
+
+from __future__ import annotations
+
+
+class CrxError(Exception):
+    """Root of every error crx raises on purpose."""
+
+    retriable: bool = False
+    dead_letter: bool = True
+    reason_code: str = "ERROR"
+
+    def __init__(self, detail: str, *, reason_code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if reason_code is not None:
+            self.reason_code = reason_code
+
+
+class ConfigError(CrxError):
+    """The configuration is incomplete or contradictory. Fatal at start-up."""
+
+    dead_letter = False
+    reason_code = "CONFIG"
+
+
+class PayloadTooLarge(CrxError):
+    """The payload exceeds the configured size limit; it is refused whole."""
+
+    reason_code = "PAYLOAD_TOO_LARGE"
+
+
+class UnknownJurisdiction(CrxError):
+    """The submitting or addressed jurisdiction is not configured."""
+
+    reason_code = "UNKNOWN_JURISDICTION"
+
+
+class AdapterNotFound(CrxError):
+    """No adapter is registered under the requested name."""
+
+    reason_code = "UNKNOWN_ADAPTER"
+
+
+class CodecError(CrxError):
+    """Bytes are not a valid single-object-encoded record of the expected schema."""
+
+    reason_code = "CODEC"
+
+
+class ValidationError(CrxError):
+    """A record does not satisfy the canonical schema or its semantic rules."""
+
+    reason_code = "INVALID_RECORD"
+
+
+class EnvelopeError(CrxError):
+    """An envelope could not be verified or opened. Deliberately opaque: one message for every cause."""
+
+    reason_code = "ENVELOPE"
+
+    def __init__(self, detail: str = "envelope could not be verified or opened") -> None:
+        super().__init__(detail)
+
+
+class KeyError_(CrxError):
+    """A key is missing, not yet valid, expired or revoked."""
+
+    dead_letter = False
+    reason_code = "KEY"
+
+
+class PolicyError(CrxError):
+    """The agreements file is invalid."""
+
+    dead_letter = False
+    reason_code = "POLICY"
+
+
+class TransientError(CrxError):
+    """A dependency (broker, database) failed in a way that may pass; the batch is retried."""
+
+    retriable = True
+    dead_letter = False
+    reason_code = "TRANSIENT"
