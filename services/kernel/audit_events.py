@@ -8,8 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
+import secrets
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from schemas import AUDIT_EVENT
@@ -96,3 +99,16 @@ class AuditEmitter:
         }
         key = (submission_id or message_id or event_id).encode()
         return OutRecord(self.topic, self._codec.encode(record), key=key)
+
+
+def load_audit_secret(secret: str | None, data_dir: Path) -> bytes:
+    """The audit commitment secret: the configured one, else ``data_dir/audit.secret`` (created 0600)."""
+    if secret:
+        return secret.encode("utf-8")
+    path = data_dir / "audit.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()

@@ -107,6 +107,13 @@ def signed_part(data: bytes, signature: bytes | None) -> bytes:
     return data[: len(data) - len(tail)] + b"\x00"
 
 
+def attach_signature(unsigned: bytes, signature: bytes) -> bytes:
+    """Replace the trailing null ``signature`` of a single-object record with ``signature``."""
+    if not unsigned.endswith(b"\x00"):
+        raise EnvelopeError()
+    return unsigned[:-1] + b"\x02" + _zigzag_varint(len(signature)) + signature
+
+
 class Sealer:
     """Seals payloads to a recipient's active encryption key and signs as ``signer``."""
 
@@ -145,7 +152,7 @@ class Sealer:
         unsigned = self._codec.encode(env)
         alg = signature_alg(sig_key.algorithm)
         signature = alg.sign(self._store.load(self._signer, sig_key.key_id), unsigned)
-        return unsigned[:-1] + b"\x02" + _zigzag_varint(len(signature)) + signature
+        return attach_signature(unsigned, signature)
 
 
 class Opener:

@@ -87,27 +87,28 @@ class Producer:
     """An acks=all producer that sends a batch at once and awaits every acknowledgement."""
 
     def __init__(self, settings: Settings) -> None:
-        self._producer = AIOKafkaProducer(
-            **client_options(settings),
-            acks="all",
-            linger_ms=5,
-            max_request_size=settings.max_request_bytes,
-            compression_type="lz4",
-            request_timeout_ms=30_000,
-        )
-        self._started = False
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        """Connect. Idempotent."""
-        if not self._started:
-            await self._producer.start()
-            self._started = True
+        """Connect (the client is created here, inside the running loop). Idempotent."""
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                **client_options(self._settings),
+                acks="all",
+                linger_ms=5,
+                max_request_size=self._settings.max_request_bytes,
+                compression_type=None,  # payloads are HPKE ciphertext: incompressible
+                request_timeout_ms=30_000,
+            )
+            await producer.start()
+            self._producer = producer
 
     async def stop(self) -> None:
         """Flush and close. Idempotent."""
-        if self._started:
-            self._started = False
-            await self._producer.stop()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
 
     async def send_all(self, records: Sequence[OutRecord]) -> None:
         """Send ``records`` together and return once every one is acknowledged.
@@ -117,6 +118,8 @@ class Producer:
         """
         if not records:
             return
+        if self._producer is None:
+            raise TransientError("producer not started")
         try:
             futures = [
                 await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records
@@ -155,18 +158,8 @@ class BatchLoop:
         self._producer = producer
         self._metrics = metrics
         self._log = get_logger(service)
-        self._consumer = AIOKafkaConsumer(
-            *self._topics,
-            **client_options(settings),
-            group_id=group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=settings.heartbeat_interval_ms,
-            max_partition_fetch_bytes=settings.max_request_bytes,
-            fetch_max_bytes=max(52_428_800, settings.max_request_bytes),
-        )
+        self._group_id = group_id
+        self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.ready = False
@@ -176,8 +169,22 @@ class BatchLoop:
         """Join the group and start consuming in a task. Idempotent."""
         if self._task is not None:
             return
+        settings = self._settings
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            **client_options(settings),
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_partition_fetch_bytes=settings.max_request_bytes,
+            fetch_max_bytes=max(52_428_800, settings.max_request_bytes),
+        )
+        self._stopping.clear()
         await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"{self.service}-loop")
+        self._task = asyncio.create_task(self._run(self._consumer), name=f"{self.service}-loop")
 
     async def stop(self) -> None:
         """Finish the batch in flight, commit it, leave the group. Idempotent."""
@@ -189,17 +196,19 @@ class BatchLoop:
             await task
         self.ready = False
         self._metrics.ready.labels(self.service).set(0)
-        await self._consumer.stop()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
 
     @property
     def alive(self) -> bool:
         """True while the loop task runs (or has not been started)."""
         return self._task is None or not self._task.done()
 
-    async def _run(self) -> None:
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
-            batch = await self._consumer.getmany(timeout_ms=200, max_records=self._settings.batch_max_records)
+            batch = await consumer.getmany(timeout_ms=200, max_records=self._settings.batch_max_records)
             if not self.ready:
                 self.ready = True
                 self._metrics.ready.labels(self.service).set(1)
@@ -208,22 +217,25 @@ class BatchLoop:
             records = [r for part in batch.values() for r in part]
             started = time.perf_counter()
             try:
-                await self._process(batch, records)
+                await self._process(consumer, batch, records)
                 backoff = 0.1
             except Exception as exc:  # infrastructure failure: redo the whole batch
                 self._metrics.errors.labels(self.service, type(exc).__name__).inc()
                 self._log.warning("batch failed, retrying", error_class=type(exc).__name__, backoff=backoff)
-                assigned = self._consumer.assignment()
+                assigned = consumer.assignment()
                 for tp, part in batch.items():
                     if tp in assigned:  # after a rebalance the new owner re-reads from the committed offset
-                        self._consumer.seek(tp, part[0].offset)
+                        consumer.seek(tp, part[0].offset)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             self._metrics.batch_seconds.labels(self.service).observe(time.perf_counter() - started)
+            self._log.debug("batch done", records=len(records), seconds=round(time.perf_counter() - started, 4))
             self.batches += 1
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]], records: list[Any]) -> None:
+    async def _process(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], records: list[Any]
+    ) -> None:
         for tp, part in batch.items():
             self._metrics.records_in.labels(self.service, tp.topic).inc(len(part))
         outputs = await self._handler(records)
@@ -233,4 +245,4 @@ class BatchLoop:
         now_ms = time.time() * 1000
         for r in records:
             self._metrics.record_seconds.labels(self.service).observe(max(0.0, (now_ms - r.timestamp) / 1000))
-        await self._consumer.commit({tp: part[-1].offset + 1 for tp, part in batch.items()})
+        await consumer.commit({tp: part[-1].offset + 1 for tp, part in batch.items()})

@@ -211,3 +211,32 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The registry of public keys and this node's private keys, opened from the settings' keys dir."""
+
+    registry: KeyRegistry
+    store: PrivateKeyStore
+
+    @classmethod
+    def open(cls, keys_dir: Path, passphrase: bytes | None) -> KeyRing:
+        """Open the registry at ``keys_dir/registry.json`` and the private keys beside it."""
+        return cls(KeyRegistry.load(keys_dir / "registry.json"), PrivateKeyStore(keys_dir, passphrase))
+
+    def has_signing_key(self, party: str, now: dt.datetime) -> bool:
+        """True when ``party`` has an active signing key registered."""
+        try:
+            self.registry.active(party, "signing", now)
+        except KeyError_:
+            return False
+        return True
+
+    def holds_private_signing_key(self, party: str, now: dt.datetime) -> bool:
+        """True when this node holds the private half of ``party``'s active signing key."""
+        try:
+            entry = self.registry.active(party, "signing", now)
+        except KeyError_:
+            return False
+        return self.store.path(party, entry.key_id).exists()

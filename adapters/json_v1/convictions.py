@@ -1,0 +1,96 @@
+"""The ``convictions`` section of a crx-json/1 record -> canonical convictions, categories mapped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.json_v1 import values
+from adapters.json_v1.fields import Node, invalid, missing
+from adapters.json_v1.mapping import CodeTable
+from adapters.json_v1.person import place
+
+COMPLETION = {c: c for c in ("COMPLETED", "ATTEMPTED", "PREPARATION", "UNKNOWN")}
+PARTICIPATION = {p: p for p in ("PERPETRATOR", "CO_PERPETRATOR", "ACCESSORY", "INSTIGATOR", "UNKNOWN")}
+LATER_DECISION_KINDS = {
+    k: k
+    for k in (
+        "PARDON",
+        "AMNESTY",
+        "REHABILITATION",
+        "REVERSAL",
+        "SENTENCE_MODIFICATION",
+        "SUSPENSION_REVOKED",
+        "EXPUNGEMENT",
+        "OTHER",
+    )
+}
+
+
+def _offence(node: Node, table: CodeTable) -> dict[str, Any]:
+    code = node.string("code")
+    return {
+        "national_code": code,
+        "national_title": node.string("title"),
+        "title_language": node.parsed("lang", values.language),
+        "category": table.offence_category(code),
+        "completion": node.choice("completion", COMPLETION, default="UNKNOWN"),
+        "participation": node.choice("participation", PARTICIPATION, default="UNKNOWN"),
+        "committed_on": node.opt_parsed("date", values.partial_date),
+        "place": place(node.opt_child("place")),
+    }
+
+
+def _sanction(node: Node, table: CodeTable) -> dict[str, Any]:
+    code = node.opt_string("code")
+    amount = node.opt_parsed("amount", values.amount)
+    currency = node.opt_parsed("currency", values.currency)
+    if amount is not None and currency is None:
+        raise missing(node.at("currency"))
+    return {
+        "national_code": code,
+        "category": table.sanction_category(code),
+        "duration": node.opt_parsed("duration", values.duration),
+        "amount": amount,
+        "currency": currency,
+        "suspended": node.boolean("suspended", default=False),
+        "probation": node.opt_parsed("probation", values.duration),
+    }
+
+
+def _later_decision(node: Node) -> dict[str, Any]:
+    return {
+        "kind": node.choice("kind", LATER_DECISION_KINDS),
+        "decision_date": node.parsed("date", values.date),
+        "effective_from": node.opt_parsed("effective_from", values.date),
+    }
+
+
+def _conviction(node: Node, table: CodeTable) -> dict[str, Any]:
+    court = node.child("court")
+    decided = node.parsed("decision_date", values.date)
+    final = node.opt_parsed("final_date", values.date)
+    if final is not None and final < decided:
+        raise invalid(node.at("final_date"), "a date not before decision_date")
+    return {
+        "conviction_id": node.string("id"),
+        "court": {"name": court.string("name"), "place": court.opt_string("place")},
+        "decision_date": decided,
+        "date_final": final,
+        "file_number": node.opt_string("file_number"),
+        "offences": [_offence(n, table) for n in node.objects("offences", required=True, non_empty=True)],
+        "sanctions": [_sanction(n, table) for n in node.objects("sanctions", required=True)],
+        "later_decisions": [_later_decision(n) for n in node.objects("later_decisions")],
+        "retention_end": node.opt_parsed("retention_end", values.date),
+    }
+
+
+def build_convictions(root: Node, table: CodeTable, *, may_be_empty: bool) -> list[dict[str, Any]]:
+    """The canonical convictions; ``may_be_empty`` for message types that need none (the list may be absent)."""
+    nodes = root.objects("convictions", required=not may_be_empty, non_empty=not may_be_empty)
+    out = [_conviction(n, table) for n in nodes]
+    seen: set[str] = set()
+    for i, conviction in enumerate(out):
+        if conviction["conviction_id"] in seen:
+            raise invalid(f"convictions[{i}].id", "an id not used by another conviction of the record")
+        seen.add(conviction["conviction_id"])
+    return out

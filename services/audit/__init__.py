@@ -1,0 +1,1 @@
+"""Audit: crx.audit and crx.receipts -> an append-only, hash-chained, signed log."""

@@ -1,0 +1,266 @@
+"""The ``crx`` command: a thin face over the services. Settings come from ``--config`` and ``CRX_*``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from services.kernel.config import Settings, load_settings
+from services.kernel.errors import CrxError
+from services.kernel.logging import configure_logging
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    config: Path | None = ctx.obj.get("config") if ctx.obj else None
+    try:
+        return load_settings(config, os.environ, **overrides)
+    except CrxError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@click.group()
+@click.option("--config", type=click.Path(path_type=Path, exists=True), help="TOML settings file.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """crx: exchange criminal-record information between jurisdictions."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+@main.command()
+@click.option("--port", type=int, default=9092, show_default=True)
+def broker(port: int) -> None:
+    """Start the embedded Kafka-protocol broker (Tansu) on 127.0.0.1:PORT until Ctrl-C."""
+    from services.embedded_broker import EmbeddedBroker
+
+    with EmbeddedBroker(port) as b:
+        click.echo(f"embedded broker on {b.bootstrap} (memory storage); Ctrl-C stops it", err=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Exit after the samples are accounted for.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the accounting.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True)
+@click.option("--bootstrap", default=None, help="Use this Kafka instead of starting the embedded broker.")
+@click.option("--metrics-port", type=int, default=9401, show_default=True, help="First ops port (0: any free).")
+@click.pass_context
+def demo(
+    ctx: click.Context, once: bool, as_json: bool, data_dir: Path, bootstrap: str | None, metrics_port: int
+) -> None:
+    """Run the whole pipeline on embedded defaults and push the sample feeds through it."""
+    from services.demo import DEMO_PARTIES, run_demo
+    from services.embedded_broker import EmbeddedBroker
+    from services.pipeline import Pipeline, ensure_keys
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(exist_ok=True)
+    log_file = open(data_dir / "logs" / "crx.log", "a", encoding="utf-8")  # noqa: SIM115 - lives for the process
+    configure_logging("INFO", log_file)
+    embedded = None if bootstrap or os.environ.get("CRX_KAFKA_BOOTSTRAP") else EmbeddedBroker()
+    overrides: dict[str, Any] = {"data_dir": data_dir, "audit_db": None}
+    if embedded is not None:
+        embedded.start()
+        overrides["kafka_bootstrap"] = embedded.bootstrap
+    elif bootstrap:
+        overrides["kafka_bootstrap"] = bootstrap
+    try:
+        settings = _settings(ctx, **overrides)
+        if not as_json:
+            click.echo(f"kafka: {settings.kafka_bootstrap}{' (embedded Tansu)' if embedded else ''}")
+        keyring = ensure_keys(settings, (settings.broker_party, *DEMO_PARTIES), dt.datetime.now(dt.UTC))
+        pipeline = Pipeline.build(settings, keyring, partners=DEMO_PARTIES, base_port=metrics_port)
+        code = asyncio.run(
+            _with_signals(lambda stop: run_demo(settings, pipeline, once=once, as_json=as_json, stop=stop))
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    sys.exit(code)
+
+
+async def _with_signals(body: Any) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    result: int = await body(stop)
+    return result
+
+
+def _service_command(name: str) -> click.Command:
+    @click.command(name="run", help=f"Run the {name} until SIGTERM/SIGINT.")
+    @click.option("--metrics-port", type=int, default=0, help="Port for /metrics, /healthz, /readyz.")
+    @click.pass_context
+    def run(ctx: click.Context, metrics_port: int) -> None:
+        settings = _settings(ctx)
+        configure_logging(settings.log_level)
+        asyncio.run(_run_service(name, settings, metrics_port))
+
+    return run
+
+
+async def _run_service(name: str, settings: Settings, metrics_port: int) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from services.audit import writer
+    from services.audit.store import SqliteAuditStore
+    from services.kernel.audit_events import load_audit_secret
+    from services.kernel.keys import KeyRing
+    from services.kernel.lifecycle import run_until_stopped
+    from services.normaliser import service as normaliser
+    from services.router import service as router
+    from services.router.policy import Policy
+
+    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
+    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
+    registry = CollectorRegistry()
+    if name == "normaliser":
+        service = normaliser.build(settings, keyring, secret, registry, metrics_port)
+    elif name == "router":
+        service = router.build(settings, keyring, secret, registry, Policy.load(settings.agreements_file), metrics_port)
+    else:
+        service, _ = writer.build(
+            settings, keyring, SqliteAuditStore(settings.audit_db_path), secret, registry, metrics_port
+        )
+    await run_until_stopped([service])
+
+
+for _name in ("normaliser", "router", "audit"):
+    _group = click.Group(name=_name, help=f"The {_name} service.")
+    _group.add_command(_service_command(_name))
+    main.add_command(_group)
+
+_audit_group = main.commands["audit"]
+
+
+@click.command(name="verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Verify the audit store: recompute the chain, check every checkpoint signature."""
+    from services.audit.store import SqliteAuditStore
+    from services.audit.writer import checkpoint_verifier
+    from services.kernel.keys import KeyRing
+
+    settings = _settings(ctx)
+    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
+    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    result = SqliteAuditStore(settings.audit_db_path).verify(checkpoint_verifier(keyring, settings.broker_party))
+    click.echo(json.dumps({"ok": result.ok, "entries": result.entries, "problem": result.problem}))
+    sys.exit(0 if result.ok else 1)
+
+
+assert isinstance(_audit_group, click.Group)
+_audit_group.add_command(audit_verify)
+
+
+@main.group()
+def partner() -> None:
+    """The partner side: receive records addressed to you."""
+
+
+@partner.command()
+@click.option("--as", "party", required=True, help="Your party id (e.g. FR).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Directory for JSON records.")
+@click.option("--metrics-port", type=int, default=0)
+@click.pass_context
+def consume(ctx: click.Context, party: str, out_dir: Path, metrics_port: int) -> None:
+    """Verify, decrypt and store records for PARTY; send signed receipts. Runs until SIGTERM/SIGINT."""
+    from prometheus_client import CollectorRegistry
+
+    from services.kernel.keys import KeyRing
+    from services.kernel.lifecycle import run_until_stopped
+    from services.partner.client import build
+
+    settings = _settings(ctx)
+    configure_logging(settings.log_level)
+    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
+    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    service = build(settings, keyring, party.upper(), out_dir, CollectorRegistry(), metrics_port)
+    asyncio.run(run_until_stopped([service]))
+
+
+@main.command()
+@click.option("--jurisdiction", required=True, help="The submitting jurisdiction (ISO alpha-2).")
+@click.option("--adapter", required=True, help="The feed format, e.g. json-v1.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+def push(ctx: click.Context, jurisdiction: str, adapter: str, files: tuple[Path, ...]) -> None:
+    """Push national payload FILES to the jurisdiction's feed (sealed to the broker)."""
+    from services.intake.publisher import FeedPublisher, Submission
+    from services.kernel.audit_events import load_audit_secret
+    from services.kernel.kafka import Producer
+    from services.kernel.keys import KeyRing
+
+    settings = _settings(ctx)
+    configure_logging(settings.log_level)
+    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
+    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
+
+    async def go() -> list[Any]:
+        producer = Producer(settings)
+        await producer.start()
+        try:
+            publisher = FeedPublisher(settings, keyring, producer, secret)
+            subs = [Submission(jurisdiction.upper(), adapter, f.read_bytes()) for f in files]
+            return await publisher.publish(subs, dt.datetime.now(dt.UTC))
+        finally:
+            await producer.stop()
+
+    results = asyncio.run(go())
+    for f, r in zip(files, results, strict=True):
+        click.echo(
+            json.dumps({"file": str(f), "submission_id": r.submission_id, "accepted": r.accepted, "reason": r.reason})
+        )
+    sys.exit(0 if all(r.accepted for r in results) else 1)
+
+
+@main.group()
+def adapters() -> None:
+    """The registered feed adapters."""
+
+
+@adapters.command(name="list")
+def adapters_list() -> None:
+    """List the registered adapters."""
+    from adapters.base import available
+
+    for name in available():
+        click.echo(name)
+
+
+@main.group()
+def keys() -> None:
+    """Key registry."""
+
+
+@keys.command(name="generate")
+@click.option("--party", required=True)
+@click.pass_context
+def keys_generate(ctx: click.Context, party: str) -> None:
+    """Generate an encryption and a signing key for PARTY and register them (private keys stay local)."""
+    from services.kernel.keys import KeyRing, generate_party_keys
+
+    settings = _settings(ctx)
+    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
+    ring = KeyRing.open(settings.keys_dir, passphrase)
+    enc, sig = generate_party_keys(ring.registry, ring.store, party.upper(), now=dt.datetime.now(dt.UTC))
+    ring.registry.save()
+    click.echo(json.dumps({"party": party.upper(), "encryption_key_id": enc.key_id, "signing_key_id": sig.key_id}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Intake: national payloads -> sealed envelopes on the jurisdiction's feed topic."""

@@ -1,0 +1,122 @@
+"""Publish national payloads to feed topics: checked, sealed to the broker, audited; refusals dead-lettered.
+
+This is what ``crx push``, the demo and (later) the HTTP intake call. A payload is refused at the door, with
+a dead letter and an audit event, when its jurisdiction is not configured, its adapter is unknown or it is
+larger than the payload limit; otherwise it is sealed to the broker's key (signed by the jurisdiction when
+this node holds its signing key) and produced to ``crx.feed.<jurisdiction>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from adapters.base import get_adapter
+from services.kernel.audit_events import AuditEmitter
+from services.kernel.config import Settings
+from services.kernel.deadletter import DeadLetters
+from services.kernel.envelope import SealContext, Sealer, routing_headers
+from services.kernel.errors import CrxError, PayloadTooLarge, UnknownJurisdiction
+from services.kernel.kafka import OutRecord, Producer
+from services.kernel.keys import KeyRing
+
+SUBMISSION_NAMESPACE = uuid.UUID("a3c7e0d4-61b2-5f0e-93d1-7b5e2c4f9a10")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One payload to publish."""
+
+    jurisdiction: str
+    adapter: str
+    payload: bytes
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What became of a submission: accepted onto the feed, or refused with a reason code."""
+
+    submission_id: str
+    jurisdiction: str
+    accepted: bool
+    reason: str | None = None
+
+
+def submission_id_of(sub: Submission) -> str:
+    """Stable id: from the idempotency key when given, else from the payload digest (a retry is the same)."""
+    basis = sub.idempotency_key or hashlib.sha256(sub.payload).hexdigest()
+    return str(uuid.uuid5(SUBMISSION_NAMESPACE, f"{sub.jurisdiction}\x1f{basis}"))
+
+
+class FeedPublisher:
+    """Seals and produces submissions; refuses bad ones into the dead-letter topic. Batch-oriented."""
+
+    def __init__(self, settings: Settings, keyring: KeyRing, producer: Producer, audit_secret: bytes) -> None:
+        self._settings = settings
+        self._keyring = keyring
+        self._producer = producer
+        self._emitter = AuditEmitter("intake", settings.topic("audit"), audit_secret)
+        broker = settings.broker_party
+        signer = broker if keyring.holds_private_signing_key(broker, dt.datetime.now(dt.UTC)) else None
+        self._dead = DeadLetters(settings, "intake", Sealer(keyring.registry, keyring.store, signer), self._emitter)
+
+    async def publish(self, submissions: Sequence[Submission], now: dt.datetime) -> list[PushResult]:
+        """Publish ``submissions`` as one batch; returns once every output is acknowledged.
+
+        Raises TransientError if the broker does not acknowledge (nothing is then known to be written;
+        publishing again is safe because ids are stable).
+        """
+        outputs: list[OutRecord] = []
+        results = []
+        for sub in submissions:
+            sid = submission_id_of(sub)
+            try:
+                outputs.extend(self._accept(sub, sid, now))
+                results.append(PushResult(sid, sub.jurisdiction, True))
+            except CrxError as exc:
+                outputs.extend(
+                    self._dead.records(
+                        exc,
+                        value=sub.payload,
+                        source_topic=self._settings.topic(f"feed.{sub.jurisdiction}"),
+                        submission_id=sid,
+                        jurisdiction=sub.jurisdiction if sub.jurisdiction in self._settings.jurisdictions else None,
+                        now=now,
+                    )
+                )
+                results.append(PushResult(sid, sub.jurisdiction, False, exc.reason_code))
+        await self._producer.send_all(outputs)
+        return results
+
+    def _accept(self, sub: Submission, sid: str, now: dt.datetime) -> list[OutRecord]:
+        if sub.jurisdiction not in self._settings.jurisdictions:
+            raise UnknownJurisdiction("submission for a jurisdiction that is not configured")
+        if len(sub.payload) > self._settings.max_payload_bytes:
+            raise PayloadTooLarge(f"payload exceeds the limit of {self._settings.max_payload_bytes} bytes")
+        get_adapter(sub.adapter)  # raises AdapterNotFound with the valid names
+        signer = sub.jurisdiction if self._keyring.has_signing_key(sub.jurisdiction, now) else None
+        ctx = SealContext(
+            channel=f"feed.{sub.jurisdiction}",
+            message_id=sid,
+            correlation_id=sid,
+            sender=sub.jurisdiction,
+            recipient=self._settings.broker_party,
+            content_type=f"feed/{sub.adapter}",
+        )
+        sealed = Sealer(self._keyring.registry, self._keyring.store, signer).seal(sub.payload, ctx, now)
+        topic = self._settings.topic(ctx.channel)
+        audit = self._emitter.event(
+            "COLLECTION",
+            occurred_at=now,
+            actor=sub.jurisdiction,
+            outcome="ok",
+            submission_id=sid,
+            source_jurisdiction=sub.jurisdiction,
+            payload=sub.payload,
+        )
+        key = hashlib.sha256(f"{sub.jurisdiction}\x1f{sid}".encode()).digest()[:16]
+        return [OutRecord(topic, sealed, key=key, headers=routing_headers(ctx)), audit]

@@ -1,0 +1,103 @@
+"""Dead-letter output: a typed reason in clear, the original bytes sealed to the broker, and an audit event.
+
+Nothing is lost: a record that cannot be processed becomes a ``DeadLetter`` on ``crx.dlq`` that can be
+replayed once the cause is fixed (open the sealed payload, produce it back to ``source_topic``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from schemas import DEAD_LETTER
+from services.kernel.audit_events import AuditEmitter, stable_id
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.envelope import SealContext, Sealer
+from services.kernel.errors import CrxError
+from services.kernel.kafka import OutRecord
+
+DLQ_CHANNEL = "dlq"
+
+
+class DeadLetters:
+    """Builds dead-letter records and their audit events for one stage."""
+
+    def __init__(self, settings: Settings, stage: str, sealer: Sealer, emitter: AuditEmitter) -> None:
+        self._settings = settings
+        self._stage = stage
+        self._sealer = sealer
+        self._emitter = emitter
+        self._codec = codec(DEAD_LETTER)
+        self.topic = settings.topic(DLQ_CHANNEL)
+
+    def records(
+        self,
+        error: BaseException,
+        *,
+        value: bytes,
+        source_topic: str,
+        partition: int = -1,
+        offset: int = -1,
+        submission_id: str | None,
+        jurisdiction: str | None,
+        now: dt.datetime,
+    ) -> list[OutRecord]:
+        """The dead letter and its DEAD_LETTER audit event for ``value`` that failed with ``error``.
+
+        The payload is kept (sealed to the broker) unless it exceeds the payload limit, in which case only
+        its size and SHA-256 are kept. Error details come from crx's typed errors only; any other
+        exception is recorded by class name alone.
+        """
+        reason = error.reason_code if isinstance(error, CrxError) else "INTERNAL"
+        detail = error.detail if isinstance(error, CrxError) else "unexpected error"
+        retriable = bool(getattr(error, "retriable", False))
+        dl_id = (
+            stable_id("dlq", source_topic, str(partition), str(offset))
+            if offset >= 0
+            else stable_id("dlq", self._stage, submission_id or "", hashlib.sha256(value).hexdigest())
+        )
+        sealed = None
+        if len(value) <= self._settings.max_payload_bytes:
+            sealed = self._sealer.seal(
+                value,
+                SealContext(
+                    channel=DLQ_CHANNEL,
+                    message_id=dl_id,
+                    correlation_id=submission_id or dl_id,
+                    sender=self._settings.broker_party,
+                    recipient=self._settings.broker_party,
+                    content_type="raw/dead-letter",
+                ),
+                now,
+            )
+        letter = {
+            "dead_letter_id": dl_id,
+            "stage": self._stage,
+            "source_topic": source_topic,
+            "source_partition": partition,
+            "source_offset": offset,
+            "submission_id": submission_id,
+            "jurisdiction": jurisdiction,
+            "error_class": type(error).__name__,
+            "reason_code": reason,
+            "detail": detail,
+            "retriable": retriable,
+            "occurred_at": now,
+            "payload_size": len(value),
+            "payload_sha256": hashlib.sha256(value).digest(),
+            "sealed_payload": sealed,
+        }
+        audit = self._emitter.event(
+            "DEAD_LETTER",
+            occurred_at=now,
+            actor=self._settings.broker_party,
+            outcome="dead_lettered",
+            submission_id=submission_id,
+            source_jurisdiction=jurisdiction,
+            reason=reason,
+            payload=value,
+            discriminator=dl_id,
+        )
+        key = (submission_id or dl_id).encode()
+        return [OutRecord(self.topic, self._codec.encode(letter), key=key), audit]

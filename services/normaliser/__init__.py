@@ -1,0 +1,1 @@
+"""Normaliser: feed topics -> adapter -> canonical records sealed to the broker on ``crx.records``."""

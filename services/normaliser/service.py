@@ -1,0 +1,174 @@
+"""The normaliser: open each feed envelope, parse it with its adapter, validate, seal the canonical records.
+
+Per input record the outputs are either (canonical record envelopes + NORMALISATION audit events) or
+(a dead letter + a DEAD_LETTER audit event). Nothing raised by one bad record affects another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from adapters.base import ParseContext, get_adapter
+from schemas import CANONICAL_RECORD
+from services.kernel.audit_events import AuditEmitter
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.deadletter import DeadLetters
+from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
+from services.kernel.errors import AdapterNotFound, CrxError, PayloadTooLarge
+from services.kernel.kafka import OutRecord
+from services.kernel.keys import KeyRing
+from services.kernel.logging import bind_message_id, get_logger
+from services.kernel.metrics import ServiceMetrics
+from services.kernel.service import StreamService
+
+NAME = "normaliser"
+RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
+
+
+def partition_key(source_jurisdiction: str, source_record_id: str) -> bytes:
+    """Opaque partition key that keeps every version of one record in order (never personal data)."""
+    return hashlib.sha256(f"{source_jurisdiction}\x1f{source_record_id}".encode()).digest()[:16]
+
+
+class Normaliser:
+    """The normaliser's handler; ``service()`` wraps it in the kernel's stream service."""
+
+    def __init__(self, settings: Settings, keyring: KeyRing, audit_secret: bytes, metrics: ServiceMetrics) -> None:
+        self._settings = settings
+        self._keyring = keyring
+        self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
+        self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
+        self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
+        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter)
+        self._codec = codec(CANONICAL_RECORD)
+        self._metrics = metrics
+        self._feeds = {settings.topic(f"feed.{j}"): j for j in settings.jurisdictions}
+        self._log = get_logger(NAME)
+
+    @property
+    def feed_topics(self) -> list[str]:
+        """The feed topics consumed."""
+        return sorted(self._feeds)
+
+    async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
+        """Transform one batch into outputs; never raises for bad input."""
+        now = dt.datetime.now(dt.UTC)
+        outputs: list[OutRecord] = []
+        for rec in records:
+            outputs.extend(self._one(rec, now))
+        return outputs
+
+    def _one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        jurisdiction = self._feeds.get(rec.topic)
+        value: bytes = rec.value or b""
+        submission_id: str | None = None
+        try:
+            if jurisdiction is None:
+                raise AdapterNotFound("record on a topic that is not a configured feed")
+            if len(value) > self._settings.max_payload_bytes:
+                raise PayloadTooLarge("payload exceeds the configured limit")
+            signers = frozenset({jurisdiction}) if self._keyring.has_signing_key(jurisdiction, now) else None
+            opened = self._opener.open(
+                value, channel=f"feed.{jurisdiction}", now=now, signers=signers, headers=dict(rec.headers or ())
+            )
+            submission_id = opened.message_id
+            adapter_name = str(opened.envelope["content_type"]).removeprefix("feed/")
+            received = dt.datetime.fromtimestamp(rec.timestamp / 1000, dt.UTC)
+            canonical = get_adapter(adapter_name).parse(opened.plaintext, ParseContext(jurisdiction, received))
+            return [out for record in canonical for out in self._seal_record(record, submission_id, now)]
+        except CrxError as exc:
+            return self._dead_letter(exc, rec, value, submission_id, jurisdiction, now)
+        except Exception as exc:  # a bug, not bad input: still never lose the record
+            self._log.error("unexpected error", error_class=type(exc).__name__, topic=rec.topic, offset=rec.offset)
+            return self._dead_letter(exc, rec, value, submission_id, jurisdiction, now)
+
+    def _seal_record(self, record: dict[str, Any], submission_id: str, now: dt.datetime) -> list[OutRecord]:
+        header = record["header"]
+        message_id = str(header["message_id"])
+        with bind_message_id(message_id=message_id):
+            encoded = self._codec.encode(record)
+            unknown = sum(o["category"] == "UNKNOWN" for c in record["convictions"] for o in c["offences"])
+            if unknown:
+                self._log.info("offence codes without a common category", count=unknown)
+            ctx = SealContext(
+                channel="records",
+                message_id=message_id,
+                correlation_id=submission_id,
+                sender=self._settings.broker_party,
+                recipient=self._settings.broker_party,
+                content_type=RECORD_CONTENT_TYPE,
+                schema_fingerprint=self._codec.fingerprint,
+            )
+            sealed = self._sealer.seal(encoded, ctx, now)
+            self._log.debug(
+                "normalised", source_jurisdiction=header["source_jurisdiction"], submission_id=submission_id
+            )
+            key = partition_key(header["source_jurisdiction"], header["source_record_id"])
+            audit = self._emitter.event(
+                "NORMALISATION",
+                occurred_at=now,
+                actor=self._settings.broker_party,
+                outcome="ok",
+                message_id=message_id,
+                submission_id=submission_id,
+                legal_basis=header["legal_basis"],
+                purpose=header["purpose"],
+                reply_to=header["reply_to"],
+                source_jurisdiction=header["source_jurisdiction"],
+                payload=encoded,
+            )
+        return [
+            OutRecord(self._settings.topic("records"), sealed, key=key, headers=routing_headers(ctx)),
+            audit,
+        ]
+
+    def _dead_letter(
+        self,
+        exc: BaseException,
+        rec: Any,
+        value: bytes,
+        submission_id: str | None,
+        jurisdiction: str | None,
+        now: dt.datetime,
+    ) -> list[OutRecord]:
+        reason = exc.reason_code if isinstance(exc, CrxError) else "INTERNAL"
+        self._metrics.dead_letters.labels(NAME, reason).inc()
+        self._metrics.errors.labels(NAME, type(exc).__name__).inc()
+        self._log.warning(
+            "dead-lettered", reason=reason, error_class=type(exc).__name__, topic=rec.topic, offset=rec.offset
+        )
+        return self._dead.records(
+            exc,
+            value=value,
+            source_topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            submission_id=submission_id,
+            jurisdiction=jurisdiction,
+            now=now,
+        )
+
+
+def build(
+    settings: Settings, keyring: KeyRing, audit_secret: bytes, registry: CollectorRegistry, metrics_port: int = 0
+) -> StreamService:
+    """The normaliser as a runnable service."""
+    metrics = ServiceMetrics.create(registry)
+    normaliser = Normaliser(settings, keyring, audit_secret, metrics)
+    return StreamService(
+        settings,
+        name=NAME,
+        group_id="crx-normaliser",
+        topics=normaliser.feed_topics,
+        output_topics=[settings.topic("records"), settings.topic("audit"), settings.topic("dlq")],
+        handler=normaliser.handle,
+        metrics=metrics,
+        registry=registry,
+        metrics_port=metrics_port,
+    )

@@ -1,0 +1,178 @@
+"""The partner client: consume ``crx.out.<party>``, verify, open, decode, deliver, and send a signed receipt.
+
+Deduplicates by message id across restarts (a delivered message id is never delivered twice to the sink;
+its receipt is re-sent, with the same receipt id, so the audit log stays idempotent). Records that fail
+verification or decryption are rejected with a negative receipt and skipped: never a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry, Counter
+
+from schemas import CANONICAL_RECORD, RECEIPT
+from services.kernel.audit_events import stable_id
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.envelope import Opener, attach_signature
+from services.kernel.errors import CrxError
+from services.kernel.kafka import OutRecord
+from services.kernel.keys import KeyRing
+from services.kernel.logging import bind_message_id, get_logger
+from services.kernel.metrics import ServiceMetrics
+from services.kernel.service import StreamService
+from services.kernel.suites import signature_alg
+from services.partner.jsonout import to_json
+
+
+class Sink(Protocol):
+    """Where a partner's decoded records go. ``delivered`` must survive restarts for deduplication."""
+
+    def delivered(self, message_id: str) -> bool:
+        """True when ``message_id`` was delivered before."""
+        ...
+
+    def deliver(self, message_id: str, record: dict[str, Any]) -> None:
+        """Hand over one record; must be durable when it returns."""
+        ...
+
+
+class DirectorySink:
+    """Writes each record as ``<dir>/<message id>.json`` atomically; the file's presence marks delivery."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def delivered(self, message_id: str) -> bool:
+        """True when ``message_id`` was delivered before (survives restarts)."""
+        return (self.directory / f"{message_id}.json").exists()
+
+    def deliver(self, message_id: str, record: dict[str, Any]) -> None:
+        """Write the record as JSON (temp file + rename)."""
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(to_json(record))
+        os.replace(tmp, self.directory / f"{message_id}.json")
+
+
+class PartnerClient:
+    """The partner's handler: one instance per receiving party."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: KeyRing,
+        party: str,
+        sink: Sink,
+        metrics: ServiceMetrics,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.party = party
+        self._settings = settings
+        self._keyring = keyring
+        self._opener = Opener(keyring.registry, keyring.store, party)
+        self._sink = sink
+        self._codec = codec(CANONICAL_RECORD)
+        self._receipt_codec = codec(RECEIPT)
+        self._metrics = metrics
+        self._broker = frozenset({settings.broker_party})
+        self._channel = f"out.{party}"
+        self._log = get_logger(f"partner-{party}")
+        self.rejected = Counter(
+            "crx_partner_rejected", "Deliveries refused by the partner client", ["party", "reason"], registry=registry
+        )
+        self.accepted = Counter("crx_partner_accepted", "Deliveries accepted", ["party"], registry=registry)
+
+    async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
+        """Deliver one batch; returns the receipts to send."""
+        now = dt.datetime.now(dt.UTC)
+        return [self._one(rec, now) for rec in records]
+
+    def _one(self, rec: Any, now: dt.datetime) -> OutRecord:
+        value: bytes = rec.value or b""
+        try:
+            opened = self._opener.open(
+                value, channel=self._channel, now=now, signers=self._broker, headers=dict(rec.headers or ())
+            )
+            with bind_message_id(message_id=opened.message_id):
+                if opened.envelope["schema_fingerprint"] != self._codec.fingerprint:
+                    raise CrxError("unknown payload schema", reason_code="CODEC")
+                if not self._sink.delivered(opened.message_id):
+                    self._sink.deliver(opened.message_id, self._codec.decode(opened.plaintext))
+                self.accepted.labels(self.party).inc()
+                self._log.info("delivered", channel=self._channel)
+                return self._receipt(
+                    opened.message_id, str(opened.envelope["correlation_id"]), value, "ACCEPTED", None, now
+                )
+        except CrxError as exc:
+            self.rejected.labels(self.party, exc.reason_code).inc()
+            self._metrics.errors.labels(f"partner-{self.party}", type(exc).__name__).inc()
+            self._log.warning("delivery rejected", reason=exc.reason_code, offset=rec.offset)
+            env = self._peek(value)
+            message_id = str(env.get("message_id") or stable_id("unreadable", rec.topic, str(rec.offset)))
+            return self._receipt(
+                message_id, str(env.get("correlation_id") or message_id), value, "REJECTED", exc.reason_code, now
+            )
+
+    def _peek(self, value: bytes) -> dict[str, Any]:
+        try:
+            return self._opener.parse(value)
+        except CrxError:
+            return {}
+
+    def _receipt(
+        self, message_id: str, correlation_id: str, value: bytes, outcome: str, reason: str | None, now: dt.datetime
+    ) -> OutRecord:
+        entry = self._keyring.registry.active(self.party, "signing", now)
+        receipt = {
+            "receipt_id": stable_id("receipt", self.party, message_id, hashlib.sha256(value).hexdigest()),
+            "message_id": message_id,
+            "correlation_id": correlation_id,
+            "party": self.party,
+            "channel": self._channel,
+            "outcome": outcome,
+            "reason": reason,
+            "envelope_sha256": hashlib.sha256(value).digest(),
+            "received_at": now,
+            "signer_key_id": entry.key_id,
+            "signature": None,
+        }
+        unsigned = self._receipt_codec.encode(receipt)
+        key = self._keyring.store.load(self.party, entry.key_id)
+        signature = signature_alg(entry.algorithm).sign(key, unsigned)
+        return OutRecord(
+            self._settings.topic("receipts"), attach_signature(unsigned, signature), key=message_id.encode()
+        )
+
+
+def build(
+    settings: Settings,
+    keyring: KeyRing,
+    party: str,
+    out: Path | Sink,
+    registry: CollectorRegistry,
+    metrics_port: int = 0,
+) -> StreamService:
+    """A partner client for ``party`` writing JSON records to a directory (or any other sink)."""
+    metrics = ServiceMetrics.create(registry)
+    sink = DirectorySink(out) if isinstance(out, Path) else out
+    client = PartnerClient(settings, keyring, party, sink, metrics, registry)
+    return StreamService(
+        settings,
+        name=f"partner-{party}",
+        group_id=f"crx-partner-{party}",
+        topics=[settings.topic(f"out.{party}")],
+        output_topics=[settings.topic("receipts")],
+        handler=client.handle,
+        metrics=metrics,
+        registry=registry,
+        metrics_port=metrics_port,
+    )

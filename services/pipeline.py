@@ -1,0 +1,117 @@
+"""The whole crx pipeline in one process: what ``crx demo`` and the integration tests run.
+
+In production each service runs as its own process (``crx normaliser run`` ...); here they share an event
+loop but nothing else: each has its own consumer group, producer, metrics registry and ops port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from services.audit import writer as audit_writer
+from services.audit.store import SqliteAuditStore, VerifyResult
+from services.intake.publisher import FeedPublisher
+from services.kernel.audit_events import load_audit_secret
+from services.kernel.config import Settings
+from services.kernel.kafka import Producer, ensure_topics, standard_topics
+from services.kernel.keys import KeyRing, generate_party_keys
+from services.kernel.service import StreamService
+from services.normaliser import service as normaliser
+from services.partner import client as partner
+from services.router import service as router
+from services.router.policy import Policy
+
+
+def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) -> KeyRing:
+    """Open the key ring, generating encryption and signing keys for any party that has none (demo use)."""
+    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
+    ring = KeyRing.open(settings.keys_dir, passphrase)
+    changed = False
+    for party in parties:
+        if not ring.registry.entries(party):
+            generate_party_keys(ring.registry, ring.store, party, now=now)
+            changed = True
+    if changed:
+        ring.registry.save()
+    return ring
+
+
+@dataclass
+class Pipeline:
+    """Normaliser, router, audit writer and partner clients, plus a feed publisher."""
+
+    settings: Settings
+    keyring: KeyRing
+    store: SqliteAuditStore
+    publisher: FeedPublisher
+    services: list[StreamService]
+    audit: audit_writer.AuditWriter
+    producer: Producer
+    out_dir: Path
+    _started: bool = field(default=False)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        keyring: KeyRing,
+        *,
+        partners: Sequence[str],
+        base_port: int = 0,
+        sinks: Mapping[str, partner.Sink] | None = None,
+    ) -> Pipeline:
+        """Compose every service. ``base_port`` 0 gives each ops server a free port; else consecutive ports.
+
+        Partner clients write JSON files under ``data_dir/out/<party>`` unless ``sinks`` names another sink.
+        """
+        secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
+        policy = Policy.load(settings.agreements_file)
+        store = SqliteAuditStore(settings.audit_db_path)
+        port = (lambda i: base_port + i) if base_port else (lambda i: 0)
+        audit_service, writer = audit_writer.build(settings, keyring, store, secret, CollectorRegistry(), port(2))
+        services = [
+            normaliser.build(settings, keyring, secret, CollectorRegistry(), port(0)),
+            router.build(settings, keyring, secret, CollectorRegistry(), policy, port(1)),
+            audit_service,
+        ]
+        out_dir = settings.data_dir / "out"
+        for i, party in enumerate(partners):
+            out = (sinks or {}).get(party) or out_dir / party
+            services.append(partner.build(settings, keyring, party, out, CollectorRegistry(), port(3 + i)))
+        producer = Producer(settings)
+        publisher = FeedPublisher(settings, keyring, producer, secret)
+        return cls(settings, keyring, store, publisher, services, writer, producer, out_dir)
+
+    async def start(self) -> None:
+        """Create the topics, then start every service and the publisher's producer."""
+        if self._started:
+            return
+        self._started = True
+        await ensure_topics(self.settings, standard_topics(self.settings))
+        await self.producer.start()
+        # Concurrently: each consumer-group join takes about session_timeout / 2 on its own.
+        await asyncio.gather(*(service.start() for service in self.services))
+
+    async def stop(self) -> None:
+        """Stop services in reverse order (each drains its batch and commits), then the producer."""
+        if not self._started:
+            return
+        self._started = False
+        for service in reversed(self.services):
+            await service.stop()
+        await self.producer.stop()
+        self.store.close()
+
+    def verify_audit(self) -> VerifyResult:
+        """Verify the audit store against the broker's registered signing keys."""
+        return self.store.verify(audit_writer.checkpoint_verifier(self.keyring, self.settings.broker_party))
+
+    def ops_urls(self) -> dict[str, str]:
+        """Base URL of every service's /metrics, /healthz, /readyz."""
+        return {s.name: s.ops.url for s in self.services}

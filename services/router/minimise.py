@@ -1,0 +1,60 @@
+"""Per-recipient minimisation: the recipient's view of a record keeps only what its profile allows.
+
+Dropped fields are set to their schema defaults (empty list, null, UNKNOWN), so the minimised view is
+still a valid canonical record; birth dates are cut to the profile's precision; convictions whose every
+offence falls in an excluded category are removed, and excluded offences are removed from the others.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from services.router.policy import Agreement
+
+_PERSON_DEFAULTS: dict[str, Any] = {
+    "sex": "UNKNOWN",
+    "birth_date": {"year": None, "month": None, "day": None},
+    "birth_place": None,
+    "national_identifiers": [],
+    "parent_names": [],
+    "fingerprint_reference": None,
+}
+_CONVICTION_DEFAULTS: dict[str, Any] = {
+    "date_final": None,
+    "file_number": None,
+    "sanctions": [],
+    "later_decisions": [],
+    "retention_end": None,
+}
+
+
+def minimise(record: dict[str, Any], agreement: Agreement) -> dict[str, Any]:
+    """Return a new record holding only what ``agreement``'s profile lets its recipient see.
+
+    The input is not modified. Guarantees: every person/conviction field outside the profile is at its
+    default; the birth date is no more precise than the profile allows; no offence of an excluded
+    category remains.
+    """
+    profile = agreement.profile
+    view = copy.deepcopy(record)
+    person = view["person"]
+    for field, default in _PERSON_DEFAULTS.items():
+        if field not in profile.person:
+            person[field] = copy.deepcopy(default)
+    birth = person["birth_date"]
+    if profile.birth_date_precision in ("year", "month"):
+        birth["day"] = None
+    if profile.birth_date_precision == "year":
+        birth["month"] = None
+    excluded = agreement.exclude_offence_categories
+    kept = []
+    for conviction in view["convictions"]:
+        for field, default in _CONVICTION_DEFAULTS.items():
+            if field not in profile.conviction:
+                conviction[field] = copy.deepcopy(default)
+        conviction["offences"] = [o for o in conviction["offences"] if o["category"] not in excluded]
+        if conviction["offences"]:
+            kept.append(conviction)
+    view["convictions"] = kept
+    return view

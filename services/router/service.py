@@ -1,0 +1,178 @@
+"""The router: open each canonical record, decide per recipient, minimise, seal to the recipient, sign.
+
+Per record: for every allowed recipient an envelope on ``crx.out.<recipient>`` plus a DISCLOSURE audit
+event; for every refused candidate (or for the record as a whole when nobody may receive it) a REFUSAL
+audit event naming the rule and reason. A record that cannot be opened or decoded is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from schemas import CANONICAL_RECORD
+from services.kernel.audit_events import AuditEmitter
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.deadletter import DeadLetters
+from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
+from services.kernel.errors import CrxError
+from services.kernel.kafka import OutRecord
+from services.kernel.keys import KeyRing
+from services.kernel.logging import bind_message_id, get_logger
+from services.kernel.metrics import ServiceMetrics
+from services.kernel.service import StreamService
+from services.router.minimise import minimise
+from services.router.policy import Decision, Policy
+
+NAME = "router"
+RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
+
+
+class Router:
+    """The router's handler."""
+
+    def __init__(
+        self, settings: Settings, keyring: KeyRing, audit_secret: bytes, policy: Policy, metrics: ServiceMetrics
+    ) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
+        self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
+        self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
+        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter)
+        self._codec = codec(CANONICAL_RECORD)
+        self._metrics = metrics
+        self._broker = frozenset({settings.broker_party})
+        self._log = get_logger(NAME)
+
+    async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
+        """Transform one batch; never raises for bad input."""
+        now = dt.datetime.now(dt.UTC)
+        outputs: list[OutRecord] = []
+        for rec in records:
+            outputs.extend(self._one(rec, now))
+        return outputs
+
+    def _one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        value: bytes = rec.value or b""
+        submission_id = None
+        try:
+            opened = self._opener.open(
+                value, channel="records", now=now, signers=self._broker, headers=dict(rec.headers or ())
+            )
+            submission_id = str(opened.envelope["correlation_id"])
+            record = self._codec.decode(opened.plaintext)
+            with bind_message_id(message_id=opened.message_id):
+                return self._route(record, submission_id, rec.key, now)
+        except Exception as exc:
+            reason = exc.reason_code if isinstance(exc, CrxError) else "INTERNAL"
+            self._metrics.dead_letters.labels(NAME, reason).inc()
+            self._metrics.errors.labels(NAME, type(exc).__name__).inc()
+            self._log.warning("dead-lettered", reason=reason, error_class=type(exc).__name__, offset=rec.offset)
+            return self._dead.records(
+                exc,
+                value=value,
+                source_topic=rec.topic,
+                partition=rec.partition,
+                offset=rec.offset,
+                submission_id=submission_id,
+                jurisdiction=None,
+                now=now,
+            )
+
+    def _route(
+        self, record: dict[str, Any], submission_id: str, key: bytes | None, now: dt.datetime
+    ) -> list[OutRecord]:
+        outputs: list[OutRecord] = []
+        for decision in self._policy.decide(record):
+            if decision.allowed and decision.recipient not in self._settings.jurisdictions:
+                decision = Decision(decision.recipient, False, decision.rule, "RECIPIENT_NOT_CONFIGURED")
+            if decision.allowed:
+                outputs.extend(self._disclose(record, decision, submission_id, key, now))
+            else:
+                outputs.append(self._refuse(record, decision, submission_id, now))
+        return outputs
+
+    def _disclose(
+        self, record: dict[str, Any], decision: Decision, submission_id: str, key: bytes | None, now: dt.datetime
+    ) -> list[OutRecord]:
+        assert decision.agreement is not None and decision.recipient is not None  # allowed implies both
+        header = record["header"]
+        recipient = decision.recipient
+        view = self._codec.encode(minimise(record, decision.agreement))
+        ctx = SealContext(
+            channel=f"out.{recipient}",
+            message_id=str(header["message_id"]),
+            correlation_id=submission_id,
+            sender=self._settings.broker_party,
+            recipient=recipient,
+            content_type=RECORD_CONTENT_TYPE,
+            schema_fingerprint=self._codec.fingerprint,
+        )
+        sealed = self._sealer.seal(view, ctx, now)
+        audit = self._emitter.event(
+            "DISCLOSURE",
+            occurred_at=now,
+            actor=self._settings.broker_party,
+            outcome="ok",
+            message_id=ctx.message_id,
+            submission_id=submission_id,
+            recipients=[recipient],
+            legal_basis=header["legal_basis"],
+            purpose=header["purpose"],
+            reply_to=header["reply_to"],
+            source_jurisdiction=header["source_jurisdiction"],
+            rule=decision.rule,
+            payload=view,
+        )
+        self._log.info("disclosed", recipient=recipient, rule=decision.rule)
+        out = OutRecord(self._settings.topic(ctx.channel), sealed, key=key, headers=routing_headers(ctx))
+        return [out, audit]
+
+    def _refuse(self, record: dict[str, Any], decision: Decision, submission_id: str, now: dt.datetime) -> OutRecord:
+        header = record["header"]
+        self._log.info("refused", reason=decision.reason, rule=decision.rule)
+        return self._emitter.event(
+            "REFUSAL",
+            occurred_at=now,
+            actor=self._settings.broker_party,
+            outcome="refused",
+            message_id=str(header["message_id"]),
+            submission_id=submission_id,
+            recipients=[decision.recipient] if decision.recipient else [],
+            legal_basis=header["legal_basis"],
+            purpose=header["purpose"],
+            reply_to=header["reply_to"],
+            source_jurisdiction=header["source_jurisdiction"],
+            reason=decision.reason,
+            rule=decision.rule,
+        )
+
+
+def build(
+    settings: Settings,
+    keyring: KeyRing,
+    audit_secret: bytes,
+    registry: CollectorRegistry,
+    policy: Policy,
+    metrics_port: int = 0,
+) -> StreamService:
+    """The router as a runnable service."""
+    metrics = ServiceMetrics.create(registry)
+    router = Router(settings, keyring, audit_secret, policy, metrics)
+    outs = [settings.topic(f"out.{j}") for j in settings.jurisdictions]
+    return StreamService(
+        settings,
+        name=NAME,
+        group_id="crx-router",
+        topics=[settings.topic("records")],
+        output_topics=[*outs, settings.topic("audit"), settings.topic("dlq")],
+        handler=router.handle,
+        metrics=metrics,
+        registry=registry,
+        metrics_port=metrics_port,
+    )

@@ -1,0 +1,526 @@
+"""The json-v1 adapter: the crx-json/1 feed format mapped to canonical records (adapters/json_v1/README.md)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from importlib import resources
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.base import (
+    INVALID_VALUE,
+    MALFORMED,
+    MISSING_FIELD,
+    SENDER_MISMATCH,
+    UNKNOWN_JURISDICTION,
+    AdapterError,
+    ParseContext,
+    get_adapter,
+    record_message_id,
+)
+from adapters.json_v1.mapping import COLUMNS, load_tables, parse_table
+from adapters.json_v1.parser import JsonV1Adapter
+from services.kernel.codec import codec
+from services.kernel.errors import ConfigError
+
+RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
+ADAPTER = get_adapter("json-v1")
+SAMPLES = dict(ADAPTER.samples())
+FR_PL = "DE-notification-fr-pl.json"
+REQUIRED_SAMPLES = {
+    FR_PL,
+    "DE-notification-fr.json",
+    "FR-notification-de.json",
+    "PL-notification-de-fr.json",
+    "DE-notification-de.json",
+    "DE-update-fr.json",
+}
+DELETE = object()  # marker: remove the key instead of setting a value
+
+Doc = dict[str, Any]
+
+
+def sample_doc(name: str = FR_PL) -> Doc:
+    """A fresh, mutable copy of a packaged sample."""
+    doc: Doc = json.loads(SAMPLES[name])
+    return doc
+
+
+def parse_doc(doc: Doc, jurisdiction: str | None = None) -> dict[str, Any]:
+    """Serialise ``doc`` and parse it as the feed of ``jurisdiction`` (default: its sender); one record."""
+    payload = json.dumps(doc).encode("utf-8")
+    records = ADAPTER.parse(payload, ParseContext(jurisdiction or str(doc["sender"]), RECEIVED))
+    assert len(records) == 1
+    return records[0]
+
+
+def round_trip(record: dict[str, Any]) -> dict[str, Any]:
+    """Encode with the canonical codec and decode again."""
+    canonical = codec("canonical_record")
+    return canonical.decode(canonical.encode(record))
+
+
+def set_path(doc: Any, path: str, value: object) -> None:
+    """Set (or, with DELETE, remove) the value at a dotted path; numeric parts index lists."""
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    for part in parents:
+        doc = doc[part]
+    if value is DELETE:
+        del doc[last]
+    else:
+        doc[last] = value
+
+
+def reason_of(doc: Doc, jurisdiction: str | None = None) -> AdapterError:
+    """The AdapterError parsing ``doc`` raises (fails the test when it parses)."""
+    with pytest.raises(AdapterError) as info:
+        parse_doc(doc, jurisdiction)
+    return info.value
+
+
+# --- samples ---------------------------------------------------------------------------------------
+
+
+def test_required_samples_are_shipped_sorted() -> None:
+    """The documented samples exist, sorted by name, each named after its sending jurisdiction."""
+    names = [name for name, _ in ADAPTER.samples()]
+    assert set(names) >= REQUIRED_SAMPLES
+    assert names == sorted(names)
+    for name in names:
+        assert json.loads(SAMPLES[name])["sender"] == name[:2]
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_sample_parses_and_round_trips(name: str) -> None:
+    """Each sample gives one record that the canonical codec encodes and decodes unchanged in substance."""
+    record = parse_doc(sample_doc(name))
+    back = round_trip(record)
+    assert str(back["header"]["message_id"]) == record["header"]["message_id"]
+    assert back["person"] == record["person"]
+    assert back["convictions"] == record["convictions"]
+    assert back["header"]["created_at"] == RECEIVED
+
+
+def test_fr_pl_sample_maps_every_section() -> None:
+    """The DE notification about an FR/PL national carries both nationalities, identifiers, birth data,
+    the mapped and the unmapped offence (national code kept, category UNKNOWN), both sanctions and the
+    later decision."""
+    record = parse_doc(sample_doc(FR_PL))
+    header, person = record["header"], record["person"]
+    assert header["message_type"] == "NOTIFICATION"
+    assert header["source_jurisdiction"] == "DE"
+    assert header["reference_tables"] == "crx-categories-1"
+    assert header["created_at"] == RECEIVED
+    assert person["nationalities"] == ["FR", "PL"]
+    assert person["birth_date"] == {"year": 1985, "month": 3, "day": 14}
+    assert person["birth_place"] == {"town": "Exempleville", "country": "FR"}
+    assert [i["scheme"] for i in person["national_identifiers"]] == ["NIR", "PESEL"]
+    assert len(person["parent_names"]) == 2
+    assert person["fingerprint_reference"] == "SYNTH-AFIS-DE-000101"
+    assert person["sex"] == "MALE"
+    (conviction,) = record["convictions"]
+    assert conviction["decision_date"] == dt.date(2024, 2, 20)
+    assert conviction["date_final"] == dt.date(2024, 3, 5)
+    mapped, unmapped = conviction["offences"]
+    assert (mapped["national_code"], mapped["category"]) == ("StGB-242", "THEFT")
+    assert (unmapped["national_code"], unmapped["category"]) == ("StGB-145d", "UNKNOWN")
+    assert unmapped["national_title"] == "Vortäuschen einer Straftat"
+    assert unmapped["title_language"] == "de"
+    assert unmapped["committed_on"] == {"year": 2023, "month": 11, "day": None}
+    prison, fine = conviction["sanctions"]
+    assert prison["category"] == "SUSPENDED_IMPRISONMENT"
+    assert prison["suspended"] is True
+    assert prison["duration"] == {"years": 1, "months": 6, "days": 0, "hours": 0}
+    assert prison["probation"] == {"years": 3, "months": 0, "days": 0, "hours": 0}
+    assert (fine["category"], fine["amount"], fine["currency"]) == ("FINE", "1500.00", "EUR")
+    assert conviction["later_decisions"] == [
+        {"kind": "SENTENCE_MODIFICATION", "decision_date": dt.date(2024, 9, 10), "effective_from": dt.date(2024, 10, 1)}
+    ]
+
+
+def test_cyrillic_alias_keeps_script_and_transliteration() -> None:
+    """A name in another script keeps its script code and Latin transliteration; Latin is the default."""
+    names = parse_doc(sample_doc("PL-notification-de-fr.json"))["person"]["names"]
+    assert names[0]["script"] == "Latn"
+    assert (names[1]["kind"], names[1]["script"], names[1]["transliteration"]) == ("ALIAS", "Cyrl", "Anna Testova")
+
+
+def test_own_national_has_only_the_sender_nationality() -> None:
+    """The DE sample about a DE national names DE as the only nationality."""
+    assert parse_doc(sample_doc("DE-notification-de.json"))["person"]["nationalities"] == ["DE"]
+
+
+# --- message ids -----------------------------------------------------------------------------------
+
+
+def test_message_id_is_stable_and_versioned() -> None:
+    """The same payload gives the same message id whenever it is received; version 2 of the same source
+    record gives another id, both being record_message_id(sender, record id, version)."""
+    payload = SAMPLES["DE-notification-fr.json"]
+    first = ADAPTER.parse(payload, ParseContext("DE", RECEIVED))[0]["header"]
+    later = ADAPTER.parse(payload, ParseContext("DE", RECEIVED + dt.timedelta(days=3)))[0]["header"]
+    update = parse_doc(sample_doc("DE-update-fr.json"))["header"]
+    assert first["message_id"] == later["message_id"]
+    assert update["source_record_id"] == first["source_record_id"]
+    assert (update["message_type"], update["source_record_version"]) == ("UPDATE", 2)
+    assert update["message_id"] != first["message_id"]
+    assert first["message_id"] == record_message_id("DE", first["source_record_id"], 1)
+    assert update["message_id"] == record_message_id("DE", first["source_record_id"], 2)
+
+
+# --- value syntaxes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1979", {"year": 1979, "month": None, "day": None}),
+        ("1979-06", {"year": 1979, "month": 6, "day": None}),
+        ("1979-06-15", {"year": 1979, "month": 6, "day": 15}),
+        ("2000-02-29", {"year": 2000, "month": 2, "day": 29}),
+    ],
+)
+def test_partial_birth_dates_keep_their_precision(text: str, expected: dict[str, int | None]) -> None:
+    """Birth dates of year, month or day precision become a PartialDate with nulls for unknown parts."""
+    doc = sample_doc()
+    doc["person"]["birth_date"] = text
+    record = parse_doc(doc)
+    assert record["person"]["birth_date"] == expected
+    assert round_trip(record)["person"]["birth_date"] == expected
+
+
+def test_samples_include_partial_birth_dates() -> None:
+    """The shipped samples show the month- and year-precision birth dates."""
+    assert parse_doc(sample_doc("DE-notification-fr.json"))["person"]["birth_date"]["day"] is None
+    assert parse_doc(sample_doc("FR-notification-de.json"))["person"]["birth_date"]["month"] is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1979-13",
+        "1979-02-30",
+        "1979-00",
+        "0000",
+        "79",
+        "1979-6",
+        "1979-06-15T00:00",
+        " 1979",
+        "\uff11\uff19\uff17\uff19",  # fullwidth digits, which int() alone would accept
+        "2031",
+    ],
+)
+def test_bad_birth_dates_are_invalid(text: str) -> None:
+    """Impossible, malformed, non-ASCII-digit and future birth dates are INVALID_VALUE."""
+    doc = sample_doc()
+    doc["person"]["birth_date"] = text
+    assert reason_of(doc).reason_code == INVALID_VALUE
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("P1Y6M", (1, 6, 0, 0)),
+        ("P30D", (0, 0, 30, 0)),
+        ("PT48H", (0, 0, 0, 48)),
+        ("P2W", (0, 0, 14, 0)),
+        ("P1Y2M1W3DT4H", (1, 2, 10, 4)),
+    ],
+)
+def test_durations(text: str, expected: tuple[int, int, int, int]) -> None:
+    """ISO 8601 durations become years/months/days/hours; weeks count as seven days."""
+    doc = sample_doc()
+    doc["convictions"][0]["sanctions"][0]["duration"] = text
+    duration = parse_doc(doc)["convictions"][0]["sanctions"][0]["duration"]
+    assert (duration["years"], duration["months"], duration["days"], duration["hours"]) == expected
+
+
+def test_deadline_is_normalised_to_utc() -> None:
+    """An RFC 3339 deadline with an offset becomes an aware UTC datetime."""
+    doc = sample_doc()
+    doc["deadline"] = "2025-02-01T12:00:00+01:00"
+    record = parse_doc(doc)
+    assert record["header"]["deadline"] == dt.datetime(2025, 2, 1, 11, 0, tzinfo=dt.UTC)
+    assert round_trip(record)["header"]["deadline"] == dt.datetime(2025, 2, 1, 11, 0, tzinfo=dt.UTC)
+
+
+# --- tolerated variations --------------------------------------------------------------------------
+
+
+def test_unknown_keys_are_ignored_and_null_is_absent() -> None:
+    """Keys the format does not define are ignored, and an optional field set to null equals its absence."""
+    plain = parse_doc(sample_doc("DE-notification-fr.json"))
+    doc = sample_doc("DE-notification-fr.json")
+    doc["x-vendor"] = {"anything": [1, 2, 3]}
+    doc["person"]["x-note"] = "ignored"
+    doc["convictions"][0]["offences"][0]["x-extra"] = True
+    doc["reply_to"] = None
+    doc["person"]["fingerprint_ref"] = None
+    assert parse_doc(doc) == plain
+
+
+def test_deletion_and_negative_response_need_no_conviction() -> None:
+    """DELETION and REQUEST may omit convictions, and a RESPONSE may answer with none."""
+    doc = sample_doc()
+    doc["type"] = "DELETION"
+    del doc["convictions"]
+    assert parse_doc(doc)["convictions"] == []
+    doc["type"] = "RESPONSE"
+    doc["reply_to"] = "2f0c1f61-3c1d-5a43-9d4a-0f1c8f2f4c11"
+    doc["convictions"] = []
+    assert parse_doc(doc)["header"]["reply_to"] == doc["reply_to"]
+
+
+def test_sanction_without_code_and_unmapped_jurisdiction_are_unknown() -> None:
+    """A sanction without a code, and every code of a jurisdiction without a table, map to UNKNOWN."""
+    doc = sample_doc()
+    del doc["convictions"][0]["sanctions"][1]["code"]
+    sanction = parse_doc(doc)["convictions"][0]["sanctions"][1]
+    assert (sanction["national_code"], sanction["category"]) == (None, "UNKNOWN")
+    doc["sender"] = "AT"
+    conviction = parse_doc(doc)["convictions"][0]
+    assert {o["category"] for o in conviction["offences"]} == {"UNKNOWN"}
+    assert conviction["offences"][0]["national_code"] == "StGB-242"
+
+
+# --- refusals --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"{not json",
+        b"\xff\xfe{}",
+        b'["a list"]',
+        b'{"format": "crx-json/1", "format": "crx-json/1"}',
+        b'{"version": NaN}',
+        b'{"version": 1e999}',
+        b'{"version": ' + b"9" * 5000 + b"}",
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xef\xbb\xbf{}",
+        b"",
+    ],
+    ids=["syntax", "utf8", "not-object", "duplicate-key", "nan", "overflow", "huge-int", "deep", "bom", "empty"],
+)
+def test_unparseable_payloads_are_malformed(payload: bytes) -> None:
+    """Bytes that are not one strict UTF-8 JSON object are MALFORMED."""
+    with pytest.raises(AdapterError) as info:
+        ADAPTER.parse(payload, ParseContext("DE", RECEIVED))
+    assert info.value.reason_code == MALFORMED
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        ("format", "crx-json/2", MALFORMED),
+        ("format", DELETE, MISSING_FIELD),
+        ("record_id", DELETE, MISSING_FIELD),
+        ("record_id", "   ", INVALID_VALUE),
+        ("version", 0, INVALID_VALUE),
+        ("version", "1", INVALID_VALUE),
+        ("version", True, INVALID_VALUE),
+        ("version", 2**31, INVALID_VALUE),
+        ("type", "RECEIPT", INVALID_VALUE),
+        ("urgency", "SOON", INVALID_VALUE),
+        ("deadline", "2025-02-01T12:00:00", INVALID_VALUE),
+        ("legal_basis", DELETE, MISSING_FIELD),
+        ("person.names", DELETE, MISSING_FIELD),
+        ("person.names", [], INVALID_VALUE),
+        ("person.names.0.family", DELETE, MISSING_FIELD),
+        ("person.names.0.kind", "NICKNAME", INVALID_VALUE),
+        ("person.names.0.given", "Jean\u0000", INVALID_VALUE),
+        ("person.names.0.family", "\ud800", INVALID_VALUE),
+        ("person.names.0.script", "Cyrl", MISSING_FIELD),
+        ("person.sex", "male", INVALID_VALUE),
+        ("person.birth_date", 1985, INVALID_VALUE),
+        ("person.nationalities", ["ZZ"], UNKNOWN_JURISDICTION),
+        ("person.nationalities", ["FR", "FR"], INVALID_VALUE),
+        ("person.nationalities", "FR", INVALID_VALUE),
+        ("person.birth_place.country", "XX", UNKNOWN_JURISDICTION),
+        ("person.identifiers.0.value", DELETE, MISSING_FIELD),
+        ("convictions", [], INVALID_VALUE),
+        ("convictions", DELETE, MISSING_FIELD),
+        ("convictions.0.decision_date", "2024-02-30", INVALID_VALUE),
+        ("convictions.0.decision_date", "20.02.2024", INVALID_VALUE),
+        ("convictions.0.final_date", "2024-01-01", INVALID_VALUE),
+        ("convictions.0.court", "Amtsgericht", INVALID_VALUE),
+        ("convictions.0.offences", [], INVALID_VALUE),
+        ("convictions.0.offences.0.lang", "DE", INVALID_VALUE),
+        ("convictions.0.offences.0.completion", "DONE", INVALID_VALUE),
+        ("convictions.0.offences.0.place.country", "EU", UNKNOWN_JURISDICTION),
+        ("convictions.0.sanctions", DELETE, MISSING_FIELD),
+        ("convictions.0.sanctions.0.duration", "P", INVALID_VALUE),
+        ("convictions.0.sanctions.0.duration", "PT30M", INVALID_VALUE),
+        ("convictions.0.sanctions.0.suspended", "yes", INVALID_VALUE),
+        ("convictions.0.sanctions.1.amount", 1500.0, INVALID_VALUE),
+        ("convictions.0.sanctions.1.amount", "-1500", INVALID_VALUE),
+        ("convictions.0.sanctions.1.currency", DELETE, MISSING_FIELD),
+        ("convictions.0.sanctions.1.currency", "eur", INVALID_VALUE),
+        ("convictions.0.later_decisions.0.kind", "MERCY", INVALID_VALUE),
+        ("convictions.0.retention_end", "2039", INVALID_VALUE),
+    ],
+)
+def test_bad_fields_raise_the_right_reason(path: str, value: object, reason: str) -> None:
+    """Each bad field gives its reason code, and the message names the field's path."""
+    doc = sample_doc()
+    set_path(doc, path, value)
+    error = reason_of(doc)
+    assert error.reason_code == reason
+    top = path.split(".")[0]
+    assert top in str(error)
+
+
+def test_duplicate_conviction_ids_are_invalid() -> None:
+    """Two convictions of one record may not share an id."""
+    doc = sample_doc()
+    doc["convictions"].append(copy.deepcopy(doc["convictions"][0]))
+    assert reason_of(doc).reason_code == INVALID_VALUE
+
+
+def test_response_needs_reply_to() -> None:
+    """A RESPONSE without reply_to is MISSING_FIELD."""
+    doc = sample_doc()
+    doc["type"] = "RESPONSE"
+    assert reason_of(doc).reason_code == MISSING_FIELD
+
+
+def test_sender_must_be_the_feed_jurisdiction() -> None:
+    """A payload claiming another sender than the feed it arrived on is SENDER_MISMATCH."""
+    error = reason_of(sample_doc(), jurisdiction="FR")
+    assert error.reason_code == SENDER_MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("person.birth_date", "1985-02-31"),
+        ("person.sex", "Qwertzuiop"),
+        ("person.nationalities", ["FR", "Qwertzuiop"]),
+        ("person.names.1.family", 987654321),
+        ("convictions.0.offences.0.lang", "Qwertzuiop"),
+        ("convictions.0.sanctions.1.amount", "Qwertzuiop"),
+    ],
+)
+def test_error_messages_never_quote_values(path: str, value: object) -> None:
+    """The message of a refused record names the field, never its value or other values of the record."""
+    doc = sample_doc()
+    doc["person"]["names"][0]["family"] = "Zyxwvutsrq"
+    set_path(doc, path, value)
+    message = str(reason_of(doc))
+    assert "Zyxwvutsrq" not in message
+    assert str(value).strip("[]'\" ") not in message
+    assert "Qwertzuiop" not in message
+    assert "Musterkowski" not in message
+
+
+# --- mapping tables --------------------------------------------------------------------------------
+
+
+def test_packaged_mapping_tables_load() -> None:
+    """The DE, FR and PL tables load, each mapping offences and sanctions."""
+    tables = load_tables()
+    assert {"DE", "FR", "PL"} <= set(tables)
+    for table in tables.values():
+        assert table.offences
+        assert table.sanctions
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "offence,X-1,NOT_A_CATEGORY,",
+        "sanction,X-1,THEFT,",
+        "crime,X-1,THEFT,",
+        "offence,,THEFT,",
+        "offence,X-1,THEFT,\noffence,X-1,FRAUD,",
+    ],
+    ids=["unknown-category", "offence-category-for-sanction", "bad-kind", "empty-code", "duplicate"],
+)
+def test_broken_mapping_tables_are_config_errors(body: str) -> None:
+    """A table with an unknown category, a bad kind, an empty or a duplicate code is refused at load time."""
+    content = ",".join(COLUMNS) + "\n" + body + "\n"
+    with pytest.raises(ConfigError):
+        parse_table("XX.csv", content, frozenset({"THEFT", "FRAUD"}), frozenset({"FINE"}))
+
+
+def test_injected_tables_replace_the_packaged_ones() -> None:
+    """The adapter can be built with explicit tables (no table for a sender: UNKNOWN categories)."""
+    adapter = JsonV1Adapter(tables={})
+    record = adapter.parse(SAMPLES[FR_PL], ParseContext("DE", RECEIVED))[0]
+    assert record["convictions"][0]["offences"][0]["category"] == "UNKNOWN"
+
+
+# --- property: structural damage -------------------------------------------------------------------
+
+_NEAR_MISSES = ["", " ", "1979", "1979-06", "2024-02-30", "P1Y", "PT", "DE", "ZZ", "Cyrl", "EUR", "1.5", "\ud800",
+                "NOTIFICATION", "ALIAS", "crx-json/1", "x" * 5000]  # fmt: skip
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.extend(_paths(item, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out.extend(_paths(item, (*prefix, index)))
+    return out
+
+
+_PERSONAL_KEYS = frozenset({"given", "family", "transliteration", "value", "town", "parents", "fingerprint_ref"})
+
+
+def _personal_values(value: Any, personal: bool = False) -> set[str]:
+    """Distinctive personal strings of a document (names, identifiers, places), which no error may quote."""
+    if isinstance(value, dict):
+        return {s for key, item in value.items() for s in _personal_values(item, personal or key in _PERSONAL_KEYS)}
+    if isinstance(value, list):
+        return {s for item in value for s in _personal_values(item, personal)}
+    return {value} if personal and isinstance(value, str) and len(value) >= 4 else set()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_structurally_damaged_samples_give_valid_records_or_clean_errors(data: st.DataObject) -> None:
+    """Samples with fields removed or replaced by arbitrary JSON give schema-valid records or an
+    AdapterError whose message quotes none of the person's values; nothing else escapes."""
+    name = data.draw(st.sampled_from(sorted(SAMPLES)), label="sample")
+    doc = sample_doc(name)
+    secrets = _personal_values(doc["person"])
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        paths = _paths(doc)
+        if not paths:
+            break
+        *parents, last = data.draw(st.sampled_from(paths), label="path")
+        target: Any = doc
+        for part in parents:
+            target = target[part]
+        if isinstance(target, dict) and data.draw(st.booleans(), label="delete"):
+            del target[last]
+        else:
+            target[last] = data.draw(st.sampled_from(_NEAR_MISSES) | _JSON, label="value")
+    payload = json.dumps(doc).encode("utf-8")
+    try:
+        records = ADAPTER.parse(payload, ParseContext(name[:2], RECEIVED))
+    except AdapterError as error:
+        assert not [s for s in secrets if s in str(error)]
+        return
+    for record in records:
+        round_trip(record)
+
+
+def test_readme_example_is_the_fr_sample() -> None:
+    """The example in the format's README parses to the same record as DE-notification-fr.json."""
+    readme = resources.files("adapters.json_v1").joinpath("README.md").read_text(encoding="utf-8")
+    example = readme.split("```json\n", 1)[1].split("```", 1)[0]
+    assert parse_doc(json.loads(example)) == parse_doc(sample_doc("DE-notification-fr.json"))

@@ -1,0 +1,51 @@
+"""`crx demo --once --json` on a fresh data dir: everything accounted for, audit verified, nothing left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _tansu_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "tansu"], capture_output=True, text=True, check=False).stdout
+    return {int(p) for p in out.split()}
+
+
+def test_demo_once_json_balances_and_cleans_up(tmp_path: Path) -> None:
+    """The demo prints the accounting JSON, balances, verifies the audit log and stops its broker."""
+    before = _tansu_pids()
+    env = {k: v for k, v in os.environ.items() if k != "CRX_KAFKA_BOOTSTRAP"}
+    crx = Path(sys.executable).parent / "crx"
+    proc = subprocess.run(
+        [str(crx), "demo", "--once", "--json", "--data-dir", str(tmp_path), "--metrics-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("pushed", "delivered", "refused", "dead_lettered", "receipts", "audit_entries", "audit_verified"):
+        assert key in result
+    assert result["audit_verified"] is True and result["balanced"] is True and result["pending"] == 0
+    assert result["pushed"] == result["delivered_records"] + result["refused"] + result["dead_lettered"]
+    assert result["delivered_records"] >= 4 and result["refused"] >= 1 and result["dead_lettered"] >= 5
+    assert set(result["delivered"]) <= {"DE", "FR", "PL"} and result["delivered"]["FR"] >= 2
+    assert result["receipts"] == sum(result["delivered"].values())
+    assert _tansu_pids() <= before, "the demo left a broker process behind"
+    assert list((tmp_path / "out" / "FR").glob("*.json"))
+
+
+def test_adapters_list_names_json_v1() -> None:
+    """`crx adapters list` prints the registered adapters."""
+    crx = Path(sys.executable).parent / "crx"
+    out = subprocess.run([str(crx), "adapters", "list"], capture_output=True, text=True, check=True).stdout
+    assert "json-v1" in out.split()

@@ -1,0 +1,128 @@
+"""The ECRIS nationality rule, agreements as data, and per-recipient minimisation."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from services.kernel.errors import PolicyError
+from services.router.minimise import minimise
+from services.router.policy import (
+    ALL_OFFENCES_EXCLUDED,
+    NO_AGREEMENT,
+    NO_RECIPIENT,
+    PURPOSE_NOT_AGREED,
+    Policy,
+)
+
+
+def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT") -> dict[str, Any]:
+    return {
+        "header": {
+            "message_id": "m",
+            "message_type": "NOTIFICATION",
+            "source_jurisdiction": sender,
+            "source_record_id": "r",
+            "source_record_version": 1,
+            "reply_to": None,
+            "created_at": dt.datetime.now(dt.UTC),
+            "legal_basis": "EU-FD-2009/315",
+            "purpose": "ECRIS_NOTIFICATION",
+            "urgency": "NORMAL",
+            "deadline": None,
+            "reference_tables": "crx-categories-1",
+        },
+        "person": {
+            "names": [{"kind": "CURRENT", "given": "A", "family": "B", "script": "Latn", "transliteration": None}],
+            "sex": "FEMALE",
+            "birth_date": {"year": 1980, "month": 4, "day": 12},
+            "birth_place": {"town": "T", "country": "DE"},
+            "nationalities": nationalities,
+            "national_identifiers": [{"scheme": "X", "value": "1", "issuer": "DE"}],
+            "parent_names": ["P"],
+            "fingerprint_reference": "fp",
+        },
+        "convictions": [
+            {
+                "conviction_id": "c",
+                "court": {"name": "C", "place": None},
+                "decision_date": dt.date(2026, 1, 1),
+                "date_final": None,
+                "file_number": "F",
+                "offences": [
+                    {
+                        "national_code": "x",
+                        "national_title": "y",
+                        "title_language": "de",
+                        "category": category,
+                        "completion": "COMPLETED",
+                        "participation": "PERPETRATOR",
+                        "committed_on": None,
+                        "place": None,
+                    }
+                ],
+                "sanctions": [],
+                "later_decisions": [],
+                "retention_end": None,
+            }
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return Policy.load(None)
+
+
+def test_notification_goes_to_every_other_nationality_state(policy: Policy) -> None:
+    """DE's notification about an FR+PL+DE national goes to FR and PL, each under its own agreement."""
+    decisions = policy.decide(_record(["PL", "FR", "DE"]))
+    assert [(d.recipient, d.allowed) for d in decisions] == [("FR", True), ("PL", True)]
+    assert decisions[0].rule == "ecris-notify-nationality-states/ecris-DE-FR"
+
+
+def test_own_national_and_missing_agreement_are_refused_with_reasons(policy: Policy) -> None:
+    """A DE national convicted in DE goes nowhere; a state without an agreement is refused, named."""
+    [own] = policy.decide(_record(["DE"]))
+    assert (own.recipient, own.allowed, own.reason) == (None, False, NO_RECIPIENT)
+    [us] = policy.decide(_record(["US"]))
+    assert (us.recipient, us.allowed, us.reason) == ("US", False, NO_AGREEMENT)
+
+
+def test_purpose_and_excluded_categories_are_enforced(policy: Policy) -> None:
+    """A purpose outside the agreement is refused; DE->PL excludes road-traffic-only convictions."""
+    record = _record(["FR"])
+    record["header"]["purpose"] = "EMPLOYMENT_VETTING"
+    assert policy.decide(record)[0].reason == PURPOSE_NOT_AGREED
+    [pl] = policy.decide(_record(["PL"], category="ROAD_TRAFFIC"))
+    assert (pl.allowed, pl.reason) == (False, ALL_OFFENCES_EXCLUDED)
+
+
+def test_minimal_profile_drops_identifiers_and_cuts_birth_date(policy: Policy) -> None:
+    """PL's ecris-minimal view has no identifiers, birth place, parents, file number; birth year only."""
+    record = _record(["FR", "PL"])
+    original = copy.deepcopy(record)
+    pl = next(d for d in policy.decide(record) if d.recipient == "PL")
+    assert pl.agreement is not None
+    view = minimise(record, pl.agreement)
+    assert record == original  # the input is untouched
+    person = view["person"]
+    assert person["national_identifiers"] == [] and person["birth_place"] is None
+    assert person["parent_names"] == [] and person["fingerprint_reference"] is None
+    assert person["birth_date"] == {"year": 1980, "month": None, "day": None}
+    assert view["convictions"][0]["file_number"] is None
+    fr = next(d for d in policy.decide(record) if d.recipient == "FR")
+    assert fr.agreement is not None and minimise(record, fr.agreement)["person"] == record["person"]
+
+
+def test_invalid_agreements_are_refused() -> None:
+    """A profile that drops a field every recipient needs, or names an unknown field, is a PolicyError."""
+    base = {"profiles": {"p": {"person": ["sex"], "conviction": ["court"]}}, "rules": [], "agreements": []}
+    with pytest.raises(PolicyError):
+        Policy.parse(base)
+    base["profiles"] = {"p": {"person": ["names", "nationalities", "shoe_size"], "conviction": ["court"]}}
+    with pytest.raises(PolicyError):
+        Policy.parse(base)
