@@ -96,10 +96,9 @@ class AuditWriter:
         self._signer = checkpoint_signer(keyring, settings.broker_party)
         self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
         self._dead = DeadLetters(
-            settings, NAME, Sealer(keyring.registry, keyring.store, settings.broker_party), self._emitter
+            settings, NAME, Sealer(keyring.registry, keyring.store, settings.broker_party), self._emitter, metrics
         )
         self._audit_codec = codec(AUDIT_EVENT)
-        self._metrics = metrics
         self._receipts_topic = settings.topic("receipts")
         self._log = get_logger(NAME)
         self.entries = Gauge("crx_audit_entries", "Entries in the audit log", registry=registry)
@@ -120,19 +119,7 @@ class AuditWriter:
                     self._audit_codec.decode(value)  # refuse anything that is not an audit event
                     leaves.append(value)
             except CrxError as exc:
-                self._metrics.dead_letters.labels(NAME, exc.reason_code).inc()
-                dead.extend(
-                    self._dead.records(
-                        exc,
-                        value=value,
-                        source_topic=rec.topic,
-                        partition=rec.partition,
-                        offset=rec.offset,
-                        submission_id=None,
-                        jurisdiction=None,
-                        now=now,
-                    )
-                )
+                dead.extend(self._dead.for_consumed(exc, rec, submission_id=None, jurisdiction=None, now=now))
         if leaves:
             self.store.append(leaves, self._signer)  # on the loop thread: the store has one connection
             self.entries.set(self.store.size)

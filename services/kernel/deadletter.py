@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 from schemas import DEAD_LETTER
 from services.kernel.audit_events import AuditEmitter, stable_id
@@ -16,6 +17,8 @@ from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, Sealer
 from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord
+from services.kernel.logging import get_logger
+from services.kernel.metrics import ServiceMetrics
 
 DLQ_CHANNEL = "dlq"
 
@@ -23,13 +26,50 @@ DLQ_CHANNEL = "dlq"
 class DeadLetters:
     """Builds dead-letter records and their audit events for one stage."""
 
-    def __init__(self, settings: Settings, stage: str, sealer: Sealer, emitter: AuditEmitter) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        stage: str,
+        sealer: Sealer,
+        emitter: AuditEmitter,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self._metrics = metrics
+        self._log = get_logger(stage)
         self._settings = settings
         self._stage = stage
         self._sealer = sealer
         self._emitter = emitter
         self._codec = codec(DEAD_LETTER)
         self.topic = settings.topic(DLQ_CHANNEL)
+
+    def for_consumed(
+        self,
+        error: BaseException,
+        rec: Any,
+        *,
+        submission_id: str | None,
+        jurisdiction: str | None,
+        now: dt.datetime,
+    ) -> list[OutRecord]:
+        """Dead-letter the consumed Kafka record ``rec``: count it, log it (ids only), build the outputs."""
+        reason = error.reason_code if isinstance(error, CrxError) else "INTERNAL"
+        if self._metrics is not None:
+            self._metrics.dead_letters.labels(self._stage, reason).inc()
+            self._metrics.errors.labels(self._stage, type(error).__name__).inc()
+        self._log.warning(
+            "dead-lettered", reason=reason, error_class=type(error).__name__, topic=rec.topic, offset=rec.offset
+        )
+        return self.records(
+            error,
+            value=rec.value or b"",
+            source_topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            submission_id=submission_id,
+            jurisdiction=jurisdiction,
+            now=now,
+        )
 
     def records(
         self,

@@ -20,7 +20,7 @@ from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
-from services.kernel.errors import AdapterNotFound, CrxError, PayloadTooLarge
+from services.kernel.errors import AdapterNotFound, PayloadTooLarge
 from services.kernel.kafka import OutRecord
 from services.kernel.keys import KeyRing
 from services.kernel.logging import bind_message_id, get_logger
@@ -45,9 +45,8 @@ class Normaliser:
         self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
         self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
-        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter)
+        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter, metrics)
         self._codec = codec(CANONICAL_RECORD)
-        self._metrics = metrics
         self._feeds = {settings.topic(f"feed.{j}"): j for j in settings.jurisdictions}
         self._log = get_logger(NAME)
 
@@ -82,11 +81,8 @@ class Normaliser:
             received = dt.datetime.fromtimestamp(rec.timestamp / 1000, dt.UTC)
             canonical = get_adapter(adapter_name).parse(opened.plaintext, ParseContext(jurisdiction, received))
             return [out for record in canonical for out in self._seal_record(record, submission_id, now)]
-        except CrxError as exc:
-            return self._dead_letter(exc, rec, value, submission_id, jurisdiction, now)
-        except Exception as exc:  # a bug, not bad input: still never lose the record
-            self._log.error("unexpected error", error_class=type(exc).__name__, topic=rec.topic, offset=rec.offset)
-            return self._dead_letter(exc, rec, value, submission_id, jurisdiction, now)
+        except Exception as exc:  # bad input, or a bug: either way the record is kept, never lost
+            return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
 
     def _seal_record(self, record: dict[str, Any], submission_id: str, now: dt.datetime) -> list[OutRecord]:
         header = record["header"]
@@ -127,32 +123,6 @@ class Normaliser:
             OutRecord(self._settings.topic("records"), sealed, key=key, headers=routing_headers(ctx)),
             audit,
         ]
-
-    def _dead_letter(
-        self,
-        exc: BaseException,
-        rec: Any,
-        value: bytes,
-        submission_id: str | None,
-        jurisdiction: str | None,
-        now: dt.datetime,
-    ) -> list[OutRecord]:
-        reason = exc.reason_code if isinstance(exc, CrxError) else "INTERNAL"
-        self._metrics.dead_letters.labels(NAME, reason).inc()
-        self._metrics.errors.labels(NAME, type(exc).__name__).inc()
-        self._log.warning(
-            "dead-lettered", reason=reason, error_class=type(exc).__name__, topic=rec.topic, offset=rec.offset
-        )
-        return self._dead.records(
-            exc,
-            value=value,
-            source_topic=rec.topic,
-            partition=rec.partition,
-            offset=rec.offset,
-            submission_id=submission_id,
-            jurisdiction=jurisdiction,
-            now=now,
-        )
 
 
 def build(

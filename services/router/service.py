@@ -19,7 +19,6 @@ from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
-from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord
 from services.kernel.keys import KeyRing
 from services.kernel.logging import bind_message_id, get_logger
@@ -43,9 +42,8 @@ class Router:
         self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
         self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
-        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter)
+        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter, metrics)
         self._codec = codec(CANONICAL_RECORD)
-        self._metrics = metrics
         self._broker = frozenset({settings.broker_party})
         self._log = get_logger(NAME)
 
@@ -68,21 +66,8 @@ class Router:
             record = self._codec.decode(opened.plaintext)
             with bind_message_id(message_id=opened.message_id):
                 return self._route(record, submission_id, rec.key, now)
-        except Exception as exc:
-            reason = exc.reason_code if isinstance(exc, CrxError) else "INTERNAL"
-            self._metrics.dead_letters.labels(NAME, reason).inc()
-            self._metrics.errors.labels(NAME, type(exc).__name__).inc()
-            self._log.warning("dead-lettered", reason=reason, error_class=type(exc).__name__, offset=rec.offset)
-            return self._dead.records(
-                exc,
-                value=value,
-                source_topic=rec.topic,
-                partition=rec.partition,
-                offset=rec.offset,
-                submission_id=submission_id,
-                jurisdiction=None,
-                now=now,
-            )
+        except Exception as exc:  # bad input, or a bug: either way the record is kept, never lost
+            return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
 
     def _route(
         self, record: dict[str, Any], submission_id: str, key: bytes | None, now: dt.datetime
