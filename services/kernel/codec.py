@@ -35,8 +35,10 @@ class Codec:
     @classmethod
     def from_json(cls, name: str, schema_json: dict[str, Any]) -> Codec:
         """Build a codec from schema JSON (used for previous versions in compatibility checks)."""
-        parsed = fastavro.parse_schema(schema_json, _write_hint=False)
-        canonical = fastavro.schema.to_parsing_canonical_form(parsed)
+        # parse_schema marks the result as parsed, so writers do not re-parse it on every call;
+        # the canonical form is computed from an unmarked parse.
+        parsed = fastavro.parse_schema(schema_json)
+        canonical = fastavro.schema.to_parsing_canonical_form(fastavro.parse_schema(schema_json, _write_hint=False))
         fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
         return cls(name=name, parsed=parsed, fingerprint=fingerprint)
 

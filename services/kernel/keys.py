@@ -15,6 +15,7 @@ readable; revoked keys are refused.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -59,16 +60,26 @@ class KeyEntry:
     not_after: str | None = None
 
     def load_public(self) -> PublicKey:
-        """The public key object."""
-        return serialization.load_pem_public_key(self.public_key.encode("ascii"))
+        """The public key object (parsed once per entry)."""
+        return _parse_public(self.public_key)
 
     def usable_at(self, now: dt.datetime) -> bool:
         """True when not revoked and ``now`` falls within the validity window."""
         if self.status == "revoked":
             return False
-        if now < dt.datetime.fromisoformat(self.not_before):
+        if now < _parse_time(self.not_before):
             return False
-        return self.not_after is None or now < dt.datetime.fromisoformat(self.not_after)
+        return self.not_after is None or now < _parse_time(self.not_after)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_public(pem: str) -> PublicKey:
+    return serialization.load_pem_public_key(pem.encode("ascii"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
 
 
 class KeyRegistry:

@@ -7,54 +7,60 @@ offence falls in an excluded category are removed, and excluded offences are rem
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from services.router.policy import Agreement
 
 _PERSON_DEFAULTS: dict[str, Any] = {
     "sex": "UNKNOWN",
-    "birth_date": {"year": None, "month": None, "day": None},
     "birth_place": None,
-    "national_identifiers": [],
-    "parent_names": [],
+    "national_identifiers": (),
+    "parent_names": (),
     "fingerprint_reference": None,
 }
 _CONVICTION_DEFAULTS: dict[str, Any] = {
     "date_final": None,
     "file_number": None,
-    "sanctions": [],
-    "later_decisions": [],
+    "sanctions": (),
+    "later_decisions": (),
     "retention_end": None,
 }
+
+
+def _default(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def minimise(record: dict[str, Any], agreement: Agreement) -> dict[str, Any]:
     """Return a new record holding only what ``agreement``'s profile lets its recipient see.
 
-    The input is not modified. Guarantees: every person/conviction field outside the profile is at its
-    default; the birth date is no more precise than the profile allows; no offence of an excluded
-    category remains.
+    The input is not modified (the view shares unchanged sub-objects with it, read-only). Guarantees:
+    every person/conviction field outside the profile is at its default; the birth date is no more
+    precise than the profile allows; no offence of an excluded category remains.
     """
     profile = agreement.profile
-    view = copy.deepcopy(record)
-    person = view["person"]
+    person = dict(record["person"])
     for field, default in _PERSON_DEFAULTS.items():
         if field not in profile.person:
-            person[field] = copy.deepcopy(default)
-    birth = person["birth_date"]
-    if profile.birth_date_precision in ("year", "month"):
-        birth["day"] = None
-    if profile.birth_date_precision == "year":
-        birth["month"] = None
+            person[field] = _default(default)
+    if "birth_date" in profile.person:
+        birth = dict(person["birth_date"])
+        if profile.birth_date_precision in ("year", "month"):
+            birth["day"] = None
+        if profile.birth_date_precision == "year":
+            birth["month"] = None
+    else:
+        birth = {"year": None, "month": None, "day": None}
+    person["birth_date"] = birth
     excluded = agreement.exclude_offence_categories
-    kept = []
-    for conviction in view["convictions"]:
+    convictions = []
+    for original in record["convictions"]:
+        conviction = dict(original)
         for field, default in _CONVICTION_DEFAULTS.items():
             if field not in profile.conviction:
-                conviction[field] = copy.deepcopy(default)
-        conviction["offences"] = [o for o in conviction["offences"] if o["category"] not in excluded]
+                conviction[field] = _default(default)
+        if excluded:
+            conviction["offences"] = [o for o in conviction["offences"] if o["category"] not in excluded]
         if conviction["offences"]:
-            kept.append(conviction)
-    view["convictions"] = kept
-    return view
+            convictions.append(conviction)
+    return {**record, "person": person, "convictions": convictions}
