@@ -9,29 +9,38 @@ Set ``CRX_KAFKA_BOOTSTRAP`` to measure against another Kafka; ``CRX_BENCH_RECORD
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter, record_message_id
 from schemas import CANONICAL_RECORD
-from services.embedded_broker import EmbeddedBroker
-from services.intake.publisher import Submission
+from services.embedded_broker import EmbeddedBroker, free_port
+from services.intake.publisher import FeedPublisher, Submission
+from services.kernel.audit_events import load_audit_secret
 from services.kernel.codec import codec
 from services.kernel.config import Settings, load_settings
 from services.kernel.envelope import Opener, SealContext, Sealer
-from services.kernel.kafka import OutRecord, Producer, ensure_topics
+from services.kernel.kafka import OutRecord, Producer, ensure_topics, standard_topics
 from services.kernel.keys import KeyRing
 from services.kernel.logging import configure_logging
 from services.kernel.suites import signature_alg
+from services.partner import client as partner
 from services.pipeline import Pipeline, ensure_keys
 
 RECIPIENTS = ("FR", "PL", "IT")
@@ -136,35 +145,99 @@ async def stages(settings: Settings, keyring: KeyRing, template: dict[str, Any])
     return out
 
 
-async def end_to_end(settings: Settings, keyring: KeyRing, template: dict[str, Any], count: int) -> dict[str, Any]:
-    """Push ``count`` records and wait until every recipient decrypted every one."""
-    sinks = {r: TimingSink() for r in RECIPIENTS}
-    pipeline = Pipeline.build(settings, keyring, partners=RECIPIENTS, sinks=sinks)
-    await pipeline.start()
-    pushed_at: dict[str, float] = {}
+@contextlib.asynccontextmanager
+async def service_processes(settings: Settings) -> AsyncIterator[None]:
+    """Normaliser, router and audit writer as separate ``crx ... run`` processes, as in production."""
+    env = {
+        **os.environ,
+        "CRX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CRX_DATA_DIR": str(settings.data_dir),
+        "CRX_JURISDICTIONS": ",".join(settings.jurisdictions),
+        "CRX_AGREEMENTS_FILE": str(settings.agreements_file),
+        "CRX_TOPIC_PREFIX": settings.topic_prefix,
+        "CRX_SESSION_TIMEOUT_MS": str(settings.session_timeout_ms),
+        "CRX_HEARTBEAT_INTERVAL_MS": str(settings.heartbeat_interval_ms),
+        "CRX_LOG_LEVEL": "WARNING",
+    }
+    crx = str(Path(sys.executable).parent / "crx")
+    ports = [free_port() for _ in range(3)]
+    procs = [
+        _spawn([crx, name, "run", "--metrics-port", str(port)], env)
+        for name, port in zip(("normaliser", "router", "audit"), ports, strict=True)
+    ]
     try:
+        for port in ports:
+            await _until_ready(f"http://127.0.0.1:{port}/readyz")
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            await asyncio.to_thread(proc.wait, 30)
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+
+
+async def _until_ready(url: str) -> None:
+    for _ in range(300):
+        try:
+            with await asyncio.to_thread(urllib.request.urlopen, url) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"service not ready: {url}")
+
+
+async def end_to_end(
+    settings: Settings, keyring: KeyRing, template: dict[str, Any], count: int, *, mode: str, rate: float | None
+) -> dict[str, Any]:
+    """Push ``count`` records (as fast as possible, or at ``rate`` records/s) and wait for every delivery."""
+    sinks = {r: TimingSink() for r in RECIPIENTS}
+    if mode == "processes":
+        partners = [partner.build(settings, keyring, r, sinks[r], CollectorRegistry()) for r in RECIPIENTS]
+        producer = Producer(settings)
+        secret = load_audit_secret(None, settings.data_dir)
+        publisher = FeedPublisher(settings, keyring, producer, secret)
+        await ensure_topics(settings, standard_topics(settings))
+        stack = contextlib.AsyncExitStack()
+        await stack.enter_async_context(service_processes(settings))
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        await asyncio.gather(*(p.start() for p in partners))
+        for p in partners:
+            stack.push_async_callback(p.stop)
+    else:
+        pipeline = Pipeline.build(settings, keyring, partners=RECIPIENTS, sinks=sinks)
+        await pipeline.start()
+        publisher = pipeline.publisher
+        stack = contextlib.AsyncExitStack()
+        stack.push_async_callback(pipeline.stop)
+    pushed_at: dict[str, float] = {}
+    async with stack:
         await asyncio.sleep(2)  # let the consumer groups settle before the clock starts
         started = time.perf_counter()
-        batch = 500
+        batch = 500 if rate is None else max(1, int(rate / 20))
         for i in range(0, count, batch):
+            if rate is not None:
+                await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
             subs = [Submission("DE", "json-v1", _payload(template, j)) for j in range(i, min(i + batch, count))]
             t = time.perf_counter()
-            await pipeline.publisher.publish(subs, dt.datetime.now(dt.UTC))
+            await publisher.publish(subs, dt.datetime.now(dt.UTC))
             for j in range(i, min(i + batch, count)):
                 pushed_at[record_message_id("DE", f"BENCH-{j:06d}", 1)] = t
-            await asyncio.sleep(0)
-        deadline = time.perf_counter() + 600
+        deadline = time.perf_counter() + 900
         while any(len(s.seen) < count for s in sinks.values()) and time.perf_counter() < deadline:  # noqa: ASYNC110 - sinks are fed by other tasks; bounded by the deadline
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
-        latencies = sorted((s.seen[m] - pushed_at[m]) * 1000 for s in sinks.values() for m in s.seen if m in pushed_at)
-        delivered = {r: len(s.seen) for r, s in sinks.items()}
-    finally:
-        await pipeline.stop()
+    latencies = sorted((s.seen[m] - pushed_at[m]) * 1000 for s in sinks.values() for m in s.seen if m in pushed_at)
+    delivered = {r: len(s.seen) for r, s in sinks.items()}
     q = statistics.quantiles(latencies, n=100)
     return {
         "records": count,
-        "deliveries": sum(delivered.values()),
         "delivered": delivered,
         "seconds": round(elapsed, 2),
         "records_per_s": round(count / elapsed, 1),
@@ -173,45 +246,67 @@ async def end_to_end(settings: Settings, keyring: KeyRing, template: dict[str, A
     }
 
 
+def _settings(bootstrap: str, tmp: Path, agreements: Path, run: str) -> Settings:
+    return load_settings(
+        None,
+        {},
+        kafka_bootstrap=bootstrap,
+        jurisdictions="DE,FR,PL,IT",
+        data_dir=tmp / run,
+        agreements_file=agreements,
+        topic_prefix=f"bench{run}{int(time.time())}",
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=1000,
+    )
+
+
+def _report(label: str, e2e: dict[str, Any]) -> None:
+    lat = e2e["latency_ms"]
+    print(
+        f"{label}: {e2e['records']} records x {len(RECIPIENTS)} recipients in {e2e['seconds']} s = "
+        f"{e2e['records_per_s']} records/s ({e2e['deliveries_per_s']} deliveries/s); "
+        f"latency push -> partner decryption p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms"
+    )
+
+
 async def main() -> None:
     count = int(os.environ.get("CRX_BENCH_RECORDS", "10000"))
+    mode = os.environ.get("CRX_BENCH_MODE", "processes")
     configure_logging("WARNING")
     template = json.loads(dict(get_adapter("json-v1").samples())["DE-notification-fr-pl.json"])
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
         bootstrap = os.environ.get("CRX_KAFKA_BOOTSTRAP")
         broker = None if bootstrap else EmbeddedBroker()
         if broker:
             broker.start()
             bootstrap = broker.bootstrap
+        assert bootstrap is not None
         try:
-            agreements = Path(tmp) / "agreements.yaml"
+            agreements = tmp / "agreements.yaml"
             _agreements(agreements)
-            settings = load_settings(
-                None,
-                {},
-                kafka_bootstrap=bootstrap,
-                jurisdictions="DE,FR,PL,IT",
-                data_dir=Path(tmp) / "data",
-                agreements_file=agreements,
-                topic_prefix=f"bench{int(time.time())}",
-                session_timeout_ms=3000,
-                heartbeat_interval_ms=1000,
-            )
+            settings = _settings(bootstrap, tmp, agreements, "stages")
             keyring = ensure_keys(settings, PARTIES, dt.datetime.now(dt.UTC))
             stage = await stages(settings, keyring, template)
-            e2e = await end_to_end(settings, keyring, template, count)
+            shutil.copytree(settings.keys_dir, tmp / "keys")
+            runs: dict[str, dict[str, Any]] = {}
+            for run, rate_of in (("burst", None), ("paced", 0.5)):
+                run_settings = _settings(bootstrap, tmp, agreements, run)
+                shutil.copytree(tmp / "keys", run_settings.keys_dir)
+                rate = None if rate_of is None else rate_of * runs["burst"]["records_per_s"]
+                n = count if rate is None else min(count, int(rate * 30))
+                runs[run] = await end_to_end(run_settings, keyring, template, n, mode=mode, rate=rate)
+                runs[run]["rate"] = rate
         finally:
             if broker:
                 broker.stop()
-    print(f"crx bench on {os.cpu_count()} cores ({'embedded Tansu' if broker else bootstrap}), one process")
-    print(
-        f"end to end: {e2e['records']} records x {len(RECIPIENTS)} recipients in {e2e['seconds']} s: "
-        f"{e2e['records_per_s']} records/s, {e2e['deliveries_per_s']} deliveries/s; delivered {e2e['delivered']}"
-    )
-    lat = e2e["latency_ms"]
-    print(f"latency push -> partner decryption: p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms")
-    print(f"envelope size (one canonical record, signed): {int(stage.pop('envelope_bytes'))} bytes")
-    print("per stage (µs/record): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
+    where = "embedded Tansu" if broker else bootstrap
+    shape = "normaliser, router, audit as separate processes" if mode == "processes" else "all in one process"
+    print(f"crx bench: {os.cpu_count()} cores, {where}, {shape}")
+    _report("throughput (all pushed at once)", runs["burst"])
+    _report(f"latency at {runs['paced']['rate']:.0f} records/s offered (half the throughput)", runs["paced"])
+    print(f"envelope size (one canonical record, sealed and signed): {int(stage.pop('envelope_bytes'))} bytes")
+    print("per stage (µs/record, one core): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
 
 
 if __name__ == "__main__":
