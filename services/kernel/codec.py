@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import fastavro
-from fastavro.validation import validate
 
 import schemas
 from services.kernel.errors import CodecError, ValidationError
@@ -55,14 +54,6 @@ class Codec:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ValidationError(f"{self.name}: record does not match the schema ({type(exc).__name__})") from None
         return buf.getvalue()
-
-    def check(self, record: dict[str, Any]) -> None:
-        """Raise ValidationError when ``record`` does not satisfy the schema."""
-        try:
-            validate(record, self.parsed, raise_errors=True)
-        except fastavro.validation.ValidationError as exc:
-            fields = sorted({str(err.field) for err in exc.errors if hasattr(err, "field")})
-            raise ValidationError(f"{self.name}: invalid fields {fields}") from None
 
     def decode(self, data: bytes, reader: Codec | None = None) -> dict[str, Any]:
         """Decode single-object bytes written with this codec's schema.
