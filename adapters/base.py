@@ -34,6 +34,10 @@ MISSING_FIELD = "MISSING_FIELD"
 INVALID_VALUE = "INVALID_VALUE"
 UNKNOWN_JURISDICTION = "UNKNOWN_JURISDICTION"
 SENDER_MISMATCH = "SENDER_MISMATCH"  # the payload claims another sender than the feed it came on
+FORBIDDEN_CONSTRUCT = "FORBIDDEN_CONSTRUCT"  # a construct refused for safety (XML DTD, entity)
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"  # larger than the adapter accepts
+LIMIT_EXCEEDED = "LIMIT_EXCEEDED"  # nesting depth, element count or a similar bound
+BATCH_MISMATCH = "BATCH_MISMATCH"  # a batch whose trailer (count, checksum) does not match its records
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.codes import CodeTable
 from adapters.json_v1 import values
 from adapters.json_v1.fields import Node, invalid, missing
-from adapters.json_v1.mapping import CodeTable
 from adapters.json_v1.person import place
 
 COMPLETION = {c: c for c in ("COMPLETED", "ATTEMPTED", "PREPARATION", "UNKNOWN")}
@@ -31,6 +31,7 @@ def _offence(node: Node, table: CodeTable) -> dict[str, Any]:
     return {
         "national_code": code,
         "national_title": node.string("title"),
+        "legal_reference": node.opt_string("legal_reference"),
         "title_language": node.parsed("lang", values.language),
         "category": table.offence_category(code),
         "completion": node.choice("completion", COMPLETION, default="UNKNOWN"),

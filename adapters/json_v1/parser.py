@@ -10,12 +10,20 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from adapters.base import MALFORMED, SENDER_MISMATCH, AdapterError, CanonicalRecord, ParseContext, record_message_id
+from adapters.base import (
+    MALFORMED,
+    SENDER_MISMATCH,
+    AdapterError,
+    CanonicalRecord,
+    ParseContext,
+    check_country,
+    record_message_id,
+)
+from adapters.codes import CodeTable, load_tables
 from adapters.json_v1 import values
 from adapters.json_v1.convictions import build_convictions
 from adapters.json_v1.document import load_document
-from adapters.json_v1.fields import Node, missing
-from adapters.json_v1.mapping import CodeTable, load_tables
+from adapters.json_v1.fields import Node, invalid, missing
 from adapters.json_v1.person import build_person
 
 FORMAT = "crx-json/1"
@@ -26,6 +34,7 @@ URGENCIES = {u: u for u in ("NORMAL", "URGENT")}
 # Message types that may carry no conviction: a deletion names the record, a request asks for one, and a
 # response may be the answer "nothing on file".
 MAY_BE_EMPTY = frozenset({"DELETION", "REQUEST", "RESPONSE"})
+ADDRESSED = frozenset({"REQUEST", "RESPONSE"})  # must name the states they are for
 _NO_TABLE = CodeTable()
 
 
@@ -35,7 +44,7 @@ class JsonV1Adapter:
     name = "json-v1"
 
     def __init__(self, tables: Mapping[str, CodeTable] | None = None) -> None:
-        self._tables = load_tables() if tables is None else tables
+        self._tables = load_tables("adapters.json_v1") if tables is None else tables
 
     def parse(self, payload: bytes, ctx: ParseContext) -> list[CanonicalRecord]:
         """Parse one crx-json/1 object into one canonical record. Raises AdapterError, and only that."""
@@ -50,6 +59,7 @@ class JsonV1Adapter:
             "header": header,
             "person": build_person(root.child("person"), ctx.received_at.date()),
             "convictions": build_convictions(root, table, may_be_empty=header["message_type"] in MAY_BE_EMPTY),
+            "other_charges": [],
         }
         return [record]
 
@@ -67,6 +77,9 @@ class JsonV1Adapter:
         reply_to = root.opt_string("reply_to")
         if message_type == "RESPONSE" and reply_to is None:
             raise missing("reply_to")
+        addressed_to = _addressed_to(root, sender)
+        if message_type in ADDRESSED and not addressed_to:
+            raise missing("addressed_to")
         return {
             "message_id": record_message_id(sender, record_id, version),
             "message_type": message_type,
@@ -80,7 +93,18 @@ class JsonV1Adapter:
             "urgency": root.choice("urgency", URGENCIES, default="NORMAL"),
             "deadline": root.opt_parsed("deadline", values.timestamp),
             "reference_tables": REFERENCE_TABLES,
+            "addressed_to": addressed_to,
+            "external_message_id": root.opt_string("message_ref"),
         }
+
+
+def _addressed_to(root: Node, sender: str) -> list[str]:
+    out: list[str] = []
+    for path, code in root.strings("addressed_to"):
+        if check_country(code, path) in out or code == sender:
+            raise invalid(path, "each state once, not the sender")
+        out.append(code)
+    return out
 
 
 def _check_format(root: Node) -> None:

@@ -173,7 +173,7 @@ def build(
         name=NAME,
         group_id="crx-audit",
         topics=[settings.topic("audit"), settings.topic("receipts")],
-        output_topics=[settings.topic("dlq")],
+        output_topics=[settings.topic("dlq"), settings.topic("audit")],  # dead letters are audited too
         handler=writer.handle,
         metrics=metrics,
         registry=registry,

@@ -48,8 +48,13 @@ class PushResult:
 
 def submission_id_of(sub: Submission) -> str:
     """Stable id: from the idempotency key when given, else from the payload digest (a retry is the same)."""
-    basis = sub.idempotency_key or hashlib.sha256(sub.payload).hexdigest()
-    return str(uuid.uuid5(SUBMISSION_NAMESPACE, f"{sub.jurisdiction}\x1f{basis}"))
+    return stable_submission_id(sub.jurisdiction, sub.idempotency_key, hashlib.sha256(sub.payload).digest())
+
+
+def stable_submission_id(jurisdiction: str, idempotency_key: str | None, payload_sha256: bytes) -> str:
+    """The submission id of a payload known by its digest (see ``submission_id_of``)."""
+    basis = idempotency_key or payload_sha256.hex()
+    return str(uuid.uuid5(SUBMISSION_NAMESPACE, f"{jurisdiction}\x1f{basis}"))
 
 
 class FeedPublisher:
@@ -91,6 +96,28 @@ class FeedPublisher:
                 results.append(PushResult(sid, sub.jurisdiction, False, exc.reason_code))
         await self._producer.send_all(outputs)
         return results
+
+    async def refuse_unread(
+        self, jurisdiction: str, idempotency_key: str | None, size: int, payload_sha256: bytes, now: dt.datetime
+    ) -> PushResult:
+        """Dead-letter a submission too large to hold in memory: only its size and SHA-256 are known.
+
+        Returns the refusal (reason PAYLOAD_TOO_LARGE) once the dead letter and its audit event are
+        acknowledged. Raises TransientError if the broker does not acknowledge.
+        """
+        sid = stable_submission_id(jurisdiction, idempotency_key, payload_sha256)
+        error = PayloadTooLarge(f"payload exceeds the limit of {self._settings.max_payload_bytes} bytes")
+        outputs = self._dead.records(
+            error,
+            value=b"",
+            source_topic=self._settings.topic(f"feed.{jurisdiction}"),
+            submission_id=sid,
+            jurisdiction=jurisdiction if jurisdiction in self._settings.jurisdictions else None,
+            now=now,
+            unkept=(size, payload_sha256),
+        )
+        await self._producer.send_all(outputs)
+        return PushResult(sid, jurisdiction, False, error.reason_code)
 
     def _accept(self, sub: Submission, sid: str, now: dt.datetime) -> list[OutRecord]:
         if sub.jurisdiction not in self._settings.jurisdictions:

@@ -1,12 +1,16 @@
 """Avro single-object encoding (magic ``C3 01`` + 8-byte little-endian CRC-64-AVRO fingerprint + body).
 
-Any Avro library can tell from the first ten bytes which schema wrote a message.
+Any Avro library can tell from the first ten bytes which schema wrote a message. A codec writes with the
+current version of its schema and reads data written with the current or any committed previous version
+(``schemas/previous/``), resolved into the current one: services can be upgraded one at a time.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import fastavro
@@ -25,11 +29,20 @@ class Codec:
     name: str
     parsed: Any
     fingerprint: bytes
+    # Fingerprint -> parsed schema of every committed previous version this codec also reads.
+    writers: Mapping[bytes, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def for_schema(cls, name: str) -> Codec:
-        """Build the codec for ``schemas/<name>.avsc``."""
-        return cls.from_json(name, schemas.load_json(name))
+        """Build the codec for ``schemas/<name>.avsc``, reading its committed previous versions too."""
+        current = cls.from_json(name, schemas.load_json(name))
+        previous = [cls.from_json(name, data) for _file, data in schemas.previous_versions(name)]
+        writers = {old.fingerprint: old.parsed for old in previous if old.fingerprint != current.fingerprint}
+        return cls(name, current.parsed, current.fingerprint, MappingProxyType(writers))
+
+    def knows(self, fingerprint: bytes) -> bool:
+        """True when data written with the schema of ``fingerprint`` decodes with this codec."""
+        return fingerprint == self.fingerprint or fingerprint in self.writers
 
     @classmethod
     def from_json(cls, name: str, schema_json: dict[str, Any]) -> Codec:
@@ -56,19 +69,23 @@ class Codec:
         return buf.getvalue()
 
     def decode(self, data: bytes, reader: Codec | None = None) -> dict[str, Any]:
-        """Decode single-object bytes written with this codec's schema.
+        """Decode single-object bytes written with this codec's schema or one of its previous versions.
 
-        ``reader`` resolves the data into another (compatible) schema. Raises CodecError for a wrong
-        magic, a foreign fingerprint or a body that does not decode.
+        Data of a previous version is resolved into this codec's schema; ``reader`` resolves it into
+        another (compatible) schema instead. Raises CodecError for a wrong magic, an unknown fingerprint
+        or a body that does not decode.
         """
         if len(data) < HEADER_LEN or data[:2] != MAGIC:
             raise CodecError(f"{self.name}: not Avro single-object encoding")
-        if data[2:HEADER_LEN] != self.fingerprint:
-            raise CodecError(f"{self.name}: written with another schema (fingerprint {data[2:10].hex()})")
+        fingerprint = data[2:HEADER_LEN]
+        if fingerprint == self.fingerprint:
+            writer, target = self.parsed, reader.parsed if reader else None
+        elif fingerprint in self.writers:
+            writer, target = self.writers[fingerprint], (reader or self).parsed
+        else:
+            raise CodecError(f"{self.name}: written with an unknown schema (fingerprint {fingerprint.hex()})")
         try:
-            result = fastavro.schemaless_reader(
-                io.BytesIO(data[HEADER_LEN:]), self.parsed, reader.parsed if reader else None
-            )
+            result = fastavro.schemaless_reader(io.BytesIO(data[HEADER_LEN:]), writer, target)
         except Exception as exc:  # fastavro raises a zoo of types on corrupt bodies
             raise CodecError(f"{self.name}: corrupt body ({type(exc).__name__})") from None
         if not isinstance(result, dict):

@@ -64,8 +64,14 @@ class Settings:
     audit_secret: Secret | None = None
     audit_db: str | None = None
 
-    # Limits.
+    # Limits and input rules.
     max_payload_bytes: int = 1_000_000
+    strict_mapping: tuple[str, ...] = ()  # jurisdictions whose records with unmapped codes are dead-lettered
+
+    # Intake: HTTP API and the drop directory for batch files.
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8088
+    drop_poll_ms: int = 500
 
     # Observability.
     metrics_host: str = "127.0.0.1"
@@ -75,6 +81,16 @@ class Settings:
     def keys_dir(self) -> Path:
         """Directory of the key registry and private keys."""
         return self.data_dir / "keys"
+
+    @property
+    def intake_tokens_path(self) -> Path:
+        """Digests of the intake bearer tokens, per jurisdiction."""
+        return self.data_dir / "intake-tokens.json"
+
+    @property
+    def drop_dir(self) -> Path:
+        """Root of the watched drop directory."""
+        return self.data_dir / "drop"
 
     @property
     def audit_db_path(self) -> str:

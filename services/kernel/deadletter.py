@@ -82,23 +82,29 @@ class DeadLetters:
         submission_id: str | None,
         jurisdiction: str | None,
         now: dt.datetime,
+        unkept: tuple[int, bytes] | None = None,
     ) -> list[OutRecord]:
         """The dead letter and its DEAD_LETTER audit event for ``value`` that failed with ``error``.
 
         The payload is kept (sealed to the broker) unless it exceeds the payload limit, in which case only
-        its size and SHA-256 are kept. Error details come from crx's typed errors only; any other
-        exception is recorded by class name alone.
+        its size and SHA-256 are kept. ``unkept`` = (size, SHA-256) describes a payload that was never held
+        in memory (an oversized HTTP body read as a stream); ``value`` is then ignored and the audit event
+        carries no commitment. Error details come from crx's typed errors only; any other exception is
+        recorded by class name alone.
         """
+        if unkept is not None:
+            value = b""
+        size, digest = unkept or (len(value), hashlib.sha256(value).digest())
         reason = error.reason_code if isinstance(error, CrxError) else "INTERNAL"
         detail = error.detail if isinstance(error, CrxError) else "unexpected error"
         retriable = bool(getattr(error, "retriable", False))
         dl_id = (
             stable_id("dlq", source_topic, str(partition), str(offset))
             if offset >= 0
-            else stable_id("dlq", self._stage, submission_id or "", hashlib.sha256(value).hexdigest())
+            else stable_id("dlq", self._stage, submission_id or "", digest.hex())
         )
         sealed = None
-        if len(value) <= self._settings.max_payload_bytes:
+        if unkept is None and len(value) <= self._settings.max_payload_bytes:
             sealed = self._sealer.seal(
                 value,
                 SealContext(
@@ -124,8 +130,8 @@ class DeadLetters:
             "detail": detail,
             "retriable": retriable,
             "occurred_at": now,
-            "payload_size": len(value),
-            "payload_sha256": hashlib.sha256(value).digest(),
+            "payload_size": size,
+            "payload_sha256": digest,
             "sealed_payload": sealed,
         }
         audit = self._emitter.event(
@@ -136,7 +142,7 @@ class DeadLetters:
             submission_id=submission_id,
             source_jurisdiction=jurisdiction,
             reason=reason,
-            payload=value,
+            payload=None if unkept is not None else value,
             discriminator=dl_id,
         )
         key = (submission_id or dl_id).encode()

@@ -47,6 +47,12 @@ class AdapterNotFound(CrxError):
     reason_code = "UNKNOWN_ADAPTER"
 
 
+class UnmappedCode(CrxError):
+    """A record carries a national code without a common category, from a jurisdiction configured as strict."""
+
+    reason_code = "UNMAPPED_CODE"
+
+
 class CodecError(CrxError):
     """Bytes are not a valid single-object-encoded record of the expected schema."""
 

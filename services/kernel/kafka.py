@@ -44,9 +44,10 @@ def client_options(settings: Settings) -> dict[str, Any]:
         options["sasl_plain_username"] = settings.kafka_sasl_username
         if settings.kafka_sasl_password is not None:
             options["sasl_plain_password"] = settings.kafka_sasl_password.reveal()
-    if settings.kafka_ssl_cafile:
+    if "SSL" in settings.kafka_security_protocol.upper() or settings.kafka_ssl_cafile:
         from aiokafka.helpers import create_ssl_context
 
+        # Without a CA file the system's trusted certificates verify the brokers; never unverified.
         options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile)
     return options
 

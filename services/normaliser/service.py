@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter as Counter_
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD
@@ -20,7 +21,7 @@ from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
-from services.kernel.errors import AdapterNotFound, PayloadTooLarge
+from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode
 from services.kernel.kafka import OutRecord
 from services.kernel.keys import KeyRing
 from services.kernel.logging import bind_message_id, get_logger
@@ -29,6 +30,17 @@ from services.kernel.service import StreamService
 
 NAME = "normaliser"
 RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
+UNKNOWN_CATEGORY = "UNKNOWN"
+
+
+def unmapped_codes(record: dict[str, Any]) -> Counter_[str]:
+    """How many offence and sanction codes of ``record`` have no common category, by kind."""
+    found: Counter_[str] = Counter_()
+    for conviction in record["convictions"]:
+        found["offence"] += sum(o["category"] == UNKNOWN_CATEGORY for o in conviction["offences"])
+        found["sanction"] += sum(s["category"] == UNKNOWN_CATEGORY for s in conviction["sanctions"])
+    found["offence"] += sum(c["category"] == UNKNOWN_CATEGORY for c in record.get("other_charges", ()))
+    return +found
 
 
 def partition_key(source_jurisdiction: str, source_record_id: str) -> bytes:
@@ -39,8 +51,21 @@ def partition_key(source_jurisdiction: str, source_record_id: str) -> bytes:
 class Normaliser:
     """The normaliser's handler; ``service()`` wraps it in the kernel's stream service."""
 
-    def __init__(self, settings: Settings, keyring: KeyRing, audit_secret: bytes, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: KeyRing,
+        audit_secret: bytes,
+        metrics: ServiceMetrics,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self._settings = settings
+        self._unmapped = Counter(
+            "crx_unmapped_codes",
+            "National codes without a common category, by sending jurisdiction and kind (offence, sanction)",
+            ["jurisdiction", "kind"],
+            registry=registry,
+        )
         self._keyring = keyring
         self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
@@ -80,18 +105,29 @@ class Normaliser:
             adapter_name = str(opened.envelope["content_type"]).removeprefix("feed/")
             received = dt.datetime.fromtimestamp(rec.timestamp / 1000, dt.UTC)
             canonical = get_adapter(adapter_name).parse(opened.plaintext, ParseContext(jurisdiction, received))
+            self._check_codes(canonical, jurisdiction)
             return [out for record in canonical for out in self._seal_record(record, submission_id, now)]
         except Exception as exc:  # bad input, or a bug: either way the record is kept, never lost
             return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
+
+    def _check_codes(self, records: list[dict[str, Any]], jurisdiction: str) -> None:
+        """Count unmapped codes; a strict jurisdiction's payload with any is refused whole (UnmappedCode)."""
+        total: Counter_[str] = Counter_()
+        for record in records:
+            total.update(unmapped_codes(record))
+        for kind, count in total.items():
+            self._unmapped.labels(jurisdiction, kind).inc(count)
+        if total and jurisdiction in self._settings.strict_mapping:
+            raise UnmappedCode(f"{total.total()} codes without a common category; {jurisdiction} is configured strict")
 
     def _seal_record(self, record: dict[str, Any], submission_id: str, now: dt.datetime) -> list[OutRecord]:
         header = record["header"]
         message_id = str(header["message_id"])
         with bind_message_id(message_id=message_id):
             encoded = self._codec.encode(record)
-            unknown = sum(o["category"] == "UNKNOWN" for c in record["convictions"] for o in c["offences"])
+            unknown = unmapped_codes(record)
             if unknown:
-                self._log.info("offence codes without a common category", count=unknown)
+                self._log.info("codes without a common category", **unknown)
             ctx = SealContext(
                 channel="records",
                 message_id=message_id,
@@ -130,7 +166,7 @@ def build(
 ) -> StreamService:
     """The normaliser as a runnable service."""
     metrics = ServiceMetrics.create(registry)
-    normaliser = Normaliser(settings, keyring, audit_secret, metrics)
+    normaliser = Normaliser(settings, keyring, audit_secret, metrics, registry)
     return StreamService(
         settings,
         name=NAME,

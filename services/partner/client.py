@@ -103,7 +103,8 @@ class PartnerClient:
                 value, channel=self._channel, now=now, signers=self._broker, headers=dict(rec.headers or ())
             )
             with bind_message_id(message_id=opened.message_id):
-                if opened.envelope["schema_fingerprint"] != self._codec.fingerprint:
+                fingerprint = opened.envelope["schema_fingerprint"]
+                if not self._codec.knows(fingerprint) or opened.plaintext[2:10] != fingerprint:
                     raise CrxError("unknown payload schema", reason_code="CODEC")
                 if not self._sink.delivered(opened.message_id):
                     self._sink.deliver(opened.message_id, self._codec.decode(opened.plaintext))

@@ -3,6 +3,8 @@
 Dropped fields are set to their schema defaults (empty list, null, UNKNOWN), so the minimised view is
 still a valid canonical record; birth dates are cut to the profile's precision; convictions whose every
 offence falls in an excluded category are removed, and excluded offences are removed from the others.
+Non-conviction information (``other_charges``) goes only where the agreement allows it, and never a charge
+of an excluded category.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def minimise(record: dict[str, Any], agreement: Agreement) -> dict[str, Any]:
 
     The input is not modified (the view shares unchanged sub-objects with it, read-only). Guarantees:
     every person/conviction field outside the profile is at its default; the birth date is no more
-    precise than the profile allows; no offence of an excluded category remains.
+    precise than the profile allows; no offence or charge of an excluded category remains; no
+    non-conviction charge remains unless the agreement allows non-conviction information.
     """
     profile = agreement.profile
     person = dict(record["person"])
@@ -63,4 +66,7 @@ def minimise(record: dict[str, Any], agreement: Agreement) -> dict[str, Any]:
             conviction["offences"] = [o for o in conviction["offences"] if o["category"] not in excluded]
         if conviction["offences"]:
             convictions.append(conviction)
-    return {**record, "person": person, "convictions": convictions}
+    charges: list[dict[str, Any]] = []
+    if agreement.non_conviction_information:
+        charges = [c for c in record.get("other_charges", ()) if c["category"] not in excluded]
+    return {**record, "person": person, "convictions": convictions, "other_charges": charges}

@@ -40,7 +40,16 @@ MESSAGE_TYPE_NOT_AGREED = "MESSAGE_TYPE_NOT_AGREED"
 PURPOSE_NOT_AGREED = "PURPOSE_NOT_AGREED"
 LEGAL_BASIS_NOT_AGREED = "LEGAL_BASIS_NOT_AGREED"
 ALL_OFFENCES_EXCLUDED = "ALL_OFFENCES_EXCLUDED"
+NOTHING_TO_DISCLOSE = "NOTHING_TO_DISCLOSE"  # only non-conviction information, which the agreement does not allow
 NO_RULE = "NO_RULE"
+
+# How a rule finds the candidate recipients of a record (never the sender itself).
+RECIPIENT_RULES = {
+    "nationality-states": lambda record: record["person"]["nationalities"],
+    "addressed-states": lambda record: record["header"]["addressed_to"],
+}
+# Message types that must carry something disclosable (a request or a "nothing on file" answer need not).
+MUST_DISCLOSE = frozenset({"NOTIFICATION", "UPDATE"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class Agreement:
     profile: Profile
     exclude_offence_categories: frozenset[str]
     retention_days: int
+    non_conviction_information: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,8 +117,9 @@ class Policy:
             agreements = [_agreement(entry, profiles) for entry in data["agreements"]]
             rules = list(data["rules"])
             for rule in rules:
-                if rule.get("recipients") != "nationality-states" or not rule.get("id"):
-                    raise PolicyError(f"rule {rule.get('id')!r}: only 'nationality-states' recipients are supported")
+                if rule.get("recipients") not in RECIPIENT_RULES or not rule.get("id"):
+                    known = ", ".join(sorted(RECIPIENT_RULES))
+                    raise PolicyError(f"rule {rule.get('id')!r}: recipients must be one of {known}")
             return cls(agreements, rules, int(data.get("version", 1)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PolicyError(f"agreements file is invalid ({type(exc).__name__}: {exc})") from None
@@ -124,7 +135,7 @@ class Policy:
         rule = next((r for r in self._rules if header["message_type"] in r["message_types"]), None)
         if rule is None:
             return [Decision(None, False, "none", NO_RULE)]
-        candidates = sorted({n for n in record["person"]["nationalities"] if n != sender})
+        candidates = sorted({n for n in RECIPIENT_RULES[rule["recipients"]](record) if n != sender})
         if not candidates:
             return [Decision(None, False, rule["id"], NO_RECIPIENT)]
         return [self._decide_one(record, sender, recipient, rule["id"]) for recipient in candidates]
@@ -145,7 +156,17 @@ class Policy:
         convictions = record["convictions"]
         if excluded and convictions and all(all(o["category"] in excluded for o in c["offences"]) for c in convictions):
             return Decision(recipient, False, rule, ALL_OFFENCES_EXCLUDED, agreement)
+        if header["message_type"] in MUST_DISCLOSE and not convictions and not _charges_disclosed(record, agreement):
+            return Decision(recipient, False, rule, NOTHING_TO_DISCLOSE, agreement)
         return Decision(recipient, True, rule, None, agreement)
+
+
+def _charges_disclosed(record: dict[str, Any], agreement: Agreement) -> bool:
+    """True when ``agreement`` lets some of the record's non-conviction charges through."""
+    if not agreement.non_conviction_information:
+        return False
+    excluded = agreement.exclude_offence_categories
+    return any(c["category"] not in excluded for c in record.get("other_charges", ()))
 
 
 def _profile(name: str, spec: dict[str, Any]) -> Profile:
@@ -172,4 +193,12 @@ def _agreement(entry: dict[str, Any], profiles: dict[str, Profile]) -> Agreement
         profile=profiles[entry["profile"]],
         exclude_offence_categories=frozenset(entry.get("exclude_offence_categories") or ()),
         retention_days=int(entry["retention_days"]),
+        non_conviction_information=_flag(entry, "non_conviction_information"),
     )
+
+
+def _flag(entry: dict[str, Any], key: str) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise PolicyError(f"agreement {entry.get('id')!r}: {key} must be true or false")
+    return value

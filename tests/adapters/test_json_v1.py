@@ -23,7 +23,7 @@ from adapters.base import (
     get_adapter,
     record_message_id,
 )
-from adapters.json_v1.mapping import COLUMNS, load_tables, parse_table
+from adapters.codes import COLUMNS, load_tables, parse_table
 from adapters.json_v1.parser import JsonV1Adapter
 from services.kernel.codec import codec
 from services.kernel.errors import ConfigError
@@ -273,7 +273,27 @@ def test_deletion_and_negative_response_need_no_conviction() -> None:
     doc["type"] = "RESPONSE"
     doc["reply_to"] = "2f0c1f61-3c1d-5a43-9d4a-0f1c8f2f4c11"
     doc["convictions"] = []
-    assert parse_doc(doc)["header"]["reply_to"] == doc["reply_to"]
+    with pytest.raises(AdapterError, match="addressed_to") as refused:
+        parse_doc(doc)
+    assert refused.value.reason_code == "MISSING_FIELD"
+    doc["addressed_to"] = ["FR"]
+    doc["message_ref"] = "DE-RRS-0001"
+    header = parse_doc(doc)["header"]
+    assert (header["reply_to"], header["addressed_to"], header["external_message_id"]) == (
+        doc["reply_to"],
+        ["FR"],
+        "DE-RRS-0001",
+    )
+
+
+@pytest.mark.parametrize("addressed", [["DE"], ["FR", "FR"], ["XX"], "FR"])
+def test_addressed_to_names_other_states_once(addressed: object) -> None:
+    """addressed_to lists real states, each once, never the sender itself."""
+    doc = sample_doc()
+    doc["type"] = "REQUEST"
+    doc["addressed_to"] = addressed
+    with pytest.raises(AdapterError):
+        parse_doc(doc)
 
 
 def test_sanction_without_code_and_unmapped_jurisdiction_are_unknown() -> None:
@@ -423,7 +443,7 @@ def test_error_messages_never_quote_values(path: str, value: object) -> None:
 
 def test_packaged_mapping_tables_load() -> None:
     """The DE, FR and PL tables load, each mapping offences and sanctions."""
-    tables = load_tables()
+    tables = load_tables("adapters.json_v1")
     assert {"DE", "FR", "PL"} <= set(tables)
     for table in tables.values():
         assert table.offences

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import uuid
 
 import pytest
 
-from schemas import AUDIT_EVENT, ENVELOPE
-from services.kernel.codec import MAGIC, codec
+from adapters.base import ParseContext, get_adapter
+from schemas import AUDIT_EVENT, CANONICAL_RECORD, ENVELOPE, previous_versions
+from services.kernel.codec import MAGIC, Codec, codec
 from services.kernel.errors import CodecError, ValidationError
 
 
@@ -33,7 +36,6 @@ def test_single_object_header_names_the_schema() -> None:
 
 def test_crc64_avro_matches_the_spec_value() -> None:
     """The fingerprint algorithm gives the Avro spec's value for the schema "int" (little-endian)."""
-    from services.kernel.codec import Codec
 
     assert Codec.from_json("int", "int").fingerprint.hex() == "8f5c393f1ad57572"  # type: ignore[arg-type]
 
@@ -59,3 +61,24 @@ def test_garbage_raises_codec_error(data: bytes) -> None:
     """Truncated or foreign bytes raise CodecError only."""
     with pytest.raises(CodecError):
         codec(AUDIT_EVENT).decode(data)
+
+
+def test_previous_version_data_is_read_into_the_current_schema() -> None:
+    """A record written by a service still on canonical_record v1 decodes with today's codec, defaults filled."""
+    from services.kernel.codec import Codec
+
+    current = codec(CANONICAL_RECORD)
+    [(_name, v1_json)] = [p for p in previous_versions(CANONICAL_RECORD) if p[0] == "canonical_record.v1.avsc"]
+    v1 = Codec.from_json(CANONICAL_RECORD, v1_json)
+    assert current.knows(v1.fingerprint) and v1.fingerprint != current.fingerprint
+    [record] = get_adapter("json-v1").parse(
+        dict(get_adapter("json-v1").samples())["DE-notification-fr-pl.json"],
+        ParseContext("DE", dt.datetime(2025, 1, 15, tzinfo=dt.UTC)),
+    )
+    old_bytes = v1.encode(record)  # fastavro ignores the fields v1 does not have
+    decoded = current.decode(old_bytes)
+    assert decoded["header"]["addressed_to"] == [] and decoded["other_charges"] == []
+    assert decoded["person"] == current.decode(current.encode(record))["person"]
+    assert json.dumps(v1_json) != json.dumps(current.parsed)  # the versions really differ
+    with pytest.raises(CodecError):
+        Codec.from_json(CANONICAL_RECORD, v1_json).decode(current.encode(record))  # v1 alone knows no v2

@@ -14,7 +14,9 @@ from services.router.policy import (
     ALL_OFFENCES_EXCLUDED,
     NO_AGREEMENT,
     NO_RECIPIENT,
+    NOTHING_TO_DISCLOSE,
     PURPOSE_NOT_AGREED,
+    Agreement,
     Policy,
 )
 
@@ -34,6 +36,8 @@ def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT
             "urgency": "NORMAL",
             "deadline": None,
             "reference_tables": "crx-categories-1",
+            "addressed_to": [],
+            "external_message_id": None,
         },
         "person": {
             "names": [{"kind": "CURRENT", "given": "A", "family": "B", "script": "Latn", "transliteration": None}],
@@ -69,6 +73,21 @@ def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT
                 "retention_end": None,
             }
         ],
+        "other_charges": [],
+    }
+
+
+def _charge(category: str = "THEFT") -> dict[str, Any]:
+    return {
+        "stage": "ARREST",
+        "national_code": "2399",
+        "national_title": "THEFT",
+        "title_language": "en",
+        "legal_reference": None,
+        "category": category,
+        "disposition": "DISMISSED",
+        "disposition_date": None,
+        "agency": None,
     }
 
 
@@ -126,3 +145,72 @@ def test_invalid_agreements_are_refused() -> None:
     base["profiles"] = {"p": {"person": ["names", "nationalities", "shoe_size"], "conviction": ["court"]}}
     with pytest.raises(PolicyError):
         Policy.parse(base)
+
+
+def test_request_goes_to_the_addressed_states_and_response_back(policy: Policy) -> None:
+    """A REQUEST goes to the states it names (not to the person's nationalities); a RESPONSE to the requester."""
+    request = _record(["PL"], sender="FR")
+    request["header"].update(message_type="REQUEST", addressed_to=["DE"], purpose="CRIMINAL_PROCEEDINGS")
+    request["convictions"] = []
+    [to_de] = policy.decide(request)
+    assert (to_de.recipient, to_de.allowed, to_de.rule) == (
+        "DE",
+        True,
+        "ecris-request-response-addressed-states/ecris-FR-DE",
+    )
+    response = _record(["PL"], sender="DE")
+    response["header"].update(message_type="RESPONSE", addressed_to=["FR"], purpose="CRIMINAL_PROCEEDINGS")
+    assert [(d.recipient, d.allowed) for d in policy.decide(response)] == [("FR", True)]
+    response["header"]["addressed_to"] = []
+    [nobody] = policy.decide(response)
+    assert (nobody.recipient, nobody.reason) == (None, NO_RECIPIENT)
+
+
+def _with_non_conviction(agreement: Agreement, allowed: bool, excluded: frozenset[str] = frozenset()) -> Agreement:
+    return Agreement(
+        **{**agreement.__dict__, "non_conviction_information": allowed, "exclude_offence_categories": excluded}
+    )
+
+
+def test_non_conviction_information_only_where_the_agreement_allows_it(policy: Policy) -> None:
+    """other_charges reach a recipient only under an agreement that allows them, minus excluded categories."""
+    record = _record(["FR"])
+    record["other_charges"] = [_charge("THEFT"), _charge("ROAD_TRAFFIC")]
+    [fr] = policy.decide(record)
+    assert fr.agreement is not None and not fr.agreement.non_conviction_information
+    assert minimise(record, fr.agreement)["other_charges"] == []
+    allowing = _with_non_conviction(fr.agreement, True, frozenset({"ROAD_TRAFFIC"}))
+    assert [c["category"] for c in minimise(record, allowing)["other_charges"]] == ["THEFT"]
+    assert len(record["other_charges"]) == 2  # the input is untouched
+
+
+def test_notification_with_only_non_conviction_information(policy: Policy) -> None:
+    """A notification holding only charges is refused where they may not go, allowed where they may."""
+    record = _record(["FR"])
+    record["convictions"] = []
+    record["other_charges"] = [_charge()]
+    [fr] = policy.decide(record)
+    assert (fr.allowed, fr.reason) == (False, NOTHING_TO_DISCLOSE)
+    assert fr.agreement is not None
+    allowing = Policy(
+        [_with_non_conviction(fr.agreement, True)],
+        [{"id": "r", "message_types": ["NOTIFICATION"], "recipients": "nationality-states"}],
+        1,
+    )
+    [ok] = allowing.decide(record)
+    assert ok.allowed and minimise(record, ok.agreement)["other_charges"] == record["other_charges"]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rules", "flag"),
+    [([{"id": "r", "message_types": ["REQUEST"], "recipients": "everyone"}], False), ([], "yes")],
+)
+def test_unknown_recipient_rule_or_bad_flag_is_refused(rules: list[dict[str, Any]], flag: object) -> None:
+    """Rules name a known recipient rule; non_conviction_information is a real boolean."""
+    agreement = {
+        "id": "a", "sender": "DE", "recipient": "FR", "legal_basis": ["x"], "purposes": ["p"],
+        "message_types": ["NOTIFICATION"], "profile": "p", "retention_days": 1, "non_conviction_information": flag,
+    }  # fmt: skip
+    profiles = {"p": {"person": ["names", "nationalities"], "conviction": ["court", "decision_date", "offences"]}}
+    with pytest.raises(PolicyError):
+        Policy.parse({"profiles": profiles, "rules": rules, "agreements": [agreement]})

@@ -1,6 +1,8 @@
 """Per-jurisdiction code tables: national offence and sanction codes -> common categories.
 
-``mappings/<XX>.csv`` (XX: the sending jurisdiction, ISO 3166-1 alpha-2) has the columns
+Every adapter ships its own tables, because each feed format carries its own kind of code (national
+offence codes, statutes, NCIC codes, ECRIS reference codes). ``<adapter package>/mappings/<XX>.csv`` (XX: the
+sending jurisdiction, ISO 3166-1 alpha-2) has the columns
 ``kind,national_code,category,note``: ``kind`` is ``offence`` or ``sanction``, ``category`` a code of
 ``schemas/reference/offence_categories.csv`` or ``penalty_categories.csv``, ``note`` a human-readable
 gloss (not used by the parser). Codes match exactly. A code without a row, or a jurisdiction without a
@@ -75,13 +77,13 @@ def parse_table(name: str, content: str, offence_codes: frozenset[str], penalty_
     return CodeTable(offences=MappingProxyType(kinds["offence"][0]), sanctions=MappingProxyType(kinds["sanction"][0]))
 
 
-def load_tables() -> Mapping[str, CodeTable]:
-    """Every packaged table, by jurisdiction."""
+def load_tables(package: str, folder: str = "mappings") -> Mapping[str, CodeTable]:
+    """Every table packaged in ``package``/``folder``, by jurisdiction. Raises ConfigError on a broken table."""
     offence_codes = _reference_codes("offence_categories.csv")
     penalty_codes = _reference_codes("penalty_categories.csv")
     tables: dict[str, CodeTable] = {}
-    folder = resources.files("adapters.json_v1").joinpath("mappings")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+    directory = resources.files(package).joinpath(folder)
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
         found = _TABLE_NAME.fullmatch(entry.name)
         if found is None:
             continue

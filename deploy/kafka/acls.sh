@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Per-principal ACLs for crx (the broker runs StandardAuthorizer with allow.everyone.if.no.acl.found=false, so
+# anything not granted here is refused). Read and Write imply Describe, which the services need to check that
+# their topics exist. Principals are SCRAM users (scram-users.sh); group ids are those in the services' build().
+# Idempotent: adding an existing ACL is a no-op.
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# allow USER OPERATION RESOURCE-OPTIONS...
+allow() {
+  local user="$1" operation="$2"
+  shift 2
+  admin kafka-acls.sh --add --allow-principal "User:$user" --operation "$operation" "$@"
+}
+
+feeds=() outs=()
+for j in "${JURISDICTIONS[@]}"; do
+  feeds+=(--topic "$(topic "feed.$j")")
+  outs+=(--topic "$(topic "out.$j")")
+done
+
+# normaliser: crx.feed.* -> crx.records, dead letters (+ their audit events) -> crx.dlq, crx.audit
+allow normaliser Read "${feeds[@]}" --group crx-normaliser
+allow normaliser Write --topic "$(topic records)" --topic "$(topic audit)" --topic "$(topic dlq)"
+
+# router: crx.records -> crx.out.<J>, refusals and disclosures -> crx.audit, dead letters -> crx.dlq
+allow router Read --topic "$(topic records)" --group crx-router
+allow router Write "${outs[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
+
+# audit writer: crx.audit + crx.receipts -> the store; undecodable input -> crx.dlq with a DEAD_LETTER event
+allow audit Read --topic "$(topic audit)" --topic "$(topic receipts)" --group crx-audit
+allow audit Write --topic "$(topic dlq)" --topic "$(topic audit)"
+
+for j in "${JURISDICTIONS[@]}"; do
+  # partner J: its own out topic only, its own group, and receipts. Nothing else.
+  allow "partner-$j" Read --topic "$(topic "out.$j")" --group "crx-partner-$j"
+  allow "partner-$j" Write --topic "$(topic receipts)"
+  # intake for J (crx push): its own feed. services/intake/publisher.py also writes the COLLECTION audit
+  # event and refusals itself, hence crx.audit and crx.dlq (see deploy/README.md, known gaps).
+  allow "intake-$j" Write --topic "$(topic "feed.$j")" --topic "$(topic audit)" --topic "$(topic dlq)"
+done
+
+# kafka-exporter (consumer lag): describe only, never read records.
+allow exporter Describe --topic '*' --group '*'
+allow exporter Describe --cluster
+echo "acls ready" >&2

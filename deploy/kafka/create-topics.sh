@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create the crx topics, named as services/kernel/kafka.py standard_topics() names them:
+#   <prefix>.records  .audit  .receipts  .dlq  .feed.<J>  .out.<J>   for every J in CRX_JURISDICTIONS.
+# Idempotent (--if-not-exists). The services never need CREATE: they only check that their topics exist.
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PARTITIONS="${CRX_TOPIC_PARTITIONS:-4}"
+REPLICATION="${CRX_TOPIC_REPLICATION:-1}"  # single node: 1; production: 3
+MIN_ISR="${MIN_INSYNC_REPLICAS:-1}"        # single node: 1; production: 2 (with acks=all, one broker may be lost)
+# crx.audit and crx.dlq keep longer: the audit writer may be down for a while, dead letters are replayed later.
+LONG_RETENTION_MS="${LONG_RETENTION_MS:-2592000000}" # 30 days
+
+create() {
+  local name="$1"
+  shift
+  admin kafka-topics.sh --create --if-not-exists --topic "$name" --partitions "$PARTITIONS" \
+    --replication-factor "$REPLICATION" --config "min.insync.replicas=$MIN_ISR" "$@"
+}
+
+create "$(topic records)"
+create "$(topic receipts)"
+create "$(topic audit)" --config "retention.ms=$LONG_RETENTION_MS"
+create "$(topic dlq)" --config "retention.ms=$LONG_RETENTION_MS"
+for j in "${JURISDICTIONS[@]}"; do
+  create "$(topic "feed.$j")"
+  create "$(topic "out.$j")"
+done
+echo "topics ready" >&2

@@ -1,0 +1,154 @@
+"""A watched drop directory for batch files (legacy exports): each file published once, then moved aside.
+
+Layout under the drop root, per configured jurisdiction and adapter::
+
+    <root>/<JURISDICTION>/<adapter>/            incoming: the national system writes files here
+    <root>/.claimed/<JURISDICTION>/<adapter>/   claimed by crx, being published
+    <root>/done/<JURISDICTION>/<adapter>/       published to the feed (accepted or dead-lettered)
+
+Writers must make a file appear atomically: write ``name.part`` (or a name starting with ``.``), then rename
+it; such names are never picked up. A file is claimed by an atomic rename into ``.claimed`` before it is
+read, so no file is read twice by concurrent watchers, and it moves to ``done`` (with the submission id in
+its name) only after the broker acknowledged it. A crash in between leaves it in ``.claimed``, where the
+next start publishes it again with the same submission id (ids derive from the content), so downstream
+treats it as a duplicate. Nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+from services.intake.publisher import FeedPublisher, PushResult, Submission
+from services.kernel.errors import TransientError
+from services.kernel.logging import get_logger
+
+CLAIMED = ".claimed"
+DONE = "done"
+PARTIAL_SUFFIX = ".part"
+
+
+def _is_candidate(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and not path.name.endswith(PARTIAL_SUFFIX)
+
+
+class DropDirectory:
+    """Polls ``root`` every ``interval`` seconds and publishes what it finds."""
+
+    def __init__(
+        self,
+        root: Path,
+        publisher: FeedPublisher,
+        jurisdictions: tuple[str, ...],
+        adapters: list[str],
+        interval: float = 0.5,
+        max_bytes: int | None = None,
+    ) -> None:
+        self._root = root
+        self._publisher = publisher
+        self._jurisdictions = jurisdictions
+        self._adapters = adapters
+        self._interval = interval
+        self._max_bytes = max_bytes
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._log = get_logger("intake.dropdir")
+        self.published: list[PushResult] = []
+
+    def folder(self, jurisdiction: str, adapter: str) -> Path:
+        """Where ``jurisdiction``'s national system drops ``adapter`` files."""
+        return self._root / jurisdiction / adapter
+
+    def prepare(self) -> None:
+        """Create the incoming, claimed and done folders of every jurisdiction and adapter."""
+        for jurisdiction in self._jurisdictions:
+            for adapter in self._adapters:
+                for base in (self._root, self._root / CLAIMED, self._root / DONE):
+                    (base / jurisdiction / adapter).mkdir(parents=True, exist_ok=True)
+
+    async def scan_once(self) -> list[PushResult]:
+        """Claim and publish every waiting file (earlier claims first). Returns what was published.
+
+        Raises TransientError when the broker does not acknowledge; the claimed files stay claimed and
+        the next scan publishes them again.
+        """
+        claimed = await asyncio.to_thread(self._claim)
+        results = []
+        for path in claimed:
+            results.append(await self._publish(path))
+        self.published.extend(results)
+        return results
+
+    def _claim(self) -> list[Path]:
+        """Files claimed earlier and not finished, then every new candidate, moved into ``.claimed``."""
+        claimed = [p for p in sorted((self._root / CLAIMED).glob("*/*/*")) if _is_candidate(p)]
+        for jurisdiction in self._jurisdictions:
+            for adapter in self._adapters:
+                for path in sorted(self.folder(jurisdiction, adapter).iterdir()):
+                    if _is_candidate(path):
+                        target = self._root / CLAIMED / jurisdiction / adapter / path.name
+                        with contextlib.suppress(FileNotFoundError):  # another watcher claimed it first
+                            os.rename(path, target)
+                            claimed.append(target)
+        return claimed
+
+    def _load(self, path: Path) -> tuple[bytes | None, int, bytes]:
+        """(content, or None when over the limit; size; SHA-256). Reads an oversized file in blocks."""
+        size = path.stat().st_size
+        if self._max_bytes is None or size <= self._max_bytes:
+            content = path.read_bytes()
+            return content, len(content), hashlib.sha256(content).digest()
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return None, size, digest.digest()
+
+    async def _publish(self, path: Path) -> PushResult:
+        jurisdiction, adapter = path.parent.parent.name, path.parent.name
+        now = dt.datetime.now(dt.UTC)
+        content, size, digest = await asyncio.to_thread(self._load, path)
+        if content is None:
+            result = await self._publisher.refuse_unread(jurisdiction, None, size, digest, now)
+        else:
+            [result] = await self._publisher.publish([Submission(jurisdiction, adapter, content)], now)
+        done = self._root / DONE / jurisdiction / adapter / f"{path.name}.{result.submission_id}"
+        await asyncio.to_thread(os.rename, path, done)
+        self._log.info(
+            "dropped file published",
+            jurisdiction=jurisdiction,
+            adapter=adapter,
+            submission_id=result.submission_id,
+            accepted=result.accepted,
+            reason=result.reason,
+        )
+        return result
+
+    async def start(self) -> None:
+        """Create the folders and start polling."""
+        if self._task is None:
+            self.prepare()
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="crx-dropdir")
+
+    async def stop(self) -> None:
+        """Stop polling once the scan under way (if any) has finished."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping.set()
+            await task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.scan_once()
+            except TransientError:
+                self._log.warning("broker unavailable; claimed files will be published on the next scan")
+            except OSError as exc:
+                self._log.error("drop directory scan failed", error_class=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)

@@ -1,0 +1,204 @@
+"""The HTTP intake: ``POST /v1/feeds/{jurisdiction}`` for national systems.
+
+- Authentication: ``Authorization: Bearer <token>``; the token names the submitting jurisdiction, which must
+  be the one in the path (a jurisdiction submits only as itself): 401 without a valid token, 403 otherwise.
+- The adapter is named in the ``Crx-Adapter`` header or the ``adapter`` query parameter (400 without one).
+- ``Idempotency-Key`` (optional, 1-255 printable ASCII characters): a retry with the same key and body gets
+  the first answer again (header ``Idempotent-Replayed: true``) and publishes nothing; the same key with
+  another body is 422; the same key while the first request is still in flight is 409.
+- The body is read as a stream. Up to the payload limit it is published: ``202`` with the submission id
+  when it is on the feed, ``422`` with the reason when it was refused at the door (unknown adapter) and
+  dead-lettered. A larger body is hashed and discarded as it arrives (never held whole), dead-lettered with
+  its size and digest, and answered ``413``. ``503`` with ``Retry-After`` when the broker is unavailable;
+  retrying with the same key is then safe.
+
+Every answer that carries a submission id is accounted for downstream (delivered, refused by policy or
+dead-lettered). Refusals before a submission id exists (401, 403, 400, 409, 422 for a reused key) are
+answered synchronously and counted in ``crx_intake_requests_total``; nothing of the body is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
+
+from services.intake.idempotency import IdempotencyStore
+from services.intake.publisher import FeedPublisher, Submission
+from services.intake.tokens import TokenBook
+from services.kernel.errors import TransientError
+from services.kernel.logging import get_logger
+
+ADAPTER_HEADER = "Crx-Adapter"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_ADAPTER = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+READ_CHUNK = 64 * 1024
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """``max_body``: the largest body published; ``max_refused_body``: how much of a larger one is read."""
+
+    max_body: int
+    max_refused_body: int = 256 * 1024 * 1024
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, sort_keys=True), content_type="application/json",
+                        headers=headers)  # fmt: skip
+
+
+class IntakeApi:
+    """The request handler; ``app()`` builds the aiohttp application around it."""
+
+    def __init__(
+        self,
+        publisher: FeedPublisher,
+        tokens: TokenBook,
+        idempotency: IdempotencyStore,
+        limits: IntakeLimits,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._publisher = publisher
+        self._tokens = tokens
+        self._idempotency = idempotency
+        self._limits = limits
+        self._in_flight: set[tuple[str, str]] = set()
+        self._log = get_logger("intake")
+        self.requests = Counter(
+            "crx_intake_requests",
+            "HTTP intake requests by submitting jurisdiction ('-' before authentication) and outcome",
+            ["jurisdiction", "outcome"],
+            registry=registry,
+        )
+
+    def app(self) -> web.Application:
+        """The aiohttp application serving the intake route."""
+        app = web.Application(client_max_size=self._limits.max_body)
+        app.router.add_post("/v1/feeds/{jurisdiction}", self.submit)
+        return app
+
+    def _refuse(self, jurisdiction: str, outcome: str, status: int, error: str, **headers: str) -> web.Response:
+        self.requests.labels(jurisdiction, outcome).inc()
+        return _json(status, {"error": error}, headers or None)
+
+    async def submit(self, request: web.Request) -> web.StreamResponse:
+        """Handle one submission (see the module docstring for every answer)."""
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:] if auth[:7].lower() == "bearer " else ""
+        who = self._tokens.jurisdiction_of(token) if token else None
+        if who is None:
+            return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Bearer realm="crx"'})
+        if request.match_info["jurisdiction"].upper() != who:
+            return self._refuse(who, "forbidden", 403, "FORBIDDEN_JURISDICTION")
+        adapter = request.headers.get(ADAPTER_HEADER) or request.query.get("adapter", "")
+        if not _ADAPTER.fullmatch(adapter):
+            return self._refuse(who, "bad_request", 400, "MISSING_ADAPTER")
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and not _KEY.fullmatch(key):
+            return self._refuse(who, "bad_request", 400, "INVALID_IDEMPOTENCY_KEY")
+        if key is not None and (who, key) in self._in_flight:
+            return self._refuse(who, "conflict", 409, "IDEMPOTENCY_KEY_IN_FLIGHT")
+        if key is not None:
+            self._in_flight.add((who, key))
+        try:
+            return await self._submit(request, who, adapter, key)
+        finally:
+            if key is not None:
+                self._in_flight.discard((who, key))
+
+    async def _submit(self, request: web.Request, who: str, adapter: str, key: str | None) -> web.StreamResponse:
+        body, size, digest = await self._read(request)
+        now = dt.datetime.now(dt.UTC)
+        if key is not None:
+            earlier = self._idempotency.get(who, key, now)
+            if earlier is not None and earlier.body_sha256 != digest.hex():
+                return self._refuse(who, "conflict", 422, "IDEMPOTENCY_KEY_REUSED")
+            if earlier is not None:
+                self.requests.labels(who, "replayed").inc()
+                return web.Response(status=earlier.status, text=earlier.response, content_type="application/json",
+                                    headers={REPLAYED_HEADER: "true"})  # fmt: skip
+        try:
+            if body is None:
+                result = await self._publisher.refuse_unread(who, key, size, digest, now)
+                status = 413
+            else:
+                [result] = await self._publisher.publish([Submission(who, adapter, body, key)], now)
+                status = 202 if result.accepted else 422
+        except TransientError:
+            return self._refuse(
+                who, "unavailable", 503, "BROKER_UNAVAILABLE", **{"Retry-After": str(RETRY_AFTER_SECONDS)}
+            )
+        answer = {
+            "submission_id": result.submission_id,
+            "jurisdiction": who,
+            "status": "accepted" if result.accepted else "dead_lettered",
+            "reason": result.reason,
+        }
+        text = json.dumps(answer, sort_keys=True)
+        if key is not None:
+            self._idempotency.put(who, key, digest.hex(), status, text, now)
+        outcome = "accepted" if result.accepted else "dead_lettered"
+        self.requests.labels(who, outcome).inc()
+        self._log.info("submission", jurisdiction=who, submission_id=result.submission_id, outcome=outcome, size=size)
+        return web.Response(status=status, text=text, content_type="application/json")
+
+    async def _read(self, request: web.Request) -> tuple[bytes | None, int, bytes]:
+        """(body or None when over the limit, size read, SHA-256 of what was read). Bounded memory."""
+        hasher = hashlib.sha256()
+        kept = bytearray()
+        size = 0
+        async for chunk in request.content.iter_chunked(READ_CHUNK):
+            size += len(chunk)
+            hasher.update(chunk)
+            if size <= self._limits.max_body:
+                kept += chunk
+            elif size > self._limits.max_refused_body:
+                break
+        return (bytes(kept) if size <= self._limits.max_body else None), size, hasher.digest()
+
+
+class IntakeHttpServer:
+    """Serves an ``IntakeApi`` on ``host:port`` (port 0 picks a free one). ``start``/``stop`` are idempotent."""
+
+    def __init__(self, api: IntakeApi, host: str, port: int) -> None:
+        self._api = api
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL (valid after start)."""
+        port = self._port
+        if self._site is not None and self._site._server is not None:
+            sockets = getattr(self._site._server, "sockets", None) or []
+            port = int(sockets[0].getsockname()[1]) if sockets else port
+        return f"http://{self._host}:{port}"
+
+    async def start(self) -> None:
+        """Bind and serve."""
+        if self._runner is not None:
+            return
+        self._runner = web.AppRunner(self._api.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self._host, self._port)
+        await self._site.start()
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish (aiohttp's graceful shutdown), release the port."""
+        if self._runner is None:
+            return
+        runner, self._runner, self._site = self._runner, None, None
+        await asyncio.shield(runner.cleanup())

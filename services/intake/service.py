@@ -1,0 +1,87 @@
+"""The intake service: the HTTP API and the drop directory, publishing through one producer.
+
+``crx intake run`` runs it on its own; the demo pipeline runs it beside the other services.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from adapters.base import available
+from services.intake.dropdir import DropDirectory
+from services.intake.http import IntakeApi, IntakeHttpServer, IntakeLimits
+from services.intake.idempotency import IdempotencyStore
+from services.intake.publisher import FeedPublisher
+from services.intake.tokens import TokenBook
+from services.kernel.config import Settings
+from services.kernel.http import OpsServer
+from services.kernel.kafka import Producer, ensure_topics, standard_topics
+from services.kernel.keys import KeyRing
+from services.kernel.logging import get_logger
+
+NAME = "intake"
+
+
+class IntakeService:
+    """Producer, publisher, HTTP server, drop directory and ops server. ``start``/``stop`` are idempotent."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: KeyRing,
+        audit_secret: bytes,
+        registry: CollectorRegistry,
+        *,
+        http_port: int | None = None,
+        metrics_port: int = 0,
+    ) -> None:
+        self.name = NAME
+        self._settings = settings
+        self.producer = Producer(settings)
+        self.publisher = FeedPublisher(settings, keyring, producer=self.producer, audit_secret=audit_secret)
+        self.tokens = TokenBook.open(settings.intake_tokens_path)
+        self.idempotency = IdempotencyStore(settings.data_dir / "intake-idempotency.sqlite3")
+        self.api = IntakeApi(
+            self.publisher, self.tokens, self.idempotency, IntakeLimits(settings.max_payload_bytes), registry
+        )
+        port = settings.intake_port if http_port is None else http_port
+        self.http = IntakeHttpServer(self.api, settings.intake_host, port)
+        self.drop = DropDirectory(
+            settings.drop_dir,
+            self.publisher,
+            settings.jurisdictions,
+            available(),
+            interval=settings.drop_poll_ms / 1000,
+            max_bytes=settings.max_payload_bytes,
+        )
+        self._ready = False
+        self.ops = OpsServer(registry, host=settings.metrics_host, port=metrics_port, ready=lambda: self._ready)
+        self._started = False
+        self._log = get_logger(NAME)
+
+    async def start(self) -> None:
+        """Check topics, start the producer, then serve HTTP and watch the drop directory."""
+        if self._started:
+            return
+        self._started = True
+        self._settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await ensure_topics(self._settings, standard_topics(self._settings))
+        await self.ops.start()
+        await self.producer.start()
+        await self.http.start()
+        await self.drop.start()
+        self._ready = True
+        self._log.info("started", http=self.http.url, drop=str(self._settings.drop_dir), ops=self.ops.url)
+
+    async def stop(self) -> None:
+        """Stop taking submissions (HTTP, drop directory), finish those in flight, flush, close."""
+        if not self._started:
+            return
+        self._started = False
+        self._ready = False
+        await self.http.stop()
+        await self.drop.stop()
+        await self.producer.stop()
+        await self.ops.stop()
+        self.idempotency.close()
+        self._log.info("stopped")

@@ -1,0 +1,101 @@
+"""The hostile-XML guard every XML adapter parses through."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.base import FORBIDDEN_CONSTRUCT, LIMIT_EXCEEDED, MALFORMED, PAYLOAD_TOO_LARGE, AdapterError
+from adapters.xmlsafe import XmlLimits, local_name, parse_xml
+
+
+def billion_laughs(levels: int = 10) -> bytes:
+    """The classic entity-expansion bomb: 10^levels copies of 'lol' if expanded."""
+    entities = ['<!ENTITY lol0 "lol">']
+    entities += [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)]
+    return f'<?xml version="1.0"?><!DOCTYPE lolz [{"".join(entities)}]><lolz>&lol{levels - 1};</lolz>'.encode()
+
+
+HOSTILE = {
+    "billion-laughs": billion_laughs(),
+    "external-entity": b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+    "external-dtd": b'<!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd"><r/>',
+    "parameter-entity": b'<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p"> %p;]><r/>',
+    "doctype-in-utf16": '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'.encode(
+        "utf-16"
+    ),
+    "quadratic-blowup": b'<!DOCTYPE r [<!ENTITY a "' + b"x" * 50_000 + b'">]><r>' + b"&a;" * 50_000 + b"</r>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_doctypes_and_entities_are_refused_before_expansion(name: str) -> None:
+    """Any DOCTYPE is FORBIDDEN_CONSTRUCT, quickly, with no entity expanded and no network or file access."""
+    started = time.perf_counter()
+    with pytest.raises(AdapterError) as refused:
+        parse_xml(HOSTILE[name])
+    assert refused.value.reason_code == FORBIDDEN_CONSTRUCT
+    assert time.perf_counter() - started < 2.0
+    assert "passwd" not in str(refused.value) and "lol" not in str(refused.value)
+
+
+def test_a_100_mb_document_is_refused_at_once_with_bounded_memory() -> None:
+    """A document over the byte limit is refused before parsing: no allocation proportional to its size."""
+    huge = b"<r>" + b"<a>x</a>" * (100 * 1024 * 1024 // 8) + b"</r>"
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(AdapterError) as refused:
+            parse_xml(huge)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.reason_code == PAYLOAD_TOO_LARGE
+    assert time.perf_counter() - started < 2.0
+    assert peak < 1024 * 1024
+
+
+def test_depth_and_element_count_are_bounded_while_parsing() -> None:
+    """Deep nesting and element floods stop at the limit, not at the end of the document."""
+    with pytest.raises(AdapterError) as deep:
+        parse_xml(b"<a>" * 10_000 + b"</a>" * 10_000)
+    assert deep.value.reason_code == LIMIT_EXCEEDED
+    flood = b"<r>" + b"<a/>" * 1_000 + b"</r>"
+    with pytest.raises(AdapterError) as many:
+        parse_xml(flood, XmlLimits(max_elements=500))
+    assert many.value.reason_code == LIMIT_EXCEEDED
+    assert parse_xml(flood, XmlLimits(max_elements=1_001)).tag == "r"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"\x00\x01\x02", b"<a><b></a>", b"<a>\xc3\x28</a>", b"<a>", b'<?xml version="1.0" encoding="x-no-such-enc"?><a/>',
+     b"<a/><b/>", b"\xff\xfe<\x00a\x00"],
+)  # fmt: skip
+def test_broken_documents_are_malformed(payload: bytes) -> None:
+    """Empty, binary, unbalanced, invalid UTF-8, truncated, unknown encodings, two roots: MALFORMED."""
+    with pytest.raises(AdapterError) as refused:
+        parse_xml(payload)
+    assert refused.value.reason_code == MALFORMED
+
+
+def test_valid_namespaced_document_parses_without_comments_or_pis() -> None:
+    """A clean document comes back as its root; comments and processing instructions are dropped."""
+    root = parse_xml(b'<?xml version="1.0"?><m:r xmlns:m="urn:x"><!-- c --><?pi x?><m:a>1</m:a></m:r>')
+    assert local_name(root) == "r" and root.nsmap == {"m": "urn:x"}
+    assert [local_name(child) for child in root] == ["a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_give_a_root_or_an_adapter_error(data: bytes) -> None:
+    """Whatever the bytes, the guard returns an element or raises AdapterError, nothing else."""
+    try:
+        parse_xml(b"<r>" + data + b"</r>")
+        parse_xml(data)
+    except AdapterError:
+        pass

@@ -1,0 +1,149 @@
+"""The HTTP intake and the drop directory, on the real broker: authentication, idempotency, limits, files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas import DEAD_LETTER
+from services.intake.service import IntakeService
+from services.kernel.audit_events import load_audit_secret
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.keys import KeyRing
+from tests.integration.helpers import read_topic, sample, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.asynccontextmanager
+async def intake(settings: Settings, keyring: KeyRing) -> AsyncIterator[IntakeService]:
+    """A started intake service on free ports, with tokens issued for DE and FR."""
+    service = IntakeService(
+        settings, keyring, load_audit_secret(None, settings.data_dir), CollectorRegistry(), http_port=0
+    )
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+def _tokens(service: IntakeService) -> dict[str, str]:
+    return {j: service.tokens.issue(j) for j in ("DE", "FR")}
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, body: bytes, token: str | None, **headers: str
+) -> tuple[int, dict[str, str], dict[str, object]]:
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    async with session.post(url, data=body, headers=headers) as response:
+        text = await response.text()
+        return response.status, dict(response.headers), json.loads(text) if text else {}
+
+
+async def test_submissions_are_authenticated_per_jurisdiction(settings: Settings, keyring: KeyRing) -> None:
+    """No token: 401; a valid token for another jurisdiction: 403; no adapter: 400; nothing reaches a feed."""
+    body = sample("DE-notification-fr-pl.json")
+    async with intake(settings, keyring) as service, aiohttp.ClientSession() as session:
+        tokens = _tokens(service)
+        url = f"{service.http.url}/v1/feeds/DE"
+        status, headers, answer = await _post(session, url, body, None, **{"Crx-Adapter": "json-v1"})
+        assert (status, answer["error"]) == (401, "UNAUTHORIZED") and "Bearer" in headers["WWW-Authenticate"]
+        assert (await _post(session, url, body, "not-a-token", **{"Crx-Adapter": "json-v1"}))[0] == 401
+        status, _, answer = await _post(session, url, body, tokens["FR"], **{"Crx-Adapter": "json-v1"})
+        assert (status, answer["error"]) == (403, "FORBIDDEN_JURISDICTION")
+        status, _, answer = await _post(session, url, body, tokens["DE"])
+        assert (status, answer["error"]) == (400, "MISSING_ADAPTER")
+        status, _, answer = await _post(session, url + "?adapter=json-v1", body, tokens["DE"])
+        assert status == 202 and answer["status"] == "accepted" and answer["jurisdiction"] == "DE"
+    feed = await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)
+    assert len(feed) == 1
+    assert not await read_topic(settings, settings.topic("feed.FR"), idle_ms=300)
+
+
+async def test_idempotency_key_replays_and_refuses_reuse(settings: Settings, keyring: KeyRing) -> None:
+    """A retry with the same key is answered again without publishing; the key with another body is 422."""
+    body = sample("DE-notification-fr-pl.json")
+    async with intake(settings, keyring) as service, aiohttp.ClientSession() as session:
+        token = _tokens(service)["DE"]
+        url = f"{service.http.url}/v1/feeds/DE"
+        hdrs = {"Crx-Adapter": "json-v1", "Idempotency-Key": "batch-2026-11-23-0001"}
+        first = await _post(session, url, body, token, **hdrs)
+        again = await _post(session, url, body, token, **hdrs)
+        assert first[0] == again[0] == 202 and first[2] == again[2]
+        assert again[1].get("Idempotent-Replayed") == "true" and "Idempotent-Replayed" not in first[1]
+        status, _, answer = await _post(session, url, body + b" ", token, **hdrs)
+        assert (status, answer["error"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+        status, _, answer = await _post(session, url, body, token, **{**hdrs, "Idempotency-Key": "bad key"})
+        assert status == 400
+        other = await _post(session, url, body, token, **{**hdrs, "Idempotency-Key": "another"})
+        assert other[0] == 202 and other[2]["submission_id"] != first[2]["submission_id"]
+    assert len(await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)) == 2
+
+
+async def test_oversized_body_is_streamed_refused_and_dead_lettered(settings: Settings, keyring: KeyRing) -> None:
+    """A body over the limit is answered 413 and dead-lettered with its size; an unknown adapter 422."""
+    small = settings.replace(max_payload_bytes=64 * 1024)
+    async with intake(small, keyring) as service, aiohttp.ClientSession() as session:
+        token = _tokens(service)["DE"]
+        url = f"{service.http.url}/v1/feeds/DE"
+        huge = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+        status, _, answer = await _post(session, url, huge, token, **{"Crx-Adapter": "json-v1"})
+        assert (status, answer["status"], answer["reason"]) == (413, "dead_lettered", "PAYLOAD_TOO_LARGE")
+        status, _, unknown = await _post(session, url, b"{}", token, **{"Crx-Adapter": "no-such-adapter"})
+        assert (status, unknown["reason"]) == (422, "UNKNOWN_ADAPTER")
+    letters = [codec(DEAD_LETTER).decode(r.value) for r in await read_topic(small, small.topic("dlq"), idle_ms=800)]
+    by_reason = {letter["reason_code"]: letter for letter in letters}
+    assert by_reason["PAYLOAD_TOO_LARGE"]["payload_size"] == len(huge)
+    assert by_reason["PAYLOAD_TOO_LARGE"]["sealed_payload"] is None
+    assert by_reason["PAYLOAD_TOO_LARGE"]["submission_id"] == answer["submission_id"]
+    assert by_reason["UNKNOWN_ADAPTER"]["submission_id"] == unknown["submission_id"]
+    assert not await read_topic(small, small.topic("feed.DE"), idle_ms=300)
+
+
+async def test_drop_directory_publishes_each_file_once(settings: Settings, keyring: KeyRing) -> None:
+    """Files appear in done/ with their submission id; .part files wait; a leftover claim is finished on start."""
+    body = sample("DE-notification-fr-pl.json")
+    drop = settings.drop_dir
+    claimed = drop / ".claimed" / "DE" / "json-v1"
+    claimed.mkdir(parents=True)
+    (claimed / "left-by-a-crash.json").write_bytes(sample("DE-notification-fr.json"))
+    async with intake(settings, keyring) as service:
+        incoming = service.drop.folder("DE", "json-v1")
+        (incoming / "being-written.json.part").write_bytes(body)
+        (incoming / "first.json").write_bytes(body)
+        done = drop / "done" / "DE" / "json-v1"
+        await wait_for(lambda: len(list(done.iterdir())) == 2, seconds=15)
+        names = sorted(p.name for p in done.iterdir())
+        assert names[0].startswith("first.json.") and names[1].startswith("left-by-a-crash.json.")
+        assert [p.name for p in incoming.iterdir()] == ["being-written.json.part"]
+        assert not list(claimed.iterdir())
+        os.rename(incoming / "being-written.json.part", incoming / "second.json")
+        await wait_for(lambda: len(list(done.iterdir())) == 3, seconds=15)
+        assert all(r.accepted for r in service.drop.published)
+    feed = await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)
+    assert len(feed) == 3  # first and second are the same bytes, published as two files (same submission id)
+    ids = {p.name.rsplit(".", 1)[1] for p in (drop / "done" / "DE" / "json-v1").iterdir()}
+    assert len(ids) == 2
+
+
+def test_tokens_are_stored_as_digests_only(tmp_path: Path) -> None:
+    """The token file holds SHA-256 digests; a new token replaces the old one."""
+    from services.intake.tokens import TokenBook
+
+    book = TokenBook.open(tmp_path / "t.json")
+    old = book.issue("DE")
+    new = book.issue("DE")
+    assert old not in (tmp_path / "t.json").read_text() and new not in (tmp_path / "t.json").read_text()
+    reopened = TokenBook.open(tmp_path / "t.json")
+    assert reopened.jurisdiction_of(new) == "DE" and reopened.jurisdiction_of(old) is None
+    assert oct((tmp_path / "t.json").stat().st_mode & 0o777) == "0o600"

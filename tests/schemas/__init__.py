@@ -1,0 +1,1 @@
+"""Tests of the message contracts in ``schemas/``: compatibility of every change with the committed versions."""
