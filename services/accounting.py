@@ -3,6 +3,10 @@
 A submission is ``delivered`` when at least one DISCLOSURE names it, ``refused`` when the router refused
 it for every candidate, ``dead_lettered`` when a DEAD_LETTER names it, and ``pending`` otherwise. The
 audit log is the source of truth, so the books balance only if every act was audited.
+
+A submission may hold many records (a batch file). The same books are kept per canonical record too: every
+record the normaliser produced (a NORMALISATION event) is ``delivered`` to at least one recipient, or
+``refused`` for all, or still pending.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ class Accounting:
     pending: list[str] = field(default_factory=list)
     disclosures: int = 0
     receipts: int = 0
+    records: int = 0
+    records_delivered: int = 0
+    records_refused: int = 0
+    records_pending: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -37,7 +45,7 @@ class Accounting:
     @property
     def complete(self) -> bool:
         """Balanced, nothing pending, and every disclosure acknowledged by a receipt."""
-        return self.balanced and not self.pending and self.receipts >= self.disclosures
+        return self.balanced and not self.pending and not self.records_pending and self.receipts >= self.disclosures
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -51,6 +59,12 @@ class Accounting:
             "pending": len(self.pending),
             "receipts": self.receipts,
             "balanced": self.balanced,
+            "records": {
+                "normalised": self.records,
+                "delivered": self.records_delivered,
+                "refused": self.records_refused,
+                "pending": self.records_pending,
+            },
         }
 
 
@@ -74,4 +88,16 @@ def account(store: SqliteAuditStore, submission_ids: Iterable[str]) -> Accountin
             acc.refused += 1
         else:
             acc.pending.append(sid)
+        _account_records(acc, events)
     return acc
+
+
+def _account_records(acc: Accounting, events: list[dict[str, Any]]) -> None:
+    """Per canonical record of one submission: delivered, refused for every candidate, or pending."""
+    normalised = {e["message_id"] for e in events if e["event_type"] == "NORMALISATION"}
+    disclosed = {e["message_id"] for e in events if e["event_type"] == "DISCLOSURE"}
+    refused = {e["message_id"] for e in events if e["event_type"] == "REFUSAL"}
+    acc.records += len(normalised)
+    acc.records_delivered += len(normalised & disclosed)
+    acc.records_refused += len((normalised & refused) - disclosed)
+    acc.records_pending += len(normalised - disclosed - refused)

@@ -55,9 +55,16 @@ def broker(port: int) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True)
 @click.option("--bootstrap", default=None, help="Use this Kafka instead of starting the embedded broker.")
 @click.option("--metrics-port", type=int, default=9401, show_default=True, help="First ops port (0: any free).")
+@click.option("--intake-port", type=int, default=8088, show_default=True, help="HTTP intake port (0: any free).")
 @click.pass_context
 def demo(
-    ctx: click.Context, once: bool, as_json: bool, data_dir: Path, bootstrap: str | None, metrics_port: int
+    ctx: click.Context,
+    once: bool,
+    as_json: bool,
+    data_dir: Path,
+    bootstrap: str | None,
+    metrics_port: int,
+    intake_port: int,
 ) -> None:
     """Run the whole pipeline on embedded defaults and push the sample feeds through it."""
     from services.demo import DEMO_PARTIES, run_demo
@@ -80,7 +87,9 @@ def demo(
         if not as_json:
             click.echo(f"kafka: {settings.kafka_bootstrap}{' (embedded Tansu)' if embedded else ''}")
         keyring = ensure_keys(settings, (settings.broker_party, *DEMO_PARTIES), dt.datetime.now(dt.UTC))
-        pipeline = Pipeline.build(settings, keyring, partners=DEMO_PARTIES, base_port=metrics_port)
+        pipeline = Pipeline.build(
+            settings, keyring, partners=DEMO_PARTIES, base_port=metrics_port, intake_port=intake_port
+        )
         code = asyncio.run(
             _with_signals(lambda stop: run_demo(settings, pipeline, once=once, as_json=as_json, stop=stop))
         )

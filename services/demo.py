@@ -4,6 +4,11 @@ Starts the embedded broker (unless a bootstrap is given), generates demo keys fo
 partners, starts every service, pushes each adapter's samples to the feed of the jurisdiction named by the
 sample's file-name prefix, plus deliberately bad submissions, then accounts for every one of them from the
 audit log.
+
+Submissions take the paths national systems use: batch files (``fixed-width``) are dropped into the watched
+drop directory, everything else is POSTed to the HTTP intake with the jurisdiction's bearer token and an
+idempotency key; a submission for a jurisdiction that is not configured (no token can exist for it) goes
+the way of ``crx push``.
 """
 
 from __future__ import annotations
@@ -12,18 +17,24 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from adapters.base import available, get_adapter
 from services.accounting import Accounting, account
-from services.intake.publisher import PushResult, Submission
+from services.intake.publisher import PushResult, Submission, submission_id_of
 from services.kernel.config import Settings
 from services.pipeline import Pipeline
 
-DEMO_PARTIES = ("DE", "FR", "PL")
+DEMO_PARTIES = ("DE", "FR", "PL", "US")
+DROPPED_ADAPTERS = frozenset({"fixed-width"})  # batch formats arrive as files
+TOKENS_FILE = "demo-intake-tokens.json"
 
 
 def sample_submissions(jurisdictions: Sequence[str]) -> list[Submission]:
@@ -64,10 +75,55 @@ class DemoRun:
     seconds: float
 
 
+def issue_demo_tokens(pipeline: Pipeline) -> dict[str, str]:
+    """Issue an intake token per jurisdiction and keep them in clear in the data dir (demo only, mode 0600)."""
+    tokens = {j: pipeline.intake.tokens.issue(j) for j in pipeline.settings.jurisdictions}
+    path = pipeline.settings.data_dir / TOKENS_FILE
+    path.write_text(json.dumps(tokens, indent=2, sort_keys=True), encoding="utf-8")
+    os.chmod(path, 0o600)
+    return tokens
+
+
+async def _post(session: aiohttp.ClientSession, url: str, token: str, sub: Submission) -> PushResult:
+    headers = {"Authorization": f"Bearer {token}", "Crx-Adapter": sub.adapter}
+    if sub.idempotency_key:
+        headers["Idempotency-Key"] = sub.idempotency_key
+    async with session.post(f"{url}/v1/feeds/{sub.jurisdiction}", data=sub.payload, headers=headers) as response:
+        answer = await response.json()
+        if "submission_id" not in answer:
+            raise RuntimeError(f"intake refused a demo submission: HTTP {response.status} {answer.get('error')}")
+        return PushResult(answer["submission_id"], sub.jurisdiction, answer["status"] == "accepted", answer["reason"])
+
+
+def _drop(pipeline: Pipeline, sub: Submission, name: str) -> PushResult:
+    """Write ``sub`` into the drop directory the way a batch system should: ``.part``, then rename."""
+    folder: Path = pipeline.intake.drop.folder(sub.jurisdiction, sub.adapter)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{name}.part"
+    partial.write_bytes(sub.payload)
+    partial.rename(folder / name)
+    return PushResult(submission_id_of(Submission(sub.jurisdiction, sub.adapter, sub.payload)), sub.jurisdiction, True)
+
+
+async def submit(pipeline: Pipeline, submissions: list[Submission]) -> list[PushResult]:
+    """Send each submission the way a national system would (drop directory, HTTP, or ``crx push``)."""
+    tokens = issue_demo_tokens(pipeline)
+    results: list[PushResult] = []
+    async with aiohttp.ClientSession() as session:
+        for i, sub in enumerate(submissions):
+            if sub.adapter in DROPPED_ADAPTERS and sub.jurisdiction in tokens:
+                results.append(await asyncio.to_thread(_drop, pipeline, sub, f"demo-{i:03d}.dat"))
+            elif sub.jurisdiction in tokens:
+                results.append(await _post(session, pipeline.intake.http.url, tokens[sub.jurisdiction], sub))
+            else:
+                results.extend(await pipeline.publisher.publish([sub], dt.datetime.now(dt.UTC)))
+    return results
+
+
 async def push_and_account(pipeline: Pipeline, submissions: list[Submission], wait_seconds: float = 60.0) -> DemoRun:
-    """Publish ``submissions``, then poll the audit log until every one is accounted for (or ``wait_seconds``)."""
+    """Submit ``submissions``, then poll the audit log until every one is accounted for (or ``wait_seconds``)."""
     started = time.monotonic()
-    results = await pipeline.publisher.publish(submissions, dt.datetime.now(dt.UTC))
+    results = await submit(pipeline, submissions)
     ids = list(dict.fromkeys(r.submission_id for r in results))
     acc = account(pipeline.store, ids)
     while not acc.complete and time.monotonic() - started < wait_seconds:
@@ -116,11 +172,20 @@ def _print_human(result: dict[str, Any], pipeline: Pipeline) -> None:
     print(f"  delivered      {result['delivered_records']} records -> {result['delivered']}")
     print(f"  refused        {result['refused']} (by policy)")
     print(f"  dead-lettered  {result['dead_lettered']} {result['dead_letter_reasons']}")
+    records = result["records"]
+    print(
+        f"  records        {records['normalised']} canonical records: {records['delivered']} delivered, "
+        f"{records['refused']} refused, {records['pending']} pending"
+    )
     print(f"  receipts       {result['receipts']}")
     print(f"  audit log      {result['audit_entries']} entries, verified: {result['audit_verified']}")
     print(f"  balanced       {result['balanced']}")
     print(f"\n  partner output {result['output_dir']}/<party>/<message id>.json")
     print(f"  audit store    {pipeline.settings.audit_db_path}")
+    print(
+        f"  HTTP intake    {pipeline.intake.http.url}/v1/feeds/<jurisdiction>  (tokens: {TOKENS_FILE} in the data dir)"
+    )
+    print(f"  drop directory {pipeline.settings.drop_dir}/<jurisdiction>/<adapter>/")
     for name, url in pipeline.ops_urls().items():
         print(f"  {name:<14} {url}/metrics  {url}/healthz  {url}/readyz")
     print(flush=True)

@@ -1,7 +1,8 @@
 """The whole crx pipeline in one process: what ``crx demo`` and the integration tests run.
 
-In production each service runs as its own process (``crx normaliser run`` ...); here they share an event
-loop but nothing else: each has its own consumer group, producer, metrics registry and ops port.
+In production each service runs as its own process (``crx intake run``, ``crx normaliser run`` ...); here
+they share an event loop but nothing else: each has its own consumer group, producer, metrics registry and
+ops port.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from services.audit import writer as audit_writer
 from services.audit.store import SqliteAuditStore, VerifyResult
 from services.intake.publisher import FeedPublisher
+from services.intake.service import IntakeService
 from services.kernel.audit_events import load_audit_secret
 from services.kernel.config import Settings
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
@@ -44,15 +46,14 @@ def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) ->
 
 @dataclass
 class Pipeline:
-    """Normaliser, router, audit writer and partner clients, plus a feed publisher."""
+    """Intake (HTTP, drop directory, publisher), normaliser, router, audit writer and partner clients."""
 
     settings: Settings
     keyring: KeyRing
     store: SqliteAuditStore
-    publisher: FeedPublisher
+    intake: IntakeService
     services: list[StreamService]
     audit: audit_writer.AuditWriter
-    producer: Producer
     out_dir: Path
     _started: bool = field(default=False)
 
@@ -65,10 +66,12 @@ class Pipeline:
         partners: Sequence[str],
         base_port: int = 0,
         sinks: Mapping[str, partner.Sink] | None = None,
+        intake_port: int | None = 0,
     ) -> Pipeline:
         """Compose every service. ``base_port`` 0 gives each ops server a free port; else consecutive ports.
 
         Partner clients write JSON files under ``data_dir/out/<party>`` unless ``sinks`` names another sink.
+        The intake's HTTP API listens on ``intake_port`` (0: a free port; None: the configured one).
         """
         secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
         policy = Policy.load(settings.agreements_file)
@@ -84,9 +87,20 @@ class Pipeline:
         for i, party in enumerate(partners):
             out = (sinks or {}).get(party) or out_dir / party
             services.append(partner.build(settings, keyring, party, out, CollectorRegistry(), port(3 + i)))
-        producer = Producer(settings)
-        publisher = FeedPublisher(settings, keyring, producer, secret)
-        return cls(settings, keyring, store, publisher, services, writer, producer, out_dir)
+        intake = IntakeService(
+            settings, keyring, secret, CollectorRegistry(), http_port=intake_port, metrics_port=port(3 + len(partners))
+        )
+        return cls(settings, keyring, store, intake, services, writer, out_dir)
+
+    @property
+    def publisher(self) -> FeedPublisher:
+        """The intake's publisher: what ``crx push`` does, in process."""
+        return self.intake.publisher
+
+    @property
+    def producer(self) -> Producer:
+        """The intake's producer (started with the pipeline)."""
+        return self.intake.producer
 
     async def start(self) -> None:
         """Create the topics, then start every service and the publisher's producer."""
@@ -94,18 +108,18 @@ class Pipeline:
             return
         self._started = True
         await ensure_topics(self.settings, standard_topics(self.settings))
-        await self.producer.start()
+        await self.intake.start()
         # Concurrently: each consumer-group join takes about session_timeout / 2 on its own.
         await asyncio.gather(*(service.start() for service in self.services))
 
     async def stop(self) -> None:
-        """Stop services in reverse order (each drains its batch and commits), then the producer."""
+        """Stop taking submissions, then stop services in reverse order (each drains its batch and commits)."""
         if not self._started:
             return
         self._started = False
+        await self.intake.stop()
         for service in reversed(self.services):
             await service.stop()
-        await self.producer.stop()
         self.store.close()
 
     def verify_audit(self) -> VerifyResult:
@@ -114,4 +128,6 @@ class Pipeline:
 
     def ops_urls(self) -> dict[str, str]:
         """Base URL of every service's /metrics, /healthz, /readyz."""
-        return {s.name: s.ops.url for s in self.services}
+        urls = {self.intake.name: self.intake.ops.url}
+        urls.update((s.name, s.ops.url) for s in self.services)
+        return urls

@@ -32,6 +32,10 @@ allow router Write "${outs[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
 allow audit Read --topic "$(topic audit)" --topic "$(topic receipts)" --group crx-audit
 allow audit Write --topic "$(topic dlq)" --topic "$(topic audit)"
 
+# intake (crx intake run: HTTP API + drop directory): submissions -> crx.feed.<every J>, each with its
+# COLLECTION event -> crx.audit; refusals -> crx.dlq (+ their audit events). It reads nothing.
+allow intake Write "${feeds[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
+
 for j in "${JURISDICTIONS[@]}"; do
   # partner J: its own out topic only, its own group, and receipts. Nothing else.
   allow "partner-$j" Read --topic "$(topic "out.$j")" --group "crx-partner-$j"

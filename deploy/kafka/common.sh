@@ -9,7 +9,7 @@ TOPIC_PREFIX="${CRX_TOPIC_PREFIX:-crx}"
 
 # CRX_JURISDICTIONS is comma-separated; the services strip and upper-case each item (config._coerce).
 JURISDICTIONS=()
-IFS=',' read -r -a _items <<< "${CRX_JURISDICTIONS:-DE,FR,PL}"
+IFS=',' read -r -a _items <<< "${CRX_JURISDICTIONS:-DE,FR,PL,US}"
 for _j in "${_items[@]}"; do
   _j="${_j//[[:space:]]/}"
   [[ -n "$_j" ]] && JURISDICTIONS+=("${_j^^}")

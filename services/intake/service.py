@@ -15,7 +15,7 @@ from services.intake.publisher import FeedPublisher
 from services.intake.tokens import TokenBook
 from services.kernel.config import Settings
 from services.kernel.http import OpsServer
-from services.kernel.kafka import Producer, ensure_topics, standard_topics
+from services.kernel.kafka import Producer, ensure_topics
 from services.kernel.keys import KeyRing
 from services.kernel.logging import get_logger
 
@@ -59,13 +59,19 @@ class IntakeService:
         self._started = False
         self._log = get_logger(NAME)
 
+    @property
+    def output_topics(self) -> list[str]:
+        """Every topic the intake writes: each jurisdiction's feed, the audit and dead-letter topics."""
+        feeds = [self._settings.topic(f"feed.{j}") for j in self._settings.jurisdictions]
+        return [*feeds, self._settings.topic("audit"), self._settings.topic("dlq")]
+
     async def start(self) -> None:
         """Check topics, start the producer, then serve HTTP and watch the drop directory."""
         if self._started:
             return
         self._started = True
         self._settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await ensure_topics(self._settings, standard_topics(self._settings))
+        await ensure_topics(self._settings, self.output_topics)
         await self.ops.start()
         await self.producer.start()
         await self.http.start()

@@ -57,7 +57,7 @@ class Settings:
 
     # Parties and files.
     broker_party: str = "crx"
-    jurisdictions: tuple[str, ...] = ("DE", "FR", "PL")
+    jurisdictions: tuple[str, ...] = ("DE", "FR", "PL", "US")
     data_dir: Path = Path("var/crx")
     agreements_file: Path | None = None
     key_passphrase: Secret | None = None

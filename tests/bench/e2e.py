@@ -42,6 +42,8 @@ from services.kernel.logging import configure_logging
 from services.kernel.suites import signature_alg
 from services.partner import client as partner
 from services.pipeline import Pipeline, ensure_keys
+from tests.bench.adapters import adapter_rates
+from tests.bench.adapters import report as report_adapters
 
 RECIPIENTS = ("FR", "PL", "IT")
 PARTIES = ("crx", "DE", *RECIPIENTS)
@@ -307,6 +309,7 @@ async def main() -> None:
     _report(f"latency at {runs['paced']['rate']:.0f} records/s offered (half the throughput)", runs["paced"])
     print(f"envelope size (one canonical record, sealed and signed): {int(stage.pop('envelope_bytes'))} bytes")
     print("per stage (µs/record, one core): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
+    report_adapters(adapter_rates())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Files parse; every metric named in the alert rules and the dashboard is one the services register; compose
 and Kubernetes run commands that exist in the ``crx`` CLI; the Kafka scripts, run against fake Kafka tools,
 create exactly the topics the code uses and grant each principal exactly what its service reads and writes.
+The intake's HTTP API is published only where a TLS-terminating proxy can reach it.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from prometheus_client import CollectorRegistry
 from services.audit import writer
 from services.audit.store import SqliteAuditStore
 from services.cli import main
+from services.intake import service as intake
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.config import Settings, load_settings
 from services.kernel.kafka import OutRecord, Producer, client_options, standard_topics
+from services.kernel.keys import KeyRing
 from services.kernel.service import StreamService
 from services.normaliser import service as normaliser
 from services.partner import client as partner
@@ -49,6 +52,7 @@ AUDIT_SECRET = b"deploy-test"
 # Metrics that deploy/ uses and crx does not register, with where they come from.
 EXTERNAL_METRICS = {"up": "Prometheus itself", "kafka_consumergroup_lag": "danielqsj/kafka_exporter"}
 PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring"}
+INTAKE_PRINCIPAL = "intake"  # the SASL user of `crx intake run` (national systems need no Kafka rights)
 FAKE_TOOLS = ("kafka-topics.sh", "kafka-acls.sh", "kafka-configs.sh", "kafka-storage.sh", "kafka-server-start.sh")
 
 Grant = tuple[str, str, str]  # (operation, resource type, resource name)
@@ -66,6 +70,47 @@ class _CapturingProducer(Producer):
 
     async def send_all(self, records: Sequence[OutRecord]) -> None:
         self.topics |= {r.topic for r in records}
+
+
+class _StopAtTopicCheck(Exception):
+    """Raised by the stand-in for ensure_topics: start() goes no further (nothing binds or connects)."""
+
+
+def _intake_service(
+    settings: Settings, keyring: KeyRing, registry: CollectorRegistry, sample: bytes
+) -> tuple[set[str], set[str]]:
+    """Build the intake as ``crx intake run`` does (services/cli.py ``_run_service``), with a producer that
+    only records topics. Returns (topics it checks at start, topics it writes): submissions of every
+    jurisdiction through its publisher (accepted, refused at the door, too large to read) and a dropped file.
+    start() runs only up to its topic check, which records the topics and stops it there."""
+    checked: set[str] = set()
+
+    async def record_topic_check(_: Settings, topics: Sequence[str]) -> None:
+        checked.update(topics)
+        raise _StopAtTopicCheck
+
+    async def submit(service: intake.IntakeService) -> None:
+        now = dt.datetime.now(dt.UTC)
+        for j in settings.jurisdictions:
+            good, refused = Submission(j, "json-v1", sample, f"k-{j}"), Submission(j, "no-such-adapter", b"x")
+            await service.publisher.publish([good, refused], now)
+            await service.publisher.refuse_unread(j, None, 2**30, bytes(32), now)
+        service.drop.prepare()
+        (service.drop.folder(settings.jurisdictions[0], "json-v1") / "feed.json").write_bytes(sample)
+        assert len(await service.drop.scan_once()) == 1
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(intake, "Producer", _CapturingProducer)
+        patch.setattr(intake, "ensure_topics", record_topic_check)
+        service = intake.IntakeService(settings, keyring, AUDIT_SECRET, registry, metrics_port=9400)
+        try:
+            with pytest.raises(_StopAtTopicCheck):
+                asyncio.run(service.start())
+            asyncio.run(submit(service))
+        finally:
+            service.idempotency.close()
+    assert isinstance(service.producer, _CapturingProducer)
+    return checked, service.producer.topics
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +132,10 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ]
     services += [partner.build(settings, keyring, j, tmp / "out" / j, registry()) for j in settings.jurisdictions]
 
-    intake_writes: dict[str, set[str]] = {}
     sample = next(SAMPLES.glob("*.json")).read_bytes()
+    intake_checks, intake_service_writes = _intake_service(settings, keyring, registry(), sample)
+
+    intake_writes: dict[str, set[str]] = {}  # crx push, as principal intake-<J>
     for j in settings.jurisdictions:
         producer = _CapturingProducer(settings)
         publisher = FeedPublisher(settings, keyring, producer, AUDIT_SECRET)
@@ -105,7 +152,13 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 metrics |= {f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count"}
             else:
                 metrics.add(family.name)
-    return {"settings": settings, "services": services, "intake_writes": intake_writes, "metrics": metrics}
+    return {
+        "settings": settings,
+        "services": services,
+        "intake_writes": intake_writes,
+        "intake_service": {"checks": intake_checks, "writes": intake_service_writes},
+        "metrics": metrics,
+    }
 
 
 def _grants_needed(service: StreamService, settings: Settings) -> set[Grant]:
@@ -141,6 +194,13 @@ def _crx_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _deployments() -> list[dict[str, Any]]:
     return [d for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in _load_all(f) if d.get("kind") == "Deployment"]
+
+
+def _k8s_settings(container: dict[str, Any]) -> Settings:
+    """The Settings a k8s container gets from the crx-config ConfigMap and its literal env values."""
+    (config,) = [d for d in _load_all(DEPLOY / "k8s" / "config.yaml") if d.get("kind") == "ConfigMap"]
+    literal = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    return load_settings(None, config["data"] | literal)
 
 
 def _resolve(args: Sequence[str]) -> tuple[list[str], click.Command, list[str]]:
@@ -274,10 +334,10 @@ def test_promql_metric_parser() -> None:
 def test_alert_rules_are_complete() -> None:
     """Every alert has an expression, a severity label, a summary, a description and a runbook hint."""
     rules = _alert_rules()
-    assert len(rules) >= 8
+    assert len(rules) >= 11
     for rule in rules:
         assert rule["alert"].startswith("Crx") and rule["expr"].strip(), rule
-        assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
+        assert rule["labels"]["severity"] in {"info", "warning", "critical"}, rule["alert"]
         assert {"summary", "description", "runbook"} <= set(rule["annotations"]), rule["alert"]
 
 
@@ -339,7 +399,7 @@ def test_promtool_accepts_rules_and_config() -> None:
 def test_compose_commands_exist_in_cli() -> None:
     """Every crx container runs a command the crx CLI has, with options it accepts, as the matching user."""
     services = _crx_services(_compose())
-    assert {"normaliser", "router", "audit", "partner-de", "partner-fr", "partner-pl"} <= set(services)
+    assert {"intake", "normaliser", "router", "audit", "partner-de", "partner-fr", "partner-pl"} <= set(services)
     for name, svc in services.items():
         if "entrypoint" in svc:  # a shell job: check the crx commands it calls
             invocations = re.findall(r"\bcrx\s+([a-z][\w-]*)\s+([a-z][\w-]*)\s+(--[\w-]+)", " ".join(svc["command"]))
@@ -465,7 +525,7 @@ def test_k8s_deployments() -> None:
     """Deployments run CLI commands as the matching user, probe /healthz and /readyz on the ops port, and
     run non-root with a read-only root filesystem and resource limits."""
     deployments = _deployments()
-    assert {d["metadata"]["name"] for d in deployments} >= {"crx-normaliser", "crx-router", "crx-audit"}
+    assert {d["metadata"]["name"] for d in deployments} >= {"crx-intake", "crx-normaliser", "crx-router", "crx-audit"}
     for deployment in deployments:
         pod = deployment["spec"]["template"]
         spec = pod["spec"]
@@ -476,7 +536,11 @@ def test_k8s_deployments() -> None:
         (container,) = spec["containers"]
         _check_cli(container["args"])
         port = int(_option(container["args"], "--metrics-port"))
-        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"ops": port}
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        api = (
+            {"api": _k8s_settings(container).intake_port} if _resolve(container["args"])[0] == ["intake", "run"] else {}
+        )
+        assert ports == {"ops": port} | api
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
         assert container["resources"]["limits"] and container["resources"]["requests"]
@@ -484,8 +548,79 @@ def test_k8s_deployments() -> None:
         env = {e["name"]: e for e in container["env"]}
         assert env["CRX_KAFKA_SASL_USERNAME"]["value"] == _principal_for(container["args"])
         assert "secretKeyRef" in env["CRX_KAFKA_SASL_PASSWORD"]["valueFrom"]
-    audit = next(d for d in deployments if d["metadata"]["name"] == "crx-audit")
-    assert audit["spec"]["replicas"] == 1 and audit["spec"]["strategy"]["type"] == "Recreate"  # one sequencer
+    for name in ("crx-audit", "crx-intake"):  # one sequencer; one SQLite idempotency store and token file
+        single = next(d for d in deployments if d["metadata"]["name"] == name)
+        assert single["spec"]["replicas"] == 1 and single["spec"]["strategy"]["type"] == "Recreate", name
+
+
+def test_compose_intake_api_is_loopback_only_and_keeps_state() -> None:
+    """The intake listens on 0.0.0.0 inside its container, its plain-HTTP API is published on 127.0.0.1 only
+    (for a TLS-terminating proxy), and its token file, idempotency store and drop directory are on writable
+    volumes. No crx container publishes a port beyond 127.0.0.1."""
+    compose = _compose()
+    svc = compose["services"]["intake"]
+    settings = load_settings(None, {k: str(v) for k, v in svc["environment"].items()})
+    assert settings.intake_host == "0.0.0.0"  # noqa: S104 - checks a setting's value, binds nothing
+    assert svc["ports"] == [f"127.0.0.1:{settings.intake_port}:{settings.intake_port}"]
+    for name, crx in _crx_services(compose).items():
+        assert all(str(p).startswith("127.0.0.1:") for p in crx.get("ports", [])), name
+    writable = {
+        Path(target): source for source, target, *mode in (str(v).split(":") for v in svc["volumes"]) if mode != ["ro"]
+    }
+    assert writable.get(settings.data_dir) in compose["volumes"]  # named volume: starts out owned by crx
+    for path in (settings.intake_tokens_path, settings.drop_dir, settings.data_dir / "intake-idempotency.sqlite3"):
+        assert any(path.is_relative_to(mount) for mount in writable), path
+    # A fresh named volume starts as a copy of the image's directory: the Dockerfile makes each one, owned by crx.
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    made = set(re.findall(r"mkdir -p ([^\\&]+)", dockerfile)[0].split()) | {str(settings.data_dir)}  # home dir
+    assert f"chown -R crx:crx {settings.data_dir}" in dockerfile
+    assert {str(m) for m, source in writable.items() if source in compose["volumes"]} <= made
+
+
+def test_k8s_intake_api_service_and_state() -> None:
+    """The intake Deployment listens on 0.0.0.0, a ClusterIP Service (not NodePort or LoadBalancer: the HTTP is
+    plain) targets its api port and another its ops port, and CRX_DATA_DIR is a PersistentVolumeClaim."""
+    docs = _load_all(DEPLOY / "k8s" / "intake.yaml")
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    settings = _k8s_settings(container)
+    assert settings.intake_host == "0.0.0.0"  # noqa: S104 - checks a setting's value, binds nothing
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    services = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "Service"}
+    assert services["crx-intake"].get("type", "ClusterIP") == "ClusterIP"
+    for name, port in (("crx-intake", "api"), ("crx-intake-metrics", "ops")):
+        assert services[name]["selector"].items() <= labels.items(), name
+        assert [p["targetPort"] for p in services[name]["ports"]] == [port], name
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    data = mounts[str(settings.data_dir)]
+    assert not data.get("readOnly", False)
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes[data["name"]]["persistentVolumeClaim"]["claimName"]
+    assert claim in {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert sorted(kustomization["resources"]) == sorted(
+        p.name for p in (DEPLOY / "k8s").glob("*.yaml") if p.name != "kustomization.yaml"
+    )
+
+
+def test_readme_commands_exist() -> None:
+    """The `docker compose run` and `kubectl exec ... -- crx` commands in deploy/README.md (issuing intake tokens,
+    verifying the audit log) name an existing compose service or Deployment and parse with the crx CLI."""
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    services = _compose()["services"]
+    runs = re.findall(r"docker compose run --rm (?:--no-deps )?([\w-]+)([^\n#`]*)", readme)
+    assert ("intake", " intake token --jurisdiction DE") in [(n, a.rstrip()) for n, a in runs]
+    for name, args in runs:
+        assert name in services, name
+        if args.split():
+            assert services[name].get("image") == "crx:local", name
+            _check_cli(args.split())
+    deployments = {d["metadata"]["name"] for d in _deployments()}
+    execs = re.findall(r"kubectl -n crx exec deploy/([\w-]+) -- crx ([^\n#`]*)", readme)
+    assert any(name == "crx-intake" and args.split()[:2] == ["intake", "token"] for name, args in execs)
+    for name, args in execs:
+        assert name in deployments, name
+        _check_cli(args.split())
 
 
 def test_crx_variables_are_real_settings() -> None:
@@ -517,12 +652,18 @@ def test_create_topics_matches_standard_topics(tmp_path: Path, env: dict[str, st
 
 
 def test_acls_grant_each_service_exactly_what_it_uses(tmp_path: Path, code: dict[str, Any]) -> None:
-    """acls.sh grants each service principal Read on its inputs and group and Write on its outputs, each
-    intake principal Write on what `crx push` produces for its jurisdiction, and nothing more."""
+    """acls.sh grants each service principal Read on its inputs and group and Write on its outputs, the
+    intake service Write on what it produces and Describe on the other topics its start checks, each intake-<J>
+    principal Write on what `crx push` produces for its jurisdiction, and nothing more."""
     settings: Settings = code["settings"]
     grants = _acl_grants(_run_kafka_script("acls.sh", tmp_path, {}))
     expected = {svc.name: _grants_needed(svc, settings) for svc in code["services"]}
     expected |= {f"intake-{j}": {("Write", "topic", t) for t in topics} for j, topics in code["intake_writes"].items()}
+    checks, writes = code["intake_service"]["checks"], code["intake_service"]["writes"]
+    feeds = {settings.topic(f"feed.{j}") for j in settings.jurisdictions}
+    assert writes == feeds | {settings.topic("audit"), settings.topic("dlq")}
+    described = checks - writes  # Write implies Describe
+    expected[INTAKE_PRINCIPAL] = {("Write", "topic", t) for t in writes} | {("Describe", "topic", t) for t in described}
     for principal, needed in expected.items():
         assert grants.get(principal) == needed, principal
     assert set(grants) == set(expected) | {"exporter"}

@@ -24,7 +24,18 @@ def test_demo_once_json_balances_and_cleans_up(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CRX_KAFKA_BOOTSTRAP"}
     crx = Path(sys.executable).parent / "crx"
     proc = subprocess.run(
-        [str(crx), "demo", "--once", "--json", "--data-dir", str(tmp_path), "--metrics-port", "0"],
+        [
+            str(crx),
+            "demo",
+            "--once",
+            "--json",
+            "--data-dir",
+            str(tmp_path),
+            "--metrics-port",
+            "0",
+            "--intake-port",
+            "0",
+        ],
         capture_output=True,
         text=True,
         timeout=240,

@@ -147,3 +147,12 @@ def test_tokens_are_stored_as_digests_only(tmp_path: Path) -> None:
     reopened = TokenBook.open(tmp_path / "t.json")
     assert reopened.jurisdiction_of(new) == "DE" and reopened.jurisdiction_of(old) is None
     assert oct((tmp_path / "t.json").stat().st_mode & 0o777) == "0o600"
+    # A token issued by another process (crx intake token) is seen at once by the running book.
+    newer = TokenBook.open(tmp_path / "t.json").issue("DE")
+    fr = TokenBook.open(tmp_path / "t.json").issue("FR")
+    assert reopened.jurisdiction_of(newer) == "DE" and reopened.jurisdiction_of(fr) == "FR"
+    assert reopened.jurisdiction_of(new) is None
+    (tmp_path / "t.json").write_text("not json")
+    assert reopened.jurisdiction_of(fr) == "FR"  # a broken file keeps the last good book
+    (tmp_path / "t.json").unlink()
+    assert reopened.jurisdiction_of(fr) is None  # a removed file admits nobody

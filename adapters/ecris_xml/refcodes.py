@@ -1,0 +1,168 @@
+"""The ECRIS-style reference codes of the format and the tables behind them.
+
+- Countries ``CO-00-616-POL`` (ISO 3166-1 numeric and alpha-3) -> ISO alpha-2, through the packaged table
+  ``mappings/ecris-countries.csv``; a plain alpha-2 code is accepted as well.
+- Offence categories ``O-00-nnnnnn`` and sanction types ``S-00-nnnnnn`` -> crx categories, through
+  ``mappings/ecris-categories.csv`` first, then the national table of the convicting state
+  (``mappings/<XX>.csv``, keyed by national code), else ``UNKNOWN``.
+- The closed enumerations: completion ``LC-00-x``, participation ``LP-00-x``, later decisions ``DC-00-xxx``,
+  purposes, sex, notification actions.
+
+Tables are checked when loaded; a broken table is a packaging bug and raises ConfigError.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+
+from adapters.base import COUNTRIES, UNKNOWN_JURISDICTION, AdapterError, check_country
+from adapters.codes import CodeTable, parse_table
+from adapters.ecris_xml.tree import Where, invalid
+from services.kernel.errors import ConfigError
+
+PACKAGE = "adapters.ecris_xml"
+COUNTRY_TABLE = "ecris-countries.csv"
+CATEGORY_TABLE = "ecris-categories.csv"
+COUNTRY_COLUMNS = ["numeric", "alpha3", "alpha2", "name"]
+
+COMPLETION = MappingProxyType({"LC-00-C": "COMPLETED", "LC-00-A": "ATTEMPTED", "LC-00-P": "PREPARATION"})
+PARTICIPATION = MappingProxyType(
+    {"LP-00-M": "PERPETRATOR", "LP-00-C": "CO_PERPETRATOR", "LP-00-A": "ACCESSORY", "LP-00-I": "INSTIGATOR"}
+)
+LATER_DECISIONS = MappingProxyType(
+    {
+        "DC-00-PAR": "PARDON",
+        "DC-00-AMN": "AMNESTY",
+        "DC-00-REH": "REHABILITATION",
+        "DC-00-REV": "REVERSAL",
+        "DC-00-MOD": "SENTENCE_MODIFICATION",
+        "DC-00-SRV": "SUSPENSION_REVOKED",
+        "DC-00-EXP": "EXPUNGEMENT",
+        "DC-00-OTH": "OTHER",
+    }
+)
+PURPOSES = MappingProxyType(
+    {
+        "A": "CRIMINAL_PROCEEDINGS",
+        "B": "NON_CRIMINAL_PROCEEDINGS",
+        "C": "PERSON_CONCERNED_REQUEST",
+        "D": "EMPLOYMENT_WITH_CHILDREN",
+        "E": "OTHER_LAWFUL_PURPOSE",
+    }
+)
+NOTIFICATION_PURPOSE = "ECRIS_NOTIFICATION"
+SEXES = MappingProxyType({"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"})
+ACTIONS = MappingProxyType({"NEW": "NOTIFICATION", "UPDATE": "UPDATE", "DELETE": "DELETION"})
+URGENCIES = MappingProxyType({"NORMAL": "NORMAL", "URGENT": "URGENT"})
+
+_COUNTRY_CODE = re.compile(r"CO-00-([0-9]{3})-([A-Z]{3})", re.ASCII)
+_ALPHA2 = re.compile(r"[A-Z]{2}", re.ASCII)
+OFFENCE_CODE = re.compile(r"O-00-[0-9]{6}", re.ASCII)
+SANCTION_CODE = re.compile(r"S-00-[0-9]{6}", re.ASCII)
+_NO_TABLE = CodeTable()
+
+
+@dataclass(frozen=True)
+class Countries:
+    """The ECRIS country codes the adapter knows: ``(numeric, alpha-3)`` -> alpha-2."""
+
+    by_code: Mapping[tuple[str, str], str]
+
+    def alpha2(self, value: str, where: Where) -> str:
+        """The ISO alpha-2 code of ``CO-00-nnn-AAA`` or of an alpha-2 code.
+
+        Raises INVALID_VALUE for another syntax and UNKNOWN_JURISDICTION for a code that is not an assigned
+        country (or whose numeric and alpha-3 parts do not belong together).
+        """
+        found = _COUNTRY_CODE.fullmatch(value)
+        if found is not None:
+            alpha2 = self.by_code.get((found[1], found[2]))
+            if alpha2 is None:
+                raise AdapterError(f"{where}: not a known ECRIS country code", reason_code=UNKNOWN_JURISDICTION)
+            return alpha2
+        if _ALPHA2.fullmatch(value):
+            return value if value in COUNTRIES else check_country(value, str(where))
+        raise invalid(where, "a country code CO-00-nnn-AAA or an ISO 3166-1 alpha-2 code")
+
+
+@dataclass(frozen=True)
+class Categories:
+    """crx categories of offences and sanctions: the ECRIS common code first, then the national code in the
+    table of the convicting state, else UNKNOWN."""
+
+    ecris: CodeTable
+    national: Mapping[str, CodeTable]
+
+    def offence(self, ecris_code: str, national_code: str, state: str) -> str:
+        """The category of an offence of ``state`` (the convicting state)."""
+        found = self.ecris.offences.get(ecris_code)
+        if found is not None:
+            return found
+        return self.national.get(state, _NO_TABLE).offence_category(national_code)
+
+    def sanction(self, ecris_code: str, national_code: str | None, state: str) -> str:
+        """The category of a sanction imposed by ``state`` (UNKNOWN when neither code is mapped)."""
+        found = self.ecris.sanctions.get(ecris_code)
+        if found is not None:
+            return found
+        return self.national.get(state, _NO_TABLE).sanction_category(national_code)
+
+
+def _read(name: str) -> str:
+    return resources.files(PACKAGE).joinpath("mappings").joinpath(name).read_text(encoding="utf-8")
+
+
+def parse_countries(content: str) -> Countries:
+    """Parse the country table. Raises ConfigError naming the line of the first problem."""
+    reader = csv.DictReader(io.StringIO(content))
+    if reader.fieldnames != COUNTRY_COLUMNS:
+        raise ConfigError(f"{COUNTRY_TABLE}: header must be {','.join(COUNTRY_COLUMNS)}")
+    by_code: dict[tuple[str, str], str] = {}
+    seen: set[str] = set()
+    for row in reader:
+        numeric, alpha3, alpha2 = row["numeric"], row["alpha3"], row["alpha2"]
+        where = f"{COUNTRY_TABLE} line {reader.line_num}"
+        if not _COUNTRY_CODE.fullmatch(f"CO-00-{numeric}-{alpha3}") or alpha2 not in COUNTRIES:
+            raise ConfigError(f"{where}: not a numeric, alpha-3 and assigned alpha-2 code")
+        if {numeric, alpha3, alpha2} & seen:
+            raise ConfigError(f"{where}: code listed twice")
+        seen.update((numeric, alpha3, alpha2))
+        by_code[(numeric, alpha3)] = alpha2
+    return Countries(MappingProxyType(by_code))
+
+
+def _reference_codes(file_name: str) -> frozenset[str]:
+    table = resources.files("schemas").joinpath(f"reference/{file_name}").read_text(encoding="utf-8")
+    return frozenset(row["code"] for row in csv.DictReader(io.StringIO(table)))
+
+
+def parse_ecris_table(content: str) -> CodeTable:
+    """Parse the ECRIS category table (the columns of ``adapters.codes``, ``national_code`` holding the
+    ECRIS code). Raises ConfigError for a broken table or a code that is not an O-/S- code of its kind."""
+    table = parse_table(
+        CATEGORY_TABLE,
+        content,
+        _reference_codes("offence_categories.csv"),
+        _reference_codes("penalty_categories.csv"),
+    )
+    if not all(OFFENCE_CODE.fullmatch(code) for code in table.offences):
+        raise ConfigError(f"{CATEGORY_TABLE}: an offence row whose code is not O-00-nnnnnn")
+    if not all(SANCTION_CODE.fullmatch(code) for code in table.sanctions):
+        raise ConfigError(f"{CATEGORY_TABLE}: a sanction row whose code is not S-00-nnnnnn")
+    return table
+
+
+def load_countries() -> Countries:
+    """The packaged country table."""
+    return parse_countries(_read(COUNTRY_TABLE))
+
+
+def load_ecris_table() -> CodeTable:
+    """The packaged ECRIS category table."""
+    return parse_ecris_table(_read(CATEGORY_TABLE))
