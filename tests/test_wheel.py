@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -36,6 +37,10 @@ def test_wheel_contains_the_data_files(wheel: Path) -> None:
         "schemas/reference/offence_categories.csv",
         "adapters/json_v1/samples/DE-notification-fr-pl.json",
         "adapters/json_v1/mappings/DE.csv",
+        "adapters/ecris_xml/ecris-message.xsd",
+        "adapters/ecris_xml/mappings/ecris-categories.csv",
+        "adapters/niem_rapsheet/mappings/US.csv",
+        "adapters/fixed_width/samples/FR-batch-cp1252.dat",
         "services/router/default_agreements.yaml",
     ):
         assert required in names, required
@@ -43,7 +48,7 @@ def test_wheel_contains_the_data_files(wheel: Path) -> None:
 
 
 def test_installed_wheel_imports_and_runs(wheel: Path, tmp_path: Path) -> None:
-    """Installed (not from the source tree), crx lists its adapters and parses a bundled sample."""
+    """Installed (not from the source tree), every adapter is registered and parses all its bundled samples."""
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
@@ -55,12 +60,15 @@ def test_installed_wheel_imports_and_runs(wheel: Path, tmp_path: Path) -> None:
         "import services, adapters, schemas, datetime as dt;"
         f"assert services.__file__.startswith({str(target)!r}), services.__file__;"
         "from adapters.base import available, get_adapter, ParseContext;"
-        "a = get_adapter('json-v1'); name, data = a.samples()[0];"
-        "print(available(), len(a.parse(data, ParseContext(name[:2], dt.datetime.now(dt.UTC)))))"
+        "now = dt.datetime.now(dt.UTC);"
+        "print({n: [len(get_adapter(n).parse(d, ParseContext(f[:2], now))) for f, d in get_adapter(n).samples()]"
+        " for n in available()})"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    assert "json-v1" in proc.stdout and proc.stdout.strip().endswith("1")
+    parsed = ast.literal_eval(proc.stdout.strip())
+    assert set(parsed) >= {"json-v1", "ecris-xml", "niem-rapsheet", "fixed-width"}
+    assert all(counts and all(n >= 1 for n in counts) for counts in parsed.values()), parsed
