@@ -14,17 +14,14 @@ from typing import Any
 
 import click
 
-from services.kernel.config import Settings, load_settings
+from services.cli_common import keyring_of, settings_of
+from services.kernel.config import Settings
 from services.kernel.errors import CrxError
 from services.kernel.logging import configure_logging
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    config: Path | None = ctx.obj.get("config") if ctx.obj else None
-    try:
-        return load_settings(config, os.environ, **overrides)
-    except CrxError as exc:
-        raise click.ClickException(exc.detail) from None
+    return settings_of(ctx, **overrides)
 
 
 @click.group()
@@ -126,14 +123,12 @@ async def _run_service(name: str, settings: Settings, metrics_port: int) -> None
     from services.audit import writer
     from services.audit.store import SqliteAuditStore
     from services.kernel.audit_events import load_audit_secret
-    from services.kernel.keys import KeyRing
     from services.kernel.lifecycle import run_until_stopped
     from services.normaliser import service as normaliser
     from services.router import service as router
     from services.router.policy import Policy
 
-    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
-    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    keyring = keyring_of(settings)
     secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
     registry = CollectorRegistry()
     service: Any
@@ -188,11 +183,9 @@ def audit_verify(ctx: click.Context) -> None:
     """Verify the audit store: recompute the chain, check every checkpoint signature."""
     from services.audit.store import SqliteAuditStore
     from services.audit.writer import checkpoint_verifier
-    from services.kernel.keys import KeyRing
 
     settings = _settings(ctx)
-    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
-    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    keyring = keyring_of(settings)
     result = SqliteAuditStore(settings.audit_db_path).verify(checkpoint_verifier(keyring, settings.broker_party))
     click.echo(json.dumps({"ok": result.ok, "entries": result.entries, "problem": result.problem}))
     sys.exit(0 if result.ok else 1)
@@ -216,14 +209,12 @@ def consume(ctx: click.Context, party: str, out_dir: Path, metrics_port: int) ->
     """Verify, decrypt and store records for PARTY; send signed receipts. Runs until SIGTERM/SIGINT."""
     from prometheus_client import CollectorRegistry
 
-    from services.kernel.keys import KeyRing
     from services.kernel.lifecycle import run_until_stopped
     from services.partner.client import build
 
     settings = _settings(ctx)
     configure_logging(settings.log_level)
-    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
-    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    keyring = keyring_of(settings)
     service = build(settings, keyring, party.upper(), out_dir, CollectorRegistry(), metrics_port)
     asyncio.run(run_until_stopped([service]))
 
@@ -238,12 +229,10 @@ def push(ctx: click.Context, jurisdiction: str, adapter: str, files: tuple[Path,
     from services.intake.publisher import FeedPublisher, Submission
     from services.kernel.audit_events import load_audit_secret
     from services.kernel.kafka import Producer
-    from services.kernel.keys import KeyRing
 
     settings = _settings(ctx)
     configure_logging(settings.log_level)
-    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
-    keyring = KeyRing.open(settings.keys_dir, passphrase)
+    keyring = keyring_of(settings)
     secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
 
     async def go() -> list[Any]:
@@ -327,24 +316,18 @@ def adapters_parse(adapter_name: str, file: Path, jurisdiction: str | None, as_j
     click.echo(f"{len(records)} record(s)", err=True)
 
 
-@main.group()
-def keys() -> None:
-    """Key registry."""
+from services.keyadmin import keys as keys_group  # noqa: E402  # the `keys` group lives in its own module
+
+main.add_command(keys_group)
 
 
-@keys.command(name="generate")
-@click.option("--party", required=True)
-@click.pass_context
-def keys_generate(ctx: click.Context, party: str) -> None:
-    """Generate an encryption and a signing key for PARTY and register them (private keys stay local)."""
-    from services.kernel.keys import KeyRing, generate_party_keys
+def _add_envelope_commands() -> None:
+    from services.envelope_cli import envelope
 
-    settings = _settings(ctx)
-    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
-    ring = KeyRing.open(settings.keys_dir, passphrase)
-    enc, sig = generate_party_keys(ring.registry, ring.store, party.upper(), now=dt.datetime.now(dt.UTC))
-    ring.registry.save()
-    click.echo(json.dumps({"party": party.upper(), "encryption_key_id": enc.key_id, "signing_key_id": sig.key_id}))
+    main.add_command(envelope)
+
+
+_add_envelope_commands()
 
 
 if __name__ == "__main__":

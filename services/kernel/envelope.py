@@ -194,8 +194,8 @@ class Opener:
             if env["recipient"] != self.party:
                 raise EnvelopeError()
             _check_headers(env, headers)
-            key_entry = self._registry.get(self.party, env["recipient_key_id"])
-            if key_entry.status == "revoked" or key_entry.algorithm != env["suite"]:
+            key_entry = self._registry.for_use(self.party, env["recipient_key_id"], "open", now)
+            if key_entry.algorithm != env["suite"]:
                 raise EnvelopeError()
             private = self._store.load(self.party, env["recipient_key_id"])
             plaintext = hpke_suite(env["suite"]).suite().decrypt(env["sealed"], private, info_bytes(env))
@@ -212,9 +212,7 @@ class Opener:
             raise EnvelopeError()
         if signers is not None and env["signer"] not in signers:
             raise EnvelopeError()
-        entry = self._registry.get(env["signer"], env["signer_key_id"])
-        if entry.purpose != "signing" or not entry.usable_at(now):
-            raise EnvelopeError()
+        entry = self._registry.for_use(env["signer"], env["signer_key_id"], "verify", now)
         signature_alg(entry.algorithm).verify(
             entry.load_public(), env["signature"], signed_part(data, env["signature"])
         )

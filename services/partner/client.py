@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import sqlite3
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +66,43 @@ class DirectorySink:
         os.replace(tmp, self.directory / f"{message_id}.json")
 
 
+class CallbackSink:
+    """Hands each record to ``callback`` (the partner's own system), then notes its message id in a ledger.
+
+    The ledger (SQLite, ``ledger_path``) makes deduplication survive restarts. Delivery is at-least-once: if
+    the process dies after ``callback`` returned but before the id was noted, the record is offered again
+    after the restart, so ``callback`` must itself be idempotent on the message id (it is given it). A
+    callback that raises is not noted; the batch is retried.
+    """
+
+    def __init__(self, callback: Callable[[str, dict[str, Any]], None], ledger_path: Path) -> None:
+        self._callback = callback
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(ledger_path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS delivered (message_id TEXT PRIMARY KEY, at TEXT NOT NULL)")
+        self._lock = threading.Lock()
+
+    def delivered(self, message_id: str) -> bool:
+        """True when ``message_id`` was handed over before (survives restarts)."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM delivered WHERE message_id = ?", (message_id,)).fetchone()
+        return row is not None
+
+    def deliver(self, message_id: str, record: dict[str, Any]) -> None:
+        """Call the callback, then note the message id durably."""
+        self._callback(message_id, record)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO delivered VALUES (?, ?)", (message_id, dt.datetime.now(dt.UTC).isoformat())
+            )
+
+    def close(self) -> None:
+        """Close the ledger."""
+        with self._lock:
+            self._db.close()
+
+
 class PartnerClient:
     """The partner's handler: one instance per receiving party."""
 
@@ -107,7 +147,10 @@ class PartnerClient:
                 if not self._codec.knows(fingerprint) or opened.plaintext[2:10] != fingerprint:
                     raise CrxError("unknown payload schema", reason_code="CODEC")
                 if not self._sink.delivered(opened.message_id):
-                    self._sink.deliver(opened.message_id, self._codec.decode(opened.plaintext))
+                    record = self._codec.decode(opened.plaintext)
+                    if str(record["header"]["message_id"]) != opened.message_id:
+                        raise CrxError("record and envelope name different messages", reason_code="MISMATCH")
+                    self._sink.deliver(opened.message_id, record)
                 self.accepted.labels(self.party).inc()
                 self._log.info("delivered", channel=self._channel)
                 return self._receipt(

@@ -44,6 +44,8 @@ from services.partner import client as partner
 from services.pipeline import Pipeline, ensure_keys
 from tests.bench.adapters import adapter_rates
 from tests.bench.adapters import report as report_adapters
+from tests.bench.envelope import report as report_envelope
+from tests.bench.envelope import suite_rates
 
 RECIPIENTS = ("FR", "PL", "IT")
 PARTIES = ("crx", "DE", *RECIPIENTS)
@@ -310,6 +312,8 @@ async def main() -> None:
     print(f"envelope size (one canonical record, sealed and signed): {int(stage.pop('envelope_bytes'))} bytes")
     print("per stage (µs/record, one core): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
     report_adapters(adapter_rates())
+    with tempfile.TemporaryDirectory() as keys_tmp:
+        report_envelope(suite_rates(Path(keys_tmp)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,146 @@
+"""The partner client library: verify, open, decode, deduplicate, deliver, receipt; refuse without crashing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from adapters.base import ParseContext, get_adapter
+from schemas import CANONICAL_RECORD, RECEIPT
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.envelope import SealContext, Sealer, routing_headers, signed_part
+from services.kernel.keys import KeyRing
+from services.kernel.metrics import ServiceMetrics
+from services.kernel.suites import signature_alg
+from services.normaliser.service import RECORD_CONTENT_TYPE
+from services.partner.client import CallbackSink, DirectorySink, PartnerClient, Sink
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _record() -> dict[str, Any]:
+    adapter = get_adapter("json-v1")
+    payload = dict(adapter.samples())["DE-notification-fr-pl.json"]
+    [record] = adapter.parse(payload, ParseContext("DE", NOW))
+    return record
+
+
+def _envelope(keyring: KeyRing, recipient: str = "FR", message_id: str | None = None) -> tuple[bytes, SealContext]:
+    rec_codec = codec(CANONICAL_RECORD)
+    record = _record()
+    ctx = SealContext(
+        channel=f"out.{recipient}",
+        message_id=message_id or str(record["header"]["message_id"]),
+        correlation_id="submission-1",
+        sender="crx",
+        recipient=recipient,
+        content_type=RECORD_CONTENT_TYPE,
+        schema_fingerprint=rec_codec.fingerprint,
+    )
+    now = dt.datetime.now(dt.UTC)  # after the fixture made the keys: they are valid from their creation
+    sealed = Sealer(keyring.registry, keyring.store, "crx").seal(rec_codec.encode(record), ctx, now)
+    return sealed, ctx
+
+
+def _consumed(
+    value: bytes, ctx: SealContext | None, topic: str = "crx.out.FR", offset: int = 0
+) -> ConsumerRecord[Any, Any]:
+    headers = routing_headers(ctx) if ctx is not None else []
+    return ConsumerRecord(topic, 0, offset, 0, 0, None, value, None, 0, len(value), headers)
+
+
+def _client(settings: Settings, keyring: KeyRing, sink: Sink, party: str = "FR") -> PartnerClient:
+    registry = CollectorRegistry()
+    return PartnerClient(settings, keyring, party, sink, ServiceMetrics.create(registry), registry)
+
+
+def _receipt(keyring: KeyRing, value: bytes) -> dict[str, Any]:
+    """Decode a receipt and check the partner's signature over it, as the audit writer does."""
+    receipt = codec(RECEIPT).decode(value)
+    entry = keyring.registry.get(receipt["party"], receipt["signer_key_id"])
+    signature_alg(entry.algorithm).verify(
+        entry.load_public(), receipt["signature"], signed_part(value, receipt["signature"])
+    )
+    return receipt
+
+
+async def test_delivers_once_and_receipts_every_time(settings: Settings, keyring: KeyRing, tmp_path: Path) -> None:
+    """A record is delivered once; a redelivery (at-least-once) gets the same signed receipt, no new file."""
+    sink = DirectorySink(tmp_path / "fr")
+    client = _client(settings, keyring, sink)
+    sealed, ctx = _envelope(keyring)
+    [first] = await client.handle([_consumed(sealed, ctx)])
+    [again] = await client.handle([_consumed(sealed, ctx, offset=1)])
+    receipt = _receipt(keyring, first.value)
+    assert (receipt["outcome"], receipt["message_id"], receipt["party"]) == ("ACCEPTED", ctx.message_id, "FR")
+    assert _receipt(keyring, again.value)["receipt_id"] == receipt["receipt_id"]
+    assert [p.name for p in (tmp_path / "fr").iterdir()] == [f"{ctx.message_id}.json"]
+    restarted = _client(settings, keyring, DirectorySink(tmp_path / "fr"))
+    assert restarted._sink.delivered(ctx.message_id)  # the dedup survives a restart
+
+
+@pytest.mark.parametrize(
+    "damage", ["flipped-byte", "other-recipient", "headers-lie", "garbage", "empty", "record-swapped"]
+)
+async def test_unreadable_records_get_a_negative_receipt_and_are_skipped(
+    settings: Settings, keyring: KeyRing, tmp_path: Path, damage: str
+) -> None:
+    """Tampered, misaddressed, mislabelled or garbage records: REJECTED receipt, nothing delivered, no crash."""
+    sink = DirectorySink(tmp_path / "fr")
+    client = _client(settings, keyring, sink)
+    other_id = str(uuid.uuid4()) if damage == "record-swapped" else None  # a validly sealed envelope whose
+    sealed, ctx = _envelope(keyring, "PL" if damage == "other-recipient" else "FR", other_id)  # record differs
+    value: bytes = sealed
+    headers_ctx: SealContext | None = ctx
+    if damage == "flipped-byte":
+        value = sealed[:-40] + bytes([sealed[-40] ^ 1]) + sealed[-39:]
+    elif damage == "headers-lie":
+        headers_ctx = SealContext(**{**ctx.__dict__, "message_id": str(uuid.uuid4())})
+    elif damage == "garbage":
+        value, headers_ctx = b"\x00not an envelope", None
+    elif damage == "empty":
+        value, headers_ctx = b"", None
+    [out] = await client.handle([_consumed(value, headers_ctx, offset=7)])
+    receipt = _receipt(keyring, out.value)
+    assert receipt["outcome"] == "REJECTED" and receipt["reason"]
+    assert not list((tmp_path / "fr").iterdir())
+    assert client.rejected.labels("FR", receipt["reason"])._value.get() == 1
+
+
+async def test_callback_sink_dedups_across_restarts(settings: Settings, keyring: KeyRing, tmp_path: Path) -> None:
+    """A callback receives each record once per message id, also after the client is rebuilt on the same ledger."""
+    got: list[tuple[str, dict[str, Any]]] = []
+    ledger = tmp_path / "ledger.sqlite3"
+    sealed, ctx = _envelope(keyring)
+    first = CallbackSink(lambda mid, rec: got.append((mid, rec)), ledger)
+    await _client(settings, keyring, first).handle([_consumed(sealed, ctx)])
+    first.close()
+    second = CallbackSink(lambda mid, rec: got.append((mid, rec)), ledger)
+    [out] = await _client(settings, keyring, second).handle([_consumed(sealed, ctx, offset=1)])
+    second.close()
+    assert [mid for mid, _ in got] == [ctx.message_id]
+    assert str(got[0][1]["header"]["message_id"]) == ctx.message_id
+    assert _receipt(keyring, out.value)["outcome"] == "ACCEPTED"
+
+
+async def test_a_failing_callback_is_not_noted_and_raises_for_retry(
+    settings: Settings, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """When the partner's system refuses, the id is not noted: the batch loop retries the same record."""
+
+    def refuse(_mid: str, _rec: dict[str, Any]) -> None:
+        raise OSError("partner system down")
+
+    sink = CallbackSink(refuse, tmp_path / "ledger.sqlite3")
+    sealed, ctx = _envelope(keyring)
+    with pytest.raises(OSError):
+        await _client(settings, keyring, sink).handle([_consumed(sealed, ctx)])
+    assert not sink.delivered(ctx.message_id)
+    sink.close()
