@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.audit.store import SqliteAuditStore
+from services.audit.store import AuditStore
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Accounting:
         }
 
 
-def account(store: SqliteAuditStore, submission_ids: Iterable[str]) -> Accounting:
+def account(store: AuditStore, submission_ids: Iterable[str]) -> Accounting:
     """Classify each submission from its audit events."""
     acc = Accounting()
     for sid in submission_ids:

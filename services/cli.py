@@ -53,6 +53,7 @@ def broker(port: int) -> None:
 @click.option("--bootstrap", default=None, help="Use this Kafka instead of starting the embedded broker.")
 @click.option("--metrics-port", type=int, default=9401, show_default=True, help="First ops port (0: any free).")
 @click.option("--intake-port", type=int, default=8088, show_default=True, help="HTTP intake port (0: any free).")
+@click.option("--audit-port", type=int, default=8089, show_default=True, help="Audit proof API port (0: any free).")
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -62,6 +63,7 @@ def demo(
     bootstrap: str | None,
     metrics_port: int,
     intake_port: int,
+    audit_port: int,
 ) -> None:
     """Run the whole pipeline on embedded defaults and push the sample feeds through it."""
     from services.demo import DEMO_PARTIES, run_demo
@@ -85,7 +87,12 @@ def demo(
             click.echo(f"kafka: {settings.kafka_bootstrap}{' (embedded Tansu)' if embedded else ''}")
         keyring = ensure_keys(settings, (settings.broker_party, *DEMO_PARTIES), dt.datetime.now(dt.UTC))
         pipeline = Pipeline.build(
-            settings, keyring, partners=DEMO_PARTIES, base_port=metrics_port, intake_port=intake_port
+            settings,
+            keyring,
+            partners=DEMO_PARTIES,
+            base_port=metrics_port,
+            intake_port=intake_port,
+            audit_api_port=audit_port,
         )
         code = asyncio.run(
             _with_signals(lambda stop: run_demo(settings, pipeline, once=once, as_json=as_json, stop=stop))
@@ -121,7 +128,7 @@ async def _run_service(name: str, settings: Settings, metrics_port: int) -> None
     from prometheus_client import CollectorRegistry
 
     from services.audit import writer
-    from services.audit.store import SqliteAuditStore
+    from services.audit.store import open_store
     from services.kernel.audit_events import load_audit_secret
     from services.kernel.lifecycle import run_until_stopped
     from services.normaliser import service as normaliser
@@ -141,9 +148,7 @@ async def _run_service(name: str, settings: Settings, metrics_port: int) -> None
     elif name == "router":
         service = router.build(settings, keyring, secret, registry, Policy.load(settings.agreements_file), metrics_port)
     else:
-        service, _ = writer.build(
-            settings, keyring, SqliteAuditStore(settings.audit_db_path), secret, registry, metrics_port
-        )
+        service, _ = writer.build(settings, keyring, open_store(settings), secret, registry, metrics_port)
     await run_until_stopped([service])
 
 
@@ -180,19 +185,51 @@ _intake_group.add_command(intake_token)
 @click.command(name="verify")
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
-    """Verify the audit store: recompute the chain, check every checkpoint signature."""
-    from services.audit.store import SqliteAuditStore
-    from services.audit.writer import checkpoint_verifier
+    """Verify the audit store: recompute the Merkle tree, check every stored node and signed checkpoint.
+
+    Checkpoint signatures are checked against the verifier keys in ``<keys_dir>/audit-note.vkey``. Prints
+    JSON (ok, entries, signed, problem, bad_index); exits 1 when verification fails.
+    """
+    from services.audit.notekey import load_note_verifiers
+    from services.audit.store import open_store
 
     settings = _settings(ctx)
-    keyring = keyring_of(settings)
-    result = SqliteAuditStore(settings.audit_db_path).verify(checkpoint_verifier(keyring, settings.broker_party))
-    click.echo(json.dumps({"ok": result.ok, "entries": result.entries, "problem": result.problem}))
+    try:
+        verifiers = load_note_verifiers(settings)
+        store = open_store(settings, create=False)
+    except CrxError as exc:
+        raise click.ClickException(exc.detail) from None
+    try:
+        result = store.verify(verifiers)
+    finally:
+        store.close()
+    click.echo(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "entries": result.entries,
+                "signed": result.signed,
+                "problem": result.problem,
+                "bad_index": result.bad_index,
+            }
+        )
+    )
     sys.exit(0 if result.ok else 1)
 
 
 assert isinstance(_audit_group, click.Group)
 _audit_group.add_command(audit_verify)
+
+
+def _add_audit_commands() -> None:
+    from services.audit_cli import COMMANDS
+
+    assert isinstance(_audit_group, click.Group)
+    for command in COMMANDS:
+        _audit_group.add_command(command)
+
+
+_add_audit_commands()
 
 
 @main.group()

@@ -16,7 +16,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from services.audit import writer as audit_writer
-from services.audit.store import SqliteAuditStore, VerifyResult
+from services.audit.notekey import ensure_note_key, load_note_verifiers
+from services.audit.store import AuditStore, VerifyResult, open_store
 from services.intake.publisher import FeedPublisher
 from services.intake.service import IntakeService
 from services.kernel.audit_events import load_audit_secret
@@ -31,7 +32,10 @@ from services.router.policy import Policy
 
 
 def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) -> KeyRing:
-    """Open the key ring, generating encryption and signing keys for any party that has none (demo use)."""
+    """Open the key ring, generating encryption and signing keys for any party that has none (demo use).
+
+    For the broker party, also the audit log's checkpoint (note) key (see ``services.audit.notekey``).
+    """
     passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
     ring = KeyRing.open(settings.keys_dir, passphrase)
     changed = False
@@ -41,6 +45,8 @@ def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) ->
             changed = True
     if changed:
         ring.registry.save()
+    if settings.broker_party in parties:
+        ensure_note_key(settings)
     return ring
 
 
@@ -50,7 +56,7 @@ class Pipeline:
 
     settings: Settings
     keyring: KeyRing
-    store: SqliteAuditStore
+    store: AuditStore
     intake: IntakeService
     services: list[StreamService]
     audit: audit_writer.AuditWriter
@@ -67,17 +73,21 @@ class Pipeline:
         base_port: int = 0,
         sinks: Mapping[str, partner.Sink] | None = None,
         intake_port: int | None = 0,
+        audit_api_port: int | None = 0,
     ) -> Pipeline:
         """Compose every service. ``base_port`` 0 gives each ops server a free port; else consecutive ports.
 
         Partner clients write JSON files under ``data_dir/out/<party>`` unless ``sinks`` names another sink.
-        The intake's HTTP API listens on ``intake_port`` (0: a free port; None: the configured one).
+        The intake's HTTP API listens on ``intake_port``, the audit proof API on ``audit_api_port`` (0: a free
+        port; None: the configured one).
         """
         secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
         policy = Policy.load(settings.agreements_file)
-        store = SqliteAuditStore(settings.audit_db_path)
+        store = open_store(settings)
         port = (lambda i: base_port + i) if base_port else (lambda i: 0)
-        audit_service, writer = audit_writer.build(settings, keyring, store, secret, CollectorRegistry(), port(2))
+        audit_service, writer = audit_writer.build(
+            settings, keyring, store, secret, CollectorRegistry(), port(2), api_port=audit_api_port
+        )
         services = [
             normaliser.build(settings, keyring, secret, CollectorRegistry(), port(0)),
             router.build(settings, keyring, secret, CollectorRegistry(), policy, port(1)),
@@ -123,8 +133,8 @@ class Pipeline:
         self.store.close()
 
     def verify_audit(self) -> VerifyResult:
-        """Verify the audit store against the broker's registered signing keys."""
-        return self.store.verify(audit_writer.checkpoint_verifier(self.keyring, self.settings.broker_party))
+        """Verify the audit store against the log's checkpoint key(s) (``audit-note.vkey``)."""
+        return self.store.verify(load_note_verifiers(self.settings))
 
     def ops_urls(self) -> dict[str, str]:
         """Base URL of every service's /metrics, /healthz, /readyz."""

@@ -1,14 +1,25 @@
 """The audit writer: the single sequencer that appends ``crx.audit`` events and partner receipts to the log.
 
-Offsets are committed only after the database commit (the batch loop commits after the handler returns).
-Receipts are verified against the partner's registered signing key and logged as DELIVERY_RECEIPT events;
-an unverifiable receipt is logged as an ERROR event. Anything undecodable is dead-lettered.
+Per consumed batch: decode and check every record (receipts are verified against the partner's registered
+signing key and logged as DELIVERY_RECEIPT events, an unverifiable receipt as an ERROR event, anything
+undecodable is dead-lettered), then append the batch to the Merkle tree store in one transaction, with a
+signed checkpoint in that same transaction when one is due. The batch loop produces the dead letters and
+commits the Kafka offsets only after the handler returns, so after the database commit: a crash in between
+redelivers the batch, which the store skips by event id.
+
+A checkpoint (C2SP tlog-checkpoint, signed with the log's Ed25519 note key, see ``notekey``) is due when
+``audit_checkpoint_entries`` entries are unsigned or the oldest unsigned entry is ``audit_checkpoint_seconds``
+old; a timer signs a quiet log's tail, and stopping the service signs whatever is left.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -16,7 +27,9 @@ from cryptography.exceptions import InvalidSignature
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from schemas import AUDIT_EVENT, RECEIPT
-from services.audit.store import SqliteAuditStore
+from services.audit.api import AuditApi, AuditHttpServer
+from services.audit.notekey import ensure_note_key
+from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint
 from services.kernel.audit_events import AuditEmitter
 from services.kernel.codec import codec
 from services.kernel.config import Settings
@@ -31,31 +44,6 @@ from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
 
 NAME = "audit"
-
-
-def checkpoint_signer(keyring: KeyRing, party: str) -> Any:
-    """A function signing checkpoint bodies with ``party``'s active signing key: ``body -> (key id, sig)``."""
-
-    def sign(body: bytes) -> tuple[str, bytes]:
-        entry = keyring.registry.active(party, "signing", dt.datetime.now(dt.UTC))
-        key = keyring.store.load(party, entry.key_id)
-        return entry.key_id, signature_alg(entry.algorithm).sign(key, body)
-
-    return sign
-
-
-def checkpoint_verifier(keyring: KeyRing, party: str) -> Any:
-    """A function checking a checkpoint signature against ``party``'s registered keys (any status)."""
-
-    def verify(key_id: str, signature: bytes, body: bytes) -> bool:
-        try:
-            entry = keyring.registry.get(party, key_id)
-            signature_alg(entry.algorithm).verify(entry.load_public(), signature, body)
-        except (CrxError, InvalidSignature, TypeError, ValueError):
-            return False
-        return True
-
-    return verify
 
 
 def verify_receipt(keyring: KeyRing, data: bytes, now: dt.datetime) -> dict[str, Any]:
@@ -85,15 +73,20 @@ class AuditWriter:
         self,
         settings: Settings,
         keyring: KeyRing,
-        store: SqliteAuditStore,
+        store: AuditStore,
         audit_secret: bytes,
         metrics: ServiceMetrics,
         registry: CollectorRegistry,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._keyring = keyring
         self.store = store
-        self._signer = checkpoint_signer(keyring, settings.broker_party)
+        self.signers = [ensure_note_key(settings, store.origin)]
+        self._every = max(1, settings.audit_checkpoint_entries)
+        self._max_age = settings.audit_checkpoint_seconds
+        self._clock = clock
         self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
         self._dead = DeadLetters(
             settings, NAME, Sealer(keyring.registry, keyring.store, settings.broker_party), self._emitter, metrics
@@ -103,7 +96,13 @@ class AuditWriter:
         self._log = get_logger(NAME)
         self.entries = Gauge("crx_audit_entries", "Entries in the audit log", registry=registry)
         self.receipts = Counter("crx_audit_receipts", "Receipts logged", ["outcome"], registry=registry)
-        self.entries.set(store.size)
+        self.signed = Gauge("crx_audit_checkpoint_size", "Size of the latest signed checkpoint", registry=registry)
+        self._size = store.size
+        latest = store.latest_checkpoint()
+        self._signed = latest.size if latest else 0
+        self._unsigned_since: float | None = clock() if self._size > self._signed else None
+        self.entries.set(self._size)
+        self.signed.set(self._signed)
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
         """Append one batch to the store (one transaction); return dead letters for undecodable input."""
@@ -120,10 +119,46 @@ class AuditWriter:
                     leaves.append(value)
             except CrxError as exc:
                 dead.extend(self._dead.for_consumed(exc, rec, submission_id=None, jurisdiction=None, now=now))
-        if leaves:
-            self.store.append(leaves, self._signer)  # on the loop thread: the store has one connection
-            self.entries.set(self.store.size)
+        if leaves or self._due(0):
+            self._append(leaves, sign=self._due(len(leaves)))
         return dead
+
+    def _due(self, incoming: int) -> bool:
+        """Whether a checkpoint is due once ``incoming`` more entries are appended."""
+        unsigned = self._size - self._signed + incoming
+        if unsigned <= 0:
+            return False
+        since = self._clock() if self._unsigned_since is None else self._unsigned_since
+        return unsigned >= self._every or self._clock() - since >= self._max_age
+
+    def _append(self, leaves: list[bytes], *, sign: bool) -> AppendResult:
+        # Synchronous, on the event loop's thread: one short transaction per batch.
+        try:
+            result = self.store.append(leaves, signers=self.signers if sign else ())
+        except InconsistentCheckpoint as exc:
+            self._log.error("audit log does not extend its last checkpoint: not appending", detail=exc.detail)
+            raise
+        self._size = result.size
+        if sign:
+            latest = result.checkpoint or self.store.latest_checkpoint()
+            self._signed = latest.size if latest else 0
+            self.signed.set(self._signed)
+        if self._size <= self._signed:
+            self._unsigned_since = None
+        elif self._unsigned_since is None:
+            self._unsigned_since = self._clock()
+        self.entries.set(self._size)
+        return result
+
+    def sign_pending(self) -> None:
+        """Sign a checkpoint now if any entry is unsigned (the timer when it is due, and on stop)."""
+        if self._size > self._signed:
+            self._append([], sign=True)
+
+    def tick(self) -> None:
+        """Sign the unsigned tail once its oldest entry is ``audit_checkpoint_seconds`` old."""
+        if self._due(0):
+            self.sign_pending()
 
     def _receipt_event(self, value: bytes, now: dt.datetime) -> bytes:
         try:
@@ -160,16 +195,24 @@ class AuditWriter:
 def build(
     settings: Settings,
     keyring: KeyRing,
-    store: SqliteAuditStore,
+    store: AuditStore,
     audit_secret: bytes,
     registry: CollectorRegistry,
     metrics_port: int = 0,
+    api_port: int | None = None,
 ) -> tuple[StreamService, AuditWriter]:
-    """The audit writer as a runnable service (and its handler, for inspection)."""
+    """The audit writer as a runnable service (and its handler, for inspection).
+
+    The service also serves the read-only proof API (``services/audit/api.py``) on ``api_port`` (None: the
+    configured ``audit_api_port``; 0: a free port).
+    """
     metrics = ServiceMetrics.create(registry)
     writer = AuditWriter(settings, keyring, store, audit_secret, metrics, registry)
-    service = StreamService(
+    port = settings.audit_api_port if api_port is None else api_port
+    service = AuditService(
+        writer,
         settings,
+        api=AuditHttpServer(AuditApi(store), settings.audit_api_host, port),
         name=NAME,
         group_id="crx-audit",
         topics=[settings.topic("audit"), settings.topic("receipts")],
@@ -180,3 +223,45 @@ def build(
         metrics_port=metrics_port,
     )
     return service, writer
+
+
+class AuditService(StreamService):
+    """The stream service plus the checkpoint timer, the proof API, and a last checkpoint once the final batch is in."""
+
+    def __init__(self, writer: AuditWriter, settings: Settings, *, api: AuditHttpServer, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.writer = writer
+        self.api = api
+        self._period = max(0.05, settings.audit_checkpoint_seconds / 2)
+        self._timer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the service and its proof API, then the checkpoint timer."""
+        await super().start()
+        await self.api.start()
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._tick(), name=f"{self.name}-checkpoints")
+
+    async def stop(self) -> None:
+        """Stop the timer, drain and stop the service, then sign a checkpoint of everything appended."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+        if not self._started:
+            return
+        await self.api.stop()
+        await super().stop()
+        try:
+            self.writer.sign_pending()
+        except CrxError as exc:
+            self._log.error("final checkpoint not signed", error_class=type(exc).__name__)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self._period)
+            try:
+                self.writer.tick()
+            except CrxError as exc:  # retried at the next tick; the batch loop reports store failures too
+                self._log.warning("checkpoint not signed", error_class=type(exc).__name__)

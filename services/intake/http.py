@@ -19,7 +19,6 @@ answered synchronously and counted in ``crx_intake_requests_total``; nothing of 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -35,6 +34,7 @@ from services.intake.publisher import FeedPublisher, Submission
 from services.intake.tokens import TokenBook
 from services.kernel.errors import TransientError
 from services.kernel.logging import get_logger
+from services.kernel.webapp import AppServer
 
 ADAPTER_HEADER = "Crx-Adapter"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -168,37 +168,8 @@ class IntakeApi:
         return (bytes(kept) if size <= self._limits.max_body else None), size, hasher.digest()
 
 
-class IntakeHttpServer:
-    """Serves an ``IntakeApi`` on ``host:port`` (port 0 picks a free one). ``start``/``stop`` are idempotent."""
+class IntakeHttpServer(AppServer):
+    """Serves an ``IntakeApi`` on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(self, api: IntakeApi, host: str, port: int) -> None:
-        self._api = api
-        self._host = host
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL (valid after start)."""
-        port = self._port
-        if self._site is not None and self._site._server is not None:
-            sockets = getattr(self._site._server, "sockets", None) or []
-            port = int(sockets[0].getsockname()[1]) if sockets else port
-        return f"http://{self._host}:{port}"
-
-    async def start(self) -> None:
-        """Bind and serve."""
-        if self._runner is not None:
-            return
-        self._runner = web.AppRunner(self._api.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self._host, self._port)
-        await self._site.start()
-
-    async def stop(self) -> None:
-        """Stop accepting, let requests in flight finish (aiohttp's graceful shutdown), release the port."""
-        if self._runner is None:
-            return
-        runner, self._runner, self._site = self._runner, None, None
-        await asyncio.shield(runner.cleanup())
+        super().__init__(api.app, host, port)

@@ -62,7 +62,13 @@ class Settings:
     agreements_file: Path | None = None
     key_passphrase: Secret | None = None
     audit_secret: Secret | None = None
-    audit_db: str | None = None
+    audit_db: str | None = None  # a SQLite file path, or a "postgresql://" URI for the PostgreSQL store
+    audit_pg_schema: str = "crx_audit"  # the PostgreSQL schema holding the audit tables
+    audit_origin: str | None = None  # the log's checkpoint origin line; None: "<broker_party>/audit"
+    audit_checkpoint_entries: int = 100  # sign a checkpoint once this many entries are unsigned ...
+    audit_checkpoint_seconds: float = 10.0  # ... or once the oldest unsigned entry is this old (and on stop)
+    audit_api_host: str = "127.0.0.1"
+    audit_api_port: int = 8089  # read-only proofs: /v1/checkpoint, /v1/proof/{event_id}, /v1/consistency
 
     # Limits and input rules.
     max_payload_bytes: int = 1_000_000
@@ -94,8 +100,13 @@ class Settings:
 
     @property
     def audit_db_path(self) -> str:
-        """The audit store location (SQLite path by default)."""
+        """The audit store location: a SQLite path (default ``<data_dir>/audit.sqlite3``) or a PostgreSQL URI."""
         return self.audit_db or str(self.data_dir / "audit.sqlite3")
+
+    @property
+    def audit_log_origin(self) -> str:
+        """The audit log's origin: the first line of its checkpoints and the name of its note key."""
+        return self.audit_origin or f"{self.broker_party}/audit"
 
     def topic(self, logical: str) -> str:
         """Physical topic for a logical channel: ``records`` -> ``crx.records``, ``out.FR`` -> ``crx.out.FR``."""
@@ -123,6 +134,8 @@ def _coerce(name: str, raw: Any, annotation: str) -> Any:
             return tuple(str(i).strip().upper() for i in items if str(i).strip())
         if annotation.startswith("int"):
             return int(raw)
+        if annotation.startswith("float"):
+            return float(raw)
         return str(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"setting {name} has an invalid value") from None

@@ -44,6 +44,7 @@ from services.partner import client as partner
 from services.pipeline import Pipeline, ensure_keys
 from tests.bench.adapters import adapter_rates
 from tests.bench.adapters import report as report_adapters
+from tests.bench.audit import main as audit_figures
 from tests.bench.envelope import report as report_envelope
 from tests.bench.envelope import suite_rates
 
@@ -314,6 +315,7 @@ async def main() -> None:
     report_adapters(adapter_rates())
     with tempfile.TemporaryDirectory() as keys_tmp:
         report_envelope(suite_rates(Path(keys_tmp)))
+    audit_figures()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ def test_demo_once_json_balances_and_cleans_up(tmp_path: Path) -> None:
             "0",
             "--intake-port",
             "0",
+            "--audit-port",
+            "0",
         ],
         capture_output=True,
         text=True,

@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.accounting import account
-from services.audit.store import SqliteAuditStore
-from services.audit.writer import checkpoint_verifier
+from services.audit.notekey import load_note_verifiers
+from services.audit.sqlite_store import SqliteAuditStore
 from services.intake.publisher import Submission
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
@@ -88,42 +88,48 @@ async def test_notification_reaches_each_nationality_state_minimised_and_audited
         assert len(list((pipeline.out_dir / "PL").glob("*.json"))) == 1
         assert pipeline.verify_audit().ok
 
-    _assert_any_byte_change_breaks_verification(settings, keyring, tmp_path)
+    _assert_any_byte_change_breaks_verification(settings, tmp_path)
 
 
-def _assert_any_byte_change_breaks_verification(settings: Settings, keyring: KeyRing, tmp_path: Path) -> None:
-    """Flip one byte of every stored value (each row's columns, each checkpoint) in turn: verify must fail."""
-    verifier = checkpoint_verifier(keyring, settings.broker_party)
+def _assert_any_byte_change_breaks_verification(settings: Settings, tmp_path: Path) -> None:
+    """Flip one byte of every stored value (each leaf and its query column, each node, each checkpoint's root
+    and note) in turn, as an attacker who drops the triggers would: verify must fail, naming the leaf."""
+    verifiers = load_note_verifiers(settings)
     original = Path(settings.audit_db_path)
     store = SqliteAuditStore(str(original))
-    assert store.verify(verifier).ok
+    result = store.verify(verifiers)
+    assert result.ok and result.signed == result.entries == store.size  # stopping signed the last entries
     store.close()
-    cases = []
+    cases: list[tuple[str, str, str, tuple[int, ...], bytes, int | None]] = []
     db = sqlite3.connect(original)
-    for seq, leaf, chain, event_type in db.execute("SELECT seq, leaf, chain, event_type FROM log"):
-        cases += [("log", "leaf", seq, bytes(leaf)), ("log", "chain", seq, bytes(chain))]
-        cases.append(("log", "event_type", seq, event_type.encode()))
-    for size, signature, body in db.execute("SELECT size, signature, body FROM checkpoints"):
-        cases += [("checkpoints", "signature", size, bytes(signature)), ("checkpoints", "body", size, body.encode())]
+    for idx, leaf, event_type in db.execute("SELECT idx, leaf, event_type FROM leaves"):
+        cases += [("leaves", "leaf", "idx = ?", (idx,), bytes(leaf), idx)]
+        cases.append(("leaves", "event_type", "idx = ?", (idx,), event_type.encode(), idx))
+    for level, idx, digest in db.execute("SELECT level, idx, hash FROM nodes"):
+        cases.append(("nodes", "hash", "level = ? AND idx = ?", (level, idx), bytes(digest), idx << level))
+    for size, root, note in db.execute("SELECT size, root, note FROM checkpoints"):
+        cases += [("checkpoints", "root", "size = ?", (size,), bytes(root), None)]
+        cases.append(("checkpoints", "note", "size = ?", (size,), note.encode(), None))
     db.close()
     assert len(cases) > 20
-    for table, column, key, value in cases:
+    for table, column, where, key, value, bad_index in cases:
         for position in {0, len(value) // 2, len(value) - 1}:
             copy = tmp_path / "tampered.sqlite3"
             shutil.copy(original, copy)
             tampered = bytearray(value)
             tampered[position] ^= 0x01
             conn = sqlite3.connect(copy)
-            conn.execute(f"DROP TRIGGER IF EXISTS {'log' if table == 'log' else 'cp'}_no_update")
-            key_col = "seq" if table == "log" else "size"
-            new: bytes | str = (
-                bytes(tampered) if column in ("leaf", "chain", "signature") else tampered.decode("latin-1")
-            )
-            conn.execute(f"UPDATE {table} SET {column} = ? WHERE {key_col} = ?", (new, key))  # noqa: S608
+            conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
+            new: bytes | str = bytes(tampered) if column in ("leaf", "hash", "root") else tampered.decode("latin-1")
+            conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (new, *key))  # noqa: S608
             conn.commit()
             conn.close()
-            result = SqliteAuditStore(str(copy)).verify(verifier)
+            tampered_store = SqliteAuditStore(str(copy))
+            result = tampered_store.verify(verifiers)
+            tampered_store.close()
             assert not result.ok, f"undetected change in {table}.{column} of {key} at byte {position}"
+            if bad_index is not None:
+                assert result.bad_index == bad_index, (table, column, key, result)
             copy.unlink()
             for suffix in ("-wal", "-shm"):
                 Path(str(copy) + suffix).unlink(missing_ok=True)

@@ -1,0 +1,82 @@
+"""The audit log over HTTP, for partners and supervisors (read-only).
+
+- ``GET /v1/checkpoint``: the latest signed checkpoint (C2SP signed note, ``text/plain``).
+- ``GET /v1/proof/{event_id}``: a ``c2sp.org/tlog-proof@v1`` bundle for one event (``text/plain``); 404 for
+  an unknown event, 409 while it is not yet covered by a signed checkpoint (retry after ``Retry-After``).
+- ``GET /v1/consistency?old=N[&new=M]``: a consistency proof between two sizes (JSON, base64 hashes).
+
+Audit events hold only ids, codes and salted commitments, so nothing here is personal data; still, the API
+only reads, and it belongs behind the same TLS and access control as the rest of crx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from services.audit import proofs
+from services.audit.store import AuditStore
+from services.kernel.errors import CrxError
+from services.kernel.webapp import AppServer
+
+RETRY_AFTER_SECONDS = 5
+
+
+def _error(status: int, exc: CrxError, **headers: str) -> web.Response:
+    body = json.dumps({"error": exc.reason_code, "detail": exc.detail})
+    return web.Response(status=status, text=body, content_type="application/json", headers=headers or None)
+
+
+class AuditApi:
+    """Handlers over one store. Store calls run in a worker thread (they are blocking database reads)."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self._store = store
+
+    def app(self) -> web.Application:
+        """The aiohttp application with the three routes."""
+        app = web.Application()
+        app.router.add_get("/v1/checkpoint", self.checkpoint)
+        app.router.add_get("/v1/proof/{event_id}", self.proof)
+        app.router.add_get("/v1/consistency", self.consistency)
+        return app
+
+    async def checkpoint(self, _request: web.Request) -> web.Response:
+        """The latest signed checkpoint."""
+        try:
+            note = await asyncio.to_thread(proofs.latest_checkpoint, self._store)
+        except proofs.NotFound as exc:
+            return _error(404, exc)
+        return web.Response(text=note, content_type="text/plain", charset="utf-8")
+
+    async def proof(self, request: web.Request) -> web.Response:
+        """The tlog-proof bundle of one event."""
+        try:
+            bundle = await asyncio.to_thread(proofs.prove, self._store, request.match_info["event_id"])
+        except proofs.NotFound as exc:
+            return _error(404, exc)
+        except proofs.NotYetSigned as exc:
+            return _error(409, exc, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return web.Response(text=bundle, content_type="text/plain", charset="utf-8")
+
+    async def consistency(self, request: web.Request) -> web.Response:
+        """A consistency proof between ``old`` and ``new`` (default: the latest checkpoint)."""
+        try:
+            old = int(request.query["old"])
+            new = int(request.query["new"]) if "new" in request.query else None
+        except (KeyError, ValueError):
+            return _error(400, CrxError("query needs old=<size> and optionally new=<size>", reason_code="BAD_QUERY"))
+        try:
+            body = await asyncio.to_thread(proofs.consistency_json, self._store, old, new)
+        except proofs.NotFound as exc:
+            return _error(404, exc)
+        return web.Response(text=body, content_type="application/json")
+
+
+class AuditHttpServer(AppServer):
+    """Serves an ``AuditApi`` on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(self, api: AuditApi, host: str, port: int) -> None:
+        super().__init__(api.app, host, port)

@@ -1,0 +1,92 @@
+"""``crx audit checkpoint | prove | consistency | report``: the log's proofs and reports on the command line.
+
+``crx audit run`` and ``crx audit verify`` live in services/cli.py; these only read the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from services.cli_common import settings_of
+from services.kernel.errors import CrxError
+
+if TYPE_CHECKING:
+    from services.audit.store import AuditStore
+
+T = TypeVar("T")
+
+
+def _store(ctx: click.Context) -> AuditStore:
+    from services.audit.store import open_store
+
+    return open_store(settings_of(ctx), create=False)
+
+
+def _answer(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, or exit 1 with its typed error on stderr."""
+    try:
+        return fn(*args)
+    except CrxError as exc:
+        click.echo(f"{exc.reason_code}: {exc.detail}", err=True)
+        sys.exit(1)
+
+
+@click.command(name="checkpoint")
+@click.pass_context
+def checkpoint(ctx: click.Context) -> None:
+    """Print the latest signed checkpoint (C2SP signed note)."""
+    from services.audit import proofs
+
+    click.echo(_answer(proofs.latest_checkpoint, _store(ctx)), nl=False)
+
+
+@click.command(name="prove")
+@click.argument("event_id")
+@click.pass_context
+def prove(ctx: click.Context, event_id: str) -> None:
+    """Print EVENT_ID's inclusion proof bundle (c2sp.org/tlog-proof@v1, the leaf as its extra data)."""
+    from services.audit import proofs
+
+    click.echo(_answer(proofs.prove, _store(ctx), event_id), nl=False)
+
+
+@click.command(name="consistency")
+@click.argument("old_size", type=int)
+@click.argument("new_size", type=int, required=False)
+@click.pass_context
+def consistency(ctx: click.Context, old_size: int, new_size: int | None) -> None:
+    """Print a consistency proof from OLD_SIZE to NEW_SIZE (default: the latest checkpoint), as JSON."""
+    from services.audit import proofs
+
+    click.echo(_answer(proofs.consistency_json, _store(ctx), old_size, new_size))
+
+
+def _utc_day(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@click.command(name="report")
+@click.option("--from", "start", required=True, help="Start, ISO date or time (UTC unless an offset is given).")
+@click.option("--to", "end", required=True, help="End, exclusive, ISO date or time.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.pass_context
+def report(ctx: click.Context, start: str, end: str, fmt: str) -> None:
+    """Counts per partner, purpose, event type and outcome over [--from, --to), from the log's leaves alone."""
+    from services.audit.report import build_report
+
+    try:
+        bounds = _utc_day(start), _utc_day(end)
+    except ValueError:
+        raise click.BadParameter("--from and --to take ISO dates or times") from None
+    store = _store(ctx)
+    result = _answer(build_report, store.leaves(), *bounds)
+    click.echo(result.as_json() if fmt == "json" else result.as_csv(), nl=fmt == "json")
+
+
+COMMANDS = (checkpoint, prove, consistency, report)

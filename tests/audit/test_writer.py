@@ -1,0 +1,123 @@
+"""The audit writer's handler: one store transaction per batch, checkpoints every N entries or T seconds with the
+log's own Ed25519 note key, store failures left to the batch loop (so offsets are not committed)."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from services.audit.notekey import key_path, load_note_verifiers, vkey_path
+from services.audit.notes import NoteSigner, open_note, parse_checkpoint
+from services.audit.sqlite_store import SqliteAuditStore
+from services.audit.store import AppendResult
+from services.audit.writer import AuditWriter
+from services.kernel.config import Settings
+from services.kernel.errors import TransientError
+from services.kernel.keys import KeyRing
+from services.kernel.metrics import ServiceMetrics
+from tests.audit.conftest import events
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _records(settings: Settings, values: Sequence[bytes]) -> list[ConsumerRecord[bytes, bytes]]:
+    topic = settings.topic("audit")
+    return [ConsumerRecord(topic, 0, i, 0, 0, None, v, None, 0, len(v), ()) for i, v in enumerate(values)]
+
+
+def _writer(settings: Settings, keyring: KeyRing, clock: Clock, store: SqliteAuditStore | None = None) -> AuditWriter:
+    registry = CollectorRegistry()
+    store = store or SqliteAuditStore(":memory:", origin=settings.audit_log_origin)
+    return AuditWriter(settings, keyring, store, b"secret", ServiceMetrics.create(registry), registry, clock=clock)
+
+
+async def test_checkpoints_every_n_entries_or_t_seconds(settings: Settings, keyring: KeyRing) -> None:
+    """With N=3 and T=60 s: a checkpoint once 3 entries are unsigned, else when the oldest unsigned entry is 60 s
+    old (the timer's tick); redelivered events change nothing; every checkpoint verifies with the vkey file."""
+    settings = settings.replace(audit_checkpoint_entries=3, audit_checkpoint_seconds=60)
+    clock = Clock()
+    writer = _writer(settings, keyring, clock)
+    store = writer.store
+    leaves = events(8)
+    assert await writer.handle(_records(settings, leaves[:2])) == []
+    assert store.size == 2 and store.latest_checkpoint() is None
+    await writer.handle(_records(settings, leaves[2:3]))
+    assert [cp.size for cp in store.checkpoints()] == [3]
+    await writer.handle(_records(settings, leaves[3:5]))
+    clock.now += 59
+    writer.tick()
+    assert [cp.size for cp in store.checkpoints()] == [3]
+    clock.now += 1
+    writer.tick()
+    assert [cp.size for cp in store.checkpoints()] == [3, 5]
+    writer.tick()
+    writer.sign_pending()
+    await writer.handle(_records(settings, leaves[:5]))  # redelivered
+    assert store.size == 5 and [cp.size for cp in store.checkpoints()] == [3, 5]
+    clock.now += 120
+    await writer.handle(_records(settings, leaves[5:6]))  # a quiet spell does not count: the entry is new
+    assert [cp.size for cp in store.checkpoints()] == [3, 5]
+    clock.now += 60
+    writer.tick()
+    assert [cp.size for cp in store.checkpoints()] == [3, 5, 6]
+    await writer.handle(_records(settings, leaves[6:8]))
+    writer.sign_pending()  # what stopping the service does
+    assert [cp.size for cp in store.checkpoints()] == [3, 5, 6, 8]
+    verifiers = load_note_verifiers(settings)
+    for cp in store.checkpoints():
+        signed = parse_checkpoint(open_note(cp.note, verifiers))
+        assert signed.origin == settings.audit_log_origin == "crx/audit"
+    assert store.verify(verifiers).ok
+    assert writer.entries._value.get() == 8 and writer.signed._value.get() == 8
+
+
+async def test_undecodable_records_are_dead_lettered_and_the_rest_logged(settings: Settings, keyring: KeyRing) -> None:
+    """A record that is not an audit event goes to the dead-letter topic; the batch's events are appended."""
+    writer = _writer(settings, keyring, Clock())
+    out = await writer.handle(_records(settings, [*events(2), b"garbage"]))
+    assert writer.store.size == 2
+    assert {o.topic for o in out} == {settings.topic("dlq"), settings.topic("audit")}
+
+
+class FailingStore(SqliteAuditStore):
+    """A store whose database is down."""
+
+    def append(self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = ()) -> AppendResult:
+        raise TransientError("audit store: OperationalError")
+
+
+async def test_a_store_failure_fails_the_batch(settings: Settings, keyring: KeyRing) -> None:
+    """The handler raises, so the batch loop retries the batch and does not commit its offsets."""
+    writer = _writer(settings, keyring, Clock(), FailingStore(":memory:"))
+    with pytest.raises(TransientError):
+        await writer.handle(_records(settings, events(1)))
+
+
+def test_the_note_key_is_created_once_encrypted_and_private(
+    settings: Settings, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """The first writer creates ``audit-note.key`` (0600, PKCS#8, encrypted under the key passphrase) and the
+    public ``audit-note.vkey``; later writers reuse the same key."""
+    settings = settings.replace(data_dir=tmp_path / "fresh", key_passphrase="a high-entropy test passphrase")
+    assert not key_path(settings).exists()
+    first = _writer(settings, keyring, Clock())
+    second = _writer(settings, keyring, Clock())
+    assert first.signers[0].verifier_key() == second.signers[0].verifier_key()
+    key = Path(key_path(settings))
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert vkey_path(settings).read_text().split() == [first.signers[0].verifier_key()]
+    assert first.signers[0].name == "crx/audit"
