@@ -243,16 +243,29 @@ def partner() -> None:
 @click.option("--metrics-port", type=int, default=0)
 @click.pass_context
 def consume(ctx: click.Context, party: str, out_dir: Path, metrics_port: int) -> None:
-    """Verify, decrypt and store records for PARTY; send signed receipts. Runs until SIGTERM/SIGINT."""
+    """Verify, decrypt and store records for PARTY; send signed receipts. Runs until SIGTERM/SIGINT.
+
+    With CRX_AUDIT_API_URL set (and the log's verifier key in <keys_dir>/audit-note.vkey), also proves that
+    every delivery and receipt is in the audit log and that the log's history never changes.
+    """
     from prometheus_client import CollectorRegistry
 
+    from services.audit.notekey import load_note_verifiers
     from services.kernel.lifecycle import run_until_stopped
     from services.partner.client import build
+    from services.partner.logwatch import LogWatcher
 
     settings = _settings(ctx)
     configure_logging(settings.log_level)
     keyring = keyring_of(settings)
-    service = build(settings, keyring, party.upper(), out_dir, CollectorRegistry(), metrics_port)
+    registry = CollectorRegistry()
+    me = party.upper()
+    watcher = None
+    if settings.audit_api_url:
+        url = settings.audit_api_url.rstrip("/")
+        state = settings.data_dir / "logwatch" / f"{me}.sqlite3"
+        watcher = LogWatcher(me, lambda: url, load_note_verifiers(settings), settings.audit_log_origin, state, registry)
+    service = build(settings, keyring, me, out_dir, registry, metrics_port, watcher)
     asyncio.run(run_until_stopped([service]))
 
 

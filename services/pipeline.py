@@ -27,6 +27,7 @@ from services.kernel.keys import KeyRing, generate_party_keys
 from services.kernel.service import StreamService
 from services.normaliser import service as normaliser
 from services.partner import client as partner
+from services.partner.logwatch import LogWatcher
 from services.router import service as router
 from services.router.policy import Policy
 
@@ -94,9 +95,16 @@ class Pipeline:
             audit_service,
         ]
         out_dir = settings.data_dir / "out"
+        verifiers = load_note_verifiers(settings)
+        api = getattr(audit_service, "api", None)
         for i, party in enumerate(partners):
             out = (sinks or {}).get(party) or out_dir / party
-            services.append(partner.build(settings, keyring, party, out, CollectorRegistry(), port(3 + i)))
+            registry = CollectorRegistry()
+            watcher = None
+            if api is not None:  # each partner proves its own deliveries and receipts are in the log
+                state = settings.data_dir / "logwatch" / f"{party}.sqlite3"
+                watcher = LogWatcher(party, lambda: api.url, verifiers, settings.audit_log_origin, state, registry)
+            services.append(partner.build(settings, keyring, party, out, registry, port(3 + i), watcher))
         intake = IntakeService(
             settings, keyring, secret, CollectorRegistry(), http_port=intake_port, metrics_port=port(3 + len(partners))
         )

@@ -27,6 +27,16 @@ def stable_id(*parts: str) -> str:
     return str(uuid.uuid5(AUDIT_NAMESPACE, "\x1f".join(parts)))
 
 
+def disclosure_event_id(message_id: str, submission_id: str, recipient: str) -> str:
+    """The id of the router's DISCLOSURE event for ``message_id`` to ``recipient``: what a partner looks up."""
+    return stable_id("DISCLOSURE", "router", message_id, submission_id, recipient, "")
+
+
+def receipt_event_id(message_id: str, correlation_id: str, party: str, receipt_id: str) -> str:
+    """The id of the audit writer's DELIVERY_RECEIPT event for a partner's receipt."""
+    return stable_id("DELIVERY_RECEIPT", "audit", message_id, correlation_id, party, receipt_id)
+
+
 class AuditEmitter:
     """Makes audit-event output records for one component."""
 

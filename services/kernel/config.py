@@ -69,6 +69,8 @@ class Settings:
     audit_checkpoint_seconds: float = 10.0  # ... or once the oldest unsigned entry is this old (and on stop)
     audit_api_host: str = "127.0.0.1"
     audit_api_port: int = 8089  # read-only proofs: /v1/checkpoint, /v1/proof/{event_id}, /v1/consistency
+    audit_api_url: str | None = None  # partner side: the broker's audit API, to prove own deliveries are logged
+    partner_log_check_seconds: float = 5.0
 
     # Limits and input rules.
     max_payload_bytes: int = 1_000_000

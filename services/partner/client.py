@@ -7,6 +7,8 @@ verification or decryption are rejected with a negative receipt and skipped: nev
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -17,11 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas import CANONICAL_RECORD, RECEIPT
-from services.kernel.audit_events import stable_id
+from services.kernel.audit_events import disclosure_event_id, receipt_event_id, stable_id
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener, attach_signature
@@ -33,6 +36,7 @@ from services.kernel.metrics import ServiceMetrics
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
 from services.partner.jsonout import to_json
+from services.partner.logwatch import CheckResult, LogWatcher
 
 
 class Sink(Protocol):
@@ -114,8 +118,10 @@ class PartnerClient:
         sink: Sink,
         metrics: ServiceMetrics,
         registry: CollectorRegistry,
+        watcher: LogWatcher | None = None,
     ) -> None:
         self.party = party
+        self.watcher = watcher
         self._settings = settings
         self._keyring = keyring
         self._opener = Opener(keyring.registry, keyring.store, party)
@@ -153,9 +159,21 @@ class PartnerClient:
                     self._sink.deliver(opened.message_id, record)
                 self.accepted.labels(self.party).inc()
                 self._log.info("delivered", channel=self._channel)
-                return self._receipt(
-                    opened.message_id, str(opened.envelope["correlation_id"]), value, "ACCEPTED", None, now
-                )
+                correlation_id = str(opened.envelope["correlation_id"])
+                receipt = self._receipt(opened.message_id, correlation_id, value, "ACCEPTED", None, now)
+                if self.watcher is not None:
+                    receipt_id = self._receipt_id(opened.message_id, value)
+                    self.watcher.expect(
+                        disclosure_event_id(opened.message_id, correlation_id, self.party),
+                        "DISCLOSURE",
+                        opened.message_id,
+                    )
+                    self.watcher.expect(
+                        receipt_event_id(opened.message_id, correlation_id, self.party, receipt_id),
+                        "DELIVERY_RECEIPT",
+                        opened.message_id,
+                    )
+                return receipt
         except CrxError as exc:
             self.rejected.labels(self.party, exc.reason_code).inc()
             self._metrics.errors.labels(f"partner-{self.party}", type(exc).__name__).inc()
@@ -172,12 +190,15 @@ class PartnerClient:
         except CrxError:
             return {}
 
+    def _receipt_id(self, message_id: str, value: bytes) -> str:
+        return stable_id("receipt", self.party, message_id, hashlib.sha256(value).hexdigest())
+
     def _receipt(
         self, message_id: str, correlation_id: str, value: bytes, outcome: str, reason: str | None, now: dt.datetime
     ) -> OutRecord:
         entry = self._keyring.registry.active(self.party, "signing", now)
         receipt = {
-            "receipt_id": stable_id("receipt", self.party, message_id, hashlib.sha256(value).hexdigest()),
+            "receipt_id": self._receipt_id(message_id, value),
             "message_id": message_id,
             "correlation_id": correlation_id,
             "party": self.party,
@@ -204,13 +225,19 @@ def build(
     out: Path | Sink,
     registry: CollectorRegistry,
     metrics_port: int = 0,
+    watcher: LogWatcher | None = None,
 ) -> StreamService:
-    """A partner client for ``party`` writing JSON records to a directory (or any other sink)."""
+    """A partner client for ``party`` writing JSON records to a directory (or any other sink).
+
+    With a ``watcher``, the client also proves, every ``partner_log_check_seconds``, that its deliveries and
+    receipts are in the audit log and that the log's history only ever grows (``logwatch``).
+    """
     metrics = ServiceMetrics.create(registry)
     sink = DirectorySink(out) if isinstance(out, Path) else out
-    client = PartnerClient(settings, keyring, party, sink, metrics, registry)
-    return StreamService(
+    client = PartnerClient(settings, keyring, party, sink, metrics, registry, watcher)
+    return PartnerService(
         settings,
+        watcher=watcher,
         name=f"partner-{party}",
         group_id=f"crx-partner-{party}",
         topics=[settings.topic(f"out.{party}")],
@@ -220,3 +247,39 @@ def build(
         registry=registry,
         metrics_port=metrics_port,
     )
+
+
+class PartnerService(StreamService):
+    """The partner's stream service, plus the periodic audit-log check when a watcher is given."""
+
+    def __init__(self, settings: Settings, *, watcher: LogWatcher | None, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.watcher = watcher
+        self._period = settings.partner_log_check_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.last_check: CheckResult | None = None
+
+    async def start(self) -> None:
+        """Start consuming, then the log checks."""
+        await super().start()
+        if self.watcher is not None and self._task is None:
+            self._task = asyncio.create_task(self._checks(), name=f"{self.name}-logwatch")
+
+    async def stop(self) -> None:
+        """Stop the log checks, then drain and stop consuming."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().stop()
+
+    async def _checks(self) -> None:
+        assert self.watcher is not None
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            while True:
+                await asyncio.sleep(self._period)
+                try:
+                    self.last_check = await self.watcher.check_once(session)
+                except (aiohttp.ClientError, TimeoutError) as exc:  # the log is unreachable: try again later
+                    self._log.warning("audit log unreachable", error_class=type(exc).__name__)

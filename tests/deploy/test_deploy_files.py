@@ -37,6 +37,7 @@ from services.kernel.keys import KeyRing
 from services.kernel.service import StreamService
 from services.normaliser import service as normaliser
 from services.partner import client as partner
+from services.partner.logwatch import LogWatcher
 from services.pipeline import ensure_keys
 from services.router import service as router
 from services.router.policy import Policy
@@ -130,7 +131,10 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         router.build(settings, keyring, AUDIT_SECRET, registry(), Policy.load(None)),
         writer.build(settings, keyring, SqliteAuditStore(":memory:"), AUDIT_SECRET, registry())[0],
     ]
-    services += [partner.build(settings, keyring, j, tmp / "out" / j, registry()) for j in settings.jurisdictions]
+    for j in settings.jurisdictions:  # as `crx partner consume` builds it with CRX_AUDIT_API_URL set
+        reg = registry()
+        watcher = LogWatcher(j, lambda: "http://audit.invalid", [], "crx/audit", tmp / "watch" / f"{j}.db", reg)
+        services.append(partner.build(settings, keyring, j, tmp / "out" / j, reg, 0, watcher))
 
     sample = next(SAMPLES.glob("*.json")).read_bytes()
     intake_checks, intake_service_writes = _intake_service(settings, keyring, registry(), sample)
