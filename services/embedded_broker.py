@@ -80,6 +80,9 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             env={**os.environ, "RUST_BACKTRACE": "0"},
             preexec_fn=_die_with_parent,
+            # Its own session: a terminal's Ctrl-C reaches crx, which drains every service and then stops
+            # the broker, instead of the broker dying under services that are still committing.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

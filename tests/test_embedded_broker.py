@@ -39,3 +39,12 @@ async def test_start_produce_consume_stop() -> None:
     except ProcessLookupError:
         alive = False
     assert not alive
+
+
+def test_broker_is_out_of_reach_of_the_terminals_ctrl_c() -> None:
+    """The broker runs in its own session, so Ctrl-C (SIGINT to the foreground group) reaches only crx,
+    which drains its services before stopping the broker."""
+    with EmbeddedBroker() as broker:
+        assert broker.pid is not None
+        assert os.getsid(broker.pid) != os.getsid(0) and os.getpgid(broker.pid) != os.getpgid(0)
+    assert broker.pid is None  # stopped by crx itself
