@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from schemas import AUDIT_EVENT, RECEIPT
 from services.audit.api import AuditApi, AuditHttpServer
 from services.audit.notekey import ensure_note_key
+from services.audit.observed import key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint
 from services.kernel.audit_events import AuditEmitter
 from services.kernel.codec import codec
@@ -160,6 +161,20 @@ class AuditWriter:
         if self._due(0):
             self.sign_pending()
 
+    def observe_configuration(self) -> int:
+        """Append a KEY_CHANGE / POLICY_CHANGE event for every key state and policy version not yet logged.
+
+        Returns how many were appended (0 when nothing changed). See ``observed``.
+        """
+        now = dt.datetime.now(dt.UTC)
+        events = key_events(self._keyring.registry, self._emitter, now)
+        policy_id, policy = policy_event(self._settings, self._emitter, now)
+        events[policy_id] = policy
+        new = [leaf for event_id, leaf in events.items() if self.store.index_of(event_id) is None]
+        if new:
+            self._append(new, sign=self._due(len(new)))
+        return len(new)
+
     def _receipt_event(self, value: bytes, now: dt.datetime) -> bytes:
         try:
             receipt = verify_receipt(self._keyring, value, now)
@@ -239,6 +254,7 @@ class AuditService(StreamService):
         """Start the service and its proof API, then the checkpoint timer."""
         await super().start()
         await self.api.start()
+        self.writer.observe_configuration()
         if self._timer is None:
             self._timer = asyncio.create_task(self._tick(), name=f"{self.name}-checkpoints")
 
@@ -262,6 +278,7 @@ class AuditService(StreamService):
         while True:
             await asyncio.sleep(self._period)
             try:
+                self.writer.observe_configuration()
                 self.writer.tick()
             except CrxError as exc:  # retried at the next tick; the batch loop reports store failures too
                 self._log.warning("checkpoint not signed", error_class=type(exc).__name__)

@@ -3,6 +3,7 @@ log's own Ed25519 note key, store failures left to the batch loop (so offsets ar
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from services.kernel.config import Settings
 from services.kernel.errors import TransientError
 from services.kernel.keys import KeyRing
 from services.kernel.metrics import ServiceMetrics
+from services.keyadmin import rotate
 from tests.audit.conftest import events
 
 
@@ -121,3 +123,20 @@ def test_the_note_key_is_created_once_encrypted_and_private(
     assert key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert vkey_path(settings).read_text().split() == [first.signers[0].verifier_key()]
     assert first.signers[0].name == "crx/audit"
+
+
+async def test_key_and_policy_changes_are_logged_once_per_state(settings: Settings, keyring: KeyRing) -> None:
+    """Every key's current status and the policy in force become KEY_CHANGE / POLICY_CHANGE events, once;
+    a rotation adds exactly the new states (new key active, old key retiring)."""
+    writer = _writer(settings, keyring, Clock())
+    keys = len(keyring.registry.entries())
+    assert writer.observe_configuration() == keys + 1
+    assert writer.observe_configuration() == 0
+    kinds = [e["event_type"] for e in writer.store.events()]
+    assert kinds.count("KEY_CHANGE") == keys and kinds.count("POLICY_CHANGE") == 1
+    rotate(keyring, "FR", "encryption", dt.datetime.now(dt.UTC))
+    keyring.registry.save()
+    assert writer.observe_configuration() == 2
+    changes = [e for e in writer.store.events(event_type="KEY_CHANGE") if e["actor"] == "FR"]
+    assert sorted(e["outcome"] for e in changes) == ["active", "active", "active", "retiring"]
+    assert writer.store.verify(load_note_verifiers(settings)).ok

@@ -1,0 +1,64 @@
+"""KEY_CHANGE and POLICY_CHANGE events: the audit writer logs every key state and policy version it observes.
+
+Each (party, key id, status) of the key registry, and each distinct agreements file (by SHA-256), becomes one
+audit event with a stable id, so observing the same state again adds nothing and a change (a rotation, a
+revocation, a new agreements file) adds exactly one event. The registry reloads itself when its file
+changes; the writer looks every few seconds, so the log records when a change took effect here, within that
+interval. Events carry key ids, statuses, algorithms and digests: no key material, no personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from importlib import resources
+
+from schemas import AUDIT_EVENT
+from services.kernel.audit_events import AuditEmitter
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.keys import KeyRegistry
+
+
+def key_events(registry: KeyRegistry, emitter: AuditEmitter, now: dt.datetime) -> dict[str, bytes]:
+    """Event id -> canonical bytes of one KEY_CHANGE event per registry entry in its current status."""
+    events: dict[str, bytes] = {}
+    for entry in registry.entries():
+        record = emitter.event(
+            "KEY_CHANGE",
+            occurred_at=now,
+            actor=entry.party,
+            outcome=entry.status,
+            message_id=entry.key_id,
+            recipients=[entry.party],
+            reason=f"{entry.purpose} {entry.algorithm}",
+            rule=f"valid from {entry.not_before}" + (f" to {entry.not_after}" if entry.not_after else ""),
+            discriminator=entry.status,
+        )
+        events[_event_id(record.value)] = record.value
+    return events
+
+
+def policy_event(settings: Settings, emitter: AuditEmitter, now: dt.datetime) -> tuple[str, bytes]:
+    """(event id, bytes) of the POLICY_CHANGE event for the agreements file in force (packaged default if none)."""
+    if settings.agreements_file is not None:
+        text = settings.agreements_file.read_bytes()
+        source = str(settings.agreements_file.name)
+    else:
+        text = resources.files("services.router").joinpath("default_agreements.yaml").read_bytes()
+        source = "packaged default_agreements.yaml"
+    digest = hashlib.sha256(text).hexdigest()
+    record = emitter.event(
+        "POLICY_CHANGE",
+        occurred_at=now,
+        actor=settings.broker_party,
+        outcome="in_force",
+        message_id=digest[:32],
+        rule=source,
+        reason=f"sha256 {digest}",
+    )
+    return _event_id(record.value), record.value
+
+
+def _event_id(value: bytes) -> str:
+    return str(codec(AUDIT_EVENT).decode(value)["event_id"])
