@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,15 +14,27 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def _tansu_pids() -> set[int]:
+def _tansu_pids(tag: str) -> set[int]:
+    """Broker processes started by this test's demo: they inherit its environment, tag included.
+
+    Other test runs on the machine start brokers of their own; only ours must be gone.
+    """
     out = subprocess.run(["pgrep", "-f", "tansu"], capture_output=True, text=True, check=False).stdout
-    return {int(p) for p in out.split()}
+    ours = set()
+    for pid in (int(p) for p in out.split()):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if f"DEMO_TEST_TAG={tag}".encode() in environ.split(b"\0"):
+            ours.add(pid)
+    return ours
 
 
 def test_demo_once_json_balances_and_cleans_up(tmp_path: Path) -> None:
     """The demo prints the accounting JSON, balances, verifies the audit log and stops its broker."""
-    before = _tansu_pids()
-    env = {k: v for k, v in os.environ.items() if k != "CRX_KAFKA_BOOTSTRAP"}
+    tag = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if k != "CRX_KAFKA_BOOTSTRAP"} | {"DEMO_TEST_TAG": tag}
     crx = Path(sys.executable).parent / "crx"
     proc = subprocess.run(
         [
@@ -53,7 +66,7 @@ def test_demo_once_json_balances_and_cleans_up(tmp_path: Path) -> None:
     assert result["delivered_records"] >= 4 and result["refused"] >= 1 and result["dead_lettered"] >= 5
     assert set(result["delivered"]) <= {"DE", "FR", "PL"} and result["delivered"]["FR"] >= 2
     assert result["receipts"] == sum(result["delivered"].values())
-    assert _tansu_pids() <= before, "the demo left a broker process behind"
+    assert not _tansu_pids(tag), "the demo left a broker process behind"
     assert list((tmp_path / "out" / "FR").glob("*.json"))
 
 
