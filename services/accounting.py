@@ -1,7 +1,8 @@
 """Accounting from the audit log: what became of every pushed submission.
 
-A submission is ``delivered`` when at least one DISCLOSURE names it, ``refused`` when the router refused
-it for every candidate, ``dead_lettered`` when a DEAD_LETTER names it, and ``pending`` otherwise. The
+A submission is ``delivered`` when at least one DISCLOSURE names it, else ``refused`` when the router refused
+it for every candidate, else ``dead_lettered`` when a DEAD_LETTER names it (a dead letter replayed with
+success is therefore delivered or refused), and ``pending`` otherwise. The
 audit log is the source of truth, so the books balance only if every act was audited.
 
 A submission may hold many records (a batch file). The same books are kept per canonical record too: every
@@ -78,14 +79,14 @@ def account(store: AuditStore, submission_ids: Iterable[str]) -> Accounting:
         disclosures = [e for e in events if e["event_type"] == "DISCLOSURE"]
         acc.disclosures += len(disclosures)
         acc.receipts += sum(1 for e in events if e["event_type"] == "DELIVERY_RECEIPT" and e["outcome"] == "accepted")
-        if "DEAD_LETTER" in types:
-            acc.dead_lettered += 1
-            acc.dead_letter_reasons.update(e["reason"] for e in events if e["event_type"] == "DEAD_LETTER")
-        elif disclosures:
+        if disclosures:  # also a dead letter replayed once its cause was fixed
             acc.delivered_records += 1
             acc.delivered.update(r for e in disclosures for r in e["recipients"])
         elif "REFUSAL" in types:
             acc.refused += 1
+        elif "DEAD_LETTER" in types:
+            acc.dead_lettered += 1
+            acc.dead_letter_reasons.update(e["reason"] for e in events if e["event_type"] == "DEAD_LETTER")
         else:
             acc.pending.append(sid)
         _account_records(acc, events)

@@ -372,9 +372,11 @@ main.add_command(keys_group)
 
 
 def _add_envelope_commands() -> None:
+    from services.dlq_cli import dlq
     from services.envelope_cli import envelope
 
     main.add_command(envelope)
+    main.add_command(dlq)
 
 
 _add_envelope_commands()

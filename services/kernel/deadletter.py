@@ -1,7 +1,7 @@
 """Dead-letter output: a typed reason in clear, the original bytes sealed to the broker, and an audit event.
 
 Nothing is lost: a record that cannot be processed becomes a ``DeadLetter`` on ``crx.dlq`` that can be
-replayed once the cause is fixed (open the sealed payload, produce it back to ``source_topic``).
+replayed once the cause is fixed (``crx dlq replay``: open the sealed payload, send it back).
 """
 
 from __future__ import annotations

@@ -1,0 +1,142 @@
+"""The dead-letter topic for operators: list what is there, and replay a record once its cause is fixed.
+
+A dead letter keeps its typed reason in clear and the original bytes sealed to the broker (unless they were
+too large to keep). Replaying opens them with the broker's key and sends them again:
+
+- a record dead-lettered by the normaliser or the router is produced back, unchanged, to the topic it came
+  from (a feed topic or ``crx.records``); it keeps its submission and message ids, so the books of that
+  submission move from dead-lettered to delivered or refused once it goes through;
+- a payload refused at the door (stage ``intake``: unknown adapter, unknown jurisdiction...) never reached a
+  feed, so it is submitted again through the intake publisher, for its jurisdiction, with the adapter the
+  operator names; it becomes a new submission (id derived from the dead letter's id), audited as any other.
+
+Each replay is audited (a COLLECTION event with reason ``REPLAYED_FROM_DLQ`` naming the dead letter), and
+replaying the same dead letter twice produces nothing new downstream: ids are stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from schemas import DEAD_LETTER
+from services.intake.publisher import FeedPublisher, PushResult, Submission
+from services.kernel.audit_events import AuditEmitter
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.deadletter import DLQ_CHANNEL
+from services.kernel.envelope import Opener
+from services.kernel.errors import CrxError
+from services.kernel.kafka import OutRecord, Producer, client_options
+from services.kernel.keys import KeyRing
+
+REPLAY_REASON = "REPLAYED_FROM_DLQ"
+
+
+class ReplayError(CrxError):
+    """The dead letter cannot be replayed: unknown id, payload not kept, or a required adapter missing."""
+
+    dead_letter = False
+    reason_code = "REPLAY"
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What a replay did: where the bytes went, and the new submission when it was resubmitted."""
+
+    dead_letter_id: str
+    topic: str
+    submission: PushResult | None = None
+
+
+async def read_dead_letters(settings: Settings, idle_ms: int = 1000) -> list[dict[str, Any]]:
+    """Every dead letter on ``crx.dlq`` from the beginning (no consumer group: nothing is committed)."""
+    consumer = AIOKafkaConsumer(
+        settings.topic(DLQ_CHANNEL),
+        **client_options(settings),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
+    decode = codec(DEAD_LETTER).decode
+    letters: dict[str, dict[str, Any]] = {}
+    await consumer.start()
+    try:
+        while batch := await consumer.getmany(timeout_ms=idle_ms):
+            for records in batch.values():
+                for record in records:
+                    letter = decode(record.value or b"")
+                    letters[letter["dead_letter_id"]] = letter  # a redelivered dead letter counts once
+    finally:
+        await consumer.stop()
+    return list(letters.values())
+
+
+def summary(letter: dict[str, Any]) -> dict[str, Any]:
+    """The listable fields of a dead letter: ids, stage, reason, where it came from, whether it can be replayed."""
+    return {
+        "dead_letter_id": letter["dead_letter_id"],
+        "stage": letter["stage"],
+        "reason": letter["reason_code"],
+        "detail": letter["detail"],
+        "source": f"{letter['source_topic']}[{letter['source_partition']}]@{letter['source_offset']}",
+        "submission_id": letter["submission_id"],
+        "jurisdiction": letter["jurisdiction"],
+        "bytes": letter["payload_size"],
+        "replayable": letter["sealed_payload"] is not None,
+        "occurred_at": letter["occurred_at"].isoformat(),
+    }
+
+
+async def replay(
+    settings: Settings,
+    keyring: KeyRing,
+    producer: Producer,
+    audit_secret: bytes,
+    letter: dict[str, Any],
+    adapter: str | None = None,
+) -> Replayed:
+    """Send the dead letter's original bytes again (see the module docstring). Raises ReplayError."""
+    if letter["sealed_payload"] is None:
+        raise ReplayError("the original payload was too large to keep; ask the sender to submit it again")
+    now = dt.datetime.now(dt.UTC)
+    opener = Opener(keyring.registry, keyring.store, settings.broker_party)
+    original = opener.open(
+        letter["sealed_payload"],
+        channel=DLQ_CHANNEL,
+        now=now,
+        signers=None,  # verified when signed
+    ).plaintext
+    emitter = AuditEmitter("dlq", settings.topic("audit"), audit_secret)
+    if letter["stage"] == "intake":
+        if adapter is None:
+            raise ReplayError("a payload refused at the door needs --adapter to be submitted again")
+        if letter["jurisdiction"] is None:
+            raise ReplayError("the payload names no configured jurisdiction; it cannot be resubmitted")
+        key = f"replay:{letter['dead_letter_id']}"
+        [result] = await FeedPublisher(settings, keyring, producer, audit_secret).publish(
+            [Submission(letter["jurisdiction"], adapter, original, idempotency_key=key)], now
+        )
+        await producer.send_all([_audit(emitter, letter, now, result.submission_id)])
+        return Replayed(letter["dead_letter_id"], settings.topic(f"feed.{letter['jurisdiction']}"), result)
+    topic = letter["source_topic"]
+    await producer.send_all([OutRecord(topic, original), _audit(emitter, letter, now, letter["submission_id"])])
+    return Replayed(letter["dead_letter_id"], topic)
+
+
+def _audit(emitter: AuditEmitter, letter: dict[str, Any], now: dt.datetime, submission_id: str | None) -> OutRecord:
+    return emitter.event(
+        "COLLECTION",
+        occurred_at=now,
+        actor="operator",
+        outcome="ok",
+        submission_id=submission_id,
+        source_jurisdiction=letter["jurisdiction"],
+        reason=REPLAY_REASON,
+        rule=f"dead letter {letter['dead_letter_id']}",
+        discriminator=letter["dead_letter_id"],
+    )

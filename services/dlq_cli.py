@@ -1,0 +1,70 @@
+"""``crx dlq list | replay``: the dead-letter topic on the command line (see ``services/dlq.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import click
+
+from services.cli_common import keyring_of, settings_of
+from services.kernel.errors import CrxError
+
+
+@click.group()
+def dlq() -> None:
+    """Dead letters: list them, replay one once its cause is fixed."""
+
+
+@dlq.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def dlq_list(ctx: click.Context, as_json: bool) -> None:
+    """List every dead letter: id, stage, typed reason, source, whether its payload was kept (never the payload)."""
+    from services.dlq import read_dead_letters, summary
+
+    letters = [summary(letter) for letter in asyncio.run(read_dead_letters(settings_of(ctx)))]
+    for s in sorted(letters, key=lambda s: s["occurred_at"]):
+        if as_json:
+            click.echo(json.dumps(s, sort_keys=True))
+        else:
+            kept = "replayable" if s["replayable"] else "payload not kept"
+            click.echo(f"{s['dead_letter_id']}  {s['stage']:<10} {s['reason']:<22} {s['source']}  {kept}")
+    click.echo(f"{len(letters)} dead letter(s)", err=True)
+
+
+@dlq.command(name="replay")
+@click.argument("dead_letter_id")
+@click.option("--adapter", help="For a payload refused at the door: the adapter to submit it with.")
+@click.pass_context
+def dlq_replay(ctx: click.Context, dead_letter_id: str, adapter: str | None) -> None:
+    """Send DEAD_LETTER_ID's original bytes again, audited; prints where they went."""
+    from services.dlq import ReplayError, read_dead_letters, replay
+    from services.kernel.audit_events import load_audit_secret
+    from services.kernel.kafka import Producer
+
+    settings = settings_of(ctx)
+    keyring = keyring_of(settings)
+    secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
+
+    async def go() -> dict[str, object]:
+        letter = next((x for x in await read_dead_letters(settings) if x["dead_letter_id"] == dead_letter_id), None)
+        if letter is None:
+            raise ReplayError("no dead letter with this id")
+        producer = Producer(settings)
+        await producer.start()
+        try:
+            done = await replay(settings, keyring, producer, secret, letter, adapter)
+        finally:
+            await producer.stop()
+        sub = done.submission
+        return {"dead_letter_id": done.dead_letter_id, "topic": done.topic,
+                "submission_id": sub.submission_id if sub else letter["submission_id"],
+                "accepted": sub.accepted if sub else True, "reason": sub.reason if sub else None}  # fmt: skip
+
+    try:
+        click.echo(json.dumps(asyncio.run(go()), sort_keys=True))
+    except CrxError as exc:
+        click.echo(f"refused: {exc.reason_code}: {exc.detail}", err=True)
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""Dead letters are replayed once their cause is fixed; the books follow, nothing is duplicated."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from services.accounting import account
+from services.audit.notekey import load_note_verifiers
+from services.cli import main
+from services.dlq import ReplayError, read_dead_letters, replay
+from services.intake.publisher import Submission
+from services.kernel.audit_events import load_audit_secret
+from services.kernel.config import Settings
+from services.kernel.keys import KeyRing
+from tests.integration.helpers import running, sample, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_fixed_cause_then_replay_delivers_the_dead_letter(settings: Settings, keyring: KeyRing) -> None:
+    """DE is strict about unmapped codes: its notification is dead-lettered (UNMAPPED_CODE). Once DE is no
+    longer strict, replaying the dead letter delivers the same submission; a payload refused at the door
+    for an unknown adapter is resubmitted with the right one as a new submission."""
+    strict = settings.replace(strict_mapping=("DE",))
+    secret = load_audit_secret(None, settings.data_dir)
+    good = sample("DE-notification-fr-pl.json")  # it carries one offence code without a common category
+    async with running(strict, keyring) as pipeline:
+        now = dt.datetime.now(dt.UTC)
+        [unmapped, wrong_adapter] = await pipeline.publisher.publish(
+            [Submission("DE", "json-v1", good), Submission("DE", "jsonv1", good, idempotency_key="typo")], now
+        )
+        ids = [unmapped.submission_id, wrong_adapter.submission_id]
+        await wait_for(lambda: account(pipeline.store, ids).dead_lettered == 2)
+        assert set(account(pipeline.store, ids).dead_letter_reasons) == {"UNMAPPED_CODE", "UNKNOWN_ADAPTER"}
+    letters = {x["reason_code"]: x for x in await read_dead_letters(settings)}
+    async with running(settings, keyring) as pipeline:  # the cause fixed: DE is no longer strict
+        done = await replay(settings, keyring, pipeline.producer, secret, letters["UNMAPPED_CODE"])
+        assert done.topic == settings.topic("feed.DE") and done.submission is None
+        with pytest.raises(ReplayError):
+            await replay(settings, keyring, pipeline.producer, secret, letters["UNKNOWN_ADAPTER"])  # no adapter
+        resubmitted = await replay(
+            settings, keyring, pipeline.producer, secret, letters["UNKNOWN_ADAPTER"], adapter="json-v1"
+        )
+        assert resubmitted.submission is not None and resubmitted.submission.accepted
+        new_id = resubmitted.submission.submission_id
+        await wait_for(lambda: account(pipeline.store, [unmapped.submission_id, new_id]).complete)
+        acc = account(pipeline.store, [unmapped.submission_id, new_id])
+        assert acc.delivered_records == 2 and dict(acc.delivered) == {"FR": 2, "PL": 2}
+        # Replaying again changes nothing downstream: same ids, the partners already have the record.
+        await replay(settings, keyring, pipeline.producer, secret, letters["UNMAPPED_CODE"])
+        replays = [e for e in pipeline.store.events(event_type="COLLECTION") if e["reason"] == "REPLAYED_FROM_DLQ"]
+        assert len(replays) == 2  # the second replay of the same dead letter is the same audit event
+        assert pipeline.store.verify(load_note_verifiers(settings)).ok
+
+
+async def test_cli_lists_dead_letters_without_payloads(settings: Settings, keyring: KeyRing) -> None:
+    """`crx dlq list --json` shows ids, stages, typed reasons and sources; never the payload."""
+    async with running(settings, keyring) as pipeline:
+        [result] = await pipeline.publisher.publish(
+            [Submission("DE", "json-v1", b'{"record_id": "Distinctive-Name-1970"')], dt.datetime.now(dt.UTC)
+        )
+        await wait_for(lambda: account(pipeline.store, [result.submission_id]).dead_lettered == 1)
+    env = {"CRX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "CRX_TOPIC_PREFIX": settings.topic_prefix,
+           "CRX_DATA_DIR": str(settings.data_dir), "CRX_AUDIT_SECRET": "test-audit-secret"}  # fmt: skip
+    listed = await asyncio.to_thread(CliRunner(env=env).invoke, main, ["dlq", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [line] = [json.loads(x) for x in listed.stdout.splitlines()]
+    assert (line["stage"], line["reason"], line["submission_id"]) == ("normaliser", "MALFORMED", result.submission_id)
+    assert line["replayable"] and "Distinctive" not in listed.stdout
