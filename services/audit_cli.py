@@ -89,4 +89,14 @@ def report(ctx: click.Context, start: str, end: str, fmt: str) -> None:
     click.echo(result.as_json() if fmt == "json" else result.as_csv(), nl=fmt == "json")
 
 
-COMMANDS = (checkpoint, prove, consistency, report)
+@click.command(name="vkey")
+@click.pass_context
+def vkey(ctx: click.Context) -> None:
+    """Print the log's verifier key(s) in C2SP note form: what partners and supervisors verify checkpoints with."""
+    from services.audit.notekey import load_note_verifiers
+
+    for verifier in _answer(load_note_verifiers, settings_of(ctx)):
+        click.echo(verifier.vkey())
+
+
+COMMANDS = (checkpoint, prove, consistency, report, vkey)

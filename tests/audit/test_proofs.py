@@ -127,3 +127,4 @@ def test_cli_checkpoint_prove_consistency_and_report(store: SqliteAuditStore, tm
     assert report.exit_code == 0
     assert "FR,CRIMINAL_PROCEEDINGS,DISCLOSURE,ok,27" in report.stdout
     assert "US,CRIMINAL_PROCEEDINGS,REFUSAL,ok,10" in report.stdout
+    assert runner.invoke(main, ["audit", "vkey"]).exit_code == 1  # no note key in this data dir: a typed error
