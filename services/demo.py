@@ -186,9 +186,8 @@ def _print_human(result: dict[str, Any], pipeline: Pipeline) -> None:
         f"  HTTP intake    {pipeline.intake.http.url}/v1/feeds/<jurisdiction>  (tokens: {TOKENS_FILE} in the data dir)"
     )
     print(f"  drop directory {pipeline.settings.drop_dir}/<jurisdiction>/<adapter>/")
-    audit_api = next((s.api.url for s in pipeline.services if hasattr(s, "api")), None)
-    if audit_api:
-        print(f"  audit proofs   {audit_api}/v1/checkpoint  {audit_api}/v1/proof/<event id>  (crx audit prove ...)")
+    audit_api = pipeline.audit_api_url
+    print(f"  audit proofs   {audit_api}/v1/checkpoint  {audit_api}/v1/proof/<event id>  (crx audit prove ...)")
     for name, url in pipeline.ops_urls().items():
         print(f"  {name:<14} {url}/metrics  {url}/healthz  {url}/readyz")
     print(flush=True)

@@ -62,6 +62,7 @@ class Pipeline:
     services: list[StreamService]
     audit: audit_writer.AuditWriter
     out_dir: Path
+    audit_service: audit_writer.AuditService
     _started: bool = field(default=False)
 
     @classmethod
@@ -96,19 +97,17 @@ class Pipeline:
         ]
         out_dir = settings.data_dir / "out"
         verifiers = load_note_verifiers(settings)
-        api = getattr(audit_service, "api", None)
+        api = audit_service.api
         for i, party in enumerate(partners):
             out = (sinks or {}).get(party) or out_dir / party
             registry = CollectorRegistry()
-            watcher = None
-            if api is not None:  # each partner proves its own deliveries and receipts are in the log
-                state = settings.data_dir / "logwatch" / f"{party}.sqlite3"
-                watcher = LogWatcher(party, lambda: api.url, verifiers, settings.audit_log_origin, state, registry)
+            state = settings.data_dir / "logwatch" / f"{party}.sqlite3"  # each partner proves its own events
+            watcher = LogWatcher(party, lambda: api.url, verifiers, settings.audit_log_origin, state, registry)
             services.append(partner.build(settings, keyring, party, out, registry, port(3 + i), watcher))
         intake = IntakeService(
             settings, keyring, secret, CollectorRegistry(), http_port=intake_port, metrics_port=port(3 + len(partners))
         )
-        return cls(settings, keyring, store, intake, services, writer, out_dir)
+        return cls(settings, keyring, store, intake, services, writer, out_dir, audit_service)
 
     @property
     def publisher(self) -> FeedPublisher:
@@ -143,6 +142,11 @@ class Pipeline:
     def verify_audit(self) -> VerifyResult:
         """Verify the audit store against the log's checkpoint key(s) (``audit-note.vkey``)."""
         return self.store.verify(load_note_verifiers(self.settings))
+
+    @property
+    def audit_api_url(self) -> str:
+        """Base URL of the audit service's proof API."""
+        return self.audit_service.api.url
 
     def ops_urls(self) -> dict[str, str]:
         """Base URL of every service's /metrics, /healthz, /readyz."""

@@ -215,7 +215,7 @@ def build(
     registry: CollectorRegistry,
     metrics_port: int = 0,
     api_port: int | None = None,
-) -> tuple[StreamService, AuditWriter]:
+) -> tuple[AuditService, AuditWriter]:
     """The audit writer as a runnable service (and its handler, for inspection).
 
     The service also serves the read-only proof API (``services/audit/api.py``) on ``api_port`` (None: the

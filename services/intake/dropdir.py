@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+from collections import deque
 from pathlib import Path
 
 from services.intake.publisher import FeedPublisher, PushResult, Submission
@@ -30,6 +31,7 @@ from services.kernel.logging import get_logger
 CLAIMED = ".claimed"
 DONE = "done"
 PARTIAL_SUFFIX = ".part"
+RECENT = 1000
 
 
 def _is_candidate(path: Path) -> bool:
@@ -57,7 +59,7 @@ class DropDirectory:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._log = get_logger("intake.dropdir")
-        self.published: list[PushResult] = []
+        self.published: deque[PushResult] = deque(maxlen=RECENT)  # the latest results, for status and tests
 
     def folder(self, jurisdiction: str, adapter: str) -> Path:
         """Where ``jurisdiction``'s national system drops ``adapter`` files."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_TTL = dt.timedelta(days=7)
+PURGE_EVERY = 1000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -50,6 +51,7 @@ class IdempotencyStore:
         self._db.execute(_SCHEMA)
         self._ttl = ttl
         self._lock = threading.Lock()
+        self._puts = 0
 
     def get(self, jurisdiction: str, key: str, now: dt.datetime) -> Remembered | None:
         """The remembered response for (jurisdiction, key), unless expired."""
@@ -63,12 +65,15 @@ class IdempotencyStore:
         return Remembered(row[0], int(row[1]), row[2])
 
     def put(self, jurisdiction: str, key: str, body_sha256: str, status: int, response: str, now: dt.datetime) -> None:
-        """Remember the response (replacing an expired entry)."""
+        """Remember the response (replacing an expired entry); every ``PURGE_EVERY`` puts, drop expired ones."""
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
                 (jurisdiction, key, body_sha256, status, response, now.isoformat()),
             )
+            self._puts += 1
+            if self._puts % PURGE_EVERY == 0:
+                self._db.execute("DELETE FROM idempotency WHERE created_at < ?", ((now - self._ttl).isoformat(),))
 
     def close(self) -> None:
         """Close the database."""

@@ -105,27 +105,35 @@ class Normaliser:
             adapter_name = str(opened.envelope["content_type"]).removeprefix("feed/")
             received = dt.datetime.fromtimestamp(rec.timestamp / 1000, dt.UTC)
             canonical = get_adapter(adapter_name).parse(opened.plaintext, ParseContext(jurisdiction, received))
-            self._check_codes(canonical, jurisdiction)
-            return [out for record in canonical for out in self._seal_record(record, submission_id, now)]
+            unmapped = self._check_codes(canonical, jurisdiction)
+            return [
+                out
+                for record, unknown in zip(canonical, unmapped, strict=True)
+                for out in self._seal_record(record, unknown, submission_id, now)
+            ]
         except Exception as exc:  # bad input, or a bug: either way the record is kept, never lost
             return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
 
-    def _check_codes(self, records: list[dict[str, Any]], jurisdiction: str) -> None:
-        """Count unmapped codes; a strict jurisdiction's payload with any is refused whole (UnmappedCode)."""
+    def _check_codes(self, records: list[dict[str, Any]], jurisdiction: str) -> list[Counter_[str]]:
+        """Count unmapped codes (returned per record); a strict jurisdiction's payload with any is refused
+        whole (UnmappedCode)."""
+        per_record = [unmapped_codes(record) for record in records]
         total: Counter_[str] = Counter_()
-        for record in records:
-            total.update(unmapped_codes(record))
+        for counts in per_record:
+            total.update(counts)
         for kind, count in total.items():
             self._unmapped.labels(jurisdiction, kind).inc(count)
         if total and jurisdiction in self._settings.strict_mapping:
             raise UnmappedCode(f"{total.total()} codes without a common category; {jurisdiction} is configured strict")
+        return per_record
 
-    def _seal_record(self, record: dict[str, Any], submission_id: str, now: dt.datetime) -> list[OutRecord]:
+    def _seal_record(
+        self, record: dict[str, Any], unknown: Counter_[str], submission_id: str, now: dt.datetime
+    ) -> list[OutRecord]:
         header = record["header"]
         message_id = str(header["message_id"])
         with bind_message_id(message_id=message_id):
             encoded = self._codec.encode(record)
-            unknown = unmapped_codes(record)
             if unknown:
                 self._log.info("codes without a common category", **unknown)
             ctx = SealContext(

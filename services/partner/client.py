@@ -140,9 +140,13 @@ class PartnerClient:
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
         """Deliver one batch; returns the receipts to send."""
         now = dt.datetime.now(dt.UTC)
-        return [self._one(rec, now) for rec in records]
+        expected: list[tuple[str, str, str]] = []
+        receipts = [self._one(rec, now, expected) for rec in records]
+        if self.watcher is not None:
+            self.watcher.expect(expected)  # one transaction per batch
+        return receipts
 
-    def _one(self, rec: Any, now: dt.datetime) -> OutRecord:
+    def _one(self, rec: Any, now: dt.datetime, expected: list[tuple[str, str, str]]) -> OutRecord:
         value: bytes = rec.value or b""
         try:
             opened = self._opener.open(
@@ -160,19 +164,12 @@ class PartnerClient:
                 self.accepted.labels(self.party).inc()
                 self._log.info("delivered", channel=self._channel)
                 correlation_id = str(opened.envelope["correlation_id"])
-                receipt = self._receipt(opened.message_id, correlation_id, value, "ACCEPTED", None, now)
-                if self.watcher is not None:
-                    receipt_id = self._receipt_id(opened.message_id, value)
-                    self.watcher.expect(
-                        disclosure_event_id(opened.message_id, correlation_id, self.party),
-                        "DISCLOSURE",
-                        opened.message_id,
-                    )
-                    self.watcher.expect(
-                        receipt_event_id(opened.message_id, correlation_id, self.party, receipt_id),
-                        "DELIVERY_RECEIPT",
-                        opened.message_id,
-                    )
+                receipt_id = self._receipt_id(opened.message_id, value)
+                receipt = self._receipt(opened.message_id, correlation_id, value, "ACCEPTED", None, now, receipt_id)
+                message_id = opened.message_id
+                expected.append((disclosure_event_id(message_id, correlation_id, self.party), "DISCLOSURE", message_id))
+                receipt_event = receipt_event_id(message_id, correlation_id, self.party, receipt_id)
+                expected.append((receipt_event, "DELIVERY_RECEIPT", message_id))
                 return receipt
         except CrxError as exc:
             self.rejected.labels(self.party, exc.reason_code).inc()
@@ -194,11 +191,18 @@ class PartnerClient:
         return stable_id("receipt", self.party, message_id, hashlib.sha256(value).hexdigest())
 
     def _receipt(
-        self, message_id: str, correlation_id: str, value: bytes, outcome: str, reason: str | None, now: dt.datetime
+        self,
+        message_id: str,
+        correlation_id: str,
+        value: bytes,
+        outcome: str,
+        reason: str | None,
+        now: dt.datetime,
+        receipt_id: str | None = None,
     ) -> OutRecord:
         entry = self._keyring.registry.active(self.party, "signing", now)
         receipt = {
-            "receipt_id": self._receipt_id(message_id, value),
+            "receipt_id": receipt_id or self._receipt_id(message_id, value),
             "message_id": message_id,
             "correlation_id": correlation_id,
             "party": self.party,

@@ -103,12 +103,15 @@ class LogWatcher:
             "crx_partner_log_problems", "Audit log checks that failed", ["party", "problem"], registry=registry
         )
 
-    def expect(self, event_id: str, event_type: str, message_id: str) -> None:
-        """Remember that ``event_id`` (of ``event_type``, about ``message_id``) must appear in the log."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO expected VALUES (?, ?, ?, ?)",
-                (event_id, event_type, message_id, dt.datetime.now(dt.UTC).isoformat()),
+    def expect(self, events: Sequence[tuple[str, str, str]]) -> None:
+        """Remember, in one transaction, that each ``(event id, event type, message id)`` must appear in the log."""
+        if not events:
+            return
+        since = dt.datetime.now(dt.UTC).isoformat()
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO expected VALUES (?, ?, ?, ?)", [(*event, since) for event in events]
             )
 
     def accepted(self) -> tuple[int, bytes] | None:
@@ -214,7 +217,7 @@ class LogWatcher:
                 return False
             text = await response.text()
         try:
-            bundle, leaf = parse_tlog_proof_with_extra(text)
+            _, leaf = parse_tlog_proof_with_extra(text)
             if leaf is None:
                 raise LogProblem("BAD_PROOF: the proof bundle carries no leaf")
             checkpoint = verify_tlog_proof(text, merkle.leaf_hash(leaf), self._verifiers, self._origin)
@@ -233,5 +236,4 @@ class LogWatcher:
         accepted = self.accepted()
         if accepted is not None:
             await self._consistent(session, base, accepted, checkpoint)
-        del bundle
         return True
