@@ -1,23 +1,31 @@
 # crx developer entry points. `make help` lists them.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
+DEPS   := $(VENV)/.deps-stamp
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= var/demo
+UPGRADE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint lock lock-check deps-latest lxml-matrix bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The venv holds exactly the lock: a changed lock rebuilds it from nothing, so nothing stale survives.
+$(DEPS): requirements/dev.txt
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/dev.txt
+	touch $(DEPS)
+
+# crx itself, editable, built by the locked setuptools (no build isolation: nothing unlocked is fetched).
+$(STAMP): $(DEPS) pyproject.toml
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP) ## make .venv and install crx with its dev extras
+install: $(STAMP) ## make .venv from the lock (requirements/dev.txt, hashes checked), then crx itself
 
 run: $(STAMP) ## start the embedded broker and all services, push the sample feeds (Ctrl-C stops)
 	$(BIN)/crx demo --data-dir $(DATA)
@@ -25,10 +33,22 @@ run: $(STAMP) ## start the embedded broker and all services, push the sample fee
 test: $(STAMP) ## run the whole test suite (unit + integration on the embedded broker)
 	$(BIN)/pytest -q
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) lock-check ## ruff, mypy, and the lock agrees with pyproject.toml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+lock: $(STAMP) ## re-lock after editing pyproject.toml; UPGRADE=1 (everything) or UPGRADE=NAME moves pins forward
+	tools/lock.sh write $(if $(filter 1,$(UPGRADE)),--upgrade,$(if $(UPGRADE),--upgrade-package $(UPGRADE)))
+
+lock-check: $(STAMP) ## fail when pyproject.toml and requirements/ disagree
+	tools/lock.sh check
+
+deps-latest: ## the suite and linters on the newest releases, in a throw-away venv, with what differs from the lock
+	PYTHON=$(PYTHON) tools/deps-latest.sh
+
+lxml-matrix: ## the adapter tests on several lxml releases (LXML="6.1.3 6.2.0"), in throw-away venvs
+	PYTHON=$(PYTHON) tools/lxml-matrix.sh $(LXML)
 
 bench: $(STAMP) ## end-to-end and per-stage benchmark on the embedded broker
 	$(BIN)/python -m tests.bench.e2e

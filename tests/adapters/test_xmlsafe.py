@@ -29,6 +29,10 @@ HOSTILE = {
         "utf-16"
     ),
     "quadratic-blowup": b'<!DOCTYPE r [<!ENTITY a "' + b"x" * 50_000 + b'">]><r>' + b"&a;" * 50_000 + b"</r>",
+    "laughs-in-utf16be": billion_laughs().replace(b'"1.0"', b'"1.0" encoding="UTF-16"').decode().encode("utf-16-be"),
+    "laughs-in-utf32": billion_laughs().replace(b'"1.0"', b'"1.0" encoding="UTF-32"').decode().encode("utf-32"),
+    "laughs-in-ebcdic": billion_laughs().replace(b'"1.0"', b'"1.0" encoding="IBM037"').decode().encode("cp037"),
+    "laughs-behind-a-long-comment": b"<!--" + b"-x" * 100_000 + b"-->" + billion_laughs(),
 }
 
 
@@ -57,6 +61,41 @@ def test_a_100_mb_document_is_refused_at_once_with_bounded_memory() -> None:
     assert refused.value.reason_code == PAYLOAD_TOO_LARGE
     assert time.perf_counter() - started < 2.0
     assert peak < 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"<a>" * 10_000 + b"</a>" * 10_000,
+        b"<a>" * 300,
+        b"<r>" + b" " * 253 + b"<a>" * 300,
+        b"<abcdefgh>" * 300,
+        b"<a\n>" * 1_000,
+        b"\xff\xfe" + ("<a>" * 300).encode("utf-16-le"),
+    ],
+    ids=["10k", "300-unclosed", "offset", "long-names", "newlines", "utf16"],
+)
+def test_our_depth_limit_trips_before_libxml2s_own(payload: bytes) -> None:
+    """However the nesting is laid out, the refusal is our LIMIT_EXCEEDED at depth 48, never libxml2's
+    error at 256 (which lxml 6.2 reports before the events of the same chunk)."""
+    with pytest.raises(AdapterError) as deep:
+        parse_xml(payload)
+    assert deep.value.reason_code == LIMIT_EXCEEDED
+    assert str(deep.value) == "XML nesting deeper than 48"
+
+
+def test_a_depth_limit_libxml2_could_overtake_is_refused() -> None:
+    """XmlLimits refuses a depth limit so high that libxml2's own would trip first."""
+    with pytest.raises(ValueError, match="max_depth"):
+        XmlLimits(max_depth=250)
+    assert XmlLimits(max_depth=100).max_depth == 100
+
+
+def test_libxml2_resource_limits_are_limit_exceeded() -> None:
+    """A limit of libxml2's own (a name over 50,000 characters) is LIMIT_EXCEEDED, not MALFORMED."""
+    with pytest.raises(AdapterError) as refused:
+        parse_xml(b"<" + b"a" * 60_000 + b"/>")
+    assert refused.value.reason_code == LIMIT_EXCEEDED
 
 
 def test_depth_and_element_count_are_bounded_while_parsing() -> None:

@@ -513,9 +513,15 @@ def test_compose_settings_make_valid_kafka_clients(generated: tuple[Path, dict[s
 
 
 def test_dockerfile() -> None:
-    """The image is python:3.11-slim, runs as a non-root user, has `crx` as entrypoint, copies existing paths."""
+    """The image is python:3.11-slim, runs as a non-root user, has `crx` as entrypoint, copies existing paths,
+    and installs exactly the runtime lock with hashes (so no embedded broker and no dev tools)."""
     lines = [ln.strip() for ln in (DEPLOY / "Dockerfile").read_text(encoding="utf-8").splitlines()]
     assert "FROM python:3.11-slim" in lines
+    installs = [ln for ln in lines if "pip install" in ln]
+    assert installs[0].endswith("--no-deps --require-hashes -r requirements/build.txt -r requirements/runtime.txt")
+    assert all("--no-deps" in ln for ln in installs) and not any("[" in ln for ln in installs)
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {"!requirements/runtime.txt", "!requirements/build.txt"} <= set(ignore)
     assert 'ENTRYPOINT ["crx"]' in lines
     users = [ln.split()[1] for ln in lines if ln.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in {"0", "root"}
