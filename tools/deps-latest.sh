@@ -18,19 +18,19 @@ trap 'rm -rf "$venv"' EXIT
 
 echo "== newest releases that differ from the lock (requirements/dev.txt) =="
 "$venv/bin/python" - <<'PY'
-import re
 from importlib.metadata import distributions
-from pathlib import Path
 
-pin = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)")
-norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()  # noqa: E731
-locked = {norm(m[1]): m[2] for line in Path("requirements/dev.txt").read_text().splitlines() if (m := pin.match(line))}
-installed = {norm(d.metadata["Name"]): d.version for d in distributions()}
-rows = []
-for name in sorted(set(locked) | set(installed) - {"pip", "crx"}):
-    old, new = locked.get(name, "-"), installed.get(name, "-")
-    if old != new:
-        rows.append(f"  {name:28} locked {old:14} newest {new}")
+from packaging.utils import canonicalize_name
+
+from tests.test_lock import pins
+
+locked = pins("dev")  # the pins whose markers hold for this Python and platform
+installed = {canonicalize_name(d.metadata["Name"]): d.version for d in distributions()}
+rows = [
+    f"  {name:28} locked {locked.get(name, '-'):14} newest {installed.get(name, '-')}"
+    for name in sorted((set(locked) | set(installed)) - {"pip", "crx"})
+    if locked.get(name) != installed.get(name)
+]
 print("\n".join(rows) if rows else "  none: the lock holds the newest release of everything")
 PY
 
