@@ -6,9 +6,13 @@ DEPS   := $(VENV)/.deps-stamp
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= var/demo
 UPGRADE ?=
+BROKERS ?= 1
+SECURE ?=
+# The integration tests that also run on Apache Kafka (make test-apache); tests/kafka runs there in make test.
+APACHE_TESTS := tests/integration/test_pipeline.py tests/integration/test_nothing_lost.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint lock lock-check deps-latest lxml-matrix bench clean
+.PHONY: help install run test test-apache kafka lint lock lock-check deps-latest lxml-matrix bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,8 +34,16 @@ install: $(STAMP) ## make .venv from the lock (requirements/dev.txt, hashes chec
 run: $(STAMP) ## start the embedded broker and all services, push the sample feeds (Ctrl-C stops)
 	$(BIN)/crx demo --data-dir $(DATA)
 
-test: $(STAMP) ## run the whole test suite (unit + integration on the embedded broker)
+test: $(STAMP) ## run the whole test suite (unit + integration on the embedded broker; tests/kafka on Apache Kafka)
 	$(BIN)/pytest -q
+
+test-apache: $(STAMP) ## the pipeline and nothing-lost tests again, on a one-node Apache Kafka (Java 17 + Maven)
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+	  echo "CRX_TEST_KAFKA=apache $(BIN)/pytest -q $(APACHE_TESTS)"; CRX_TEST_KAFKA=apache $(BIN)/pytest -q $(APACHE_TESTS); \
+	else echo "test-apache: skipped: no java or mvn on PATH (Apache Kafka needs Java 17+ and Maven)"; fi
+
+kafka: $(STAMP) ## Apache Kafka (KRaft) on loopback until Ctrl-C; BROKERS=3, SECURE=1 (deploy/kafka's SASL_SSL + ACLs)
+	$(BIN)/python -m tools.kafka start --brokers $(BROKERS) $(if $(SECURE),--secure)
 
 lint: $(STAMP) lock-check ## ruff, mypy, and the lock agrees with pyproject.toml
 	$(BIN)/ruff check .

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Start a single-node Apache Kafka for crx inside the apache/kafka image: KRaft (combined broker + controller),
-# SASL_SSL with SCRAM-SHA-512 for every client, mutual TLS on the controller listener, StandardAuthorizer with
-# deny-by-default. Needs CLUSTER_ID, KEYSTORE_PASSWORD, ADMIN_PASSWORD; the keystore (broker.p12) and the CA
-# (ca.crt) in SECRETS_DIR. Production: three or more nodes, separate controllers, REPLICATION_FACTOR=3, MIN_ISR=2.
+# Start one Apache Kafka node for crx (the apache/kafka image, or tools/kafka's distribution): KRaft (combined
+# broker + controller), SASL_SSL with SCRAM-SHA-512 for every client, mutual TLS on the controller listener,
+# StandardAuthorizer with deny-by-default. Needs CLUSTER_ID, KEYSTORE_PASSWORD, ADMIN_PASSWORD; the keystore
+# (broker.p12) and the CA (ca.crt) in SECRETS_DIR. One node by default; for a cluster, run it once per node
+# with NODE_ID, its own SASL_PORT / CONTROLLER_PORT / DATA_DIR / CONFIG, and QUORUM_VOTERS naming every
+# node (id@host:controller-port, comma-separated). Production: three or more nodes, separate controllers,
+# REPLICATION_FACTOR=3, MIN_INSYNC_REPLICAS=2.
 set -euo pipefail
 : "${CLUSTER_ID:?}" "${KEYSTORE_PASSWORD:?}" "${ADMIN_PASSWORD:?}"
 KAFKA_BIN="${KAFKA_BIN:-/opt/kafka/bin}"
@@ -10,6 +13,11 @@ SECRETS_DIR="${SECRETS_DIR:-/etc/kafka/secrets}"
 DATA_DIR="${DATA_DIR:-/var/lib/kafka/data}"
 CONFIG="${CONFIG:-/tmp/crx-server.properties}"
 HOST="${ADVERTISED_HOST:-kafka}"
+NODE_ID="${NODE_ID:-1}"
+SASL_PORT="${SASL_PORT:-9093}"
+CONTROLLER_PORT="${CONTROLLER_PORT:-9094}"
+QUORUM_VOTERS="${QUORUM_VOTERS:-${NODE_ID}@${HOST}:${CONTROLLER_PORT}}"
+LISTEN_HOST="${LISTEN_HOST:-}"  # empty: every interface
 RF="${REPLICATION_FACTOR:-1}"
 MIN_ISR="${MIN_INSYNC_REPLICAS:-1}"
 # The broker certificate's subject (gen-certs.sh): the principal of the controller listener (mutual TLS).
@@ -18,10 +26,10 @@ BROKER_PRINCIPAL="${BROKER_PRINCIPAL:-CN=kafka,O=crx}"
 umask 077
 cat > "$CONFIG" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${HOST}:9094
-listeners=SASL_SSL://:9093,CONTROLLER://:9094
-advertised.listeners=SASL_SSL://${HOST}:9093
+node.id=${NODE_ID}
+controller.quorum.voters=${QUORUM_VOTERS}
+listeners=SASL_SSL://${LISTEN_HOST}:${SASL_PORT},CONTROLLER://${LISTEN_HOST}:${CONTROLLER_PORT}
+advertised.listeners=SASL_SSL://${HOST}:${SASL_PORT}
 listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_SSL
