@@ -14,6 +14,14 @@ allow() {
   admin kafka-acls.sh --add --allow-principal "User:$user" --operation "$operation" "$@"
 }
 
+# transactions USER GROUP : Write (and so Describe) on the transactional ids starting with GROUP. The
+# consume-transform-produce services commit outputs and input offsets in one transaction, under the id
+# "<group>.<topic prefix>.<instance>" (services/kernel/kafka.py transactional_id).
+transactions() {
+  admin kafka-acls.sh --add --allow-principal "User:$1" --operation Write --transactional-id "$2" \
+    --resource-pattern-type prefixed
+}
+
 feeds=() outs=()
 for j in "${JURISDICTIONS[@]}"; do
   feeds+=(--topic "$(topic "feed.$j")")
@@ -23,14 +31,17 @@ done
 # normaliser: crx.feed.* -> crx.records, dead letters (+ their audit events) -> crx.dlq, crx.audit
 allow normaliser Read "${feeds[@]}" --group crx-normaliser
 allow normaliser Write --topic "$(topic records)" --topic "$(topic audit)" --topic "$(topic dlq)"
+transactions normaliser crx-normaliser
 
 # router: crx.records -> crx.out.<J>, refusals and disclosures -> crx.audit, dead letters -> crx.dlq
 allow router Read --topic "$(topic records)" --group crx-router
 allow router Write "${outs[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
+transactions router crx-router
 
 # audit writer: crx.audit + crx.receipts -> the store; undecodable input -> crx.dlq with a DEAD_LETTER event
 allow audit Read --topic "$(topic audit)" --topic "$(topic receipts)" --group crx-audit
 allow audit Write --topic "$(topic dlq)" --topic "$(topic audit)"
+transactions audit crx-audit
 
 # intake (crx intake run: HTTP API + drop directory): submissions -> crx.feed.<every J>, each with its
 # COLLECTION event -> crx.audit; refusals -> crx.dlq (+ their audit events). It reads nothing.
@@ -40,6 +51,7 @@ for j in "${JURISDICTIONS[@]}"; do
   # partner J: its own out topic only, its own group, and receipts. Nothing else.
   allow "partner-$j" Read --topic "$(topic "out.$j")" --group "crx-partner-$j"
   allow "partner-$j" Write --topic "$(topic receipts)"
+  transactions "partner-$j" "crx-partner-$j"
   # intake for J (crx push): its own feed. services/intake/publisher.py also writes the COLLECTION audit
   # event and refusals itself, hence crx.audit and crx.dlq (see deploy/README.md, known gaps).
   allow "intake-$j" Write --topic "$(topic "feed.$j")" --topic "$(topic audit)" --topic "$(topic dlq)"

@@ -7,6 +7,7 @@ environment < explicit overrides. Secrets are ``Secret`` and print masked.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class Secret:
         return "Secret('**********')"
 
 
+TRANSACTION_MODES = ("auto", "on", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a crx process needs to know, fixed for the life of the process."""
@@ -54,6 +58,13 @@ class Settings:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     max_request_bytes: int = 2_097_152
+    # "auto": consume-transform-produce services commit outputs and input offsets in one Kafka transaction
+    # where the broker grants transactions (Apache Kafka), else at-least-once (Tansu); "on": require them
+    # (a service refuses to start without); "off": at-least-once everywhere.
+    kafka_transactions: str = "auto"
+    # This replica's stable name, part of its transactional id (fencing a crashed predecessor needs the same
+    # id after a restart: a StatefulSet pod name, say). Empty: the host name.
+    instance_id: str = ""
 
     # Parties and files.
     broker_party: str = "crx"
@@ -84,6 +95,16 @@ class Settings:
     # Observability.
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        """Raises ConfigError for a value no other check covers."""
+        if self.kafka_transactions not in TRANSACTION_MODES:
+            raise ConfigError(f"setting kafka_transactions must be one of {', '.join(TRANSACTION_MODES)}")
+
+    @property
+    def instance_name(self) -> str:
+        """``instance_id``, or the host name when it is empty."""
+        return self.instance_id or socket.gethostname()
 
     @property
     def keys_dir(self) -> Path:

@@ -1,7 +1,13 @@
 """Kafka I/O: client settings, topic set-up, a batching producer and the consume-transform-produce loop.
 
-Plain Kafka only. Delivery is at-least-once: outputs of a batch are sent together with ``acks=all`` and
-awaited, and only then are the input offsets committed. Consumers must be idempotent on redelivery.
+Plain Kafka only. Outputs of a batch are sent together with ``acks=all`` (an idempotent producer) and
+awaited, and only then are the input offsets committed. Where the broker grants transactions (Apache Kafka;
+``kafka_transactions`` "auto" or "on"), a service's outputs and its input offsets are committed in one
+transaction, so a crash between the two leaves no visible duplicate: consumers read ``read_committed``.
+Where it does not (Tansu), delivery is at-least-once and every consumer is idempotent on redelivery, which
+it is in any case. aiokafka commits offsets in a transaction without the consumer group's generation
+(KIP-447), so after a rebalance between two live replicas a zombie's batch can still be repeated: the
+idempotent consumers cover that too.
 """
 
 from __future__ import annotations
@@ -15,7 +21,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaError,
+    TopicAlreadyExistsError,
+    TransactionalIdAuthorizationFailed,
+    UnknownError,
+    UnsupportedVersionError,
+)
 
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError, TransientError
@@ -76,7 +88,11 @@ async def ensure_topics(settings: Settings, topics: Sequence[str]) -> None:
                 await admin.create_topics(
                     [NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in missing]
                 )
-            existing = set(await admin.list_topics())
+            for _ in range(50):  # new topics reach every broker's metadata a little later on a cluster
+                existing = set(await admin.list_topics())
+                if existing >= set(topics):
+                    break
+                await asyncio.sleep(0.2)
         still = sorted(set(topics) - existing)
         if still:
             raise ConfigError(f"topics do not exist and could not be created: {still}")
@@ -84,32 +100,116 @@ async def ensure_topics(settings: Settings, topics: Sequence[str]) -> None:
         await admin.close()
 
 
-class Producer:
-    """An acks=all producer that sends a batch at once and awaits every acknowledgement."""
+# What a broker without transactions answers InitProducerId with (Tansu: UnknownError).
+_NO_TRANSACTIONS = (UnknownError, UnsupportedVersionError)
 
-    def __init__(self, settings: Settings) -> None:
+
+def transactional_id(settings: Settings, group_id: str) -> str:
+    """The transactional id of one replica of the service reading as ``group_id``: stable across its
+    restarts (so the broker fences a crashed predecessor), distinct per replica and per topic prefix, and
+    starting with the group id (deploy/kafka grants each principal the ids with its group's prefix)."""
+    return f"{group_id}.{settings.topic_prefix}.{settings.instance_name}"
+
+
+class Producer:
+    """An acks=all producer that sends a batch at once and awaits every acknowledgement.
+
+    Unless ``kafka_transactions`` is "off", it is idempotent where the broker allows (the broker drops the
+    duplicates of its own retries) and, given a ``transactional_id``, transactional: ``transactional`` then
+    says so, and ``send_in_transaction`` commits a batch's outputs with its input offsets. A broker without
+    producer ids (Tansu) gets a plain acks=all producer.
+    """
+
+    def __init__(self, settings: Settings, *, transactional_id: str | None = None) -> None:
         self._settings = settings
+        self._transactional_id = transactional_id
         self._producer: AIOKafkaProducer | None = None
+        self.transactional = False
+        self.idempotent = False
+        self._log = get_logger("kafka")
+
+    def _client(self, *, idempotent: bool, transactional_id: str | None) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            **client_options(self._settings),
+            acks="all",
+            enable_idempotence=idempotent,
+            transactional_id=transactional_id,
+            linger_ms=5,
+            max_request_size=self._settings.max_request_bytes,
+            compression_type=None,  # payloads are HPKE ciphertext: incompressible
+            request_timeout_ms=30_000,
+        )
 
     async def start(self) -> None:
-        """Connect (the client is created here, inside the running loop). Idempotent."""
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                **client_options(self._settings),
-                acks="all",
-                linger_ms=5,
-                max_request_size=self._settings.max_request_bytes,
-                compression_type=None,  # payloads are HPKE ciphertext: incompressible
-                request_timeout_ms=30_000,
-            )
-            await producer.start()
-            self._producer = producer
+        """Connect (the client is created here, inside the running loop). Idempotent.
+
+        Raises ConfigError when ``kafka_transactions`` is "on" and the broker refuses producer ids (or this
+        principal may not use its transactional id); KafkaError when the broker cannot be reached.
+        """
+        if self._producer is not None:
+            return
+        mode = self._settings.kafka_transactions
+        if mode != "off":
+            producer = self._client(idempotent=True, transactional_id=self._transactional_id)
+            try:
+                await producer.start()
+            except (*_NO_TRANSACTIONS, TransactionalIdAuthorizationFailed) as exc:
+                await producer.stop()
+                if mode == "on":
+                    raise ConfigError(f"kafka_transactions=on, but the broker refused: {type(exc).__name__}") from None
+                self._log.warning("no producer ids on this broker: at-least-once", error_class=type(exc).__name__)
+            else:
+                self._producer, self.idempotent = producer, True
+                self.transactional = self._transactional_id is not None
+                self._log.info("idempotent producer", transactional=self.transactional)
+                return
+        producer = self._client(idempotent=False, transactional_id=None)
+        await producer.start()
+        self._producer, self.idempotent, self.transactional = producer, False, False
 
     async def stop(self) -> None:
         """Flush and close. Idempotent."""
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
+
+    async def send_in_transaction(
+        self, records: Sequence[OutRecord], offsets: dict[TopicPartition, int], group_id: str
+    ) -> None:
+        """Send ``records`` and commit ``offsets`` for ``group_id`` in one transaction, or neither.
+
+        Raises TransientError when any step fails: the transaction is aborted (the client is replaced when
+        it cannot abort, which also fences it), nothing of it becomes visible to read_committed consumers,
+        and the caller retries the batch from its first offset.
+        """
+        if self._producer is None:  # replaced after a failed abort and not yet back
+            try:
+                await self.start()
+            except KafkaError as exc:
+                raise TransientError(f"producer restart failed: {type(exc).__name__}") from None
+        producer = self._producer
+        if producer is None or not self.transactional:
+            raise TransientError("transactional producer not available")
+        try:
+            await producer.begin_transaction()
+            futures = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records]
+            await asyncio.gather(*futures)
+            await producer.send_offsets_to_transaction(offsets, group_id)
+            await producer.commit_transaction()
+        except KafkaError as exc:
+            await self._abort(producer)
+            raise TransientError(f"transaction failed: {type(exc).__name__}") from None
+
+    async def _abort(self, producer: AIOKafkaProducer) -> None:
+        """Abort the open transaction; a client that cannot abort (fenced, fatal) is replaced by a new one."""
+        try:
+            await producer.abort_transaction()
+        except Exception:  # any failure here means the client is unusable: replace it
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            self._producer = None
+            with contextlib.suppress(KafkaError):
+                await self.start()
 
     async def send_all(self, records: Sequence[OutRecord]) -> None:
         """Send ``records`` together and return once every one is acknowledged.
@@ -177,6 +277,7 @@ class BatchLoop:
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            isolation_level="read_committed",  # never an aborted transaction's outputs
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
@@ -240,10 +341,15 @@ class BatchLoop:
         for tp, part in batch.items():
             self._metrics.records_in.labels(self.service, tp.topic).inc(len(part))
         outputs = await self._handler(records)
-        await self._producer.send_all(outputs)
+        offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
+        if self._producer.transactional:
+            await self._producer.send_in_transaction(outputs, offsets, self._group_id)
+        else:
+            await self._producer.send_all(outputs)
         for out in outputs:
             self._metrics.records_out.labels(self.service, out.topic).inc()
         now_ms = time.time() * 1000
         for r in records:
             self._metrics.record_seconds.labels(self.service).observe(max(0.0, (now_ms - r.timestamp) / 1000))
-        await consumer.commit({tp: part[-1].offset + 1 for tp, part in batch.items()})
+        if not self._producer.transactional:
+            await consumer.commit(offsets)

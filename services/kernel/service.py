@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from services.kernel.config import Settings
 from services.kernel.http import OpsServer
-from services.kernel.kafka import BatchLoop, Handler, Producer, ensure_topics
+from services.kernel.kafka import BatchLoop, Handler, Producer, ensure_topics, transactional_id
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 
@@ -37,7 +37,7 @@ class StreamService:
         self._settings = settings
         self._topics = list(topics)
         self._output_topics = list(output_topics)
-        self.producer = producer or Producer(settings)
+        self.producer = producer or Producer(settings, transactional_id=transactional_id(settings, group_id))
         self.loop = BatchLoop(
             settings,
             service=name,

@@ -32,7 +32,7 @@ from services.cli import main
 from services.intake import service as intake
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.config import Settings, load_settings
-from services.kernel.kafka import OutRecord, Producer, client_options, standard_topics
+from services.kernel.kafka import OutRecord, Producer, client_options, standard_topics, transactional_id
 from services.kernel.keys import KeyRing
 from services.kernel.service import StreamService
 from services.normaliser import service as normaliser
@@ -166,10 +166,14 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _grants_needed(service: StreamService, settings: Settings) -> set[Grant]:
-    """Read on the inputs and the group, Write on the outputs; a stage that dead-letters also writes the
-    DEAD_LETTER audit event (services/kernel/deadletter.py)."""
+    """Read on the inputs and the group, Write on the outputs and on its transactional ids (which start with
+    its group id); a stage that dead-letters also writes the DEAD_LETTER audit event
+    (services/kernel/deadletter.py)."""
     needed: set[Grant] = {("Read", "topic", t) for t in service._topics}
-    needed.add(("Read", "group", service.loop._group_id))
+    group = service.loop._group_id
+    needed.add(("Read", "group", group))
+    assert transactional_id(settings, group).startswith(group)
+    needed.add(("Write", "transactional-id-prefix", group))
     outputs = set(service._output_topics)
     if settings.topic("dlq") in outputs:
         outputs.add(settings.topic("audit"))
@@ -305,6 +309,9 @@ def _acl_grants(calls: list[list[str]]) -> dict[str, set[Grant]]:
         ops = [call[i + 1] for i, a in enumerate(call) if a == "--operation"]
         resources = [(a[2:], call[i + 1]) for i, a in enumerate(call) if a in ("--topic", "--group")]
         resources += [("cluster", "kafka-cluster")] if "--cluster" in call else []
+        if "--transactional-id" in call:  # only as a prefix: the ids end with the topic prefix and instance
+            assert _option(call, "--resource-pattern-type") == "prefixed", call
+            resources.append(("transactional-id-prefix", _option(call, "--transactional-id")))
         grants.setdefault(principal, set()).update((op, kind, name) for op in ops for kind, name in resources)
     return grants
 

@@ -33,3 +33,10 @@ def secure_cluster(kafka_dist: Distribution, tmp_path_factory: pytest.TempPathFa
     workdir = tmp_path_factory.mktemp("secure-kafka")
     with KafkaCluster(kafka_dist, workdir, secure=True, jurisdictions=SECURE_JURISDICTIONS) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def cluster3(kafka_dist: Distribution, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Three nodes: replication factor 3, min.insync.replicas 2 (one broker may die under acks=all)."""
+    with KafkaCluster(kafka_dist, tmp_path_factory.mktemp("kafka3"), brokers=3) as cluster:
+        yield cluster
