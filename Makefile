@@ -8,8 +8,10 @@ DATA   ?= var/demo
 UPGRADE ?=
 BROKERS ?= 1
 SECURE ?=
-# The integration tests that also run on Apache Kafka (make test-apache); tests/kafka runs there in make test.
-APACHE_TESTS := tests/integration/test_pipeline.py tests/integration/test_nothing_lost.py
+KAFKA ?=
+# The integration tests that also run on Apache Kafka (make test-apache); tests/kafka runs on it in make test.
+APACHE_TESTS := tests/integration/test_pipeline.py tests/integration/test_nothing_lost.py \
+                tests/integration/test_deployment_keys.py
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-apache kafka lint lock lock-check deps-latest lxml-matrix bench clean
@@ -31,13 +33,17 @@ $(STAMP): $(DEPS) pyproject.toml
 
 install: $(STAMP) ## make .venv from the lock (requirements/dev.txt, hashes checked), then crx itself
 
-run: $(STAMP) ## start the embedded broker and all services, push the sample feeds (Ctrl-C stops)
+run: $(STAMP) ## start the embedded broker and all services, push the sample feeds (Ctrl-C stops); KAFKA=apache
+ifeq ($(KAFKA),apache)
+	$(BIN)/python -m tools.kafka run --brokers $(BROKERS) -- $(BIN)/crx demo --data-dir $(DATA)
+else
 	$(BIN)/crx demo --data-dir $(DATA)
+endif
 
 test: $(STAMP) ## run the whole test suite (unit + integration on the embedded broker; tests/kafka on Apache Kafka)
 	$(BIN)/pytest -q
 
-test-apache: $(STAMP) ## the pipeline and nothing-lost tests again, on a one-node Apache Kafka (Java 17 + Maven)
+test-apache: $(STAMP) ## pipeline, nothing-lost and separate-key-store tests again, on a one-node Apache Kafka (Java + Maven)
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
 	  echo "CRX_TEST_KAFKA=apache $(BIN)/pytest -q $(APACHE_TESTS)"; CRX_TEST_KAFKA=apache $(BIN)/pytest -q $(APACHE_TESTS); \
 	else echo "test-apache: skipped: no java or mvn on PATH (Apache Kafka needs Java 17+ and Maven)"; fi
@@ -62,8 +68,8 @@ deps-latest: ## the suite and linters on the newest releases, in a throw-away ve
 lxml-matrix: ## the adapter tests on several lxml releases (LXML="6.1.3 6.2.0"), in throw-away venvs
 	PYTHON=$(PYTHON) tools/lxml-matrix.sh $(LXML)
 
-bench: $(STAMP) ## end-to-end and per-stage benchmark on the embedded broker
-	$(BIN)/python -m tests.bench.e2e
+bench: $(STAMP) ## end-to-end (Tansu and, with Java, Apache Kafka side by side; KAFKA=tansu|apache for one) and per-stage
+	CRX_BENCH_KAFKA=$(KAFKA) $(BIN)/python -m tests.bench.e2e
 
 clean: ## remove the venv, caches and demo data
 	rm -rf $(VENV) var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,9 +1,11 @@
-"""``make bench``: end-to-end throughput and latency on the embedded broker, and per-stage costs.
+"""``make bench``: end-to-end throughput and latency on the embedded broker (and on Apache Kafka, side by
+side, where Java and Maven are present), and per-stage costs.
 
 10,000 json-v1 notifications from DE about persons of nationalities FR, PL and IT (3 recipients each) are
 pushed in batches; latency is from the push call to the partner client's decryption of each copy. The
 whole pipeline runs in this one process (one event loop, so effectively one core), as ``crx demo`` does.
-Set ``CRX_KAFKA_BOOTSTRAP`` to measure against another Kafka; ``CRX_BENCH_RECORDS`` to change the count.
+Set ``CRX_KAFKA_BOOTSTRAP`` to measure against another Kafka, ``CRX_BENCH_KAFKA`` (tansu or apache) for one
+of the two, ``CRX_BENCH_RECORDS`` to change the count.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -274,48 +276,94 @@ def _report(label: str, e2e: dict[str, Any]) -> None:
     )
 
 
+@contextlib.contextmanager
+def _broker(kind: str, tmp: Path) -> Iterator[tuple[str, str]]:
+    """A fresh broker of ``kind`` ("tansu", "apache" or "external"): yields (label, bootstrap)."""
+    if kind == "external":
+        yield os.environ["CRX_KAFKA_BOOTSTRAP"], os.environ["CRX_KAFKA_BOOTSTRAP"]
+    elif kind == "apache":
+        from tools.kafka.cluster import KafkaCluster
+        from tools.kafka.distribution import fetch
+
+        dist = fetch()
+        with KafkaCluster(dist, tmp / "apache-kafka") as cluster:
+            yield f"Apache Kafka {dist.version} (1 node, transactions)", cluster.bootstrap
+    else:
+        with EmbeddedBroker() as broker:
+            yield "embedded Tansu (at-least-once)", broker.bootstrap
+
+
+def _brokers() -> list[str]:
+    """Which brokers to measure: CRX_KAFKA_BOOTSTRAP alone if set, else CRX_BENCH_KAFKA (tansu or apache),
+    else Tansu and, where Java and Maven are present, Apache Kafka beside it."""
+    if os.environ.get("CRX_KAFKA_BOOTSTRAP"):
+        return ["external"]
+    chosen = os.environ.get("CRX_BENCH_KAFKA") or ""
+    if chosen:
+        return [chosen]
+    return ["tansu", "apache"] if shutil.which("java") and shutil.which("mvn") else ["tansu"]
+
+
 async def main() -> None:
     count = int(os.environ.get("CRX_BENCH_RECORDS", "10000"))
     mode = os.environ.get("CRX_BENCH_MODE", "processes")
     configure_logging("WARNING")
     template = json.loads(dict(get_adapter("json-v1").samples())["DE-notification-fr-pl.json"])
+    results: dict[str, dict[str, dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        bootstrap = os.environ.get("CRX_KAFKA_BOOTSTRAP")
-        broker = None if bootstrap else EmbeddedBroker()
-        if broker:
-            broker.start()
-            bootstrap = broker.bootstrap
-        assert bootstrap is not None
-        try:
-            agreements = tmp / "agreements.yaml"
-            _agreements(agreements)
-            settings = _settings(bootstrap, tmp, agreements, "stages")
-            keyring = ensure_keys(settings, PARTIES, dt.datetime.now(dt.UTC))
-            stage = await stages(settings, keyring, template)
-            shutil.copytree(settings.keys_dir, tmp / "keys")
-            runs: dict[str, dict[str, Any]] = {}
-            for run, rate_of in (("burst", None), ("paced", 0.5)):
-                run_settings = _settings(bootstrap, tmp, agreements, run)
-                shutil.copytree(tmp / "keys", run_settings.keys_dir)
-                rate = None if rate_of is None else rate_of * runs["burst"]["records_per_s"]
-                n = count if rate is None else min(count, int(rate * 30))
-                runs[run] = await end_to_end(run_settings, keyring, template, n, mode=mode, rate=rate)
-                runs[run]["rate"] = rate
-        finally:
-            if broker:
-                broker.stop()
-    where = "embedded Tansu" if broker else bootstrap
+        agreements = tmp / "agreements.yaml"
+        _agreements(agreements)
+        stage: dict[str, float] = {}
+        for kind in _brokers():
+            with _broker(kind, tmp / kind) as (label, bootstrap):
+                if not stage:
+                    settings = _settings(bootstrap, tmp, agreements, "stages")
+                    keyring = ensure_keys(settings, PARTIES, dt.datetime.now(dt.UTC))
+                    stage = await stages(settings, keyring, template)
+                    shutil.copytree(settings.keys_dir, tmp / "keys")
+                runs: dict[str, dict[str, Any]] = {}
+                for run, rate_of in (("burst", None), ("paced", 0.5)):
+                    run_settings = _settings(bootstrap, tmp, agreements, f"{kind}-{run}")
+                    shutil.copytree(tmp / "keys", run_settings.keys_dir)
+                    rate = None if rate_of is None else rate_of * runs["burst"]["records_per_s"]
+                    n = count if rate is None else min(count, int(rate * 30))
+                    runs[run] = await end_to_end(run_settings, keyring, template, n, mode=mode, rate=rate)
+                    runs[run]["rate"] = rate
+                results[label] = runs
     shape = "normaliser, router, audit as separate processes" if mode == "processes" else "all in one process"
-    print(f"crx bench: {os.cpu_count()} cores, {where}, {shape}")
-    _report("throughput (all pushed at once)", runs["burst"])
-    _report(f"latency at {runs['paced']['rate']:.0f} records/s offered (half the throughput)", runs["paced"])
+    print(f"crx bench: {os.cpu_count()} cores, {shape}")
+    for label, runs in results.items():
+        print(f"== {label}")
+        _report("throughput (all pushed at once)", runs["burst"])
+        _report(f"latency at {runs['paced']['rate']:.0f} records/s offered (half the throughput)", runs["paced"])
+    if len(results) > 1:
+        _side_by_side(results)
     print(f"envelope size (one canonical record, sealed and signed): {int(stage.pop('envelope_bytes'))} bytes")
     print("per stage (µs/record, one core): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
     report_adapters(adapter_rates())
     with tempfile.TemporaryDirectory() as keys_tmp:
         report_envelope(suite_rates(Path(keys_tmp)))
     audit_figures()
+
+
+def _side_by_side(results: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """One table, one column per broker."""
+
+    def latencies(run: dict[str, Any], quantiles: tuple[str, ...]) -> str:
+        return " / ".join(str(run["latency_ms"][q]) for q in quantiles)
+
+    labels = list(results)
+    rows: list[tuple[str, list[str]]] = [
+        ("records/s, all pushed at once", [str(results[x]["burst"]["records_per_s"]) for x in labels]),
+        ("burst latency p50 / p99 ms", [latencies(results[x]["burst"], ("p50", "p99")) for x in labels]),
+        ("paced: offered records/s", [f"{results[x]['paced']['rate']:.0f}" for x in labels]),
+        ("paced latency p50 / p95 / p99 ms", [latencies(results[x]["paced"], ("p50", "p95", "p99")) for x in labels]),
+    ]
+    print("| end to end | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for name, cells in rows:
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
             if args.command == "run":
                 command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-                env = os.environ | {"CRX_KAFKA_BOOTSTRAP": cluster.bootstrap}
-                return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 - the user's command
+                return _run(command, os.environ | {"CRX_KAFKA_BOOTSTRAP": cluster.bootstrap})
             _describe(cluster)
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # SystemExit stops the cluster on the way out
             with contextlib.suppress(KeyboardInterrupt):
@@ -56,6 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     except KafkaUnavailable as exc:
         print(f"kafka: {exc}", file=sys.stderr)
         return 1
+
+
+def _run(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` to its end. Ctrl-C goes to it alone (the brokers run in their own session), and the
+    cluster is stopped only once the command has drained and exited."""
+    process = subprocess.Popen(command, env=env, preexec_fn=_default_sigint)  # noqa: S603 - the user's command
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _default_sigint() -> None:  # pragma: no cover - runs in the child between fork and exec
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _describe(cluster: KafkaCluster) -> None:

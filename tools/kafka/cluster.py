@@ -219,7 +219,7 @@ class KafkaCluster:
                 argv, env = self.dist.java("kafka.Kafka", str(config), heap="-Xmx768m"), dict(os.environ)
             node.process = subprocess.Popen(  # noqa: S603 - argv built here from fixed parts
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                preexec_fn=die_with_parent,
+                preexec_fn=die_with_parent, start_new_session=True,  # Ctrl-C reaches crx, not the brokers
             )  # fmt: skip
         finally:
             log.close()
