@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,16 @@ async def ensure_topics(settings: Settings, topics: Sequence[str]) -> None:
 
 # What a broker without transactions answers InitProducerId with (Tansu: UnknownError).
 _NO_TRANSACTIONS = (UnknownError, UnsupportedVersionError)
+_REFUSED: set[str] = set()  # bootstrap addresses that refused producer ids to this process: not asked again
+_SENDER_LOG = logging.getLogger("aiokafka.producer.sender")
+
+
+class _ProbeFilter(logging.Filter):
+    """Drops aiokafka's error line for a refused InitProducerId while crx asks for one: a refusal is expected
+    on some brokers, and crx reports it itself, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "InitProducerIdRequest" not in record.getMessage()
 
 
 def transactional_id(settings: Settings, group_id: str) -> str:
@@ -148,21 +159,29 @@ class Producer:
         """
         if self._producer is not None:
             return
-        mode = self._settings.kafka_transactions
-        if mode != "off":
+        mode, bootstrap = self._settings.kafka_transactions, self._settings.kafka_bootstrap
+        if mode == "on" or (mode == "auto" and bootstrap not in _REFUSED):
             producer = self._client(idempotent=True, transactional_id=self._transactional_id)
+            probe = _ProbeFilter()
+            _SENDER_LOG.addFilter(probe)
             try:
                 await producer.start()
             except (*_NO_TRANSACTIONS, TransactionalIdAuthorizationFailed) as exc:
                 await producer.stop()
                 if mode == "on":
                     raise ConfigError(f"kafka_transactions=on, but the broker refused: {type(exc).__name__}") from None
-                self._log.warning("no producer ids on this broker: at-least-once", error_class=type(exc).__name__)
+                if isinstance(exc, TransactionalIdAuthorizationFailed):  # an ACL is missing (deploy/kafka/acls.sh)
+                    self._log.warning("transactional id not authorised: at-least-once", id=self._transactional_id)
+                elif bootstrap not in _REFUSED:
+                    _REFUSED.add(bootstrap)
+                    self._log.warning("no producer ids on this broker: at-least-once", error_class=type(exc).__name__)
             else:
                 self._producer, self.idempotent = producer, True
                 self.transactional = self._transactional_id is not None
                 self._log.info("idempotent producer", transactional=self.transactional)
                 return
+            finally:
+                _SENDER_LOG.removeFilter(probe)
         producer = self._client(idempotent=False, transactional_id=None)
         await producer.start()
         self._producer, self.idempotent, self.transactional = producer, False, False
