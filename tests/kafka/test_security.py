@@ -16,7 +16,8 @@ from aiokafka.errors import (
 )
 
 from services.kernel.config import load_settings
-from services.kernel.kafka import client_options
+from services.kernel.errors import ConfigError
+from services.kernel.kafka import Producer, client_options, transactional_id
 from tools.kafka.cluster import KafkaCluster
 
 pytestmark = pytest.mark.integration
@@ -148,3 +149,33 @@ async def test_each_principal_reads_exactly_what_acls_sh_allows(
     else:
         with pytest.raises(expected):
             await consume(seeded, user, topic, group)
+
+
+@pytest.mark.parametrize(
+    ("user", "group", "granted"),
+    [
+        ("router", "crx-router", True),
+        ("partner-FR", "crx-partner-FR", True),
+        ("partner-FR", "crx-router", False),  # another service's transactional ids
+        ("intake", "crx-normaliser", False),  # the intake has none
+    ],
+)
+async def test_each_service_may_use_only_its_own_transactional_ids(
+    seeded: KafkaCluster, user: str, group: str, granted: bool
+) -> None:
+    """crx's Producer, as each principal, with the transactional id of a service (its group id as prefix):
+    granted ones run transactional; others fall back to at-least-once under "auto" and refuse to start
+    under "on"."""
+    environ = seeded.principal(user).environ(seeded.bootstrap)
+    for mode in ("auto", "on"):
+        settings = load_settings(None, environ | {"CRX_KAFKA_TRANSACTIONS": mode, "CRX_INSTANCE_ID": "acl-test"})
+        producer = Producer(settings, transactional_id=transactional_id(settings, group))
+        try:
+            if granted or mode == "auto":
+                await producer.start()
+                assert producer.transactional is granted
+            else:
+                with pytest.raises(ConfigError, match="TransactionalIdAuthorizationFailed"):
+                    await producer.start()
+        finally:
+            await producer.stop()
