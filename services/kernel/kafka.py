@@ -136,7 +136,6 @@ class Producer:
         self._transactional_id = transactional_id
         self._producer: AIOKafkaProducer | None = None
         self.transactional = False
-        self.idempotent = False
         self._log = get_logger("kafka")
 
     def _client(self, *, idempotent: bool, transactional_id: str | None) -> AIOKafkaProducer:
@@ -176,7 +175,7 @@ class Producer:
                     _REFUSED.add(bootstrap)
                     self._log.warning("no producer ids on this broker: at-least-once", error_class=type(exc).__name__)
             else:
-                self._producer, self.idempotent = producer, True
+                self._producer = producer
                 self.transactional = self._transactional_id is not None
                 self._log.info("idempotent producer", transactional=self.transactional)
                 return
@@ -184,7 +183,7 @@ class Producer:
                 _SENDER_LOG.removeFilter(probe)
         producer = self._client(idempotent=False, transactional_id=None)
         await producer.start()
-        self._producer, self.idempotent, self.transactional = producer, False, False
+        self._producer, self.transactional = producer, False
 
     async def stop(self) -> None:
         """Flush and close. Idempotent."""
