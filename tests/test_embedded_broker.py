@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.embedded_broker import EmbeddedBroker
+from services.devstack.embedded_broker import EmbeddedBroker
 from services.kernel.config import load_settings
 from services.kernel.kafka import ensure_topics
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.audit.notes import NoteError, NoteSigner, NoteVerifier
 from services.kernel.config import Settings
 from services.kernel.errors import KeyError_
+from services.translog.notes import NoteError, NoteSigner, NoteVerifier
 
 KEY_FILE = "audit-note.key"
 VKEY_FILE = "audit-note.vkey"

@@ -17,7 +17,7 @@ from schemas import AUDIT_EVENT
 from services.kernel.audit_events import AuditEmitter
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.keys import KeyRegistry
+from services.keys.ring import KeyRegistry
 
 
 def key_events(registry: KeyRegistry, emitter: AuditEmitter, now: dt.datetime) -> dict[str, bytes]:

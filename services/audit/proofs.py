@@ -12,9 +12,9 @@ import base64
 import json
 from typing import Any
 
-from services.audit.notes import tlog_proof
 from services.audit.store import AuditStore
 from services.kernel.errors import CrxError
+from services.translog.notes import tlog_proof
 
 
 class NotFound(CrxError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from services.audit.notes import NoteSigner, NoteVerifier
 from services.audit.sqlite_store import SqliteAuditStore
 from services.audit.tree_store import (
     DEFAULT_ORIGIN,
@@ -23,6 +22,7 @@ from services.audit.tree_store import (
 )
 from services.audit.tree_verify import VerifyResult
 from services.kernel.config import Settings
+from services.translog.notes import NoteSigner, NoteVerifier
 
 __all__ = [
     "DEFAULT_ORIGIN",

@@ -35,16 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import AUDIT_EVENT
-from services.audit import merkle
-from services.audit.notes import (
-    Checkpoint,
-    NoteError,
-    NoteSigner,
-    NoteVerifier,
-    checkpoint_text,
-    parse_checkpoint,
-    sign_note,
-)
 from services.audit.tree_verify import (
     CHECKPOINTS_IN_ORDER,
     LEAF_COLUMNS,
@@ -58,6 +48,16 @@ from services.audit.tree_verify import (
 )
 from services.kernel.codec import codec
 from services.kernel.errors import CrxError
+from services.translog import merkle
+from services.translog.notes import (
+    Checkpoint,
+    NoteError,
+    NoteSigner,
+    NoteVerifier,
+    checkpoint_text,
+    parse_checkpoint,
+    sign_note,
+)
 
 DEFAULT_ORIGIN = "crx/audit"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")

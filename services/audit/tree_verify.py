@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.audit import merkle
-from services.audit.notes import NoteError, NoteVerifier, open_note, parse_checkpoint
 from services.kernel.errors import CrxError
+from services.translog import merkle
+from services.translog.notes import NoteError, NoteVerifier, open_note, parse_checkpoint
 
 Row = tuple[Any, ...]
 

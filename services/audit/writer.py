@@ -38,11 +38,11 @@ from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Sealer, signed_part
 from services.kernel.errors import CrxError, EnvelopeError
 from services.kernel.kafka import OutRecord
-from services.kernel.keys import KeyRing
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
+from services.keys.ring import KeyRing
 
 NAME = "audit"
 

@@ -21,7 +21,7 @@ from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import SealContext, Sealer, routing_headers
 from services.kernel.errors import CrxError, PayloadTooLarge, UnknownJurisdiction
 from services.kernel.kafka import OutRecord, Producer
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 
 SUBMISSION_NAMESPACE = uuid.UUID("a3c7e0d4-61b2-5f0e-93d1-7b5e2c4f9a10")
 

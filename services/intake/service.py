@@ -16,8 +16,8 @@ from services.intake.tokens import TokenBook
 from services.kernel.config import Settings
 from services.kernel.http import OpsServer
 from services.kernel.kafka import Producer, ensure_topics
-from services.kernel.keys import KeyRing
 from services.kernel.logging import get_logger
+from services.keys.ring import KeyRing
 
 NAME = "intake"
 

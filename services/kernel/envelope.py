@@ -16,8 +16,8 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from schemas import ENVELOPE
 from services.kernel.codec import codec
 from services.kernel.errors import CrxError, EnvelopeError
-from services.kernel.keys import KeyRegistry, PrivateKeyStore
 from services.kernel.suites import hpke_suite, signature_alg
+from services.keys.ring import KeyRegistry, PrivateKeyStore
 
 FORMAT_VERSION = 1
 INFO_LABEL = b"crx-envelope/1"

@@ -23,10 +23,10 @@ from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
 from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode
 from services.kernel.kafka import OutRecord
-from services.kernel.keys import KeyRing
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.service import StreamService
+from services.keys.ring import KeyRing
 
 NAME = "normaliser"
 RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"

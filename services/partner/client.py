@@ -30,11 +30,11 @@ from services.kernel.config import Settings
 from services.kernel.envelope import Opener, attach_signature
 from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord
-from services.kernel.keys import KeyRing
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
+from services.keys.ring import KeyRing
 from services.partner.jsonout import to_json
 from services.partner.logwatch import CheckResult, LogWatcher
 

@@ -32,8 +32,11 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas import AUDIT_EVENT
-from services.audit import merkle
-from services.audit.notes import (
+from services.kernel.codec import codec
+from services.kernel.errors import CrxError
+from services.kernel.logging import get_logger
+from services.translog import merkle
+from services.translog.notes import (
     Checkpoint,
     NoteError,
     NoteVerifier,
@@ -42,9 +45,6 @@ from services.audit.notes import (
     parse_tlog_proof_with_extra,
     verify_tlog_proof,
 )
-from services.kernel.codec import codec
-from services.kernel.errors import CrxError
-from services.kernel.logging import get_logger
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accepted (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL);

@@ -20,10 +20,10 @@ from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
 from services.kernel.kafka import OutRecord
-from services.kernel.keys import KeyRing
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.service import StreamService
+from services.keys.ring import KeyRing
 from services.router.minimise import minimise
 from services.router.policy import Decision, Policy
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.audit.notes import NoteSigner
 from services.audit.sqlite_store import TABLES, SqliteAuditStore
 from services.audit.tree_store import DEFAULT_ORIGIN, TreeStore
 from services.kernel.audit_events import AuditEmitter
+from services.translog.notes import NoteSigner
 
 WHEN = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 

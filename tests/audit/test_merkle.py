@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.audit import merkle
-from services.audit.merkle import (
+from services.kernel.errors import CrxError
+from services.translog import merkle
+from services.translog.merkle import (
     EMPTY_ROOT,
     CompactRange,
     ProofError,
@@ -32,7 +33,6 @@ from services.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from services.kernel.errors import CrxError
 
 VECTORS = Path(__file__).parent / "vectors"
 INCLUSION = sorted((VECTORS / "merkle" / "inclusion").rglob("*.json"))

@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.audit.merkle import ProofError, appended_nodes, inclusion_proof, leaf_hash, root
-from services.audit.notes import (
+from services.kernel.errors import CrxError
+from services.translog.merkle import ProofError, appended_nodes, inclusion_proof, leaf_hash, root
+from services.translog.notes import (
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
     Checkpoint,
@@ -29,7 +30,6 @@ from services.audit.notes import (
     tlog_proof,
     verify_tlog_proof,
 )
-from services.kernel.errors import CrxError
 
 # The worked example of c2sp.org/signed-note (see tests/audit/vectors/NOTICE.md).
 EXAMPLE_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"

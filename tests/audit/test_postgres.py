@@ -14,12 +14,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg import sql
 
-from services.audit.notes import NoteSigner
 from services.audit.postgres_store import TABLES, PostgresAuditStore, install
 from services.audit.store import open_store
 from services.audit.tree_store import DEFAULT_ORIGIN
 from services.kernel.config import load_settings
 from services.kernel.errors import ConfigError, TransientError
+from services.translog.notes import NoteSigner
 from tests.audit.conftest import events
 from tests.fixtures.postgres import PgLog, _uri, drop
 

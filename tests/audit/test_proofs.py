@@ -14,12 +14,13 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas import AUDIT_EVENT
-from services.audit import merkle, proofs
+from services.audit import proofs
 from services.audit.api import AuditApi, AuditHttpServer
-from services.audit.notes import NoteSigner, open_note, parse_checkpoint, parse_tlog_proof_with_extra
 from services.audit.sqlite_store import SqliteAuditStore
 from services.cli import main
 from services.kernel.codec import codec
+from services.translog import merkle
+from services.translog.notes import NoteSigner, open_note, parse_checkpoint, parse_tlog_proof_with_extra
 
 ORIGIN = "crx/audit"
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.audit import merkle
-from services.audit.notes import NoteSigner
 from services.audit.sqlite_store import TABLES, SqliteAuditStore
 from services.audit.store import open_store
 from services.audit.tree_store import DEFAULT_ORIGIN
 from services.kernel.config import load_settings
 from services.kernel.errors import ConfigError
+from services.translog import merkle
+from services.translog.notes import NoteSigner
 from tests.audit.conftest import events
 
 

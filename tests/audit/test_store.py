@@ -9,8 +9,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas import AUDIT_EVENT
-from services.audit import merkle
-from services.audit.notes import NoteSigner, open_note, parse_checkpoint
 from services.audit.tree_store import (
     DEFAULT_ORIGIN,
     AuditStoreError,
@@ -20,6 +18,8 @@ from services.audit.tree_store import (
 from services.audit.tree_verify import event_columns
 from services.kernel.codec import codec
 from services.kernel.errors import CodecError
+from services.translog import merkle
+from services.translog.notes import NoteSigner, open_note, parse_checkpoint
 from tests.audit.conftest import Backend, events
 
 

@@ -13,15 +13,15 @@ from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
 from services.audit.notekey import key_path, load_note_verifiers, vkey_path
-from services.audit.notes import NoteSigner, open_note, parse_checkpoint
 from services.audit.sqlite_store import SqliteAuditStore
 from services.audit.store import AppendResult
 from services.audit.writer import AuditWriter
 from services.kernel.config import Settings
 from services.kernel.errors import TransientError
-from services.kernel.keys import KeyRing
 from services.kernel.metrics import ServiceMetrics
-from services.keyadmin import rotate
+from services.keys.lifecycle import rotate
+from services.keys.ring import KeyRing
+from services.translog.notes import NoteSigner, open_note, parse_checkpoint
 from tests.audit.conftest import events
 
 

@@ -23,10 +23,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas import AUDIT_EVENT
-from services.audit.notes import NoteSigner
 from services.audit.sqlite_store import SqliteAuditStore
 from services.audit.store import AuditStore
 from services.kernel.codec import codec
+from services.translog.notes import NoteSigner
 
 PG_DSN = os.environ.get("CRX_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BATCHES = (1, 100, 1000)

@@ -32,18 +32,18 @@ from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter, record_message_id
 from schemas import CANONICAL_RECORD
-from services.embedded_broker import EmbeddedBroker, free_port
+from services.devstack.embedded_broker import EmbeddedBroker, free_port
+from services.devstack.pipeline import Pipeline, ensure_keys
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.audit_events import load_audit_secret
 from services.kernel.codec import codec
 from services.kernel.config import Settings, load_settings
 from services.kernel.envelope import Opener, SealContext, Sealer
 from services.kernel.kafka import OutRecord, Producer, ensure_topics, standard_topics
-from services.kernel.keys import KeyRing
 from services.kernel.logging import configure_logging
 from services.kernel.suites import signature_alg
+from services.keys.ring import KeyRing
 from services.partner import client as partner
-from services.pipeline import Pipeline, ensure_keys
 from tests.bench.adapters import adapter_rates
 from tests.bench.adapters import report as report_adapters
 from tests.bench.audit import main as audit_figures

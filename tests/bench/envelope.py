@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from services.kernel.envelope import Opener, SealContext, Sealer, info_bytes
-from services.kernel.keys import KeyRegistry, PrivateKeyStore, generate_party_keys
 from services.kernel.suites import HPKE_SUITES, SIGNATURE_ALGS, hpke_suite
+from services.keys.ring import KeyRegistry, PrivateKeyStore, generate_party_keys
 
 RECORD_BYTES = 2048
 SECONDS = 0.6

@@ -29,16 +29,16 @@ from prometheus_client import CollectorRegistry
 from services.audit import writer
 from services.audit.store import SqliteAuditStore
 from services.cli import main
+from services.devstack.pipeline import ensure_keys
 from services.intake import service as intake
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.config import Settings, load_settings
 from services.kernel.kafka import OutRecord, Producer, client_options, standard_topics, transactional_id
-from services.kernel.keys import KeyRing
 from services.kernel.service import StreamService
+from services.keys.ring import KeyRing
 from services.normaliser import service as normaliser
 from services.partner import client as partner
 from services.partner.logwatch import LogWatcher
-from services.pipeline import ensure_keys
 from services.router import service as router
 from services.router.policy import Policy
 

@@ -11,9 +11,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from adapters.base import get_adapter
+from services.devstack.pipeline import Pipeline
 from services.kernel.config import Settings
-from services.kernel.keys import KeyRing
-from services.pipeline import Pipeline
+from services.keys.ring import KeyRing
 
 PARTNERS = ("DE", "FR", "PL")
 

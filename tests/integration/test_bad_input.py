@@ -7,14 +7,14 @@ import datetime as dt
 import pytest
 
 from schemas import DEAD_LETTER
-from services.accounting import account
-from services.demo import bad_submissions
+from services.audit.accounting import account
+from services.devstack.demo import bad_submissions
 from services.intake.publisher import Submission
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
 from services.kernel.kafka import OutRecord
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, running, sample, wait_for
 
 pytestmark = pytest.mark.integration

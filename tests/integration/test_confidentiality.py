@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.accounting import account
+from services.audit.accounting import account
 from services.intake.publisher import Submission
 from services.kernel.config import Settings
-from services.kernel.keys import KeyRing
 from services.kernel.logging import configure_logging
+from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, running, sample_json, wait_for
 
 pytestmark = pytest.mark.integration

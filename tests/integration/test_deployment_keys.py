@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from services.audit.store import open_store
-from services.embedded_broker import free_port
+from services.devstack.embedded_broker import free_port
 from services.kernel.config import Settings, load_settings
 
 pytestmark = pytest.mark.integration

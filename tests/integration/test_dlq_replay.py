@@ -9,14 +9,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from services.accounting import account
+from services.audit.accounting import account
 from services.audit.notekey import load_note_verifiers
 from services.cli import main
-from services.dlq import ReplayError, read_dead_letters, replay
+from services.dlq.replay import ReplayError, read_dead_letters, replay
 from services.intake.publisher import Submission
 from services.kernel.audit_events import load_audit_secret
 from services.kernel.config import Settings
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 from tests.integration.helpers import running, sample, wait_for
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from services.intake.service import IntakeService
 from services.kernel.audit_events import load_audit_secret
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, sample, wait_for
 
 pytestmark = pytest.mark.integration

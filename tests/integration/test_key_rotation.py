@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from services.accounting import account
+from services.audit.accounting import account
+from services.devstack.pipeline import Pipeline
 from services.intake.publisher import Submission
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
-from services.kernel.keys import KeyRing
-from services.pipeline import Pipeline
+from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, running, sample_json, wait_for
 
 pytestmark = pytest.mark.integration

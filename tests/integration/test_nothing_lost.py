@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 
 from adapters.base import available, get_adapter
-from services.accounting import account
-from services.demo import sample_submissions, submit
+from services.audit.accounting import account
+from services.devstack.demo import sample_submissions, submit
 from services.intake.publisher import Submission
 from services.kernel.config import Settings
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 from tests.adapters.test_xmlsafe import HOSTILE
 from tests.integration.helpers import running, wait_for
 

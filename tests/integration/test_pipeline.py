@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.accounting import account
+from services.audit.accounting import account
 from services.audit.notekey import load_note_verifiers
 from services.audit.sqlite_store import SqliteAuditStore
 from services.intake.publisher import Submission
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
 from services.kernel.errors import EnvelopeError
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, running, sample, wait_for
 
 pytestmark = pytest.mark.integration

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from services.embedded_broker import free_port
+from services.devstack.embedded_broker import free_port
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.audit_events import load_audit_secret
 from services.kernel.config import Settings
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, sample
 
 pytestmark = pytest.mark.integration

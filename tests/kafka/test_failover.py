@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from schemas import AUDIT_EVENT, RECEIPT
-from services.accounting import account
+from services.audit.accounting import account
+from services.devstack.pipeline import Pipeline, ensure_keys
 from services.intake.publisher import Submission
 from services.kernel.codec import codec
 from services.kernel.config import load_settings
-from services.pipeline import Pipeline, ensure_keys
 from tests.integration.helpers import PARTNERS, sample_json
 from tests.kafka.helpers import read_all
 from tools.kafka.cluster import KafkaCluster

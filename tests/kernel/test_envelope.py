@@ -14,7 +14,7 @@ from schemas import ENVELOPE
 from services.kernel.codec import codec
 from services.kernel.envelope import Opener, SealContext, Sealer, info_bytes, signed_part
 from services.kernel.errors import EnvelopeError
-from services.kernel.keys import KeyEntry, KeyRing
+from services.keys.ring import KeyEntry, KeyRing
 
 
 def _now() -> dt.datetime:

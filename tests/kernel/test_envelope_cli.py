@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from services.cli import main
+from services.devstack.pipeline import ensure_keys
 from services.kernel.config import load_settings
-from services.pipeline import ensure_keys
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD
 from services.kernel.codec import codec
 from services.kernel.envelope import Opener, SealContext, Sealer
-from services.kernel.keys import KeyRing, generate_party_keys
+from services.keys.ring import KeyRing, generate_party_keys
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 from cryptography_vectors import open_vector_file
 
-from services.kernel.keys import KeyEntry, PrivateKeyStore, key_id_of
 from services.kernel.suites import HPKE_SUITES, PrivateKey
+from services.keys.ring import KeyEntry, PrivateKeyStore, key_id_of
 
 Vector = dict[str, Any]
 
@@ -207,8 +207,8 @@ def test_mlkem768_x25519_kem_against_pq_vectors(vector: Vector, tmp_path: Path) 
     of ASCII hex text: used as given.
     """
     # Imported here so that this file also runs before crx has the hybrid suite.
-    from services.kernel.keys import decode_public
     from services.kernel.suites import HybridPrivateKey
+    from services.keys.ring import decode_public
 
     suite = HPKE_SUITES[HYBRID]
     assert (suite.kem, suite.kdf) == (KEMS[0x647A], KDFS[0x0001])

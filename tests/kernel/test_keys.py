@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 from cryptography_vectors import open_vector_file
 
-from services import keyadmin
 from services.cli import main
 from services.kernel.envelope import Opener, SealContext, Sealer
 from services.kernel.errors import EnvelopeError, KeyError_
-from services.kernel.keys import (
+from services.kernel.suites import HPKE_SUITES, HybridPrivateKey, HybridPublicKey, hpke_suite
+from services.keys import lifecycle as keyadmin
+from services.keys.ring import (
     USES,
     KeyEntry,
     KeyRegistry,
@@ -38,7 +39,6 @@ from services.kernel.keys import (
     generate_party_keys,
     key_id_of,
 )
-from services.kernel.suites import HPKE_SUITES, HybridPrivateKey, HybridPublicKey, hpke_suite
 
 HYBRID = "MLKEM768-X25519-SHA256-AES256GCM"
 PASSPHRASE = b"correct horse battery staple"

@@ -16,9 +16,9 @@ from schemas import CANONICAL_RECORD, RECEIPT
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, Sealer, routing_headers, signed_part
-from services.kernel.keys import KeyRing
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.suites import signature_alg
+from services.keys.ring import KeyRing
 from services.normaliser.service import RECORD_CONTENT_TYPE
 from services.partner.client import CallbackSink, DirectorySink, PartnerClient, Sink
 

@@ -10,17 +10,17 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas import AUDIT_EVENT
-from services.accounting import account
+from services.audit.accounting import account
 from services.audit.api import AuditApi, AuditHttpServer
-from services.audit.notes import NoteSigner
 from services.audit.sqlite_store import SqliteAuditStore
 from services.intake.publisher import Submission
 from services.kernel.audit_events import disclosure_event_id
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 from services.partner.client import PartnerService
 from services.partner.logwatch import LogWatcher
+from services.translog.notes import NoteSigner
 from tests.integration.helpers import running, sample, wait_for
 
 ORIGIN = "crx/audit"

@@ -42,7 +42,7 @@ missing keeps the last good registry (a warning is logged).
 
 from __future__ import annotations
 
-from services.kernel.keyentry import (
+from services.keys.entry import (
     STATUS_ORDER,
     USES,
     KeyEntry,
@@ -58,8 +58,8 @@ from services.kernel.keyentry import (
     key_id_of,
     new_entry,
 )
-from services.kernel.keyregistry import KeyRegistry, editing
-from services.kernel.keystore import KeyRing, PrivateKeyStore, generate_key, generate_party_keys
+from services.keys.registry import KeyRegistry, editing
+from services.keys.store import KeyRing, PrivateKeyStore, generate_key, generate_party_keys
 
 __all__ = [
     "STATUS_ORDER",

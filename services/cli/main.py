@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from services.cli_common import keyring_of, settings_of
+from services.cli.common import keyring_of, settings_of
 from services.kernel.config import Settings
 from services.kernel.errors import CrxError
 from services.kernel.logging import configure_logging
@@ -37,7 +37,7 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.option("--port", type=int, default=9092, show_default=True)
 def broker(port: int) -> None:
     """Start the embedded Kafka-protocol broker (Tansu) on 127.0.0.1:PORT until Ctrl-C."""
-    from services.embedded_broker import EmbeddedBroker, EmbeddedBrokerMissing
+    from services.devstack.embedded_broker import EmbeddedBroker, EmbeddedBrokerMissing
 
     try:
         embedded = EmbeddedBroker(port)
@@ -70,9 +70,9 @@ def demo(
     audit_port: int,
 ) -> None:
     """Run the whole pipeline on embedded defaults and push the sample feeds through it."""
-    from services.demo import DEMO_PARTIES, run_demo
-    from services.embedded_broker import EmbeddedBroker, EmbeddedBrokerMissing
-    from services.pipeline import Pipeline, ensure_keys
+    from services.devstack.demo import DEMO_PARTIES, run_demo
+    from services.devstack.embedded_broker import EmbeddedBroker, EmbeddedBrokerMissing
+    from services.devstack.pipeline import Pipeline, ensure_keys
 
     try:
         embedded = None if bootstrap or os.environ.get("CRX_KAFKA_BOOTSTRAP") else EmbeddedBroker()
@@ -229,7 +229,7 @@ _audit_group.add_command(audit_verify)
 
 
 def _add_audit_commands() -> None:
-    from services.audit_cli import COMMANDS
+    from services.cli.audit import COMMANDS
 
     assert isinstance(_audit_group, click.Group)
     for command in COMMANDS:
@@ -373,14 +373,14 @@ def adapters_parse(adapter_name: str, file: Path, jurisdiction: str | None, as_j
     click.echo(f"{len(records)} record(s)", err=True)
 
 
-from services.keyadmin import keys as keys_group  # noqa: E402  # the `keys` group lives in its own module
+from services.cli.keys import keys as keys_group  # noqa: E402  # the `keys` group lives in its own module
 
 main.add_command(keys_group)
 
 
 def _add_envelope_commands() -> None:
-    from services.dlq_cli import dlq
-    from services.envelope_cli import envelope
+    from services.cli.dlq import dlq
+    from services.cli.envelope import envelope
 
     main.add_command(envelope)
     main.add_command(dlq)

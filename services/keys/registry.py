@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 from services.kernel.errors import KeyError_
-from services.kernel.keyentry import STATUS_ORDER, KeyEntry, Purpose, Use, allowed, parse_time
 from services.kernel.logging import get_logger
+from services.keys.entry import STATUS_ORDER, KeyEntry, Purpose, Use, allowed, parse_time
 
 # --- the registry -----------------------------------------------------------------------------------------
 

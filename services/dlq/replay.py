@@ -31,7 +31,7 @@ from services.kernel.deadletter import DLQ_CHANNEL
 from services.kernel.envelope import Opener
 from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord, Producer, client_options
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 
 REPLAY_REASON = "REPLAYED_FROM_DLQ"
 

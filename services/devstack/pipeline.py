@@ -23,8 +23,8 @@ from services.intake.service import IntakeService
 from services.kernel.audit_events import load_audit_secret
 from services.kernel.config import Settings
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
-from services.kernel.keys import KeyRing, generate_party_keys
 from services.kernel.service import StreamService
+from services.keys.ring import KeyRing, generate_party_keys
 from services.normaliser import service as normaliser
 from services.partner import client as partner
 from services.partner.logwatch import LogWatcher

@@ -37,8 +37,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from services.audit.merkle import HASH_SIZE, verify_inclusion
 from services.kernel.errors import CrxError
+from services.translog.merkle import HASH_SIZE, verify_inclusion
 
 __all__ = [
     "ALG_ED25519",

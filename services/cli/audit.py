@@ -1,6 +1,6 @@
 """``crx audit checkpoint | prove | consistency | report``: the log's proofs and reports on the command line.
 
-``crx audit run`` and ``crx audit verify`` live in services/cli.py; these only read the store.
+These only read the store.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from services.cli_common import settings_of
+from services.cli.common import settings_of
 from services.kernel.errors import CrxError
 
 if TYPE_CHECKING:

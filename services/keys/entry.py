@@ -1,6 +1,6 @@
 """One registry entry: a party's public key with purpose, suite, validity, status, and the rules of its use.
 
-Public key formats and key ids are described in ``services/kernel/keys.py``; ``USES`` below is the one place
+Public key formats and key ids are described in ``services/keys/ring.py``; ``USES`` below is the one place
 that says which key may be used for what.
 """
 

@@ -27,10 +27,10 @@ from typing import Any
 import aiohttp
 
 from adapters.base import available, get_adapter
-from services.accounting import Accounting, account
+from services.audit.accounting import Accounting, account
+from services.devstack.pipeline import Pipeline
 from services.intake.publisher import PushResult, Submission, submission_id_of
 from services.kernel.config import Settings
-from services.pipeline import Pipeline
 
 DEMO_PARTIES = ("DE", "FR", "PL", "US")
 DROPPED_ADAPTERS = frozenset({"fixed-width"})  # batch formats arrive as files

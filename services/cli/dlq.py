@@ -1,4 +1,4 @@
-"""``crx dlq list | replay``: the dead-letter topic on the command line (see ``services/dlq.py``)."""
+"""``crx dlq list | replay``: the dead-letter topic on the command line (see ``services/dlq/replay.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from services.cli_common import keyring_of, settings_of
+from services.cli.common import keyring_of, settings_of
 from services.kernel.errors import CrxError
 
 
@@ -22,7 +22,7 @@ def dlq() -> None:
 @click.pass_context
 def dlq_list(ctx: click.Context, as_json: bool) -> None:
     """List every dead letter: id, stage, typed reason, source, whether its payload was kept (never the payload)."""
-    from services.dlq import read_dead_letters, summary
+    from services.dlq.replay import read_dead_letters, summary
 
     letters = [summary(letter) for letter in asyncio.run(read_dead_letters(settings_of(ctx)))]
     for s in sorted(letters, key=lambda s: s["occurred_at"]):
@@ -40,7 +40,7 @@ def dlq_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def dlq_replay(ctx: click.Context, dead_letter_id: str, adapter: str | None) -> None:
     """Send DEAD_LETTER_ID's original bytes again, audited; prints where they went."""
-    from services.dlq import ReplayError, read_dead_letters, replay
+    from services.dlq.replay import ReplayError, read_dead_letters, replay
     from services.kernel.audit_events import load_audit_secret
     from services.kernel.kafka import Producer
 

@@ -14,8 +14,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from services.kernel.errors import KeyError_
-from services.kernel.keyentry import KeyEntry, Purpose, key_id_of, new_entry
-from services.kernel.keyregistry import KeyRegistry, atomic_write
 from services.kernel.suites import (
     DEFAULT_HPKE,
     DEFAULT_SIGNATURE,
@@ -24,6 +22,8 @@ from services.kernel.suites import (
     hpke_suite,
     signature_alg,
 )
+from services.keys.entry import KeyEntry, Purpose, key_id_of, new_entry
+from services.keys.registry import KeyRegistry, atomic_write
 
 # --- private keys -----------------------------------------------------------------------------------------
 

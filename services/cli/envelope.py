@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from services.cli_common import keyring_of, settings_of
+from services.cli.common import keyring_of, settings_of
 from services.kernel.envelope import Opener, SealContext, Sealer
 from services.kernel.errors import CrxError
 

@@ -10,7 +10,7 @@ import click
 
 from services.kernel.config import Settings, load_settings
 from services.kernel.errors import CrxError
-from services.kernel.keys import KeyRing
+from services.keys.ring import KeyRing
 
 
 def settings_of(ctx: click.Context, **overrides: Any) -> Settings:

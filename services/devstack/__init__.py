@@ -1,0 +1,1 @@
+"""Development-only pieces: the whole pipeline in one process, the demo, the embedded broker."""

@@ -1,0 +1,1 @@
+"""The dead-letter topic for operators: list and replay."""

@@ -1,0 +1,1 @@
+"""Keys: the key ring, its registry and private store, key lifecycle and public key bundles."""
