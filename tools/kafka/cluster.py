@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from services.embedded_broker import free_port
+from services.devstack.embedded_broker import free_port
 from tools.kafka.distribution import Distribution, KafkaUnavailable
 
 REPO = Path(__file__).resolve().parents[2]
