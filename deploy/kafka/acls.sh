@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Per-principal ACLs for crx (the broker runs StandardAuthorizer with allow.everyone.if.no.acl.found=false, so
 # anything not granted here is refused). Read and Write imply Describe, which the services need to check that
-# their topics exist. Principals are SCRAM users (scram-users.sh); group ids are those in the services' build().
+# their topics exist. Principals are SCRAM users (scram-users.sh); group ids are
+# prefixed like the topics (Settings.group: crx.normaliser, crx.partner.FR ...), as in the services' build().
 # Idempotent: adding an existing ACL is a no-op.
 set -euo pipefail
 # shellcheck source=common.sh
@@ -14,7 +15,7 @@ allow() {
   admin kafka-acls.sh --add --allow-principal "User:$user" --operation "$operation" "$@"
 }
 
-# transactions USER GROUP : Write (and so Describe) on the transactional ids starting with GROUP. The
+# transactions USER PREFIX : Write (and so Describe) on the transactional ids starting with PREFIX. The
 # consume-transform-produce services commit outputs and input offsets in one transaction, under the id
 # "<group>.<topic prefix>.<instance>" (services/kernel/kafka.py transactional_id).
 transactions() {
@@ -29,19 +30,19 @@ for j in "${JURISDICTIONS[@]}"; do
 done
 
 # normaliser: crx.feed.* -> crx.records, dead letters (+ their audit events) -> crx.dlq, crx.audit
-allow normaliser Read "${feeds[@]}" --group crx-normaliser
+allow normaliser Read "${feeds[@]}" --group "$(topic normaliser)"
 allow normaliser Write --topic "$(topic records)" --topic "$(topic audit)" --topic "$(topic dlq)"
-transactions normaliser crx-normaliser
+transactions normaliser "$(topic normaliser)."
 
 # router: crx.records -> crx.out.<J>, refusals and disclosures -> crx.audit, dead letters -> crx.dlq
-allow router Read --topic "$(topic records)" --group crx-router
+allow router Read --topic "$(topic records)" --group "$(topic router)"
 allow router Write "${outs[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
-transactions router crx-router
+transactions router "$(topic router)."
 
 # audit writer: crx.audit + crx.receipts -> the store; undecodable input -> crx.dlq with a DEAD_LETTER event
-allow audit Read --topic "$(topic audit)" --topic "$(topic receipts)" --group crx-audit
+allow audit Read --topic "$(topic audit)" --topic "$(topic receipts)" --group "$(topic audit)"
 allow audit Write --topic "$(topic dlq)" --topic "$(topic audit)"
-transactions audit crx-audit
+transactions audit "$(topic audit)."
 
 # intake (crx intake run: HTTP API + drop directory): submissions -> crx.feed.<every J>, each with its
 # COLLECTION event -> crx.audit; refusals -> crx.dlq (+ their audit events). It reads nothing.
@@ -49,9 +50,9 @@ allow intake Write "${feeds[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
 
 for j in "${JURISDICTIONS[@]}"; do
   # partner J: its own out topic only, its own group, and receipts. Nothing else.
-  allow "partner-$j" Read --topic "$(topic "out.$j")" --group "crx-partner-$j"
+  allow "partner-$j" Read --topic "$(topic "out.$j")" --group "$(topic "partner.$j")"
   allow "partner-$j" Write --topic "$(topic receipts)"
-  transactions "partner-$j" "crx-partner-$j"
+  transactions "partner-$j" "$(topic "partner.$j")."
   # intake for J (crx push): its own feed. services/intake/publisher.py also writes the COLLECTION audit
   # event and refusals itself, hence crx.audit and crx.dlq (see deploy/README.md, known gaps).
   allow "intake-$j" Write --topic "$(topic "feed.$j")" --topic "$(topic audit)" --topic "$(topic dlq)"

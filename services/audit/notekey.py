@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.kernel.config import Settings
-from services.kernel.errors import KeyError_
+from services.kernel.errors import KeyUnavailable
 from services.translog.notes import NoteError, NoteSigner, NoteVerifier
+from services.translog.trust import VKEY_FILE, load_verifiers
 
 KEY_FILE = "audit-note.key"
-VKEY_FILE = "audit-note.vkey"
 
 
 def key_path(settings: Settings) -> Path:
@@ -48,7 +48,7 @@ def ensure_note_key(settings: Settings, origin: str | None = None) -> NoteSigner
     """The log's note signer, creating the key (and its verifier key file) on first use.
 
     ``origin`` names the key (default: ``settings.audit_log_origin``); it should be the origin of the
-    checkpoints it signs. Raises KeyError_ when the key file exists but cannot be read with the configured
+    checkpoints it signs. Raises KeyUnavailable when the key file exists but cannot be read with the configured
     passphrase.
     """
     path = key_path(settings)
@@ -84,7 +84,7 @@ def _create(settings: Settings, path: Path) -> None:
 def load_note_signer(settings: Settings, origin: str | None = None) -> NoteSigner:
     """The log's note signer from ``audit-note.key``, named ``origin`` (default: the configured origin).
 
-    Raises KeyError_ (opaque) if the key is missing or unreadable.
+    Raises KeyUnavailable (opaque) if the key is missing or unreadable.
     """
     try:
         key = serialization.load_pem_private_key(key_path(settings).read_bytes(), password=_passphrase(settings))
@@ -92,13 +92,9 @@ def load_note_signer(settings: Settings, origin: str | None = None) -> NoteSigne
             raise ValueError("not an Ed25519 key")
         return NoteSigner(origin or settings.audit_log_origin, key)
     except (OSError, ValueError, TypeError, NoteError):
-        raise KeyError_("the audit note key is missing or unreadable") from None
+        raise KeyUnavailable("the audit note key is missing or unreadable") from None
 
 
 def load_note_verifiers(settings: Settings) -> list[NoteVerifier]:
-    """The trusted checkpoint keys from ``audit-note.vkey``. Raises KeyError_ if missing or malformed."""
-    try:
-        lines = vkey_path(settings).read_text(encoding="utf-8").split()
-        return [NoteVerifier.from_vkey(line) for line in lines]
-    except (OSError, NoteError):
-        raise KeyError_("the audit verifier key file is missing or malformed") from None
+    """The trusted checkpoint keys from ``audit-note.vkey``. Raises KeyUnavailable if missing or malformed."""
+    return load_verifiers(vkey_path(settings))

@@ -30,16 +30,17 @@ from schemas import AUDIT_EVENT, RECEIPT
 from services.audit.api import AuditApi, AuditHttpServer
 from services.audit.notekey import ensure_note_key
 from services.audit.observed import key_events, policy_event
-from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint
+from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
 from services.kernel.audit_events import AuditEmitter
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Sealer, signed_part
-from services.kernel.errors import CrxError, EnvelopeError
+from services.kernel.errors import CrxError, EnvelopeError, handling
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
@@ -119,6 +120,8 @@ class AuditWriter:
                     self._audit_codec.decode(value)  # refuse anything that is not an audit event
                     leaves.append(value)
             except CrxError as exc:
+                if handling(exc) == "retry":
+                    raise  # not the input's fault (a key not there yet...): the batch is retried with backoff
                 dead.extend(self._dead.for_consumed(exc, rec, submission_id=None, jurisdiction=None, now=now))
         if leaves or self._due(0):
             self._append(leaves, sign=self._due(len(leaves)))
@@ -207,37 +210,30 @@ class AuditWriter:
         ).value
 
 
-def build(
-    settings: Settings,
-    keyring: KeyRing,
-    store: AuditStore,
-    audit_secret: bytes,
-    registry: CollectorRegistry,
-    metrics_port: int = 0,
-    api_port: int | None = None,
-) -> tuple[AuditService, AuditWriter]:
-    """The audit writer as a runnable service (and its handler, for inspection).
+def build(runtime: Runtime, *, ports: Ports) -> AuditService:
+    """The audit writer as a runnable service, appending to the configured store (opened here, closed on stop).
 
-    The service also serves the read-only proof API (``services/audit/api.py``) on ``api_port`` (None: the
-    configured ``audit_api_port``; 0: a free port).
+    The service also serves the read-only proof API (``services/audit/api.py``) on ``ports.api`` (None: the
+    configured ``audit_api_port``; 0: a free port). Raises ConfigError when the store cannot be opened.
     """
+    settings, registry = runtime.settings, runtime.new_registry()
+    store = open_store(settings)
     metrics = ServiceMetrics.create(registry)
-    writer = AuditWriter(settings, keyring, store, audit_secret, metrics, registry)
-    port = settings.audit_api_port if api_port is None else api_port
-    service = AuditService(
+    writer = AuditWriter(settings, runtime.keyring, store, runtime.audit_secret, metrics, registry)
+    port = settings.audit_api_port if ports.api is None else ports.api
+    return AuditService(
         writer,
         settings,
         api=AuditHttpServer(AuditApi(store), settings.audit_api_host, port),
         name=NAME,
-        group_id="crx-audit",
+        group_id=settings.group(NAME),
         topics=[settings.topic("audit"), settings.topic("receipts")],
         output_topics=[settings.topic("dlq"), settings.topic("audit")],  # dead letters are audited too
         handler=writer.handle,
         metrics=metrics,
         registry=registry,
-        metrics_port=metrics_port,
+        metrics_port=ports.metrics,
     )
-    return service, writer
 
 
 class AuditService(StreamService):
@@ -246,6 +242,7 @@ class AuditService(StreamService):
     def __init__(self, writer: AuditWriter, settings: Settings, *, api: AuditHttpServer, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.writer = writer
+        self.store = writer.store
         self.api = api
         self._period = max(0.05, settings.audit_checkpoint_seconds / 2)
         self._timer: asyncio.Task[None] | None = None
@@ -273,6 +270,8 @@ class AuditService(StreamService):
             self.writer.sign_pending()
         except CrxError as exc:
             self._log.error("final checkpoint not signed", error_class=type(exc).__name__)
+        finally:
+            self.store.close()
 
     async def _tick(self) -> None:
         while True:

@@ -1,24 +1,28 @@
-"""``crx audit checkpoint | prove | consistency | report``: the log's proofs and reports on the command line.
+"""``crx audit run | verify | checkpoint | prove | consistency | report | vkey``: the log on the command line.
 
-These only read the store.
+All but ``run`` only read the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from services.cli.common import settings_of
+from services.cli.common import run_command, settings_of
 from services.kernel.errors import CrxError
 
 if TYPE_CHECKING:
     from services.audit.store import AuditStore
 
 T = TypeVar("T")
+
+group = click.Group(name="audit", help="The audit log: its writer, verification, proofs and reports.")
+group.add_command(run_command("audit"))
 
 
 def _store(ctx: click.Context) -> AuditStore:
@@ -36,7 +40,7 @@ def _answer(fn: Callable[..., T], *args: Any) -> T:
         sys.exit(1)
 
 
-@click.command(name="checkpoint")
+@group.command(name="checkpoint")
 @click.pass_context
 def checkpoint(ctx: click.Context) -> None:
     """Print the latest signed checkpoint (C2SP signed note)."""
@@ -45,7 +49,7 @@ def checkpoint(ctx: click.Context) -> None:
     click.echo(_answer(proofs.latest_checkpoint, _store(ctx)), nl=False)
 
 
-@click.command(name="prove")
+@group.command(name="prove")
 @click.argument("event_id")
 @click.pass_context
 def prove(ctx: click.Context, event_id: str) -> None:
@@ -55,7 +59,7 @@ def prove(ctx: click.Context, event_id: str) -> None:
     click.echo(_answer(proofs.prove, _store(ctx), event_id), nl=False)
 
 
-@click.command(name="consistency")
+@group.command(name="consistency")
 @click.argument("old_size", type=int)
 @click.argument("new_size", type=int, required=False)
 @click.pass_context
@@ -71,7 +75,7 @@ def _utc_day(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-@click.command(name="report")
+@group.command(name="report")
 @click.option("--from", "start", required=True, help="Start, ISO date or time (UTC unless an offset is given).")
 @click.option("--to", "end", required=True, help="End, exclusive, ISO date or time.")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
@@ -89,7 +93,7 @@ def report(ctx: click.Context, start: str, end: str, fmt: str) -> None:
     click.echo(result.as_json() if fmt == "json" else result.as_csv(), nl=fmt == "json")
 
 
-@click.command(name="vkey")
+@group.command(name="vkey")
 @click.pass_context
 def vkey(ctx: click.Context) -> None:
     """Print the log's verifier key(s) in C2SP note form: what partners and supervisors verify checkpoints with."""
@@ -99,4 +103,36 @@ def vkey(ctx: click.Context) -> None:
         click.echo(verifier.vkey())
 
 
-COMMANDS = (checkpoint, prove, consistency, report, vkey)
+@group.command(name="verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Verify the audit store: recompute the Merkle tree, check every stored node and signed checkpoint.
+
+    Checkpoint signatures are checked against the verifier keys in ``<keys_dir>/audit-note.vkey``. Prints
+    JSON (ok, entries, signed, problem, bad_index); exits 1 when verification fails.
+    """
+    from services.audit.notekey import load_note_verifiers
+    from services.audit.store import open_store
+
+    settings = settings_of(ctx)
+    try:
+        verifiers = load_note_verifiers(settings)
+        store = open_store(settings, create=False)
+    except CrxError as exc:
+        raise click.ClickException(exc.detail) from None
+    try:
+        result = store.verify(verifiers)
+    finally:
+        store.close()
+    click.echo(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "entries": result.entries,
+                "signed": result.signed,
+                "problem": result.problem,
+                "bad_index": result.bad_index,
+            }
+        )
+    )
+    sys.exit(0 if result.ok else 1)

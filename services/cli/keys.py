@@ -17,7 +17,7 @@ import click
 
 from services.cli.common import passphrase_of, settings_of
 from services.kernel.config import Settings
-from services.kernel.errors import CrxError, KeyError_
+from services.kernel.errors import CrxError, KeyUnavailable
 from services.kernel.suites import DEFAULT_HPKE, DEFAULT_SIGNATURE, HPKE_SUITES, SIGNATURE_ALGS
 from services.keys.bundles import export_bundle, import_bundle
 from services.keys.lifecycle import describe, generate, rotate, set_status
@@ -132,7 +132,7 @@ def _status_command(name: str, status: Status, help_text: str) -> click.Command:
             try:
                 ring.registry.active(party, entry.purpose, _now())
                 left = True
-            except KeyError_:
+            except KeyUnavailable:
                 left = False
         if not left:
             click.echo(f"warning: {party} has no active {entry.purpose} key now: run `crx keys rotate`", err=True)

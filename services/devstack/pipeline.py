@@ -1,8 +1,8 @@
-"""The whole crx pipeline in one process: what ``crx demo`` and the integration tests run.
+"""The whole crx pipeline in one process: what ``crx demo``, the integration tests and the bench run.
 
-In production each service runs as its own process (``crx intake run``, ``crx normaliser run`` ...); here
-they share an event loop but nothing else: each has its own consumer group, producer, metrics registry and
-ops port.
+In production each service runs as its own process (``crx intake run``, ``crx normaliser run`` ...), built
+from the same table (``services.app.table``); here they share an event loop but nothing else: each has its
+own consumer group, producer, metrics registry and ops port.
 """
 
 from __future__ import annotations
@@ -13,23 +13,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-
+from services.app.table import SERVICES
 from services.audit import writer as audit_writer
 from services.audit.notekey import ensure_note_key, load_note_verifiers
-from services.audit.store import AuditStore, VerifyResult, open_store
+from services.audit.store import AuditStore, VerifyResult
 from services.intake.publisher import FeedPublisher
 from services.intake.service import IntakeService
-from services.kernel.audit_events import load_audit_secret
 from services.kernel.config import Settings
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
+from services.kernel.lifecycle import Component
+from services.kernel.runtime import Ports, Runtime, passphrase_of
 from services.kernel.service import StreamService
 from services.keys.ring import KeyRing, generate_party_keys
-from services.normaliser import service as normaliser
 from services.partner import client as partner
-from services.partner.logwatch import LogWatcher
-from services.router import service as router
-from services.router.policy import Policy
 
 
 def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) -> KeyRing:
@@ -37,8 +33,7 @@ def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) ->
 
     For the broker party, also the audit log's checkpoint (note) key (see ``services.audit.notekey``).
     """
-    passphrase = settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
-    ring = KeyRing.open(settings.keys_dir, passphrase)
+    ring = KeyRing.open(settings.keys_dir, passphrase_of(settings))
     changed = False
     for party in parties:
         if not ring.registry.entries(party):
@@ -53,16 +48,12 @@ def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) ->
 
 @dataclass
 class Pipeline:
-    """Intake (HTTP, drop directory, publisher), normaliser, router, audit writer and partner clients."""
+    """Every service of the table (``services.app.table``) plus partner clients, in one event loop."""
 
-    settings: Settings
-    keyring: KeyRing
-    store: AuditStore
-    intake: IntakeService
-    services: list[StreamService]
-    audit: audit_writer.AuditWriter
+    runtime: Runtime
+    components: dict[str, Component]
+    partners: list[partner.PartnerService]
     out_dir: Path
-    audit_service: audit_writer.AuditService
     _started: bool = field(default=False)
 
     @classmethod
@@ -77,37 +68,64 @@ class Pipeline:
         intake_port: int | None = 0,
         audit_api_port: int | None = 0,
     ) -> Pipeline:
-        """Compose every service. ``base_port`` 0 gives each ops server a free port; else consecutive ports.
+        """Build every service of the table, then a partner client per party in ``partners``.
 
-        Partner clients write JSON files under ``data_dir/out/<party>`` unless ``sinks`` names another sink.
-        The intake's HTTP API listens on ``intake_port``, the audit proof API on ``audit_api_port`` (0: a free
-        port; None: the configured one).
+        ``base_port`` 0 gives each ops server a free port; else consecutive ports in table order, then the
+        partners'. Partner clients write JSON files under ``data_dir/out/<party>`` unless ``sinks`` names
+        another sink, and prove their events against this pipeline's audit log. The intake's HTTP API listens
+        on ``intake_port``, the audit proof API on ``audit_api_port`` (0: a free port; None: the configured one).
         """
-        secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
-        policy = Policy.load(settings.agreements_file)
-        store = open_store(settings)
+        runtime = Runtime.create(settings, keyring)
         port = (lambda i: base_port + i) if base_port else (lambda i: 0)
-        audit_service, writer = audit_writer.build(
-            settings, keyring, store, secret, CollectorRegistry(), port(2), api_port=audit_api_port
-        )
-        services = [
-            normaliser.build(settings, keyring, secret, CollectorRegistry(), port(0)),
-            router.build(settings, keyring, secret, CollectorRegistry(), policy, port(1)),
-            audit_service,
-        ]
+        api_ports = {"intake": intake_port, "audit": audit_api_port}
+        components = {
+            name: build(runtime, ports=Ports(port(i), api_ports.get(name)))
+            for i, (name, build) in enumerate(SERVICES.items())
+        }
+        audit = components["audit"]
+        assert isinstance(audit, audit_writer.AuditService)
         out_dir = settings.data_dir / "out"
-        verifiers = load_note_verifiers(settings)
-        api = audit_service.api
-        for i, party in enumerate(partners):
-            out = (sinks or {}).get(party) or out_dir / party
-            registry = CollectorRegistry()
-            state = settings.data_dir / "logwatch" / f"{party}.sqlite3"  # each partner proves its own events
-            watcher = LogWatcher(party, lambda: api.url, verifiers, settings.audit_log_origin, state, registry)
-            services.append(partner.build(settings, keyring, party, out, registry, port(3 + i), watcher))
-        intake = IntakeService(
-            settings, keyring, secret, CollectorRegistry(), http_port=intake_port, metrics_port=port(3 + len(partners))
-        )
-        return cls(settings, keyring, store, intake, services, writer, out_dir, audit_service)
+        clients = [
+            partner.build(
+                runtime,
+                ports=Ports(port(len(SERVICES) + i)),
+                party=party,
+                sink=(sinks or {}).get(party) or out_dir / party,
+                audit_url=lambda: audit.api.url,
+            )
+            for i, party in enumerate(partners)
+        ]
+        return cls(runtime, components, clients, out_dir)
+
+    @property
+    def settings(self) -> Settings:
+        """The pipeline's settings."""
+        return self.runtime.settings
+
+    @property
+    def intake(self) -> IntakeService:
+        """The intake service (HTTP API, drop directory, publisher)."""
+        intake = self.components["intake"]
+        assert isinstance(intake, IntakeService)
+        return intake
+
+    @property
+    def audit_service(self) -> audit_writer.AuditService:
+        """The audit writer's service (its store, its proof API)."""
+        audit = self.components["audit"]
+        assert isinstance(audit, audit_writer.AuditService)
+        return audit
+
+    @property
+    def store(self) -> AuditStore:
+        """The audit store the audit service appends to."""
+        return self.audit_service.store
+
+    @property
+    def services(self) -> list[StreamService]:
+        """Every consume-transform-produce service: the table's stream services, then the partner clients."""
+        streams = [c for c in self.components.values() if isinstance(c, StreamService)]
+        return [*streams, *self.partners]
 
     @property
     def publisher(self) -> FeedPublisher:
@@ -120,24 +138,23 @@ class Pipeline:
         return self.intake.producer
 
     async def start(self) -> None:
-        """Create the topics, then start every service and the publisher's producer."""
+        """Create the topics, start the intake, then every other service and the partner clients together."""
         if self._started:
             return
         self._started = True
         await ensure_topics(self.settings, standard_topics(self.settings))
         await self.intake.start()
         # Concurrently: each consumer-group join takes about session_timeout / 2 on its own.
-        await asyncio.gather(*(service.start() for service in self.services))
+        rest = [c for name, c in self.components.items() if name != "intake"]
+        await asyncio.gather(*(c.start() for c in [*rest, *self.partners]))
 
     async def stop(self) -> None:
-        """Stop taking submissions, then stop services in reverse order (each drains its batch and commits)."""
+        """Stop taking submissions, then stop the others in reverse order (each drains its batch and commits)."""
         if not self._started:
             return
         self._started = False
-        await self.intake.stop()
-        for service in reversed(self.services):
-            await service.stop()
-        self.store.close()
+        for component in reversed([*self.components.values(), *self.partners]):
+            await component.stop()
 
     def verify_audit(self) -> VerifyResult:
         """Verify the audit store against the log's checkpoint key(s) (``audit-note.vkey``)."""

@@ -25,7 +25,7 @@ from collections import deque
 from pathlib import Path
 
 from services.intake.publisher import FeedPublisher, PushResult, Submission
-from services.kernel.errors import TransientError
+from services.kernel.errors import CrxError
 from services.kernel.logging import get_logger
 
 CLAIMED = ".claimed"
@@ -148,8 +148,8 @@ class DropDirectory:
         while not self._stopping.is_set():
             try:
                 await self.scan_once()
-            except TransientError:
-                self._log.warning("broker unavailable; claimed files will be published on the next scan")
+            except CrxError as exc:  # not the files' fault (they are dead-lettered by the publisher when they are)
+                self._log.warning("not published; claimed files will be on the next scan", reason=exc.reason_code)
             except OSError as exc:
                 self._log.error("drop directory scan failed", error_class=type(exc).__name__)
             with contextlib.suppress(TimeoutError):

@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry, Counter
 from services.intake.idempotency import IdempotencyStore
 from services.intake.publisher import FeedPublisher, Submission
 from services.intake.tokens import TokenBook
-from services.kernel.errors import TransientError
+from services.kernel.errors import CrxError, TransientError
 from services.kernel.logging import get_logger
 from services.kernel.webapp import AppServer
 
@@ -135,10 +135,9 @@ class IntakeApi:
             else:
                 [result] = await self._publisher.publish([Submission(who, adapter, body, key)], now)
                 status = 202 if result.accepted else 422
-        except TransientError:
-            return self._refuse(
-                who, "unavailable", 503, "BROKER_UNAVAILABLE", **{"Retry-After": str(RETRY_AFTER_SECONDS)}
-            )
+        except CrxError as exc:  # the publisher dead-letters the payload's faults itself: these are ours
+            reason = "BROKER_UNAVAILABLE" if isinstance(exc, TransientError) else f"{exc.reason_code}_UNAVAILABLE"
+            return self._refuse(who, "unavailable", 503, reason, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
         answer = {
             "submission_id": result.submission_id,
             "jurisdiction": who,

@@ -19,7 +19,7 @@ from services.kernel.audit_events import AuditEmitter
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import SealContext, Sealer, routing_headers
-from services.kernel.errors import CrxError, PayloadTooLarge, UnknownJurisdiction
+from services.kernel.errors import CrxError, PayloadTooLarge, UnknownJurisdiction, handling
 from services.kernel.kafka import OutRecord, Producer
 from services.keys.ring import KeyRing
 
@@ -73,7 +73,8 @@ class FeedPublisher:
         """Publish ``submissions`` as one batch; returns once every output is acknowledged.
 
         Raises TransientError if the broker does not acknowledge (nothing is then known to be written;
-        publishing again is safe because ids are stable).
+        publishing again is safe because ids are stable), and any other error that is not a payload's fault
+        (``errors.handling``: a key not there yet) before anything is sent.
         """
         outputs: list[OutRecord] = []
         results = []
@@ -83,6 +84,8 @@ class FeedPublisher:
                 outputs.extend(self._accept(sub, sid, now))
                 results.append(PushResult(sid, sub.jurisdiction, True))
             except CrxError as exc:
+                if handling(exc) == "retry":
+                    raise  # not the payload's fault (no broker key yet...): nothing is published, the caller retries
                 outputs.extend(
                     self._dead.records(
                         exc,

@@ -5,40 +5,37 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
-
 from adapters.base import available
 from services.intake.dropdir import DropDirectory
 from services.intake.http import IntakeApi, IntakeHttpServer, IntakeLimits
 from services.intake.idempotency import IdempotencyStore
 from services.intake.publisher import FeedPublisher
 from services.intake.tokens import TokenBook
-from services.kernel.config import Settings
 from services.kernel.http import OpsServer
 from services.kernel.kafka import Producer, ensure_topics
 from services.kernel.logging import get_logger
-from services.keys.ring import KeyRing
+from services.kernel.runtime import Ports, Runtime
 
 NAME = "intake"
+
+
+def build(runtime: Runtime, *, ports: Ports) -> IntakeService:
+    """The intake as a runnable service: its HTTP API on ``ports.api`` (None: the configured ``intake_port``;
+    0: a free port) and the drop directory, publishing through one producer."""
+    return IntakeService(runtime, http_port=ports.api, metrics_port=ports.metrics)
 
 
 class IntakeService:
     """Producer, publisher, HTTP server, drop directory and ops server. ``start``/``stop`` are idempotent."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        keyring: KeyRing,
-        audit_secret: bytes,
-        registry: CollectorRegistry,
-        *,
-        http_port: int | None = None,
-        metrics_port: int = 0,
-    ) -> None:
+    def __init__(self, runtime: Runtime, *, http_port: int | None = None, metrics_port: int = 0) -> None:
         self.name = NAME
+        settings, registry = runtime.settings, runtime.new_registry()
         self._settings = settings
         self.producer = Producer(settings)
-        self.publisher = FeedPublisher(settings, keyring, producer=self.producer, audit_secret=audit_secret)
+        self.publisher = FeedPublisher(
+            settings, runtime.keyring, producer=self.producer, audit_secret=runtime.audit_secret
+        )
         self.tokens = TokenBook.open(settings.intake_tokens_path)
         self.idempotency = IdempotencyStore(settings.data_dir / "intake-idempotency.sqlite3")
         self.api = IntakeApi(

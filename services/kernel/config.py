@@ -135,6 +135,11 @@ class Settings:
         """Physical topic for a logical channel: ``records`` -> ``crx.records``, ``out.FR`` -> ``crx.out.FR``."""
         return f"{self.topic_prefix}.{logical}"
 
+    def group(self, service: str) -> str:
+        """Consumer group of a service, prefixed like the topics: ``router`` -> ``crx.router``, ``partner.FR`` ->
+        ``crx.partner.FR``; two deployments (or test runs) with different prefixes on one Kafka stay apart."""
+        return f"{self.topic_prefix}.{service}"
+
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied (validated like any other source)."""
         return _build({**_as_dict(self), **changes})

@@ -124,7 +124,7 @@ class Sealer:
         self._codec = codec(ENVELOPE)
 
     def seal(self, plaintext: bytes, ctx: SealContext, now: dt.datetime) -> bytes:
-        """Return the single-object-encoded, signed envelope. Raises KeyError_ if a key is missing."""
+        """Return the single-object-encoded, signed envelope. Raises KeyUnavailable if a key is missing."""
         key = self._registry.active(ctx.recipient, "encryption", now)
         suite = hpke_suite(key.algorithm)
         env: dict[str, Any] = {

@@ -1,8 +1,10 @@
-"""The one crx error tree.
+"""The one crx error tree, and what a service does with each error.
 
-Every error says whether it is worth retrying (``retriable``) and whether the record that caused it
-belongs in the dead-letter topic (``dead_letter``). Messages never contain record content: only ids,
-field names and reason codes. Metrics label errors by class name.
+Every error says whether it is the record's fault (``dead_letter``: the record goes to ``crx.dlq`` with its
+reason, and the next one is handled) or not (the batch is retried with backoff, and the record waits: a
+key not yet imported, a broker or database not answering, a setting an operator must fix). ``retriable``
+marks the faults expected to pass by themselves. ``handling`` is the one place that decides. Messages never
+contain record content: only ids, field names and reason codes. Metrics label errors by class name.
 """
 
 from __future__ import annotations
@@ -74,9 +76,12 @@ class EnvelopeError(CrxError):
         super().__init__(detail)
 
 
-class KeyError_(CrxError):
-    """A key is missing, not yet valid, expired or revoked."""
+class KeyUnavailable(CrxError):
+    """A key this node needs is missing, not yet valid, expired or revoked (e.g. no active encryption key for
+    a recipient yet). Not the record's fault: the batch is retried until the key is there (key rotations and
+    imports reach running services within a second), never dead-lettered."""
 
+    retriable = True
     dead_letter = False
     reason_code = "KEY"
 
@@ -94,3 +99,17 @@ class TransientError(CrxError):
     retriable = True
     dead_letter = False
     reason_code = "TRANSIENT"
+
+
+def handling(exc: BaseException) -> str:
+    """``"dead_letter"`` when ``exc`` is the record's fault, else ``"retry"``.
+
+    A crx error decides by its ``dead_letter`` flag. Any other exception is a bug met on this record: it is
+    dead-lettered too (kept whole for replay once the bug is fixed, never lost), except the standard
+    transient failures (``OSError``, ``TimeoutError``, ``ConnectionError``), which are retried.
+    """
+    if isinstance(exc, CrxError):
+        return "dead_letter" if exc.dead_letter else "retry"
+    if isinstance(exc, OSError | TimeoutError):  # ConnectionError is an OSError
+        return "retry"
+    return "dead_letter"

@@ -29,7 +29,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from services.kernel.errors import KeyError_
+from services.kernel.errors import KeyUnavailable
 from services.kernel.suites import signature_alg
 from services.keys.lifecycle import KeyAdminError, check_party
 from services.keys.ring import STATUS_ORDER, KeyEntry, KeyRing, allowed
@@ -164,7 +164,7 @@ def import_bundle(
     for entry in entries:
         try:
             existing = ring.registry.get(party, entry.key_id)
-        except KeyError_:
+        except KeyUnavailable:
             ring.registry.add(entry)
             result.added.append(entry.key_id)
             continue

@@ -28,7 +28,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from services.kernel.errors import KeyError_
+from services.kernel.errors import CrxError, KeyUnavailable
 from services.kernel.suites import DEFAULT_HPKE, DEFAULT_SIGNATURE
 from services.keys.ring import (
     STATUS_ORDER,
@@ -44,8 +44,10 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 PARTY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class KeyAdminError(KeyError_):
+class KeyAdminError(CrxError):
     """A key administration request was refused (bad party, refused bundle, status going backwards)."""
+
+    dead_letter = False
 
     reason_code = "KEY_ADMIN"
 
@@ -99,7 +101,7 @@ def rotate(
 
 
 def set_status(ring: KeyRing, party: str, key_id: str, status: Status) -> KeyEntry:
-    """Move key ``key_id`` of ``party`` to ``status`` (only forward). Raises KeyError_ / KeyAdminError."""
+    """Move key ``key_id`` of ``party`` to ``status`` (only forward). Raises KeyUnavailable / KeyAdminError."""
     entry = ring.registry.get(party, key_id)
     if STATUS_ORDER[status] < STATUS_ORDER[entry.status]:
         raise KeyAdminError(f"key {key_id} is {entry.status}: statuses only move forward")
@@ -113,7 +115,7 @@ def describe(ring: KeyRing, now: dt.datetime, party: str | None = None) -> list[
     in_use = set()
     entries = ring.registry.entries(party)
     for p, purpose in {(e.party, e.purpose) for e in entries}:
-        with contextlib.suppress(KeyError_):
+        with contextlib.suppress(KeyUnavailable):
             in_use.add(ring.registry.active(p, purpose, now).key_id)
     return [
         {

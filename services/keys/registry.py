@@ -15,7 +15,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, get_args
 
-from services.kernel.errors import KeyError_
+from services.kernel.errors import KeyUnavailable
 from services.kernel.logging import get_logger
 from services.keys.entry import STATUS_ORDER, KeyEntry, Purpose, Use, allowed, parse_time
 
@@ -30,7 +30,7 @@ def _identity(st: os.stat_result) -> FileIdentity:
 
 
 def _read_registry(path: Path) -> tuple[list[KeyEntry], FileIdentity]:
-    """Parse the registry file. Raises FileNotFoundError, or KeyError_ when it is not a valid registry."""
+    """Parse the registry file. Raises FileNotFoundError, or KeyUnavailable when it is not a valid registry."""
     with path.open("rb") as handle:
         identity = _identity(os.fstat(handle.fileno()))
         raw = handle.read()
@@ -46,7 +46,7 @@ def _read_registry(path: Path) -> tuple[list[KeyEntry], FileIdentity]:
                     raise ValueError("unknown purpose or status")
                 entries.append(parsed)
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise KeyError_(f"key registry {path} is not valid") from None
+        raise KeyUnavailable(f"key registry {path} is not valid") from None
     return entries, identity
 
 
@@ -67,7 +67,7 @@ class KeyRegistry:
 
     @classmethod
     def load(cls, path: Path, *, reload_interval: float = 1.0) -> KeyRegistry:
-        """Load the registry at ``path`` (empty if the file does not exist). Raises KeyError_ if corrupt."""
+        """Load the registry at ``path`` (empty if the file does not exist). Raises KeyUnavailable if corrupt."""
         registry = cls(path, reload_interval=reload_interval)
         try:
             entries, identity = _read_registry(path)
@@ -96,7 +96,7 @@ class KeyRegistry:
                 return False
             try:
                 entries, identity = _read_registry(self.path)
-            except (FileNotFoundError, KeyError_):
+            except (FileNotFoundError, KeyUnavailable):
                 self._identity = identity  # warn once per change; a later valid write is picked up
                 self._log.warning("key_registry_invalid_kept_last_good", path=str(self.path), kept=len(self._entries))
                 return False
@@ -134,7 +134,7 @@ class KeyRegistry:
         return [e for e in self._entries if party is None or e.party == party]
 
     def get(self, party: str, key_id: str) -> KeyEntry:
-        """The entry of ``party`` with ``key_id``. Raises KeyError_ if there is none.
+        """The entry of ``party`` with ``key_id``. Raises KeyUnavailable if there is none.
 
         A key id not found makes the registry look at its file at once: a key just rotated in elsewhere.
         """
@@ -145,24 +145,24 @@ class KeyRegistry:
                     return entry
             if attempt == 0 and not self.refresh(force=True):
                 break
-        raise KeyError_(f"no key {key_id} for party {party}")
+        raise KeyUnavailable(f"no key {key_id} for party {party}")
 
     def active(self, party: str, purpose: Purpose, now: dt.datetime) -> KeyEntry:
         """The key to seal to (encryption) or sign with (signing) now: the newest by not_before among the
         party's active keys valid at ``now`` (a key scheduled for later takes over when it becomes valid).
-        Raises KeyError_."""
+        Raises KeyUnavailable."""
         use: Use = "seal" if purpose == "encryption" else "sign"
         entries = self.entries(party)
         candidates = [(i, e) for i, e in enumerate(entries) if allowed(e, use, now)]
         if not candidates:
-            raise KeyError_(f"no active {purpose} key for party {party}")
+            raise KeyUnavailable(f"no active {purpose} key for party {party}")
         return max(candidates, key=lambda c: (parse_time(c[1].not_before), c[0]))[1]
 
     def for_use(self, party: str, key_id: str, use: Use, now: dt.datetime) -> KeyEntry:
-        """The entry ``key_id`` of ``party`` if the rules allow ``use`` at ``now``. Raises KeyError_."""
+        """The entry ``key_id`` of ``party`` if the rules allow ``use`` at ``now``. Raises KeyUnavailable."""
         entry = self.get(party, key_id)
         if not allowed(entry, use, now):
-            raise KeyError_(f"key {key_id} of party {party} may not be used to {use}")
+            raise KeyUnavailable(f"key {key_id} of party {party} may not be used to {use}")
         return entry
 
 

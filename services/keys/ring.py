@@ -27,7 +27,7 @@ cryptography's fixed 2048 rounds, which cryptography 50 does not let a PKCS#8 wr
 so the passphrase must be a high-entropy secret, not a memorable password. A hybrid key is
 two PKCS#8 PEM blocks in that one file, in this order: the ML-KEM-768 key (seed form, OID
 id-alg-ml-kem-768) and the X25519 key, each encrypted the same way. Loading checks that the key matches its
-key id; a missing, unreadable or wrongly decrypted key raises the one opaque ``KeyError_``.
+key id; a missing, unreadable or wrongly decrypted key raises the one opaque ``KeyUnavailable``.
 
 Lifecycle: ``USES`` below is the one place that says which key may be used for what (see ``allowed``).
 Statuses only move forward, active -> retiring -> revoked. Rotation keeps old private keys so old records

@@ -13,7 +13,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from services.kernel.errors import KeyError_
+from services.kernel.errors import KeyUnavailable
 from services.kernel.suites import (
     DEFAULT_HPKE,
     DEFAULT_SIGNATURE,
@@ -72,7 +72,7 @@ class PrivateKeyStore:
     def load(self, party: str, key_id: str) -> PrivateKey:
         """The private key ``key_id`` of ``party`` (the combined HPKE key for the hybrid).
 
-        Raises KeyError_ (one message for every cause) when absent, unreadable, not decryptable with the
+        Raises KeyUnavailable (one message for every cause) when absent, unreadable, not decryptable with the
         configured passphrase, or not the key ``key_id`` names.
         """
         cached = self._cache.get((party, key_id))
@@ -83,7 +83,7 @@ class PrivateKeyStore:
             if key_id_of(key.public_key()) != key_id:
                 raise ValueError("key does not match its id")
         except (OSError, ValueError, TypeError, UnsupportedAlgorithm):
-            raise KeyError_(f"private key {key_id} of party {party} is missing or unreadable") from None
+            raise KeyUnavailable(f"private key {key_id} of party {party} is missing or unreadable") from None
         usable = _usable(key)
         self._cache[(party, key_id)] = usable
         return usable
@@ -158,7 +158,7 @@ class KeyRing:
         """True when ``party`` has an active signing key registered."""
         try:
             self.registry.active(party, "signing", now)
-        except KeyError_:
+        except KeyUnavailable:
             return False
         return True
 
@@ -166,6 +166,6 @@ class KeyRing:
         """True when this node holds the private half of ``party``'s active signing key."""
         try:
             entry = self.registry.active(party, "signing", now)
-        except KeyError_:
+        except KeyUnavailable:
             return False
         return self.store.holds(party, entry.key_id)

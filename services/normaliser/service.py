@@ -21,10 +21,11 @@ from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
-from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode
+from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode, handling
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.keys.ring import KeyRing
 
@@ -111,7 +112,9 @@ class Normaliser:
                 for record, unknown in zip(canonical, unmapped, strict=True)
                 for out in self._seal_record(record, unknown, submission_id, now)
             ]
-        except Exception as exc:  # bad input, or a bug: either way the record is kept, never lost
+        except Exception as exc:  # the record's fault, or a bug: dead-lettered whole (never lost)
+            if handling(exc) == "retry":
+                raise  # not the record's fault (a key not there yet...): the batch loop retries it with backoff
             return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
 
     def _check_codes(self, records: list[dict[str, Any]], jurisdiction: str) -> list[Counter_[str]]:
@@ -169,20 +172,19 @@ class Normaliser:
         ]
 
 
-def build(
-    settings: Settings, keyring: KeyRing, audit_secret: bytes, registry: CollectorRegistry, metrics_port: int = 0
-) -> StreamService:
-    """The normaliser as a runnable service."""
+def build(runtime: Runtime, *, ports: Ports) -> StreamService:
+    """The normaliser as a runnable service: every feed topic in, sealed canonical records out."""
+    settings, registry = runtime.settings, runtime.new_registry()
     metrics = ServiceMetrics.create(registry)
-    normaliser = Normaliser(settings, keyring, audit_secret, metrics, registry)
+    normaliser = Normaliser(settings, runtime.keyring, runtime.audit_secret, metrics, registry)
     return StreamService(
         settings,
         name=NAME,
-        group_id="crx-normaliser",
+        group_id=settings.group(NAME),
         topics=normaliser.feed_topics,
         output_topics=[settings.topic("records"), settings.topic("audit"), settings.topic("dlq")],
         handler=normaliser.handle,
         metrics=metrics,
         registry=registry,
-        metrics_port=metrics_port,
+        metrics_port=ports.metrics,
     )

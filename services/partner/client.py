@@ -32,11 +32,13 @@ from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
 from services.partner.jsonout import to_json
 from services.partner.logwatch import CheckResult, LogWatcher
+from services.translog.trust import VKEY_FILE, load_verifiers
 
 
 class Sink(Protocol):
@@ -223,33 +225,50 @@ class PartnerClient:
 
 
 def build(
-    settings: Settings,
-    keyring: KeyRing,
+    runtime: Runtime,
+    *,
+    ports: Ports,
     party: str,
-    out: Path | Sink,
-    registry: CollectorRegistry,
-    metrics_port: int = 0,
-    watcher: LogWatcher | None = None,
-) -> StreamService:
+    sink: Path | Sink,
+    audit_url: Callable[[], str] | None = None,
+) -> PartnerService:
     """A partner client for ``party`` writing JSON records to a directory (or any other sink).
 
-    With a ``watcher``, the client also proves, every ``partner_log_check_seconds``, that its deliveries and
-    receipts are in the audit log and that the log's history only ever grows (``logwatch``).
+    With an audit log URL (``audit_url``, else the configured ``audit_api_url``) the client also proves,
+    every ``partner_log_check_seconds``, that its deliveries and receipts are in the audit log and that the
+    log's history only ever grows (``logwatch``), against the log keys in ``<keys_dir>/audit-note.vkey``.
+    Raises KeyUnavailable when a log is to be watched and that file is missing or malformed.
     """
+    settings, registry = runtime.settings, runtime.new_registry()
+    if audit_url is None and settings.audit_api_url:
+        configured = settings.audit_api_url.rstrip("/")
+        audit_url = lambda: configured  # noqa: E731 - a constant URL
+    watcher = None
+    if audit_url is not None:
+        verifiers = load_verifiers(settings.keys_dir / VKEY_FILE)
+        state = settings.data_dir / "logwatch" / f"{party}.sqlite3"  # each partner proves its own events
+        watcher = LogWatcher(party, audit_url, verifiers, settings.audit_log_origin, state, registry)
     metrics = ServiceMetrics.create(registry)
-    sink = DirectorySink(out) if isinstance(out, Path) else out
-    client = PartnerClient(settings, keyring, party, sink, metrics, registry, watcher)
+    client = PartnerClient(
+        settings,
+        runtime.keyring,
+        party,
+        DirectorySink(sink) if isinstance(sink, Path) else sink,
+        metrics,
+        registry,
+        watcher,
+    )
     return PartnerService(
         settings,
         watcher=watcher,
         name=f"partner-{party}",
-        group_id=f"crx-partner-{party}",
+        group_id=settings.group(f"partner.{party}"),
         topics=[settings.topic(f"out.{party}")],
         output_topics=[settings.topic("receipts")],
         handler=client.handle,
         metrics=metrics,
         registry=registry,
-        metrics_port=metrics_port,
+        metrics_port=ports.metrics,
     )
 
 

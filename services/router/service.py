@@ -11,7 +11,6 @@ import datetime as dt
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from prometheus_client import CollectorRegistry
 
 from schemas import CANONICAL_RECORD
 from services.kernel.audit_events import AuditEmitter
@@ -19,9 +18,11 @@ from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
+from services.kernel.errors import handling
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.keys.ring import KeyRing
 from services.router.minimise import minimise
@@ -66,7 +67,9 @@ class Router:
             record = self._codec.decode(opened.plaintext)
             with bind_message_id(message_id=opened.message_id):
                 return self._route(record, submission_id, rec.key, now)
-        except Exception as exc:  # bad input, or a bug: either way the record is kept, never lost
+        except Exception as exc:  # the record's fault, or a bug: dead-lettered whole (never lost)
+            if handling(exc) == "retry":
+                raise  # not the record's fault (no key for a recipient yet...): the batch is retried with backoff
             return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
 
     def _route(
@@ -138,26 +141,23 @@ class Router:
         )
 
 
-def build(
-    settings: Settings,
-    keyring: KeyRing,
-    audit_secret: bytes,
-    registry: CollectorRegistry,
-    policy: Policy,
-    metrics_port: int = 0,
-) -> StreamService:
-    """The router as a runnable service."""
+def build(runtime: Runtime, *, ports: Ports) -> StreamService:
+    """The router as a runnable service, deciding under the agreements file named in the settings.
+
+    Raises PolicyError when the agreements file is invalid.
+    """
+    settings, registry = runtime.settings, runtime.new_registry()
     metrics = ServiceMetrics.create(registry)
-    router = Router(settings, keyring, audit_secret, policy, metrics)
+    router = Router(settings, runtime.keyring, runtime.audit_secret, Policy.load(settings.agreements_file), metrics)
     outs = [settings.topic(f"out.{j}") for j in settings.jurisdictions]
     return StreamService(
         settings,
         name=NAME,
-        group_id="crx-router",
+        group_id=settings.group(NAME),
         topics=[settings.topic("records")],
         output_topics=[*outs, settings.topic("audit"), settings.topic("dlq")],
         handler=router.handle,
         metrics=metrics,
         registry=registry,
-        metrics_port=metrics_port,
+        metrics_port=ports.metrics,
     )

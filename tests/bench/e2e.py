@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter, record_message_id
 from schemas import CANONICAL_RECORD
@@ -41,6 +40,7 @@ from services.kernel.config import Settings, load_settings
 from services.kernel.envelope import Opener, SealContext, Sealer
 from services.kernel.kafka import OutRecord, Producer, ensure_topics, standard_topics
 from services.kernel.logging import configure_logging
+from services.kernel.runtime import Ports, Runtime
 from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
 from services.partner import client as partner
@@ -205,7 +205,8 @@ async def end_to_end(
     """Push ``count`` records (as fast as possible, or at ``rate`` records/s) and wait for every delivery."""
     sinks = {r: TimingSink() for r in RECIPIENTS}
     if mode == "processes":
-        partners = [partner.build(settings, keyring, r, sinks[r], CollectorRegistry()) for r in RECIPIENTS]
+        runtime = Runtime.create(settings, keyring)
+        partners = [partner.build(runtime, ports=Ports(), party=r, sink=sinks[r]) for r in RECIPIENTS]
         producer = Producer(settings)
         secret = load_audit_secret(None, settings.data_dir)
         publisher = FeedPublisher(settings, keyring, producer, secret)

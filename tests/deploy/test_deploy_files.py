@@ -17,6 +17,7 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,17 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry
 
-from services.audit import writer
-from services.audit.store import SqliteAuditStore
+from services.app.table import SERVICES
 from services.cli import main
 from services.devstack.pipeline import ensure_keys
 from services.intake import service as intake
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.config import Settings, load_settings
 from services.kernel.kafka import OutRecord, Producer, client_options, standard_topics, transactional_id
+from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.keys.ring import KeyRing
-from services.normaliser import service as normaliser
 from services.partner import client as partner
-from services.partner.logwatch import LogWatcher
-from services.router import service as router
-from services.router.policy import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -103,7 +100,8 @@ def _intake_service(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(intake, "Producer", _CapturingProducer)
         patch.setattr(intake, "ensure_topics", record_topic_check)
-        service = intake.IntakeService(settings, keyring, AUDIT_SECRET, registry, metrics_port=9400)
+        runtime = Runtime(settings, keyring, AUDIT_SECRET, new_registry=lambda: registry)
+        service = intake.IntakeService(runtime, metrics_port=9400)
         try:
             with pytest.raises(_StopAtTopicCheck):
                 asyncio.run(service.start())
@@ -126,15 +124,13 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         registries.append(CollectorRegistry())
         return registries[-1]
 
-    services: list[StreamService] = [
-        normaliser.build(settings, keyring, AUDIT_SECRET, registry()),
-        router.build(settings, keyring, AUDIT_SECRET, registry(), Policy.load(None)),
-        writer.build(settings, keyring, SqliteAuditStore(":memory:"), AUDIT_SECRET, registry())[0],
-    ]
+    runtime = Runtime(settings, keyring, AUDIT_SECRET, new_registry=registry)
+    built = [build(runtime, ports=Ports()) for name, build in SERVICES.items() if name != "intake"]
+    services = [s for s in built if isinstance(s, StreamService)]
+    assert len(services) == len(built)  # every table service but the intake consumes and produces
+    watched = replace(runtime, settings=settings.replace(audit_api_url="http://audit.invalid"))
     for j in settings.jurisdictions:  # as `crx partner consume` builds it with CRX_AUDIT_API_URL set
-        reg = registry()
-        watcher = LogWatcher(j, lambda: "http://audit.invalid", [], "crx/audit", tmp / "watch" / f"{j}.db", reg)
-        services.append(partner.build(settings, keyring, j, tmp / "out" / j, reg, 0, watcher))
+        services.append(partner.build(watched, ports=Ports(), party=j, sink=tmp / "out" / j))
 
     sample = next(SAMPLES.glob("*.json")).read_bytes()
     intake_checks, intake_service_writes = _intake_service(settings, keyring, registry(), sample)
@@ -172,8 +168,8 @@ def _grants_needed(service: StreamService, settings: Settings) -> set[Grant]:
     needed: set[Grant] = {("Read", "topic", t) for t in service._topics}
     group = service.loop._group_id
     needed.add(("Read", "group", group))
-    assert transactional_id(settings, group).startswith(group)
-    needed.add(("Write", "transactional-id-prefix", group))
+    assert transactional_id(settings, group).startswith(f"{group}.")
+    needed.add(("Write", "transactional-id-prefix", f"{group}."))  # the dot: crx.router never covers crx.router2
     outputs = set(service._output_topics)
     if settings.topic("dlq") in outputs:
         outputs.add(settings.topic("audit"))

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
 from schemas import DEAD_LETTER
 from services.intake.service import IntakeService
-from services.kernel.audit_events import load_audit_secret
 from services.kernel.codec import codec
 from services.kernel.config import Settings
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, sample, wait_for
 
@@ -26,9 +25,7 @@ pytestmark = pytest.mark.integration
 @contextlib.asynccontextmanager
 async def intake(settings: Settings, keyring: KeyRing) -> AsyncIterator[IntakeService]:
     """A started intake service on free ports, with tokens issued for DE and FR."""
-    service = IntakeService(
-        settings, keyring, load_audit_secret(None, settings.data_dir), CollectorRegistry(), http_port=0
-    )
+    service = IntakeService(Runtime.create(settings, keyring), http_port=0)
     await service.start()
     try:
         yield service

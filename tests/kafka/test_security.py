@@ -124,16 +124,16 @@ async def test_each_principal_writes_exactly_where_acls_sh_allows(
 @pytest.mark.parametrize(
     ("user", "topic", "group", "expected"),
     [
-        ("partner-FR", "out.FR", "crx-partner-FR", OK),
-        ("partner-FR", "out.DE", "crx-partner-FR", TopicAuthorizationFailedError),  # not another partner's
-        ("partner-DE", "out.FR", "crx-partner-DE", TopicAuthorizationFailedError),
-        ("partner-FR", "out.FR", "crx-router", GroupAuthorizationFailedError),  # its own group only
-        ("audit", "audit", "crx-audit", OK),
-        ("router", "audit", "crx-router", TopicAuthorizationFailedError),  # only the audit writer reads it
-        ("normaliser", "audit", "crx-normaliser", TopicAuthorizationFailedError),
-        ("router", "records", "crx-router", OK),
-        ("normaliser", "feed.DE", "crx-normaliser", OK),
-        ("intake", "feed.DE", "crx-normaliser", GroupAuthorizationFailedError),  # intake reads nothing...
+        ("partner-FR", "out.FR", "crx.partner.FR", OK),
+        ("partner-FR", "out.DE", "crx.partner.FR", TopicAuthorizationFailedError),  # not another partner's
+        ("partner-DE", "out.FR", "crx.partner.DE", TopicAuthorizationFailedError),
+        ("partner-FR", "out.FR", "crx.router", GroupAuthorizationFailedError),  # its own group only
+        ("audit", "audit", "crx.audit", OK),
+        ("router", "audit", "crx.router", TopicAuthorizationFailedError),  # only the audit writer reads it
+        ("normaliser", "audit", "crx.normaliser", TopicAuthorizationFailedError),
+        ("router", "records", "crx.router", OK),
+        ("normaliser", "feed.DE", "crx.normaliser", OK),
+        ("intake", "feed.DE", "crx.normaliser", GroupAuthorizationFailedError),  # intake reads nothing...
         ("intake", "feed.DE", None, TopicAuthorizationFailedError),  # ... not even without a group
         ("exporter", "records", "crx-exporter", GroupAuthorizationFailedError),  # lag: describe only
         ("exporter", "records", None, TopicAuthorizationFailedError),
@@ -154,10 +154,10 @@ async def test_each_principal_reads_exactly_what_acls_sh_allows(
 @pytest.mark.parametrize(
     ("user", "group", "granted"),
     [
-        ("router", "crx-router", True),
-        ("partner-FR", "crx-partner-FR", True),
-        ("partner-FR", "crx-router", False),  # another service's transactional ids
-        ("intake", "crx-normaliser", False),  # the intake has none
+        ("router", "crx.router", True),
+        ("partner-FR", "crx.partner.FR", True),
+        ("partner-FR", "crx.router", False),  # another service's transactional ids
+        ("intake", "crx.normaliser", False),  # the intake has none
     ],
 )
 async def test_each_service_may_use_only_its_own_transactional_ids(

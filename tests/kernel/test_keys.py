@@ -25,7 +25,7 @@ from cryptography_vectors import open_vector_file
 
 from services.cli import main
 from services.kernel.envelope import Opener, SealContext, Sealer
-from services.kernel.errors import EnvelopeError, KeyError_
+from services.kernel.errors import EnvelopeError, KeyUnavailable
 from services.kernel.suites import HPKE_SUITES, HybridPrivateKey, HybridPublicKey, hpke_suite
 from services.keys import lifecycle as keyadmin
 from services.keys.ring import (
@@ -182,18 +182,18 @@ def test_private_key_files_are_encrypted_and_hold_no_raw_key(suite: str, tmp_pat
 
 
 def test_wrong_missing_or_mismatched_private_keys_fail_opaquely(tmp_path: Path) -> None:
-    """Wrong passphrase, no passphrase, a missing file, a key filed under another id: one KeyError_ message."""
+    """Wrong passphrase, no passphrase, a missing file, a key filed under another id: one KeyUnavailable message."""
     ring = _ring(tmp_path / "keys", fr_suite=HYBRID, passphrase=PASSPHRASE)
     enc = ring.registry.active("FR", "encryption", NOW)
     sig = ring.registry.active("FR", "signing", NOW)
     messages = set()
     for passphrase, key_id in ((b"wrong", enc.key_id), (None, enc.key_id), (PASSPHRASE, "0" * 32)):
-        with pytest.raises(KeyError_) as info:
+        with pytest.raises(KeyUnavailable) as info:
             PrivateKeyStore(tmp_path / "keys", passphrase).load("FR", key_id)
         messages.add(str(info.value).replace(key_id, "<id>"))
     swapped = PrivateKeyStore(tmp_path / "keys", PASSPHRASE)
     swapped.path("FR", enc.key_id).write_bytes(swapped.path("FR", sig.key_id).read_bytes())
-    with pytest.raises(KeyError_) as info:
+    with pytest.raises(KeyUnavailable) as info:
         swapped.load("FR", enc.key_id)
     messages.add(str(info.value).replace(enc.key_id, "<id>"))
     assert len(messages) == 1
@@ -256,7 +256,7 @@ def test_broker_seals_only_to_an_active_currently_valid_key(tmp_path: Path) -> N
     # Revoked keys are never sealed to, even as the only ones left.
     for key_id in (new.key_id, scheduled.key_id):
         keyadmin.set_status(ring, "FR", key_id, "revoked")
-    with pytest.raises(KeyError_):
+    with pytest.raises(KeyUnavailable):
         _seal(ring)
 
 
@@ -294,7 +294,7 @@ def test_revoked_or_expired_signing_key_refuses_all_it_signed(tmp_path: Path) ->
     keyadmin.set_status(ring, "crx", old.key_id, "revoked")
     with pytest.raises(EnvelopeError):
         _open(ring, signed_by_old)
-    with pytest.raises(KeyError_):
+    with pytest.raises(KeyUnavailable):
         ring.registry.for_use("crx", old.key_id, "sign", NOW)
     assert _open(ring, signed_by_new) == b"conviction"
 
@@ -327,7 +327,7 @@ def test_running_registry_sees_rotation_and_revocation_without_restart(tmp_path:
     keyadmin.set_status(admin, "FR", new.key_id, "revoked")
     admin.registry.save()
     time.sleep(0.35)
-    with pytest.raises(KeyError_):
+    with pytest.raises(KeyUnavailable):
         service.active("FR", "encryption", NOW)
 
 
@@ -339,7 +339,7 @@ def test_unknown_key_id_makes_the_registry_look_at_once(tmp_path: Path) -> None:
     new, _ = keyadmin.rotate(admin, "FR", "encryption", NOW)
     admin.registry.save()
     assert service.get("FR", new.key_id).status == "active"
-    with pytest.raises(KeyError_):
+    with pytest.raises(KeyUnavailable):
         service.get("FR", "f" * 32)
 
 

@@ -1,0 +1,49 @@
+"""``crx push``: national payload files onto a jurisdiction's feed, as the intake would publish them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from services.cli.common import keyring_of, settings_of
+from services.kernel.logging import configure_logging
+
+
+@click.command(name="push")
+@click.option("--jurisdiction", required=True, help="The submitting jurisdiction (ISO alpha-2).")
+@click.option("--adapter", required=True, help="The feed format, e.g. json-v1.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+def push(ctx: click.Context, jurisdiction: str, adapter: str, files: tuple[Path, ...]) -> None:
+    """Push national payload FILES to the jurisdiction's feed (sealed to the broker)."""
+    from services.intake.publisher import FeedPublisher, Submission
+    from services.kernel.audit_events import load_audit_secret
+    from services.kernel.kafka import Producer
+
+    settings = settings_of(ctx)
+    configure_logging(settings.log_level)
+    keyring = keyring_of(settings)
+    secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
+
+    async def go() -> list[Any]:
+        producer = Producer(settings)
+        await producer.start()
+        try:
+            publisher = FeedPublisher(settings, keyring, producer, secret)
+            subs = [Submission(jurisdiction.upper(), adapter, f.read_bytes()) for f in files]
+            return await publisher.publish(subs, dt.datetime.now(dt.UTC))
+        finally:
+            await producer.stop()
+
+    results = asyncio.run(go())
+    for f, r in zip(files, results, strict=True):
+        click.echo(
+            json.dumps({"file": str(f), "submission_id": r.submission_id, "accepted": r.accepted, "reason": r.reason})
+        )
+    sys.exit(0 if all(r.accepted for r in results) else 1)
