@@ -17,18 +17,12 @@ from services.kernel.errors import CrxError
 from services.translog.notes import tlog_proof
 
 
-class NotFound(CrxError):
+class NotFound(CrxError, dead_letter=False, reason_code="NOT_FOUND"):
     """No such event, or no such checkpoint, in this log."""
 
-    dead_letter = False
-    reason_code = "NOT_FOUND"
 
-
-class NotYetSigned(CrxError):
+class NotYetSigned(CrxError, dead_letter=False, reason_code="NOT_YET_SIGNED"):
     """The event is in the log but after the latest signed checkpoint; ask again after the next one."""
-
-    dead_letter = False
-    reason_code = "NOT_YET_SIGNED"
 
 
 def _b64(raw: bytes) -> str:

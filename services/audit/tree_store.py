@@ -67,18 +67,12 @@ PAGE = 1000
 _UNREADABLE: tuple[type[Exception], ...] = (CrxError, ValueError, TypeError, UnicodeDecodeError)
 
 
-class AuditStoreError(CrxError):
+class AuditStoreError(CrxError, dead_letter=False, reason_code="AUDIT_STORE"):
     """A request the store cannot answer (an index or size beyond the log), or a damaged store."""
 
-    dead_letter = False
-    reason_code = "AUDIT_STORE"
 
-
-class InconsistentCheckpoint(CrxError):
+class InconsistentCheckpoint(CrxError, dead_letter=False, reason_code="INCONSISTENT_CHECKPOINT"):
     """The log no longer extends its latest signed checkpoint: history was rewritten. Nothing is signed."""
-
-    dead_letter = False
-    reason_code = "INCONSISTENT_CHECKPOINT"
 
 
 @dataclass(frozen=True)

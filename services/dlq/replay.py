@@ -36,11 +36,8 @@ from services.keys.ring import KeyRing
 REPLAY_REASON = "REPLAYED_FROM_DLQ"
 
 
-class ReplayError(CrxError):
+class ReplayError(CrxError, dead_letter=False, reason_code="REPLAY"):
     """The dead letter cannot be replayed: unknown id, payload not kept, or a required adapter missing."""
-
-    dead_letter = False
-    reason_code = "REPLAY"
 
 
 @dataclass(frozen=True)

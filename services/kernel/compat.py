@@ -38,11 +38,8 @@ PROMOTIONS: dict[str, frozenset[str]] = {
 }
 
 
-class SchemaError(CrxError):
+class SchemaError(CrxError, dead_letter=False, reason_code="SCHEMA"):
     """The schema JSON is not an Avro schema: unknown type, undefined or duplicate name, missing attribute."""
-
-    dead_letter = False
-    reason_code = "SCHEMA"
 
 
 @dataclass(frozen=True)

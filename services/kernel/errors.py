@@ -11,11 +11,23 @@ from __future__ import annotations
 
 
 class CrxError(Exception):
-    """Root of every error crx raises on purpose."""
+    """Root of every error crx raises on purpose. A subclass states its flags in its class line:
+    ``class NotFound(CrxError, dead_letter=False, reason_code="NOT_FOUND")``; unstated ones are inherited."""
 
     retriable: bool = False
     dead_letter: bool = True
     reason_code: str = "ERROR"
+
+    def __init_subclass__(
+        cls, *, retriable: bool | None = None, dead_letter: bool | None = None, reason_code: str | None = None
+    ) -> None:
+        super().__init_subclass__()
+        if retriable is not None:
+            cls.retriable = retriable
+        if dead_letter is not None:
+            cls.dead_letter = dead_letter
+        if reason_code is not None:
+            cls.reason_code = reason_code
 
     def __init__(self, detail: str, *, reason_code: str | None = None) -> None:
         super().__init__(detail)
@@ -24,81 +36,53 @@ class CrxError(Exception):
             self.reason_code = reason_code
 
 
-class ConfigError(CrxError):
+class ConfigError(CrxError, dead_letter=False, reason_code="CONFIG"):
     """The configuration is incomplete or contradictory. Fatal at start-up."""
 
-    dead_letter = False
-    reason_code = "CONFIG"
 
-
-class PayloadTooLarge(CrxError):
+class PayloadTooLarge(CrxError, reason_code="PAYLOAD_TOO_LARGE"):
     """The payload exceeds the configured size limit; it is refused whole."""
 
-    reason_code = "PAYLOAD_TOO_LARGE"
 
-
-class UnknownJurisdiction(CrxError):
+class UnknownJurisdiction(CrxError, reason_code="UNKNOWN_JURISDICTION"):
     """The submitting or addressed jurisdiction is not configured."""
 
-    reason_code = "UNKNOWN_JURISDICTION"
 
-
-class AdapterNotFound(CrxError):
+class AdapterNotFound(CrxError, reason_code="UNKNOWN_ADAPTER"):
     """No adapter is registered under the requested name."""
 
-    reason_code = "UNKNOWN_ADAPTER"
 
-
-class UnmappedCode(CrxError):
+class UnmappedCode(CrxError, reason_code="UNMAPPED_CODE"):
     """A record carries a national code without a common category, from a jurisdiction configured as strict."""
 
-    reason_code = "UNMAPPED_CODE"
 
-
-class CodecError(CrxError):
+class CodecError(CrxError, reason_code="CODEC"):
     """Bytes are not a valid single-object-encoded record of the expected schema."""
 
-    reason_code = "CODEC"
 
-
-class ValidationError(CrxError):
+class ValidationError(CrxError, reason_code="INVALID_RECORD"):
     """A record does not satisfy the canonical schema or its semantic rules."""
 
-    reason_code = "INVALID_RECORD"
 
-
-class EnvelopeError(CrxError):
+class EnvelopeError(CrxError, reason_code="ENVELOPE"):
     """An envelope could not be verified or opened. Deliberately opaque: one message for every cause."""
-
-    reason_code = "ENVELOPE"
 
     def __init__(self, detail: str = "envelope could not be verified or opened") -> None:
         super().__init__(detail)
 
 
-class KeyUnavailable(CrxError):
+class KeyUnavailable(CrxError, retriable=True, dead_letter=False, reason_code="KEY"):
     """A key this node needs is missing, not yet valid, expired or revoked (e.g. no active encryption key for
     a recipient yet). Not the record's fault: the batch is retried until the key is there (key rotations and
     imports reach running services within a second), never dead-lettered."""
 
-    retriable = True
-    dead_letter = False
-    reason_code = "KEY"
 
-
-class PolicyError(CrxError):
+class PolicyError(CrxError, dead_letter=False, reason_code="POLICY"):
     """The agreements file is invalid."""
 
-    dead_letter = False
-    reason_code = "POLICY"
 
-
-class TransientError(CrxError):
+class TransientError(CrxError, retriable=True, dead_letter=False, reason_code="TRANSIENT"):
     """A dependency (broker, database) failed in a way that may pass; the batch is retried."""
-
-    retriable = True
-    dead_letter = False
-    reason_code = "TRANSIENT"
 
 
 def handling(exc: BaseException) -> str:

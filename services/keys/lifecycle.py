@@ -44,12 +44,8 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 PARTY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class KeyAdminError(CrxError):
+class KeyAdminError(CrxError, dead_letter=False, reason_code="KEY_ADMIN"):
     """A key administration request was refused (bad party, refused bundle, status going backwards)."""
-
-    dead_letter = False
-
-    reason_code = "KEY_ADMIN"
 
 
 # --- operations (no I/O but the key ring) -----------------------------------------------------------------

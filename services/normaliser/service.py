@@ -11,22 +11,20 @@ import hashlib
 from collections import Counter as Counter_
 from typing import Any
 
-from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter
 
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD
-from services.kernel.audit_events import AuditEmitter
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.deadletter import DeadLetters
-from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
-from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode, handling
+from services.kernel.envelope import SealContext, routing_headers
+from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode
 from services.kernel.kafka import OutRecord
-from services.kernel.logging import bind_message_id, get_logger
+from services.kernel.logging import bind_message_id
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
+from services.kernel.stage import BrokerStage
 from services.keys.ring import KeyRing
 
 NAME = "normaliser"
@@ -49,8 +47,8 @@ def partition_key(source_jurisdiction: str, source_record_id: str) -> bytes:
     return hashlib.sha256(f"{source_jurisdiction}\x1f{source_record_id}".encode()).digest()[:16]
 
 
-class Normaliser:
-    """The normaliser's handler; ``service()`` wraps it in the kernel's stream service."""
+class Normaliser(BrokerStage):
+    """The normaliser's handler; ``build`` wraps it in the kernel's stream service."""
 
     def __init__(
         self,
@@ -60,36 +58,23 @@ class Normaliser:
         metrics: ServiceMetrics,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self._settings = settings
+        super().__init__(NAME, settings, keyring, audit_secret, metrics)
         self._unmapped = Counter(
             "crx_unmapped_codes",
             "National codes without a common category, by sending jurisdiction and kind (offence, sanction)",
             ["jurisdiction", "kind"],
             registry=registry,
         )
-        self._keyring = keyring
-        self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
-        self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
-        self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
-        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter, metrics)
         self._codec = codec(CANONICAL_RECORD)
         self._feeds = {settings.topic(f"feed.{j}"): j for j in settings.jurisdictions}
-        self._log = get_logger(NAME)
 
     @property
     def feed_topics(self) -> list[str]:
         """The feed topics consumed."""
         return sorted(self._feeds)
 
-    async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
-        """Transform one batch into outputs; never raises for bad input."""
-        now = dt.datetime.now(dt.UTC)
-        outputs: list[OutRecord] = []
-        for rec in records:
-            outputs.extend(self._one(rec, now))
-        return outputs
-
-    def _one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+    def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        """Sealed canonical records and their NORMALISATION events, or the payload's dead letter."""
         jurisdiction = self._feeds.get(rec.topic)
         value: bytes = rec.value or b""
         submission_id: str | None = None
@@ -112,10 +97,8 @@ class Normaliser:
                 for record, unknown in zip(canonical, unmapped, strict=True)
                 for out in self._seal_record(record, unknown, submission_id, now)
             ]
-        except Exception as exc:  # the record's fault, or a bug: dead-lettered whole (never lost)
-            if handling(exc) == "retry":
-                raise  # not the record's fault (a key not there yet...): the batch loop retries it with backoff
-            return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
+        except Exception as exc:  # dead-lettered when the payload's fault (or a bug), else the batch is retried
+            return self.failed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
 
     def _check_codes(self, records: list[dict[str, Any]], jurisdiction: str) -> list[Counter_[str]]:
         """Count unmapped codes (returned per record); a strict jurisdiction's payload with any is refused

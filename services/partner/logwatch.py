@@ -54,11 +54,8 @@ CREATE TABLE IF NOT EXISTS expected (
 """
 
 
-class LogProblem(CrxError):
+class LogProblem(CrxError, dead_letter=False, reason_code="LOG_PROBLEM"):
     """The audit log failed a check: a bad signature, an inconsistent history, a wrong or missing event."""
-
-    dead_letter = False
-    reason_code = "LOG_PROBLEM"
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from aiokafka import ConsumerRecord
-
 from schemas import CANONICAL_RECORD
-from services.kernel.audit_events import AuditEmitter
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.deadletter import DeadLetters
-from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
-from services.kernel.errors import handling
+from services.kernel.envelope import SealContext, routing_headers
 from services.kernel.kafka import OutRecord
-from services.kernel.logging import bind_message_id, get_logger
+from services.kernel.logging import bind_message_id
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
+from services.kernel.stage import BrokerStage
 from services.keys.ring import KeyRing
 from services.router.minimise import minimise
 from services.router.policy import Decision, Policy
@@ -32,31 +28,19 @@ NAME = "router"
 RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
 
 
-class Router:
+class Router(BrokerStage):
     """The router's handler."""
 
     def __init__(
         self, settings: Settings, keyring: KeyRing, audit_secret: bytes, policy: Policy, metrics: ServiceMetrics
     ) -> None:
-        self._settings = settings
+        super().__init__(NAME, settings, keyring, audit_secret, metrics)
         self._policy = policy
-        self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
-        self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
-        self._emitter = AuditEmitter(NAME, settings.topic("audit"), audit_secret)
-        self._dead = DeadLetters(settings, NAME, self._sealer, self._emitter, metrics)
         self._codec = codec(CANONICAL_RECORD)
         self._broker = frozenset({settings.broker_party})
-        self._log = get_logger(NAME)
 
-    async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
-        """Transform one batch; never raises for bad input."""
-        now = dt.datetime.now(dt.UTC)
-        outputs: list[OutRecord] = []
-        for rec in records:
-            outputs.extend(self._one(rec, now))
-        return outputs
-
-    def _one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+    def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        """Per recipient a sealed minimised view and its DISCLOSURE, or a REFUSAL; or the record's dead letter."""
         value: bytes = rec.value or b""
         submission_id = None
         try:
@@ -67,10 +51,8 @@ class Router:
             record = self._codec.decode(opened.plaintext)
             with bind_message_id(message_id=opened.message_id):
                 return self._route(record, submission_id, rec.key, now)
-        except Exception as exc:  # the record's fault, or a bug: dead-lettered whole (never lost)
-            if handling(exc) == "retry":
-                raise  # not the record's fault (no key for a recipient yet...): the batch is retried with backoff
-            return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
+        except Exception as exc:  # dead-lettered when the record's fault (or a bug), else the batch is retried
+            return self.failed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
 
     def _route(
         self, record: dict[str, Any], submission_id: str, key: bytes | None, now: dt.datetime

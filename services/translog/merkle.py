@@ -50,11 +50,8 @@ NodeReader = Callable[[int, int], bytes]
 """``node(level, index)``: hash of the perfect subtree of ``2**level`` leaves from leaf ``index * 2**level``."""
 
 
-class ProofError(CrxError):
+class ProofError(CrxError, dead_letter=False, reason_code="PROOF"):
     """A Merkle proof does not verify, or the sizes, indices or hashes given are malformed."""
-
-    dead_letter = False
-    reason_code = "PROOF"
 
 
 def leaf_hash(leaf: bytes) -> bytes:

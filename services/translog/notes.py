@@ -73,11 +73,8 @@ _HEX_KEY_ID = re.compile(r"[0-9a-f]{8}", re.ASCII)
 _ED25519_SIG_SIZE = 64
 
 
-class NoteError(CrxError):
+class NoteError(CrxError, dead_letter=False, reason_code="NOTE"):
     """A note, checkpoint, key string or tlog proof is malformed, or a note's signatures do not verify."""
-
-    dead_letter = False
-    reason_code = "NOTE"
 
 
 # ----------------------------------------------------------------------------------------------- helpers

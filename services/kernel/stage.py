@@ -1,0 +1,59 @@
+"""The broker-side stage: what the normaliser and the router share around their per-record transform.
+
+A stage opens envelopes addressed to the broker, seals what it produces, emits audit events, and turns a
+record's fault into a dead letter while letting every other error retry the batch (``errors.handling``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiokafka import ConsumerRecord
+
+from services.kernel.audit_events import AuditEmitter
+from services.kernel.config import Settings
+from services.kernel.deadletter import DeadLetters
+from services.kernel.envelope import Opener, Sealer
+from services.kernel.errors import handling
+from services.kernel.kafka import OutRecord
+from services.kernel.logging import get_logger
+from services.kernel.metrics import ServiceMetrics
+from services.keys.ring import KeyRing
+
+
+class BrokerStage:
+    """Opener, sealer, audit emitter and dead letters of one stage; subclasses implement ``one``."""
+
+    def __init__(
+        self, name: str, settings: Settings, keyring: KeyRing, audit_secret: bytes, metrics: ServiceMetrics
+    ) -> None:
+        self._settings = settings
+        self._keyring = keyring
+        self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
+        self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
+        self._emitter = AuditEmitter(name, settings.topic("audit"), audit_secret)
+        self._dead = DeadLetters(settings, name, self._sealer, self._emitter, metrics)
+        self._log = get_logger(name)
+
+    async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
+        """Transform one batch into outputs. A record's fault becomes its dead letter (the others go on);
+        any other error propagates, and the batch loop retries the whole batch with backoff."""
+        now = dt.datetime.now(dt.UTC)
+        outputs: list[OutRecord] = []
+        for rec in records:
+            outputs.extend(self.one(rec, now))
+        return outputs
+
+    def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        """The outputs of one consumed record."""
+        raise NotImplementedError
+
+    def failed(
+        self, exc: Exception, rec: Any, *, submission_id: str | None, jurisdiction: str | None, now: dt.datetime
+    ) -> list[OutRecord]:
+        """The dead letter of ``rec`` when ``exc`` is its fault (or a bug met on it: kept whole for replay);
+        re-raises ``exc`` when it is not (a key not there yet, a broker not answering): the record waits."""
+        if handling(exc) == "retry":
+            raise exc
+        return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
