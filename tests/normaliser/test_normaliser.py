@@ -1,0 +1,115 @@
+"""The normaliser's handler on real keys and real envelopes, without a broker: what one batch becomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from adapters.base import ParseContext, get_adapter
+from schemas import AUDIT_EVENT, CANONICAL_RECORD, DEAD_LETTER
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
+from services.kernel.errors import KeyUnavailable
+from services.kernel.kafka import OutRecord
+from services.kernel.metrics import ServiceMetrics
+from services.keys import lifecycle
+from services.keys.ring import KeyRing
+from services.normaliser.service import Normaliser
+
+SAMPLE = "DE-notification-fr-pl.json"
+
+
+def _feed(
+    settings: Settings, keyring: KeyRing, payload: bytes, adapter: str = "json-v1", offset: int = 0
+) -> ConsumerRecord[Any, Any]:
+    """``payload`` as the intake puts it on crx.feed.DE: sealed to the broker, signed by DE."""
+    ctx = SealContext(
+        channel="feed.DE",
+        message_id=f"submission-{offset}",
+        correlation_id=f"submission-{offset}",
+        sender="DE",
+        recipient="crx",
+        content_type=f"feed/{adapter}",
+    )
+    now = dt.datetime.now(dt.UTC)
+    sealed = Sealer(keyring.registry, keyring.store, "DE").seal(payload, ctx, now)
+    appended = int(now.timestamp() * 1000)  # the broker's append time: the adapters' time of receipt
+    return ConsumerRecord(
+        settings.topic("feed.DE"), 0, offset, appended, 0, None, sealed, None, 0, len(sealed), routing_headers(ctx)
+    )
+
+
+def _normaliser(settings: Settings, keyring: KeyRing) -> Normaliser:
+    registry = CollectorRegistry()
+    return Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
+
+
+def _by_topic(outputs: list[OutRecord]) -> dict[str, list[OutRecord]]:
+    topics: dict[str, list[OutRecord]] = {}
+    for out in outputs:
+        topics.setdefault(out.topic, []).append(out)
+    return topics
+
+
+async def test_a_feed_becomes_sealed_canonical_records_each_audited(settings: Settings, keyring: KeyRing) -> None:
+    payload = dict(get_adapter("json-v1").samples())[SAMPLE]
+    expected = get_adapter("json-v1").parse(payload, ParseContext("DE", dt.datetime.now(dt.UTC)))
+
+    topics = _by_topic(await _normaliser(settings, keyring).handle([_feed(settings, keyring, payload)]))
+
+    records, audit = settings.topic("records"), settings.topic("audit")
+    assert set(topics) == {records, audit}
+    assert len(topics[records]) == len(expected) == len(topics[audit])
+    opener = Opener(keyring.registry, keyring.store, "crx")
+    now = dt.datetime.now(dt.UTC)
+    for out, record in zip(topics[records], expected, strict=True):
+        opened = opener.open(out.value, channel="records", now=now, signers=frozenset({"crx"}))
+        decoded = codec(CANONICAL_RECORD).decode(opened.plaintext)
+        assert str(decoded["header"]["message_id"]) == str(record["header"]["message_id"])
+        assert decoded["person"]["nationalities"] == record["person"]["nationalities"]
+        assert opened.envelope["correlation_id"] == "submission-0"
+    events = [codec(AUDIT_EVENT).decode(out.value) for out in topics[audit]]
+    assert {e["event_type"] for e in events} == {"NORMALISATION"}
+
+
+async def test_a_bad_payload_is_dead_lettered_and_the_rest_of_the_batch_goes_on(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    good = dict(get_adapter("json-v1").samples())[SAMPLE]
+    batch = [
+        _feed(settings, keyring, b"{not json", offset=0),
+        _feed(settings, keyring, good, adapter="no-such", offset=1),
+    ]
+    batch.append(_feed(settings, keyring, good, offset=2))
+
+    topics = _by_topic(await _normaliser(settings, keyring).handle(batch))
+
+    letters = [codec(DEAD_LETTER).decode(out.value) for out in topics[settings.topic("dlq")]]
+    assert [(letter["source_offset"], letter["reason_code"]) for letter in letters] == [
+        (0, "MALFORMED"),
+        (1, "UNKNOWN_ADAPTER"),
+    ]
+    assert all(not letter["retriable"] for letter in letters)
+    assert len(topics[settings.topic("records")]) >= 1  # the good one, after two bad ones
+    events = [codec(AUDIT_EVENT).decode(out.value)["event_type"] for out in topics[settings.topic("audit")]]
+    assert events.count("DEAD_LETTER") == 2
+
+
+async def test_a_missing_broker_key_retries_the_batch_instead_of_dead_lettering(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """The normaliser seals to the broker itself: with no usable broker encryption key the record is not at
+    fault, so the handler raises (the batch loop retries with backoff) and emits no dead letter."""
+    payload = dict(get_adapter("json-v1").samples())[SAMPLE]
+    feed = _feed(settings, keyring, payload)
+    now = dt.datetime.now(dt.UTC)
+    lifecycle.rotate(keyring, "crx", "encryption", now)  # the old key retires: still opens the feed...
+    newest = keyring.registry.active("crx", "encryption", now).key_id
+    lifecycle.set_status(keyring, "crx", newest, "revoked")  # ...but nothing may be sealed to the broker now
+    with pytest.raises(KeyUnavailable):
+        await _normaliser(settings, keyring).handle([feed])
