@@ -14,18 +14,22 @@ import hashlib
 from importlib import resources
 
 from schemas import AUDIT_EVENT
-from services.kernel.audit_events import AuditEmitter
-from services.kernel.codec import codec
+from services.kernel.audit_events import AuditEmitter, AuditEventType
+from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.keys.ring import KeyRegistry
 
 
 def key_events(registry: KeyRegistry, emitter: AuditEmitter, now: dt.datetime) -> dict[str, bytes]:
-    """Event id -> canonical bytes of one KEY_CHANGE event per registry entry in its current status."""
+    """Event id -> canonical bytes of one KEY_CHANGE event per registry entry in its current status.
+
+    Deterministic: the same registry state gives the same ids and bytes. Raises ValidationError if an entry
+    does not fit the audit event schema.
+    """
     events: dict[str, bytes] = {}
     for entry in registry.entries():
         record = emitter.event(
-            "KEY_CHANGE",
+            AuditEventType.KEY_CHANGE,
             occurred_at=now,
             actor=entry.party,
             outcome=entry.status,
@@ -40,7 +44,11 @@ def key_events(registry: KeyRegistry, emitter: AuditEmitter, now: dt.datetime) -
 
 
 def policy_event(settings: Settings, emitter: AuditEmitter, now: dt.datetime) -> tuple[str, bytes]:
-    """(event id, bytes) of the POLICY_CHANGE event for the agreements file in force (packaged default if none)."""
+    """(event id, bytes) of the POLICY_CHANGE event for the agreements file in force (packaged default if none).
+
+    The id is a function of the file's SHA-256, so the same file always gives the same event. Raises OSError
+    when the configured agreements file cannot be read.
+    """
     if settings.agreements_file is not None:
         text = settings.agreements_file.read_bytes()
         source = str(settings.agreements_file.name)
@@ -49,7 +57,7 @@ def policy_event(settings: Settings, emitter: AuditEmitter, now: dt.datetime) ->
         source = "packaged default_agreements.yaml"
     digest = hashlib.sha256(text).hexdigest()
     record = emitter.event(
-        "POLICY_CHANGE",
+        AuditEventType.POLICY_CHANGE,
         occurred_at=now,
         actor=settings.broker_party,
         outcome="in_force",
@@ -61,4 +69,4 @@ def policy_event(settings: Settings, emitter: AuditEmitter, now: dt.datetime) ->
 
 
 def _event_id(value: bytes) -> str:
-    return str(codec(AUDIT_EVENT).decode(value)["event_id"])
+    return str(typed_codec(AUDIT_EVENT).decode(value)["event_id"])  # decoding gives a uuid.UUID

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from schemas import AUDIT_EVENT
-from services.kernel.codec import codec
+from services.kernel.codec import typed_codec
 
 NO_PARTNER = "-"
 COLUMNS = ("partner", "purpose", "event_type", "outcome", "count")
@@ -65,11 +65,14 @@ class Report:
 def build_report(leaves: Iterable[tuple[int, bytes]], start: dt.datetime, end: dt.datetime) -> Report:
     """Count the events of ``leaves`` ((index, canonical bytes) pairs) that occurred in [start, end).
 
-    Raises CodecError if a leaf is not an audit event (a log that fails ``verify`` should not be reported on).
+    Every event in the period counts once per recipient (once under ``-`` without one), keyed by its
+    purpose (``-`` without one), type and outcome; ``first_index``/``last_index`` span the counted leaves.
+    Raises ValueError for naive bounds, CodecError if a leaf is not an audit event (a log that fails
+    ``verify`` should not be reported on).
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("report bounds must be timezone-aware")
-    decode = codec(AUDIT_EVENT).decode
+    decode = typed_codec(AUDIT_EVENT).decode
     report = Report(start, end)
     for index, leaf in leaves:
         event = decode(leaf)

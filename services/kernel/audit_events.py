@@ -1,11 +1,14 @@
 """Building audit events: stable ids, salted payload commitments, never personal data.
 
 Every service emits events through ``AuditEmitter``; the audit writer consumes them from ``crx.audit``.
+``AuditEventType`` names the event types: exactly the symbols of the ``AuditEventType`` enum of
+``schemas/audit_event.avsc`` (tests/schemas/test_records_types.py pins that).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import os
@@ -13,13 +16,51 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from schemas import AUDIT_EVENT
-from services.kernel.codec import codec
+from schemas.records import AuditEvent, AuditEventTypeSymbol
+from services.kernel.codec import typed_codec
+from services.kernel.errors import ValidationError
 from services.kernel.kafka import OutRecord
 
 AUDIT_NAMESPACE = uuid.UUID("6f1d3c1e-3c4a-5b8e-9a51-0c7d2f1e8a40")
+
+
+class AuditEventType(enum.StrEnum):
+    """The type of an audited act. Each value is the Avro symbol, so an event encodes exactly as before."""
+
+    COLLECTION = "COLLECTION"
+    NORMALISATION = "NORMALISATION"
+    REFUSAL = "REFUSAL"
+    DISCLOSURE = "DISCLOSURE"
+    DELIVERY_RECEIPT = "DELIVERY_RECEIPT"
+    DEAD_LETTER = "DEAD_LETTER"
+    ERROR = "ERROR"
+    ERASURE = "ERASURE"
+    KEY_CHANGE = "KEY_CHANGE"
+    POLICY_CHANGE = "POLICY_CHANGE"
+
+    @property
+    def symbol(self) -> AuditEventTypeSymbol:
+        """The Avro enum symbol, typed as the ``event_type`` of ``schemas.records.AuditEvent``.
+
+        mypy checks that every value is a symbol of the schema; a test checks that every symbol has a member.
+        """
+        return self.value
+
+
+def event_type_of(value: AuditEventType | str) -> AuditEventType:
+    """``value`` as an AuditEventType: a member as is, a string by its symbol.
+
+    Raises ValidationError (naming the value, which is a code, never record content) for a string that is not a
+    symbol of the audit event schema.
+    """
+    if isinstance(value, AuditEventType):
+        return value
+    try:
+        return AuditEventType(value)
+    except ValueError:
+        raise ValidationError(f"{AUDIT_EVENT}: unknown event type {value!r}") from None
 
 
 def stable_id(*parts: str) -> str:
@@ -29,12 +70,12 @@ def stable_id(*parts: str) -> str:
 
 def disclosure_event_id(message_id: str, submission_id: str, recipient: str) -> str:
     """The id of the router's DISCLOSURE event for ``message_id`` to ``recipient``: what a partner looks up."""
-    return stable_id("DISCLOSURE", "router", message_id, submission_id, recipient, "")
+    return stable_id(AuditEventType.DISCLOSURE, "router", message_id, submission_id, recipient, "")
 
 
 def receipt_event_id(message_id: str, correlation_id: str, party: str, receipt_id: str) -> str:
     """The id of the audit writer's DELIVERY_RECEIPT event for a partner's receipt."""
-    return stable_id("DELIVERY_RECEIPT", "audit", message_id, correlation_id, party, receipt_id)
+    return stable_id(AuditEventType.DELIVERY_RECEIPT, "audit", message_id, correlation_id, party, receipt_id)
 
 
 class AuditEmitter:
@@ -44,7 +85,7 @@ class AuditEmitter:
         self.component = component
         self.topic = topic
         self._secret = secret
-        self._codec = codec(AUDIT_EVENT)
+        self._codec = typed_codec(AUDIT_EVENT)
 
     def commitment(self, message_id: str, payload: bytes) -> bytes:
         """SHA-256(salt || payload) with salt = HMAC-SHA256(audit secret, message id).
@@ -57,7 +98,7 @@ class AuditEmitter:
 
     def event(
         self,
-        event_type: str,
+        event_type: AuditEventType | str,
         *,
         occurred_at: dt.datetime,
         actor: str,
@@ -77,19 +118,23 @@ class AuditEmitter:
         """An audit event as an output record keyed by submission (so one submission's events stay in order).
 
         The event id is derived from (type, component, message id, submission id, recipients,
-        discriminator), so reprocessing the same input yields the same id.
+        discriminator), so reprocessing the same input yields the same id. ``event_type`` should be an
+        AuditEventType; a string is still accepted while callers move over, and converted by its symbol.
+        Raises ValidationError for a string that is not an event type, or an event that does not fit the
+        schema.
         """
+        kind = event_type_of(event_type)
         event_id = stable_id(
-            event_type,
+            kind,
             self.component,
             message_id or "",
             submission_id or "",
             ",".join(recipients),
             discriminator,
         )
-        record: dict[str, Any] = {
+        record: AuditEvent = {
             "event_id": event_id,
-            "event_type": event_type,
+            "event_type": kind.symbol,
             "occurred_at": occurred_at,
             "component": self.component,
             "actor": actor,

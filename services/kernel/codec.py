@@ -3,6 +3,11 @@
 Any Avro library can tell from the first ten bytes which schema wrote a message. A codec writes with the
 current version of its schema and reads data written with the current or any committed previous version
 (``schemas/previous/``), resolved into the current one: services can be upgraded one at a time.
+
+``Codec[R]`` is generic in the Python type ``R`` of the records it encodes and decodes. ``typed_codec(name)``
+gives the codec of a known schema typed with its TypedDict from ``schemas.records`` (``CriminalRecord``,
+``Envelope``, ``AuditEvent``, ``Receipt``, ``DeadLetter``); ``codec(name)`` gives the same codec typed with
+``dict[str, Any]``, for callers not yet written against the TypedDicts. Both return one cached instance.
 """
 
 from __future__ import annotations
@@ -11,20 +16,27 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import fastavro
 
 import schemas
+from schemas.records import AuditEvent, CriminalRecord, DeadLetter, Envelope, Receipt
 from services.kernel.errors import CodecError, ValidationError
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
 
+R = TypeVar("R")  # the Python type of the records a codec encodes and decodes
+S = TypeVar("S")
+
 
 @dataclass(frozen=True)
-class Codec:
-    """Encoder/decoder for one schema. Thread-safe and immutable after construction."""
+class Codec(Generic[R]):
+    """Encoder/decoder for one schema. Thread-safe and immutable after construction.
+
+    ``R`` is a static promise only: ``encode`` checks a record against the schema, not against ``R``.
+    """
 
     name: str
     parsed: Any
@@ -33,31 +45,40 @@ class Codec:
     writers: Mapping[bytes, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def for_schema(cls, name: str) -> Codec:
-        """Build the codec for ``schemas/<name>.avsc``, reading its committed previous versions too."""
+    def for_schema(cls, name: str) -> Codec[dict[str, Any]]:
+        """Build the codec for ``schemas/<name>.avsc``, reading its committed previous versions too.
+
+        Raises FileNotFoundError for an unknown name; fastavro's SchemaParseException for an invalid schema.
+        """
         current = cls.from_json(name, schemas.load_json(name))
         previous = [cls.from_json(name, data) for _file, data in schemas.previous_versions(name)]
         writers = {old.fingerprint: old.parsed for old in previous if old.fingerprint != current.fingerprint}
-        return cls(name, current.parsed, current.fingerprint, MappingProxyType(writers))
+        return Codec(name, current.parsed, current.fingerprint, MappingProxyType(writers))
 
     def knows(self, fingerprint: bytes) -> bool:
         """True when data written with the schema of ``fingerprint`` decodes with this codec."""
         return fingerprint == self.fingerprint or fingerprint in self.writers
 
     @classmethod
-    def from_json(cls, name: str, schema_json: dict[str, Any]) -> Codec:
-        """Build a codec from schema JSON (used for previous versions in compatibility checks)."""
+    def from_json(cls, name: str, schema_json: dict[str, Any]) -> Codec[dict[str, Any]]:
+        """Build a codec from schema JSON (used for previous versions in compatibility checks).
+
+        The codec reads only data written with exactly this schema. Raises fastavro's SchemaParseException
+        for an invalid schema.
+        """
         # parse_schema marks the result as parsed, so writers do not re-parse it on every call;
         # the canonical form is computed from an unmarked parse.
         parsed = fastavro.parse_schema(schema_json)
         canonical = fastavro.schema.to_parsing_canonical_form(fastavro.parse_schema(schema_json, _write_hint=False))
         fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
-        return cls(name=name, parsed=parsed, fingerprint=fingerprint)
+        return Codec(name=name, parsed=parsed, fingerprint=fingerprint)
 
-    def encode(self, record: dict[str, Any]) -> bytes:
-        """Return the single-object encoding of ``record``.
+    def encode(self, record: R) -> bytes:
+        """Return the single-object encoding of ``record``, written with this codec's (current) schema.
 
-        Raises ValidationError (naming the field path, never its value) when the record does not fit.
+        A field missing from ``record`` is written with its schema default; keys the schema does not have are
+        ignored. Raises ValidationError (naming the schema and the error type, never a value) when the record
+        does not fit.
         """
         buf = io.BytesIO()
         buf.write(MAGIC)
@@ -68,12 +89,17 @@ class Codec:
             raise ValidationError(f"{self.name}: record does not match the schema ({type(exc).__name__})") from None
         return buf.getvalue()
 
-    def decode(self, data: bytes, reader: Codec | None = None) -> dict[str, Any]:
+    @overload
+    def decode(self, data: bytes, reader: None = None) -> R: ...
+    @overload
+    def decode(self, data: bytes, reader: Codec[S]) -> S: ...
+    def decode(self, data: bytes, reader: Codec[Any] | None = None) -> Any:
         """Decode single-object bytes written with this codec's schema or one of its previous versions.
 
         Data of a previous version is resolved into this codec's schema; ``reader`` resolves it into
-        another (compatible) schema instead. Raises CodecError for a wrong magic, an unknown fingerprint
-        or a body that does not decode.
+        another (compatible) schema instead. The result holds every field of the schema it is resolved into
+        (defaults filled), with logical types as fastavro reads them (datetime, date, uuid.UUID). Raises
+        CodecError for a wrong magic, an unknown fingerprint or a body that does not decode.
         """
         if len(data) < HEADER_LEN or data[:2] != MAGIC:
             raise CodecError(f"{self.name}: not Avro single-object encoding")
@@ -93,12 +119,36 @@ class Codec:
         return result
 
 
-_CACHE: dict[str, Codec] = {}
+_CACHE: dict[str, Codec[dict[str, Any]]] = {}
 
 
-def codec(name: str) -> Codec:
-    """Return the (cached) codec for the current version of ``schemas/<name>.avsc``."""
+def codec(name: str) -> Codec[dict[str, Any]]:
+    """Return the (cached) codec for the current version of ``schemas/<name>.avsc``, records as plain dicts.
+
+    Prefer ``typed_codec`` for the schemas in ``schemas.ALL``. Raises FileNotFoundError for an unknown name.
+    """
     found = _CACHE.get(name)
     if found is None:
         found = _CACHE[name] = Codec.for_schema(name)
     return found
+
+
+@overload
+def typed_codec(name: Literal["canonical_record"]) -> Codec[CriminalRecord]: ...
+@overload
+def typed_codec(name: Literal["envelope"]) -> Codec[Envelope]: ...
+@overload
+def typed_codec(name: Literal["audit_event"]) -> Codec[AuditEvent]: ...
+@overload
+def typed_codec(name: Literal["receipt"]) -> Codec[Receipt]: ...
+@overload
+def typed_codec(name: Literal["dead_letter"]) -> Codec[DeadLetter]: ...
+def typed_codec(name: str) -> Codec[Any]:
+    """Return the cached codec of ``name`` (one of ``schemas.ALL``), typed with that schema's TypedDict.
+
+    The same object as ``codec(name)``; only its static type differs. Pass the constants of ``schemas``
+    (``typed_codec(schemas.CANONICAL_RECORD)``). Raises ValueError for a name outside ``schemas.ALL``.
+    """
+    if name not in schemas.ALL:
+        raise ValueError(f"no record type for schema {name!r}; typed codecs exist for {', '.join(schemas.ALL)}")
+    return codec(name)

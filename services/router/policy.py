@@ -1,34 +1,25 @@
 """Sharing agreements as data: load the YAML, decide per candidate recipient, name the deciding rule.
 
-``Policy.decide`` is pure: the same record and agreements always give the same decisions.
+``Policy.decide`` is pure: the same record and agreements always give the same decisions. Records are
+``schemas.records.CriminalRecord``; the agreements file is configuration, so its YAML stays plain data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
+from schemas.records import Conviction, CriminalRecord, MessageTypeSymbol, Person
 from services.kernel.errors import PolicyError
 
-PERSON_FIELDS = frozenset(
-    {
-        "names",
-        "sex",
-        "birth_date",
-        "birth_place",
-        "nationalities",
-        "national_identifiers",
-        "parent_names",
-        "fingerprint_reference",
-    }
-)
-CONVICTION_FIELDS = frozenset(
-    {"court", "decision_date", "date_final", "file_number", "offences", "sanctions", "later_decisions", "retention_end"}
-)
+# What a profile may name: every field of the schema's Person and Conviction (a conviction's id always goes).
+PERSON_FIELDS = frozenset(Person.__annotations__)
+CONVICTION_FIELDS = frozenset(Conviction.__annotations__) - {"conviction_id"}
 REQUIRED_PERSON = frozenset({"names", "nationalities"})
 REQUIRED_CONVICTION = frozenset({"court", "decision_date", "offences"})
 PRECISIONS = ("year", "month", "day")
@@ -44,12 +35,12 @@ NOTHING_TO_DISCLOSE = "NOTHING_TO_DISCLOSE"  # only non-conviction information, 
 NO_RULE = "NO_RULE"
 
 # How a rule finds the candidate recipients of a record (never the sender itself).
-RECIPIENT_RULES = {
+RECIPIENT_RULES: dict[str, Callable[[CriminalRecord], Sequence[str]]] = {
     "nationality-states": lambda record: record["person"]["nationalities"],
     "addressed-states": lambda record: record["header"]["addressed_to"],
 }
 # Message types that must carry something disclosable (a request or a "nothing on file" answer need not).
-MUST_DISCLOSE = frozenset({"NOTIFICATION", "UPDATE"})
+MUST_DISCLOSE: frozenset[MessageTypeSymbol] = frozenset({"NOTIFICATION", "UPDATE"})
 
 
 @dataclass(frozen=True)
@@ -124,12 +115,15 @@ class Policy:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PolicyError(f"agreements file is invalid ({type(exc).__name__}: {exc})") from None
 
-    def decide(self, record: dict[str, Any]) -> list[Decision]:
+    def decide(self, record: CriminalRecord | dict[str, Any]) -> list[Decision]:
         """Decide, for every candidate recipient of ``record``, whether it may receive it and how.
 
-        Always returns at least one decision: a record nobody may receive gets one refusal with
-        recipient None.
+        ``record`` must be a complete canonical record (as ``Codec.decode`` returns it); a plain dict, from
+        callers not yet typed, is taken to be one. Always returns at least one decision, sorted by
+        recipient: a record nobody may receive gets one refusal with recipient None. Never returns the
+        sender as a recipient. Raises KeyError for a record missing a field it needs.
         """
+        record = cast(CriminalRecord, record)  # a plain dict from codec() has the same shape
         header = record["header"]
         sender = header["source_jurisdiction"]
         rule = next((r for r in self._rules if header["message_type"] in r["message_types"]), None)
@@ -140,7 +134,7 @@ class Policy:
             return [Decision(None, False, rule["id"], NO_RECIPIENT)]
         return [self._decide_one(record, sender, recipient, rule["id"]) for recipient in candidates]
 
-    def _decide_one(self, record: dict[str, Any], sender: str, recipient: str, rule_id: str) -> Decision:
+    def _decide_one(self, record: CriminalRecord, sender: str, recipient: str, rule_id: str) -> Decision:
         header = record["header"]
         agreement = self._by_pair.get((sender, recipient))
         if agreement is None:
@@ -161,12 +155,12 @@ class Policy:
         return Decision(recipient, True, rule, None, agreement)
 
 
-def _charges_disclosed(record: dict[str, Any], agreement: Agreement) -> bool:
+def _charges_disclosed(record: CriminalRecord, agreement: Agreement) -> bool:
     """True when ``agreement`` lets some of the record's non-conviction charges through."""
     if not agreement.non_conviction_information:
         return False
     excluded = agreement.exclude_offence_categories
-    return any(c["category"] not in excluded for c in record.get("other_charges", ()))
+    return any(c["category"] not in excluded for c in record["other_charges"])
 
 
 def _profile(name: str, spec: dict[str, Any]) -> Profile:

@@ -7,38 +7,49 @@ import datetime as dt
 import io
 import json
 import uuid
-from typing import Any
 
 import pytest
 
 from schemas import AUDIT_EVENT
+from schemas.records import AuditEvent
 from services.audit.report import build_report
-from services.kernel.codec import codec
+from services.kernel.audit_events import AuditEventType
+from services.kernel.codec import typed_codec
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
-def _leaf(event_type: str, at: dt.datetime, recipients: list[str], purpose: str | None, outcome: str) -> bytes:
-    event: dict[str, Any] = {
+def _leaf(
+    event_type: AuditEventType, at: dt.datetime, recipients: list[str], purpose: str | None, outcome: str
+) -> bytes:
+    event: AuditEvent = {
         "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
+        "event_type": event_type.symbol,
         "occurred_at": at,
         "component": "router",
         "actor": "crx",
         "recipients": recipients,
+        "legal_basis": None,
         "purpose": purpose,
+        "message_id": None,
+        "submission_id": None,
+        "reply_to": None,
+        "source_jurisdiction": None,
         "outcome": outcome,
+        "reason": None,
+        "rule": None,
+        "payload_commitment": None,
     }
-    return codec(AUDIT_EVENT).encode(event)
+    return typed_codec(AUDIT_EVENT).encode(event)
 
 
 def _log() -> list[tuple[int, bytes]]:
     events = [
-        ("COLLECTION", T0, [], None, "ok"),
-        ("DISCLOSURE", T0 + dt.timedelta(hours=1), ["FR", "PL"], "CRIMINAL_PROCEEDINGS", "ok"),
-        ("DISCLOSURE", T0 + dt.timedelta(days=1), ["FR"], "CRIMINAL_PROCEEDINGS", "ok"),
-        ("REFUSAL", T0 + dt.timedelta(days=2), ["US"], "CRIMINAL_PROCEEDINGS", "refused"),
-        ("DISCLOSURE", T0 + dt.timedelta(days=40), ["FR"], "CRIMINAL_PROCEEDINGS", "ok"),  # outside the period
+        (AuditEventType.COLLECTION, T0, [], None, "ok"),
+        (AuditEventType.DISCLOSURE, T0 + dt.timedelta(hours=1), ["FR", "PL"], "CRIMINAL_PROCEEDINGS", "ok"),
+        (AuditEventType.DISCLOSURE, T0 + dt.timedelta(days=1), ["FR"], "CRIMINAL_PROCEEDINGS", "ok"),
+        (AuditEventType.REFUSAL, T0 + dt.timedelta(days=2), ["US"], "CRIMINAL_PROCEEDINGS", "refused"),
+        (AuditEventType.DISCLOSURE, T0 + dt.timedelta(days=40), ["FR"], "CRIMINAL_PROCEEDINGS", "ok"),  # outside
     ]
     return [(i, _leaf(*e)) for i, e in enumerate(events)]
 

@@ -8,23 +8,28 @@ from typing import Any
 
 import pytest
 
+from schemas import CANONICAL_RECORD
+from schemas.records import Conviction, CriminalRecord, OtherCharge, Person
+from services.kernel.codec import typed_codec
 from services.kernel.errors import PolicyError
 from services.router.minimise import minimise
 from services.router.policy import (
     ALL_OFFENCES_EXCLUDED,
+    CONVICTION_FIELDS,
     NO_AGREEMENT,
     NO_RECIPIENT,
     NOTHING_TO_DISCLOSE,
+    PERSON_FIELDS,
     PURPOSE_NOT_AGREED,
     Agreement,
     Policy,
 )
 
 
-def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT") -> dict[str, Any]:
+def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT") -> CriminalRecord:
     return {
         "header": {
-            "message_id": "m",
+            "message_id": "00000000-0000-4000-8000-000000000001",
             "message_type": "NOTIFICATION",
             "source_jurisdiction": sender,
             "source_record_id": "r",
@@ -60,6 +65,7 @@ def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT
                     {
                         "national_code": "x",
                         "national_title": "y",
+                        "legal_reference": None,
                         "title_language": "de",
                         "category": category,
                         "completion": "COMPLETED",
@@ -77,7 +83,7 @@ def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT
     }
 
 
-def _charge(category: str = "THEFT") -> dict[str, Any]:
+def _charge(category: str = "THEFT") -> OtherCharge:
     return {
         "stage": "ARREST",
         "national_code": "2399",
@@ -137,6 +143,26 @@ def test_minimal_profile_drops_identifiers_and_cuts_birth_date(policy: Policy) -
     assert fr.agreement is not None and minimise(record, fr.agreement)["person"] == record["person"]
 
 
+def test_views_are_valid_canonical_records_and_plain_dicts_give_the_same_view(policy: Policy) -> None:
+    """Every view encodes with the canonical codec; an untyped dict (as codec() decodes it) is minimised alike."""
+    record = _record(["FR", "PL"])
+    record["other_charges"] = [_charge()]
+    canonical = typed_codec(CANONICAL_RECORD)
+    untyped: dict[str, Any] = copy.deepcopy(dict(record))
+    for decision in policy.decide(record):
+        assert decision.agreement is not None
+        view = minimise(record, decision.agreement)
+        assert canonical.decode(canonical.encode(view))["person"]["names"] == view["person"]["names"]
+        assert minimise(untyped, decision.agreement) == view
+    assert policy.decide(untyped) == policy.decide(record)
+
+
+def test_profiles_name_the_fields_of_the_schema() -> None:
+    """A profile may name every Person field and every Conviction field but the id, as the schema has them."""
+    assert frozenset(Person.__annotations__) == PERSON_FIELDS
+    assert frozenset(Conviction.__annotations__) == CONVICTION_FIELDS | {"conviction_id"}
+
+
 def test_invalid_agreements_are_refused() -> None:
     """A profile that drops a field every recipient needs, or names an unknown field, is a PolicyError."""
     base = {"profiles": {"p": {"person": ["sex"], "conviction": ["court"]}}, "rules": [], "agreements": []}
@@ -150,7 +176,7 @@ def test_invalid_agreements_are_refused() -> None:
 def test_request_goes_to_the_addressed_states_and_response_back(policy: Policy) -> None:
     """A REQUEST goes to the states it names (not to the person's nationalities); a RESPONSE to the requester."""
     request = _record(["PL"], sender="FR")
-    request["header"].update(message_type="REQUEST", addressed_to=["DE"], purpose="CRIMINAL_PROCEEDINGS")
+    request["header"].update({"message_type": "REQUEST", "addressed_to": ["DE"], "purpose": "CRIMINAL_PROCEEDINGS"})
     request["convictions"] = []
     [to_de] = policy.decide(request)
     assert (to_de.recipient, to_de.allowed, to_de.rule) == (
@@ -159,7 +185,7 @@ def test_request_goes_to_the_addressed_states_and_response_back(policy: Policy) 
         "ecris-request-response-addressed-states/ecris-FR-DE",
     )
     response = _record(["PL"], sender="DE")
-    response["header"].update(message_type="RESPONSE", addressed_to=["FR"], purpose="CRIMINAL_PROCEEDINGS")
+    response["header"].update({"message_type": "RESPONSE", "addressed_to": ["FR"], "purpose": "CRIMINAL_PROCEEDINGS"})
     assert [(d.recipient, d.allowed) for d in policy.decide(response)] == [("FR", True)]
     response["header"]["addressed_to"] = []
     [nobody] = policy.decide(response)

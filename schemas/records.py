@@ -1,0 +1,369 @@
+"""TypedDicts of the crx message contracts: the records that flow through the services as dicts.
+
+GENERATED from schemas/*.avsc by tools/avro_typeddict.py: do not edit. After changing a schema, run
+
+    python -m tools.avro_typeddict
+
+tests/schemas/test_records_types.py fails while this file and the schemas disagree. The tool's docstring says how Avro
+maps to Python (every field a required key, enums as Literal, logical types). Top-level records: ``canonical_record`` ->
+``CriminalRecord``, ``envelope`` -> ``Envelope``, ``audit_event`` -> ``AuditEvent``, ``receipt`` -> ``Receipt``,
+``dead_letter`` -> ``DeadLetter``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal, TypedDict
+
+# Symbols of the Avro enum ``crx.v1.MessageType``.
+MessageTypeSymbol = Literal["NOTIFICATION", "UPDATE", "DELETION", "REQUEST", "RESPONSE", "RECEIPT", "ERROR"]
+
+
+# Symbols of the Avro enum ``crx.v1.Urgency``.
+UrgencySymbol = Literal["NORMAL", "URGENT"]
+
+
+class Header(TypedDict):
+    """Avro record ``crx.v1.Header``."""
+
+    # Stable: the same source record version yields the same id.
+    message_id: str | uuid.UUID
+    message_type: MessageTypeSymbol
+    # ISO 3166-1 alpha-2 of the sending state.
+    source_jurisdiction: str
+    # The sender's own identifier of the conviction record.
+    source_record_id: str
+    source_record_version: int
+    reply_to: str | None
+    created_at: dt.datetime
+    # The legal instrument the exchange rests on, e.g. 'EU-FD-2009/315'.
+    legal_basis: str
+    # Purpose code, e.g. 'CRIMINAL_PROCEEDINGS' (ECRIS 'A').
+    purpose: str
+    urgency: UrgencySymbol
+    deadline: dt.datetime | None
+    # Version of the common offence/penalty tables the categories refer to.
+    reference_tables: str
+    # States the sender addressed the message to (ISO 3166-1 alpha-2): the requested states of a REQUEST, the requester
+    # of a RESPONSE. Empty for notifications, whose recipients the rules derive.
+    addressed_to: list[str]
+    # The sender's own identifier of the message (e.g. an ECRIS message identifier), kept for correlation with the
+    # national system.
+    external_message_id: str | None
+
+
+# Symbols of the Avro enum ``crx.v1.NameKind``.
+NameKindSymbol = Literal["CURRENT", "BIRTH", "FORMER", "ALIAS"]
+
+
+class PersonName(TypedDict):
+    """Avro record ``crx.v1.PersonName``."""
+
+    kind: NameKindSymbol
+    given: str | None
+    family: str
+    # ISO 15924 script of given/family.
+    script: str
+    # Latin transliteration when script is not Latn.
+    transliteration: str | None
+
+
+# Symbols of the Avro enum ``crx.v1.Sex``.
+SexSymbol = Literal["MALE", "FEMALE", "OTHER", "UNKNOWN"]
+
+
+class PartialDate(TypedDict):
+    """Avro record ``crx.v1.PartialDate``. A date whose precision is explicit: year, month and day may each be unknown
+    (null).
+    """
+
+    year: int | None
+    month: int | None
+    day: int | None
+
+
+class Place(TypedDict):
+    """Avro record ``crx.v1.Place``."""
+
+    town: str | None
+    # ISO 3166-1 alpha-2.
+    country: str | None
+
+
+class NationalIdentifier(TypedDict):
+    """Avro record ``crx.v1.NationalIdentifier``."""
+
+    # e.g. 'PESEL', 'NIR', 'FBI', 'SID'.
+    scheme: str
+    value: str
+    # ISO 3166-1 alpha-2 or agency code.
+    issuer: str
+
+
+class Person(TypedDict):
+    """Avro record ``crx.v1.Person``."""
+
+    names: list[PersonName]
+    sex: SexSymbol
+    birth_date: PartialDate
+    birth_place: Place | None
+    # ISO 3166-1 alpha-2 codes.
+    nationalities: list[str]
+    national_identifiers: list[NationalIdentifier]
+    parent_names: list[str]
+    fingerprint_reference: str | None
+
+
+class Court(TypedDict):
+    """Avro record ``crx.v1.Court``."""
+
+    name: str
+    place: str | None
+
+
+# Symbols of the Avro enum ``crx.v1.Completion``.
+CompletionSymbol = Literal["COMPLETED", "ATTEMPTED", "PREPARATION", "UNKNOWN"]
+
+
+# Symbols of the Avro enum ``crx.v1.Participation``.
+ParticipationSymbol = Literal["PERPETRATOR", "CO_PERPETRATOR", "ACCESSORY", "INSTIGATOR", "UNKNOWN"]
+
+
+class Offence(TypedDict):
+    """Avro record ``crx.v1.Offence``."""
+
+    national_code: str
+    national_title: str
+    # The statute or article when the source gives one besides the code (e.g. 'CA PC 459').
+    legal_reference: str | None
+    # ISO 639-1 language of national_title.
+    title_language: str
+    # Common offence category code, or 'UNKNOWN' when unmapped.
+    category: str
+    completion: CompletionSymbol
+    participation: ParticipationSymbol
+    committed_on: PartialDate | None
+    place: Place | None
+
+
+class Duration(TypedDict):
+    """Avro record ``crx.v1.Duration``."""
+
+    years: int
+    months: int
+    days: int
+    hours: int
+
+
+class Sanction(TypedDict):
+    """Avro record ``crx.v1.Sanction``."""
+
+    national_code: str | None
+    # Common penalty category code, or 'UNKNOWN'.
+    category: str
+    duration: Duration | None
+    # Decimal string, no float rounding.
+    amount: str | None
+    # ISO 4217.
+    currency: str | None
+    suspended: bool
+    probation: Duration | None
+
+
+# Symbols of the Avro enum ``crx.v1.LaterDecisionKind``.
+LaterDecisionKindSymbol = Literal[
+    "PARDON",
+    "AMNESTY",
+    "REHABILITATION",
+    "REVERSAL",
+    "SENTENCE_MODIFICATION",
+    "SUSPENSION_REVOKED",
+    "EXPUNGEMENT",
+    "OTHER",
+]
+
+
+class LaterDecision(TypedDict):
+    """Avro record ``crx.v1.LaterDecision``."""
+
+    kind: LaterDecisionKindSymbol
+    decision_date: dt.date
+    effective_from: dt.date | None
+
+
+class Conviction(TypedDict):
+    """Avro record ``crx.v1.Conviction``."""
+
+    conviction_id: str
+    court: Court
+    decision_date: dt.date
+    date_final: dt.date | None
+    file_number: str | None
+    offences: list[Offence]
+    sanctions: list[Sanction]
+    later_decisions: list[LaterDecision]
+    retention_end: dt.date | None
+
+
+# Symbols of the Avro enum ``crx.v1.ChargeStage`` (enum default 'OTHER': decoding maps a symbol this version lacks to
+# it).
+ChargeStageSymbol = Literal["ARREST", "PROSECUTION", "COURT", "OTHER"]
+
+
+class OtherCharge(TypedDict):
+    """Avro record ``crx.v1.OtherCharge``."""
+
+    stage: ChargeStageSymbol
+    national_code: str
+    national_title: str
+    # ISO 639-1 language of national_title.
+    title_language: str
+    legal_reference: str | None
+    # Common offence category code, or 'UNKNOWN' when unmapped.
+    category: str
+    # The source's disposition text or code (e.g. 'DISMISSED', 'PENDING').
+    disposition: str | None
+    disposition_date: PartialDate | None
+    # The arresting or prosecuting agency or court.
+    agency: str | None
+
+
+class CriminalRecord(TypedDict):
+    """Avro record ``crx.v1.CriminalRecord``. One criminal-record message in the crx canonical model (ECRIS-shaped,
+    generalised). Personal data: always sealed on the wire.
+    """
+
+    header: Header
+    person: Person
+    convictions: list[Conviction]
+    # Non-conviction information (charges that did not end in a conviction: arrests, dismissed or pending charges). Sent
+    # only to recipients whose agreement allows non-conviction information.
+    other_charges: list[OtherCharge]
+
+
+class Envelope(TypedDict):
+    """Avro record ``crx.v1.Envelope``. A payload sealed with HPKE (RFC 9180, base mode, single shot) to one recipient
+    key, and signed. See schemas/ENVELOPE.md for the info encoding and the signature input.
+    """
+
+    # 1 for this layout.
+    format_version: int
+    message_id: str
+    # The submission this payload descends from (opaque UUID).
+    correlation_id: str
+    # Logical channel: 'feed.DE', 'records', 'out.FR', 'dlq'. Not the physical topic name.
+    channel: str
+    # Party id of the sealer: 'crx' for the broker, or a jurisdiction code.
+    sender: str
+    # Party id that alone can open it.
+    recipient: str
+    recipient_key_id: str
+    # HPKE suite name, e.g. 'P256-SHA256-AES256GCM'.
+    suite: str
+    # 'avro/crx.v1.CriminalRecord' or 'feed/<adapter-name>'.
+    content_type: str
+    # CRC-64-AVRO of the payload's writer schema; empty for raw feed payloads.
+    schema_fingerprint: bytes
+    created_at: dt.datetime
+    # HPKE single-shot output: enc || ciphertext.
+    sealed: bytes
+    # Party id of the signer.
+    signer: str | None
+    signer_key_id: str | None
+    # Over the single-object encoding of this envelope with signature = null.
+    signature: bytes | None
+
+
+# Symbols of the Avro enum ``crx.v1.AuditEventType``.
+AuditEventTypeSymbol = Literal[
+    "COLLECTION",
+    "NORMALISATION",
+    "REFUSAL",
+    "DISCLOSURE",
+    "DELIVERY_RECEIPT",
+    "DEAD_LETTER",
+    "ERROR",
+    "ERASURE",
+    "KEY_CHANGE",
+    "POLICY_CHANGE",
+]
+
+
+class AuditEvent(TypedDict):
+    """Avro record ``crx.v1.AuditEvent``. One audited act. Never carries personal data in clear: only ids, codes and a
+    salted commitment to the payload.
+    """
+
+    # Stable: redelivery of the same act yields the same id.
+    event_id: str | uuid.UUID
+    event_type: AuditEventTypeSymbol
+    occurred_at: dt.datetime
+    component: str
+    # The party that acted: 'crx' or a jurisdiction code.
+    actor: str
+    recipients: list[str]
+    legal_basis: str | None
+    purpose: str | None
+    message_id: str | None
+    submission_id: str | None
+    reply_to: str | None
+    source_jurisdiction: str | None
+    # 'ok', 'refused', 'dead_lettered', 'accepted', 'rejected'.
+    outcome: str
+    # Typed reason code; never record content.
+    reason: str | None
+    # The policy rule that decided, where one did.
+    rule: str | None
+    # SHA-256(salt || payload), salt derived from the audit secret and message id.
+    payload_commitment: bytes | None
+
+
+# Symbols of the Avro enum ``crx.v1.ReceiptOutcome``.
+ReceiptOutcomeSymbol = Literal["ACCEPTED", "REJECTED"]
+
+
+class Receipt(TypedDict):
+    """Avro record ``crx.v1.Receipt``. A partner's signed acknowledgement of one delivered envelope."""
+
+    # Stable per (party, message id).
+    receipt_id: str
+    message_id: str
+    correlation_id: str
+    party: str
+    channel: str
+    outcome: ReceiptOutcomeSymbol
+    reason: str | None
+    # SHA-256 of the envelope bytes as received.
+    envelope_sha256: bytes
+    received_at: dt.datetime
+    signer_key_id: str
+    # Over the single-object encoding with signature = null.
+    signature: bytes | None
+
+
+class DeadLetter(TypedDict):
+    """Avro record ``crx.v1.DeadLetter``. A record that could not be processed: typed reason in clear, the original
+    bytes sealed to the broker so it can be replayed.
+    """
+
+    # Stable per (source topic, partition, offset) or per refused submission.
+    dead_letter_id: str
+    # 'intake', 'normaliser', 'router'.
+    stage: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    submission_id: str | None
+    jurisdiction: str | None
+    error_class: str
+    reason_code: str
+    # Human-readable, written by crx, never containing record content.
+    detail: str
+    retriable: bool
+    occurred_at: dt.datetime
+    payload_size: int
+    payload_sha256: bytes
+    # Single-object Envelope sealed to the broker (channel 'dlq') holding the original bytes; null when too large to
+    # keep.
+    sealed_payload: bytes | None
