@@ -31,7 +31,7 @@ from services.audit.api import AuditApi, AuditHttpServer
 from services.audit.notekey import ensure_note_key
 from services.audit.observed import key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
-from services.kernel.audit_events import AuditEmitter
+from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
@@ -185,7 +185,7 @@ class AuditWriter:
             self.receipts.labels("unverifiable").inc()
             self._log.warning("unverifiable receipt")
             record = self._emitter.event(
-                "ERROR",
+                AuditEventType.ERROR,
                 occurred_at=now,
                 actor=self._settings.broker_party,
                 outcome="rejected",
@@ -197,7 +197,7 @@ class AuditWriter:
         outcome = "accepted" if receipt["outcome"] == "ACCEPTED" else "rejected"
         self.receipts.labels(outcome).inc()
         return self._emitter.event(
-            "DELIVERY_RECEIPT",
+            AuditEventType.DELIVERY_RECEIPT,
             occurred_at=receipt["received_at"],
             actor=receipt["party"],
             outcome=outcome,

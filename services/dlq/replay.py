@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas import DEAD_LETTER
 from services.intake.publisher import FeedPublisher, PushResult, Submission
-from services.kernel.audit_events import AuditEmitter
+from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DLQ_CHANNEL
@@ -127,7 +127,7 @@ async def replay(
 
 def _audit(emitter: AuditEmitter, letter: dict[str, Any], now: dt.datetime, submission_id: str | None) -> OutRecord:
     return emitter.event(
-        "COLLECTION",
+        AuditEventType.COLLECTION,
         occurred_at=now,
         actor="operator",
         outcome="ok",

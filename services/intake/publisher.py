@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.base import get_adapter
-from services.kernel.audit_events import AuditEmitter
+from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import SealContext, Sealer, routing_headers
@@ -140,7 +140,7 @@ class FeedPublisher:
         sealed = Sealer(self._keyring.registry, self._keyring.store, signer).seal(sub.payload, ctx, now)
         topic = self._settings.topic(ctx.channel)
         audit = self._emitter.event(
-            "COLLECTION",
+            AuditEventType.COLLECTION,
             occurred_at=now,
             actor=sub.jurisdiction,
             outcome="ok",

@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from schemas import DEAD_LETTER
-from services.kernel.audit_events import AuditEmitter, stable_id
+from services.kernel.audit_events import AuditEmitter, AuditEventType, stable_id
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, Sealer
@@ -135,7 +135,7 @@ class DeadLetters:
             "sealed_payload": sealed,
         }
         audit = self._emitter.event(
-            "DEAD_LETTER",
+            AuditEventType.DEAD_LETTER,
             occurred_at=now,
             actor=self._settings.broker_party,
             outcome="dead_lettered",

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD
+from services.kernel.audit_events import AuditEventType
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, routing_headers
@@ -137,7 +138,7 @@ class Normaliser(BrokerStage):
             )
             key = partition_key(header["source_jurisdiction"], header["source_record_id"])
             audit = self._emitter.event(
-                "NORMALISATION",
+                AuditEventType.NORMALISATION,
                 occurred_at=now,
                 actor=self._settings.broker_party,
                 outcome="ok",

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from schemas import CANONICAL_RECORD
+from services.kernel.audit_events import AuditEventType
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, routing_headers
@@ -85,7 +86,7 @@ class Router(BrokerStage):
         )
         sealed = self._sealer.seal(view, ctx, now)
         audit = self._emitter.event(
-            "DISCLOSURE",
+            AuditEventType.DISCLOSURE,
             occurred_at=now,
             actor=self._settings.broker_party,
             outcome="ok",
@@ -107,7 +108,7 @@ class Router(BrokerStage):
         header = record["header"]
         self._log.info("refused", reason=decision.reason, rule=decision.rule)
         return self._emitter.event(
-            "REFUSAL",
+            AuditEventType.REFUSAL,
             occurred_at=now,
             actor=self._settings.broker_party,
             outcome="refused",

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.audit.sqlite_store import TABLES, SqliteAuditStore
 from services.audit.tree_store import DEFAULT_ORIGIN, TreeStore
-from services.kernel.audit_events import AuditEmitter
+from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.translog.notes import NoteSigner
 
 WHEN = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -24,7 +24,9 @@ def events(n: int, offset: int = 0, *, prefix: str = "s") -> list[bytes]:
     """``n`` distinct COLLECTION events (the same bytes every call: fixed time, ids from the submission id)."""
     emitter = AuditEmitter("test", "crx.audit", b"secret")
     return [
-        emitter.event("COLLECTION", occurred_at=WHEN, actor="DE", outcome="ok", submission_id=f"{prefix}{i}").value
+        emitter.event(
+            AuditEventType.COLLECTION, occurred_at=WHEN, actor="DE", outcome="ok", submission_id=f"{prefix}{i}"
+        ).value
         for i in range(offset, offset + n)
     ]
 
