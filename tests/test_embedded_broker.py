@@ -15,6 +15,7 @@ from services.kernel.config import load_settings
 from services.kernel.kafka import ensure_topics
 
 
+@pytest.mark.integration  # runs a broker
 async def test_start_produce_consume_stop() -> None:
     """A record produced to a created topic is consumed back; stop() ends the process."""
     with EmbeddedBroker() as broker:
@@ -45,6 +46,7 @@ async def test_start_produce_consume_stop() -> None:
     assert not alive
 
 
+@pytest.mark.integration  # runs a broker
 def test_broker_is_out_of_reach_of_the_terminals_ctrl_c() -> None:
     """The broker runs in its own session, so Ctrl-C (SIGINT to the foreground group) reaches only crx,
     which drains its services before stopping the broker."""

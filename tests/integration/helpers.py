@@ -63,11 +63,19 @@ async def read_topic(settings: Settings, topic: str, idle_ms: int = 1500) -> lis
         await consumer.stop()
 
 
-async def wait_for(predicate: Any, seconds: float = 30.0) -> None:
-    """Poll ``predicate`` until true; fail the test after ``seconds``."""
+async def eventually(predicate: Any, seconds: float = 30.0) -> bool:
+    """Poll ``predicate`` until true (True) or for ``seconds`` (False): for fixtures that record what happened
+    and leave the verdict to the tests."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
+            return False
         await asyncio.sleep(0.1)
+    return True
+
+
+async def wait_for(predicate: Any, seconds: float = 30.0) -> None:
+    """Poll ``predicate`` until true; fail the test after ``seconds``."""
+    if not await eventually(predicate, seconds):
+        raise AssertionError("condition not reached in time")

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas import AUDIT_EVENT
@@ -42,6 +43,7 @@ def _disclosure(message_id: str, submission_id: str, recipient: str) -> bytes:
     )
 
 
+@pytest.mark.integration  # runs a broker
 async def test_partners_prove_their_deliveries_and_receipts_in_the_running_pipeline(
     settings: Settings, keyring: KeyRing
 ) -> None:
