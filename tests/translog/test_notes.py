@@ -31,7 +31,7 @@ from services.translog.notes import (
     verify_tlog_proof,
 )
 
-# The worked example of c2sp.org/signed-note (see tests/audit/vectors/NOTICE.md).
+# The worked example of c2sp.org/signed-note (see tests/translog/vectors/NOTICE.md).
 EXAMPLE_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
 EXAMPLE_TEXT = "This is an example message.\n"
 EXAMPLE_SIG = "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM="
