@@ -1,20 +1,52 @@
-"""A small asyncio HTTP server for ``/metrics``, ``/healthz`` and ``/readyz``.
+"""The ops endpoints of one process: ``/metrics``, ``/healthz`` and ``/readyz``, served by aiohttp.
 
 Health means the process is alive and its loop is running; readiness means the service is connected and
-consuming. No framework: three GET routes do not justify one.
+consuming. ``/metrics`` is prometheus_client's aiohttp handler for the service's own registry: it
+negotiates the format (the Prometheus text format, or OpenMetrics when the scraper asks for it), honours
+``name[]`` filters and compresses when the scraper accepts it (``Accept-Encoding``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from services.kernel.logging import get_logger
+from services.kernel.metrics import register_runtime_metrics
+from services.kernel.webapp import AppServer
+
+
+def _probe(name: str, check: Callable[[], bool], up: bytes, down: bytes) -> Handler:
+    """A handler answering 200 ``up`` when ``check()`` is true, else 503 ``down``.
+
+    A check that raises counts as false (503), logged with the error class only: a probe never answers 500.
+    """
+
+    async def probe(_: web.Request) -> web.Response:
+        try:
+            ok = bool(check())
+        except Exception as exc:  # a failing check is the answer "no", not a server error
+            get_logger("ops").warning("probe_failed", probe=name, error_class=type(exc).__name__)
+            ok = False
+        return web.Response(status=200 if ok else 503, body=up if ok else down, content_type="text/plain")
+
+    return probe
 
 
 class OpsServer:
-    """Serves the ops endpoints of one process on ``host:port`` (port 0 picks a free one)."""
+    """Serves the ops endpoints of one process on ``host:port`` (port 0 picks a free one).
+
+    ``/healthz``: 200 ``ok`` or 503 ``unhealthy`` as ``healthy()`` says at each request; ``/readyz``: 200
+    ``ready`` or 503 ``not ready`` as ``ready()`` says (bodies end with a newline, ``text/plain``);
+    ``/metrics``: ``registry``.
+    Any other path is a 404. Constructing it registers the runtime metrics (process, platform,
+    ``crx_build_info``: ``register_runtime_metrics``) in ``registry`` unless they are there already;
+    it binds nothing until ``start``.
+    """
 
     def __init__(
         self,
@@ -25,61 +57,33 @@ class OpsServer:
         ready: Callable[[], bool] = lambda: True,
         healthy: Callable[[], bool] = lambda: True,
     ) -> None:
+        register_runtime_metrics(registry)
         self._registry = registry
-        self._host = host
-        self._port = port
         self._ready = ready
         self._healthy = healthy
-        self._server: asyncio.Server | None = None
+        self._server = AppServer(self._make_app, host, port)
 
     @property
     def port(self) -> int:
-        """The bound port (valid after start)."""
-        if self._server is None:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        """The bound port while serving (the real one when constructed with port 0), else the configured one."""
+        return self._server.port
 
     @property
     def url(self) -> str:
-        """Base URL of the server."""
-        return f"http://{self._host}:{self.port}"
+        """Base URL of the server (with the bound port once started)."""
+        return self._server.url
 
     async def start(self) -> None:
-        """Bind and serve. Idempotent."""
-        if self._server is None:
-            self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        """Bind and serve; a no-op while serving. Raises ``OSError`` if the address cannot be bound."""
+        await self._server.start()
 
     async def stop(self) -> None:
-        """Stop serving. Idempotent."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-            await server.wait_closed()
+        """Stop serving, let requests in flight finish, release the port; a no-op when not serving."""
+        await self._server.stop()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            line = await asyncio.wait_for(reader.readline(), timeout=5)
-            while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = line.decode("latin-1").split()
-            path = parts[1].split("?")[0] if len(parts) >= 2 else ""
-            if path == "/metrics":
-                status, ctype, body = 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
-            elif path == "/healthz":
-                ok = self._healthy()
-                status, ctype, body = (200 if ok else 503), "text/plain", b"ok\n" if ok else b"unhealthy\n"
-            elif path == "/readyz":
-                ok = self._ready()
-                status, ctype, body = (200 if ok else 503), "text/plain", b"ready\n" if ok else b"not ready\n"
-            else:
-                status, ctype, body = 404, "text/plain", b"not found\n"
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
-            head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-            writer.write(head.encode() + b"Connection: close\r\n\r\n" + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+    def _make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/metrics", make_aiohttp_handler(self._registry))
+        app.router.add_get("/healthz", _probe("healthz", self._healthy, b"ok\n", b"unhealthy\n"))
+        app.router.add_get("/readyz", _probe("readyz", self._ready, b"ready\n", b"not ready\n"))
+        return app

@@ -1,13 +1,72 @@
 """Prometheus metrics for one service, created against an injected registry (tests use a fresh one).
 
 Labels carry only service names, topic names, error class names and reason codes: never record content.
+Every service registry also carries the process metrics (``process_*``: CPU, memory, open files, start
+time; Linux only), ``python_info`` and ``crx_build_info`` (see ``register_runtime_metrics``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import platform
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import DuplicateTimeseries
+
+DISTRIBUTION = "crx"
+
+
+def crx_version() -> str:
+    """The installed version of the ``crx`` distribution, or ``"unknown"`` when it is not installed."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _DescribedProcessCollector(ProcessCollector):
+    """prometheus_client's process collector, able to describe itself, so a registry refuses a second one."""
+
+    def describe(self) -> Iterable[Metric]:
+        return self.collect()
+
+
+class _DescribedPlatformCollector(PlatformCollector):
+    """prometheus_client's platform collector (``python_info``), able to describe itself (see above)."""
+
+    def describe(self) -> Iterable[Metric]:
+        return self.collect()
+
+
+def register_runtime_metrics(registry: CollectorRegistry, *, service: str | None = None) -> None:
+    """Register the process collector, the platform collector and ``crx_build_info`` in ``registry``.
+
+    ``crx_build_info`` is 1, labelled with the crx version (``crx_version()``), the Python version and
+    ``service`` (empty when not given; PromQL treats an empty label as absent). Idempotent: whatever
+    ``registry`` already has under those names (from an earlier call, or the default registry's own
+    collectors) is kept, so the first call's ``service`` label wins. Raises nothing for a duplicate.
+    Without ``/proc`` (not Linux) the process collector exports nothing.
+    """
+    build_info = Gauge(
+        "crx_build_info",
+        "Build of the running crx service (value 1)",
+        ["version", "python", "service"],
+        registry=None,
+    )
+    build_info.labels(crx_version(), platform.python_version(), service or "").set(1)
+    collectors = (
+        _DescribedProcessCollector(registry=None),
+        _DescribedPlatformCollector(registry=None),
+        build_info,
+    )
+    for collector in collectors:
+        # Already there: a second registration neither fails nor doubles the series.
+        with contextlib.suppress(DuplicateTimeseries):
+            registry.register(collector)
 
 
 @dataclass(frozen=True)
@@ -23,8 +82,14 @@ class ServiceMetrics:
     ready: Gauge
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> ServiceMetrics:
-        """Register the metric families in ``registry``."""
+    def create(cls, registry: CollectorRegistry, *, service: str | None = None) -> ServiceMetrics:
+        """Register the metric families in ``registry``, with the runtime metrics (``register_runtime_metrics``,
+        ``service`` labelling ``crx_build_info``).
+
+        Raises ``prometheus_client.registry.DuplicateTimeseries`` (a ValueError) if ``registry`` already holds
+        a service's metric families: one registry per service.
+        """
+        register_runtime_metrics(registry, service=service)
         return cls(
             records_in=Counter("crx_records_in", "Records consumed", ["service", "topic"], registry=registry),
             records_out=Counter(
