@@ -218,7 +218,7 @@ def build(runtime: Runtime, *, ports: Ports) -> AuditService:
     """
     settings, registry = runtime.settings, runtime.new_registry()
     store = open_store(settings)
-    metrics = ServiceMetrics.create(registry)
+    metrics = ServiceMetrics.create(registry, service=NAME)
     writer = AuditWriter(settings, runtime.keyring, store, runtime.audit_secret, metrics, registry)
     port = settings.audit_api_port if ports.api is None else ports.api
     return AuditService(

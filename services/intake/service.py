@@ -14,6 +14,7 @@ from services.intake.tokens import TokenBook
 from services.kernel.http import OpsServer
 from services.kernel.kafka import Producer, ensure_topics
 from services.kernel.logging import get_logger
+from services.kernel.metrics import register_runtime_metrics
 from services.kernel.runtime import Ports, Runtime
 
 NAME = "intake"
@@ -52,6 +53,7 @@ class IntakeService:
             max_bytes=settings.max_payload_bytes,
         )
         self._ready = False
+        register_runtime_metrics(registry, service=NAME)
         self.ops = OpsServer(registry, host=settings.metrics_host, port=metrics_port, ready=lambda: self._ready)
         self._started = False
         self._log = get_logger(NAME)

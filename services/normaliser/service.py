@@ -159,7 +159,7 @@ class Normaliser(BrokerStage):
 def build(runtime: Runtime, *, ports: Ports) -> StreamService:
     """The normaliser as a runnable service: every feed topic in, sealed canonical records out."""
     settings, registry = runtime.settings, runtime.new_registry()
-    metrics = ServiceMetrics.create(registry)
+    metrics = ServiceMetrics.create(registry, service=NAME)
     normaliser = Normaliser(settings, runtime.keyring, runtime.audit_secret, metrics, registry)
     return StreamService(
         settings,

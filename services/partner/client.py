@@ -248,7 +248,7 @@ def build(
         verifiers = load_verifiers(settings.keys_dir / VKEY_FILE)
         state = settings.data_dir / "logwatch" / f"{party}.sqlite3"  # each partner proves its own events
         watcher = LogWatcher(party, audit_url, verifiers, settings.audit_log_origin, state, registry)
-    metrics = ServiceMetrics.create(registry)
+    metrics = ServiceMetrics.create(registry, service=f"partner-{party}")
     client = PartnerClient(
         settings,
         runtime.keyring,

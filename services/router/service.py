@@ -130,7 +130,7 @@ def build(runtime: Runtime, *, ports: Ports) -> StreamService:
     Raises PolicyError when the agreements file is invalid.
     """
     settings, registry = runtime.settings, runtime.new_registry()
-    metrics = ServiceMetrics.create(registry)
+    metrics = ServiceMetrics.create(registry, service=NAME)
     router = Router(settings, runtime.keyring, runtime.audit_secret, Policy.load(settings.agreements_file), metrics)
     outs = [settings.topic(f"out.{j}") for j in settings.jurisdictions]
     return StreamService(
