@@ -61,26 +61,14 @@ def _field(value: str | bytes) -> bytes:
     return len(data).to_bytes(2, "big") + data
 
 
-def info_bytes(env: dict[str, Any]) -> bytes:
-    """The HPKE info: label, then each context field as 2-byte big-endian length + bytes (UTF-8 for text).
+# The envelope fields bound into the HPKE info, in this order (schemas/ENVELOPE.md).
+INFO_FIELDS = ("channel", "message_id", "correlation_id", "sender", "recipient", "recipient_key_id", "suite",
+               "content_type", "schema_fingerprint")  # fmt: skip
 
-    Order: channel, message_id, correlation_id, sender, recipient, recipient_key_id, suite, content_type,
-    schema_fingerprint.
-    """
-    return INFO_LABEL + b"".join(
-        _field(env[name])
-        for name in (
-            "channel",
-            "message_id",
-            "correlation_id",
-            "sender",
-            "recipient",
-            "recipient_key_id",
-            "suite",
-            "content_type",
-            "schema_fingerprint",
-        )
-    )
+
+def info_bytes(env: dict[str, Any]) -> bytes:
+    """The HPKE info: label, then each of ``INFO_FIELDS`` as 2-byte big-endian length + bytes (UTF-8 for text)."""
+    return INFO_LABEL + b"".join(_field(env[name]) for name in INFO_FIELDS)
 
 
 def _zigzag_varint(n: int) -> bytes:

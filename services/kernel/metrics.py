@@ -90,21 +90,15 @@ class ServiceMetrics:
         a service's metric families: one registry per service.
         """
         register_runtime_metrics(registry, service=service)
+
+        def counter(name: str, documentation: str, *labels: str) -> Counter:
+            return Counter(name, documentation, ["service", *labels], registry=registry)
+
         return cls(
-            records_in=Counter("crx_records_in", "Records consumed", ["service", "topic"], registry=registry),
-            records_out=Counter(
-                "crx_records_out",
-                "Records produced and acknowledged",
-                ["service", "topic"],
-                registry=registry,
-            ),
-            errors=Counter("crx_errors", "Errors by class", ["service", "error_class"], registry=registry),
-            dead_letters=Counter(
-                "crx_dead_letters",
-                "Records sent to the dead-letter topic",
-                ["service", "reason"],
-                registry=registry,
-            ),
+            records_in=counter("crx_records_in", "Records consumed", "topic"),
+            records_out=counter("crx_records_out", "Records produced and acknowledged", "topic"),
+            errors=counter("crx_errors", "Errors by class", "error_class"),
+            dead_letters=counter("crx_dead_letters", "Records sent to the dead-letter topic", "reason"),
             batch_seconds=Histogram(
                 "crx_batch_seconds",
                 "Wall time of one consume-transform-produce-commit batch",
