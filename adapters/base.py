@@ -3,7 +3,8 @@
 An adapter is pure: bytes in, canonical records (dicts fitting ``schemas/canonical_record.avsc``) out. No
 I/O beyond its own packaged data files, no globals that change, no clock: the receive time is passed in.
 Every failure on bad input is an ``AdapterError`` with a reason code; anything else escaping ``parse`` is a
-bug, and the shared conformance test looks for it.
+bug, and the shared conformance test looks for it. What adapters share beyond this contract (value syntaxes,
+code tables, safe XML, country codes) is in ``adapters.kit``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
 from services.kernel.errors import AdapterNotFound, CrxError
@@ -66,21 +67,6 @@ class Adapter(Protocol):
 def record_message_id(source_jurisdiction: str, source_record_id: str, version: int) -> str:
     """The stable message id of one version of one source record (UUIDv5)."""
     return str(uuid.uuid5(RECORD_NAMESPACE, f"{source_jurisdiction}\x1f{source_record_id}\x1f{version}"))
-
-
-def _load_countries() -> frozenset[str]:
-    text = resources.files("schemas").joinpath("reference/countries.txt").read_text(encoding="ascii")
-    return frozenset(line.split()[0] for line in text.splitlines() if line and not line.startswith("#"))
-
-
-COUNTRIES = _load_countries()
-
-
-def check_country(code: object, field: str) -> str:
-    """Return ``code`` if it is an assigned ISO 3166-1 alpha-2 code, else raise AdapterError."""
-    if not isinstance(code, str) or code not in COUNTRIES:
-        raise AdapterError(f"{field}: not an ISO 3166-1 alpha-2 code", reason_code=UNKNOWN_JURISDICTION)
-    return code
 
 
 def available() -> list[str]:

@@ -16,7 +16,10 @@ from adapters.ecris_xml.refcodes import (
     Categories,
     Countries,
 )
-from adapters.ecris_xml.tree import Model, Node, Slot, invalid, many, opt
+from adapters.ecris_xml.tree import AttributeAt, Model, Node, Slot, invalid, many, opt
+from adapters.ecris_xml.values import SYNTAX
+from adapters.kit import dates
+from adapters.kit.distinct import Distinct
 
 CONVICTION = Model(
     opt("ConvictingState"),
@@ -104,11 +107,11 @@ class ConvictionReader:
         return {
             "national_code": national_code,
             "category": self._categories.sanction(ecris_code, national_code, state),
-            "duration": values.opt_read(parts.opt("Duration"), values.duration),
+            "duration": values.opt_read(parts.opt("Duration"), SYNTAX.duration),
             "amount": amount,
             "currency": currency,
             "suspended": bool(suspended),
-            "probation": values.opt_read(parts.opt("Probation"), values.duration),
+            "probation": values.opt_read(parts.opt("Probation"), SYNTAX.duration),
         }
 
     def conviction(self, node: Node) -> dict[str, Any]:
@@ -118,8 +121,8 @@ class ConvictionReader:
         state = self._state(parts.opt("ConvictingState"))
         court = parts.one("Court").children(COURT)
         final_node = parts.opt("FinalDate")
-        decided = values.read(parts.one("DecisionDate"), values.date)
-        final = values.opt_read(final_node, values.date)
+        decided = values.read(parts.one("DecisionDate"), SYNTAX.date)
+        final = values.opt_read(final_node, SYNTAX.date)
         if final_node is not None and final is not None and final < decided:
             raise invalid(final_node.where, "a date not before DecisionDate")
         return {
@@ -131,7 +134,7 @@ class ConvictionReader:
             "offences": [self._offence(n, state) for n in parts.all("Offence")],
             "sanctions": [self._sanction(n, state) for n in parts.all("Sanction")],
             "later_decisions": [_later_decision(n) for n in parts.all("LaterDecision")],
-            "retention_end": values.opt_read(parts.opt("RetentionEnd"), values.date),
+            "retention_end": values.opt_read(parts.opt("RetentionEnd"), SYNTAX.date),
         }
 
 
@@ -142,19 +145,19 @@ def _code(node: Node, pattern: re.Pattern[str], expected: str) -> str:
     return code
 
 
-def _opt_partial_date(node: Node | None) -> dict[str, int | None] | None:
+def _opt_partial_date(node: Node | None) -> dates.PartialDate | None:
     return None if node is None else partial_date(node)
 
 
 def _titled(node: Node) -> tuple[str, str]:
     """A text with its required ``lang`` attribute: ``(text, ISO 639-1 code)``."""
     title = values.text(node.leaf(attributes=("lang",)), node)
-    return title, values.attribute(node, "lang", values.language)
+    return title, values.attribute(node, "lang", SYNTAX.language)
 
 
 def _amount(node: Node) -> tuple[str, str]:
-    amount = values.amount(node.token(attributes=("currency",)), node)
-    return amount, values.attribute(node, "currency", values.currency)
+    amount = SYNTAX.amount(node.token(attributes=("currency",)), node)
+    return amount, values.attribute(node, "currency", SYNTAX.currency)
 
 
 def _later_decision(node: Node) -> dict[str, Any]:
@@ -162,19 +165,20 @@ def _later_decision(node: Node) -> dict[str, Any]:
     kind = parts.one("DecisionType")
     return {
         "kind": values.choice(kind.token(), LATER_DECISIONS, kind),
-        "decision_date": values.read(parts.one("DecisionDate"), values.date),
-        "effective_from": values.opt_read(parts.opt("EffectiveFrom"), values.date),
+        "decision_date": values.read(parts.one("DecisionDate"), SYNTAX.date),
+        "effective_from": values.opt_read(parts.opt("EffectiveFrom"), SYNTAX.date),
     }
 
 
 def build_convictions(nodes: list[Node], reader: ConvictionReader) -> list[dict[str, Any]]:
-    """The canonical convictions of ``nodes``; conviction ids must be unique within the message."""
+    """The canonical convictions of ``nodes``; conviction ids must be unique within the message.
+
+    Raises AdapterError naming the element path (INVALID_VALUE for a repeated id).
+    """
+    ids = Distinct(invalid, "an id not used by another Conviction of the message")
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
     for node in nodes:
         conviction = reader.conviction(node)
-        if conviction["conviction_id"] in seen:
-            raise invalid(f"{node.where} @id", "an id not used by another Conviction of the message")
-        seen.add(conviction["conviction_id"])
+        ids.add(AttributeAt(node, "id"), conviction["conviction_id"])
         out.append(conviction)
     return out

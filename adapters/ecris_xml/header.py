@@ -8,12 +8,24 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from adapters.base import MALFORMED, SENDER_MISMATCH, AdapterError, record_message_id
+from adapters.base import MALFORMED, AdapterError, record_message_id
 from adapters.ecris_xml import values
 from adapters.ecris_xml.refcodes import NOTIFICATION_PURPOSE, PURPOSES, URGENCIES, Countries
-from adapters.ecris_xml.tree import NS, Model, Node, Slot, invalid, many, opt, split_tag
+from adapters.ecris_xml.tree import NS, Model, Node, Slot, invalid, many, opt
+from adapters.ecris_xml.values import SYNTAX
+from adapters.kit.distinct import Distinct
+from adapters.kit.errors import check_sender
+from adapters.kit.xmlsafe import split_tag
 
 IN_RESPONSE_TO = Model(Slot("RequestingState"), Slot("RequestLocalMessageId"), opt("RequestGlobalMessageId"))
+
+
+def _header(receiving: Slot, *rest: Slot) -> Model:
+    """A ``Header`` content model: the sending state, ``receiving`` states, the two message ids and the legal
+    basis every message type has, then the ``rest`` of its own."""
+    return Model(
+        Slot("SendingState"), receiving, Slot("LocalMessageId"), Slot("GlobalMessageId"), Slot("LegalBasis"), *rest
+    )
 
 
 @dataclass(frozen=True)
@@ -32,46 +44,21 @@ NOTIFICATION = Kind(
     code="NOT",
     body=Model(Slot("Header"), Slot("Person"), Slot("Conviction")),
     attributes=("action", "version"),
-    header=Model(
-        Slot("SendingState"),
-        many("ReceivingState"),
-        Slot("LocalMessageId"),
-        Slot("GlobalMessageId"),
-        Slot("LegalBasis"),
-        opt("Urgency"),
-    ),
+    header=_header(many("ReceivingState"), opt("Urgency")),
 )
 REQUEST = Kind(
     root="Request",
     code="REQ",
     body=Model(Slot("Header"), Slot("Person"), opt("RequestingAuthority")),
     attributes=(),
-    header=Model(
-        Slot("SendingState"),
-        many("ReceivingState", 1),
-        Slot("LocalMessageId"),
-        Slot("GlobalMessageId"),
-        Slot("LegalBasis"),
-        Slot("Purpose"),
-        opt("Urgency"),
-        opt("Deadline"),
-    ),
+    header=_header(many("ReceivingState", 1), Slot("Purpose"), opt("Urgency"), opt("Deadline")),
 )
 RESPONSE = Kind(
     root="RequestResponse",
     code="RRS",
     body=Model(Slot("Header"), Slot("Person"), many("Conviction")),
     attributes=(),
-    header=Model(
-        Slot("SendingState"),
-        Slot("ReceivingState"),
-        Slot("LocalMessageId"),
-        Slot("GlobalMessageId"),
-        Slot("LegalBasis"),
-        Slot("Purpose"),
-        opt("Urgency"),
-        Slot("InResponseTo"),
-    ),
+    header=_header(Slot("ReceivingState"), Slot("Purpose"), opt("Urgency"), Slot("InResponseTo")),
 )
 KINDS = {kind.root: kind for kind in (NOTIFICATION, REQUEST, RESPONSE)}
 
@@ -94,7 +81,7 @@ class Header:
 def message_kind(root: etree._Element) -> Kind:
     """The message type of ``root``. Raises MALFORMED when it is not a root element of the format."""
     tag = root.tag
-    namespace, local = split_tag(tag) if isinstance(tag, str) else (None, "")
+    namespace, local = split_tag(tag) if isinstance(tag, str) else ("", "")
     kind = KINDS.get(local) if namespace == NS else None
     if kind is None:
         raise AdapterError(
@@ -105,13 +92,8 @@ def message_kind(root: etree._Element) -> Kind:
 
 
 def _states(nodes: list[Node], sender: str, countries: Countries) -> list[str]:
-    out: list[str] = []
-    for node in nodes:
-        code = values.read(node, countries.alpha2)
-        if code in out or code == sender:
-            raise invalid(node.where, "each receiving state once, not the sending state")
-        out.append(code)
-    return out
+    once = Distinct(invalid, "each receiving state once, not the sending state", excluded=sender)
+    return [once.add(node, values.read(node, countries.alpha2)) for node in nodes]
 
 
 def _reply_to(node: Node, receiving: list[str], countries: Countries) -> str:
@@ -134,9 +116,7 @@ def read_header(node: Node, kind: Kind, feed: str, countries: Countries) -> Head
     """
     parts = node.children(kind.header)
     sending = parts.one("SendingState")
-    sender = values.read(sending, countries.alpha2)
-    if sender != feed:
-        raise AdapterError(f"{sending.where}: differs from the jurisdiction of the feed", reason_code=SENDER_MISMATCH)
+    sender = check_sender(values.read(sending, countries.alpha2), feed, sending)
     receiving = _states(parts.all("ReceivingState"), sender, countries)
     in_response_to = parts.opt("InResponseTo")
     return Header(
@@ -147,6 +127,6 @@ def read_header(node: Node, kind: Kind, feed: str, countries: Countries) -> Head
         legal_basis=values.read(parts.one("LegalBasis"), values.identifier),
         purpose=values.opt_choice(parts.opt("Purpose"), PURPOSES, NOTIFICATION_PURPOSE),
         urgency=values.opt_choice(parts.opt("Urgency"), URGENCIES, "NORMAL"),
-        deadline=values.opt_read(parts.opt("Deadline"), values.timestamp),
+        deadline=values.opt_read(parts.opt("Deadline"), SYNTAX.timestamp),
         reply_to=None if in_response_to is None else _reply_to(in_response_to, receiving, countries),
     )

@@ -2,26 +2,26 @@
 
 The format is documented in README.md and ``ecris-message.xsd`` next to this file. The adapter is pure: its
 only inputs are the payload, the parse context and its packaged tables, loaded once when it is constructed.
-Every payload is parsed with ``adapters.xmlsafe.parse_xml`` (no DTD, no entities, bounded size and depth).
+Every payload is parsed with ``adapters.kit.xmlsafe.parse_xml`` (no DTD, no entities, bounded size and depth).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
-from adapters.base import CanonicalRecord, ParseContext, record_message_id
-from adapters.codes import CodeTable, load_tables
+from adapters.base import CanonicalRecord, ParseContext
 from adapters.ecris_xml import values
 from adapters.ecris_xml.convictions import ConvictionReader, build_convictions
 from adapters.ecris_xml.header import NOTIFICATION, REQUEST, RESPONSE, Header, Kind, message_kind, read_header
 from adapters.ecris_xml.person import build_person
 from adapters.ecris_xml.refcodes import ACTIONS, PACKAGE, Categories, Countries, load_countries, load_ecris_table
 from adapters.ecris_xml.tree import AttributeAt, Node, invalid, missing
-from adapters.xmlsafe import parse_xml
+from adapters.kit import canonical
+from adapters.kit.codes import CodeTable, load_tables
+from adapters.kit.samples import packaged_samples
+from adapters.kit.xmlsafe import parse_xml
 
-REFERENCE_TABLES = "crx-categories-1"
 SAMPLE_SUFFIX = ".xml"
 MESSAGE_TYPES = {REQUEST.code: "REQUEST", RESPONSE.code: "RESPONSE"}  # a notification's comes from @action
 
@@ -65,9 +65,7 @@ class EcrisXmlAdapter:
 
     def samples(self) -> list[tuple[str, bytes]]:
         """The packaged synthetic samples (``samples/*.xml``), sorted by file name."""
-        folder = resources.files(PACKAGE).joinpath("samples")
-        found = [(e.name, e.read_bytes()) for e in folder.iterdir() if e.is_file() and e.name.endswith(SAMPLE_SUFFIX)]
-        return sorted(found)
+        return packaged_samples(PACKAGE, SAMPLE_SUFFIX)
 
 
 def _notification_identity(root: Node, conviction_id: str) -> tuple[str, str, int]:
@@ -90,21 +88,19 @@ def _notification_identity(root: Node, conviction_id: str) -> tuple[str, str, in
 def _canonical_header(
     header: Header, kind: Kind, message_type: str, record_id: str, version: int, ctx: ParseContext
 ) -> dict[str, Any]:
-    return {
-        "message_id": record_message_id(header.sender, record_id, version),
-        "message_type": message_type,
-        "source_jurisdiction": header.sender,
-        "source_record_id": record_id,
-        "source_record_version": version,
-        "reply_to": header.reply_to,
-        "created_at": ctx.received_at,
-        "legal_basis": header.legal_basis,
-        "purpose": header.purpose,
-        "urgency": header.urgency,
-        "deadline": header.deadline,
-        "reference_tables": REFERENCE_TABLES,
+    return canonical.header(
+        header.sender,
+        record_id,
+        version,
+        message_type,
+        ctx.received_at,
+        legal_basis=header.legal_basis,
+        purpose=header.purpose,
+        reply_to=header.reply_to,
+        urgency=header.urgency,
+        deadline=header.deadline,
         # The receiving states of a notification are informational: the router derives its recipients
         # from the person's nationalities.
-        "addressed_to": [] if kind is NOTIFICATION else header.receiving_states,
-        "external_message_id": header.global_id,
-    }
+        addressed_to=() if kind is NOTIFICATION else header.receiving_states,
+        external_message_id=header.global_id,
+    )

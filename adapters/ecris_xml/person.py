@@ -9,6 +9,10 @@ from typing import Any
 from adapters.ecris_xml import values
 from adapters.ecris_xml.refcodes import SEXES, Countries
 from adapters.ecris_xml.tree import Model, Node, Slot, invalid, many, missing, opt
+from adapters.ecris_xml.values import SYNTAX
+from adapters.kit import canonical, dates
+from adapters.kit.distinct import Distinct
+from adapters.kit.languages import LATIN, needs_transliteration
 
 PERSON = Model(
     Slot("Name"),
@@ -27,10 +31,9 @@ NAME = Model(Slot("FamilyName"), opt("GivenName"), opt("Transliteration"))
 PARTIAL_DATE = Model(Slot("Year"), opt("Month"), opt("Day"))
 PLACE = Model(opt("Town"), opt("Country"))
 NAME_KINDS = (("Name", "CURRENT"), ("BirthName", "BIRTH"), ("FormerName", "FORMER"), ("Alias", "ALIAS"))
-LATIN = "Latn"
 
 
-def partial_date(node: Node) -> dict[str, int | None]:
+def partial_date(node: Node) -> dates.PartialDate:
     """A ``Year``/``Month``/``Day`` element as a canonical PartialDate (unknown parts None)."""
     parts = node.children(PARTIAL_DATE)
     month, day = parts.opt("Month"), parts.opt("Day")
@@ -47,26 +50,22 @@ def place(node: Node | None, countries: Countries) -> dict[str, Any] | None:
     if node is None:
         return None
     parts = node.children(PLACE)
-    town = values.opt_text(parts.opt("Town"))
-    country = values.opt_read(parts.opt("Country"), countries.alpha2)
-    if town is None and country is None:
-        return None
-    return {"town": town, "country": country}
+    return canonical.place(values.opt_text(parts.opt("Town")), values.opt_read(parts.opt("Country"), countries.alpha2))
 
 
 def _name(node: Node, kind: str) -> dict[str, Any]:
     parts = node.children(NAME, attributes=("script",))
-    script = LATIN if node.attribute("script") is None else values.attribute(node, "script", values.script)
+    script = LATIN if node.attribute("script") is None else values.attribute(node, "script", SYNTAX.script)
     transliteration = values.opt_text(parts.opt("Transliteration"))
-    if script != LATIN and transliteration is None:
+    if needs_transliteration(script, transliteration):
         raise missing(f"{node.path}/Transliteration")
-    return {
-        "kind": kind,
-        "given": values.opt_text(parts.opt("GivenName")),
-        "family": values.read_text(parts.one("FamilyName")),
-        "script": script,
-        "transliteration": transliteration,
-    }
+    return canonical.name(
+        kind,
+        given=values.opt_text(parts.opt("GivenName")),
+        family=values.read_text(parts.one("FamilyName")),
+        script=script,
+        transliteration=transliteration,
+    )
 
 
 def _identifier(node: Node, countries: Countries) -> dict[str, str]:
@@ -80,13 +79,8 @@ def _identifier(node: Node, countries: Countries) -> dict[str, str]:
 
 def nationalities(nodes: list[Node], countries: Countries) -> list[str]:
     """The alpha-2 codes of ``Nationality`` elements, each state once (else INVALID_VALUE)."""
-    out: list[str] = []
-    for node in nodes:
-        code = values.read(node, countries.alpha2)
-        if code in out:
-            raise invalid(node.where, "each nationality once")
-        out.append(code)
-    return out
+    once = Distinct(invalid, "each nationality once")
+    return [once.add(node, values.read(node, countries.alpha2)) for node in nodes]
 
 
 def build_person(node: Node, countries: Countries, received_on: dt.date) -> dict[str, Any]:
@@ -98,7 +92,7 @@ def build_person(node: Node, countries: Countries, received_on: dt.date) -> dict
     names = [_name(n, kind) for element, kind in NAME_KINDS for n in parts.all(element)]
     birth_node = parts.one("BirthDate")
     birth_date = partial_date(birth_node)
-    if values.partial_date_after(birth_date, received_on):
+    if dates.partial_date_after(birth_date, received_on):
         raise invalid(birth_node.where, "a date that is not in the future")
     sex = parts.one("Sex")
     return {

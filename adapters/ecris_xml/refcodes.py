@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 
-from adapters.base import COUNTRIES, UNKNOWN_JURISDICTION, AdapterError, check_country
-from adapters.codes import CodeTable, parse_table
+from adapters.base import UNKNOWN_JURISDICTION, AdapterError
 from adapters.ecris_xml.tree import Where, invalid
+from adapters.kit import countries
+from adapters.kit.codes import NO_TABLE, CodeTable, parse_table
+from adapters.kit.refs import OFFENCE_CATEGORIES, PENALTY_CATEGORIES, reference_codes
 from services.kernel.errors import ConfigError
 
 PACKAGE = "adapters.ecris_xml"
@@ -62,10 +64,8 @@ ACTIONS = MappingProxyType({"NEW": "NOTIFICATION", "UPDATE": "UPDATE", "DELETE":
 URGENCIES = MappingProxyType({"NORMAL": "NORMAL", "URGENT": "URGENT"})
 
 _COUNTRY_CODE = re.compile(r"CO-00-([0-9]{3})-([A-Z]{3})", re.ASCII)
-_ALPHA2 = re.compile(r"[A-Z]{2}", re.ASCII)
 OFFENCE_CODE = re.compile(r"O-00-[0-9]{6}", re.ASCII)
 SANCTION_CODE = re.compile(r"S-00-[0-9]{6}", re.ASCII)
-_NO_TABLE = CodeTable()
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,7 @@ class Countries:
             if alpha2 is None:
                 raise AdapterError(f"{where}: not a known ECRIS country code", reason_code=UNKNOWN_JURISDICTION)
             return alpha2
-        if _ALPHA2.fullmatch(value):
-            return value if value in COUNTRIES else check_country(value, str(where))
-        raise invalid(where, "a country code CO-00-nnn-AAA or an ISO 3166-1 alpha-2 code")
+        return countries.alpha2(value, where, invalid, "a country code CO-00-nnn-AAA or an ISO 3166-1 alpha-2 code")
 
 
 @dataclass(frozen=True)
@@ -104,14 +102,14 @@ class Categories:
         found = self.ecris.offences.get(ecris_code)
         if found is not None:
             return found
-        return self.national.get(state, _NO_TABLE).offence_category(national_code)
+        return self.national.get(state, NO_TABLE).offence_category(national_code)
 
     def sanction(self, ecris_code: str, national_code: str | None, state: str) -> str:
         """The category of a sanction imposed by ``state`` (UNKNOWN when neither code is mapped)."""
         found = self.ecris.sanctions.get(ecris_code)
         if found is not None:
             return found
-        return self.national.get(state, _NO_TABLE).sanction_category(national_code)
+        return self.national.get(state, NO_TABLE).sanction_category(national_code)
 
 
 def _read(name: str) -> str:
@@ -128,7 +126,7 @@ def parse_countries(content: str) -> Countries:
     for row in reader:
         numeric, alpha3, alpha2 = row["numeric"], row["alpha3"], row["alpha2"]
         where = f"{COUNTRY_TABLE} line {reader.line_num}"
-        if not _COUNTRY_CODE.fullmatch(f"CO-00-{numeric}-{alpha3}") or alpha2 not in COUNTRIES:
+        if not _COUNTRY_CODE.fullmatch(f"CO-00-{numeric}-{alpha3}") or alpha2 not in countries.COUNTRIES:
             raise ConfigError(f"{where}: not a numeric, alpha-3 and assigned alpha-2 code")
         if {numeric, alpha3, alpha2} & seen:
             raise ConfigError(f"{where}: code listed twice")
@@ -137,19 +135,11 @@ def parse_countries(content: str) -> Countries:
     return Countries(MappingProxyType(by_code))
 
 
-def _reference_codes(file_name: str) -> frozenset[str]:
-    table = resources.files("schemas").joinpath(f"reference/{file_name}").read_text(encoding="utf-8")
-    return frozenset(row["code"] for row in csv.DictReader(io.StringIO(table)))
-
-
 def parse_ecris_table(content: str) -> CodeTable:
-    """Parse the ECRIS category table (the columns of ``adapters.codes``, ``national_code`` holding the
+    """Parse the ECRIS category table (the columns of ``adapters.kit.codes``, ``national_code`` holding the
     ECRIS code). Raises ConfigError for a broken table or a code that is not an O-/S- code of its kind."""
     table = parse_table(
-        CATEGORY_TABLE,
-        content,
-        _reference_codes("offence_categories.csv"),
-        _reference_codes("penalty_categories.csv"),
+        CATEGORY_TABLE, content, reference_codes(OFFENCE_CATEGORIES), reference_codes(PENALTY_CATEGORIES)
     )
     if not all(OFFENCE_CODE.fullmatch(code) for code in table.offences):
         raise ConfigError(f"{CATEGORY_TABLE}: an offence row whose code is not O-00-nnnnnn")

@@ -18,23 +18,17 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from adapters.base import INVALID_VALUE, MISSING_FIELD, AdapterError
+from adapters.base import AdapterError
+from adapters.kit.errors import FieldErrors
 
 NS = "urn:crx:ecris:1"
 UNBOUNDED = 1 << 31
 XML_SPACE = " \t\r\n"  # the XML white-space characters (S production)
 _PREFIX = f"{{{NS}}}"  # how lxml spells a tag or attribute name of the format namespace
 _PREFIX_LENGTH = len(_PREFIX)
-
-
-def missing(path: Where) -> AdapterError:
-    """The error for a required element or attribute that is absent."""
-    return AdapterError(f"{path}: required element or attribute missing", reason_code=MISSING_FIELD)
-
-
-def invalid(where: Where, expected: str) -> AdapterError:
-    """The error for content the format does not allow at ``where`` (the content is not quoted)."""
-    return AdapterError(f"{where}: invalid, expected {expected}", reason_code=INVALID_VALUE)
+ERRORS = FieldErrors(missing_wording="required element or attribute missing", invalid_wording="invalid, expected")
+missing = ERRORS.missing  # a required element or attribute that is absent
+invalid = ERRORS.invalid  # content the format does not allow at ``where`` (the content is not quoted)
 
 
 @dataclass(frozen=True)
@@ -64,14 +58,6 @@ class Model:
     def __init__(self, *slots: Slot) -> None:
         self.slots: Sequence[Slot] = slots
         self.index = {slot.name: i for i, slot in enumerate(slots)}
-
-
-def split_tag(tag: str) -> tuple[str | None, str]:
-    """``(namespace, local name)`` of an lxml tag (``{ns}local`` or ``local``)."""
-    if tag[:1] == "{":
-        namespace, _, local = tag[1:].partition("}")
-        return namespace, local
-    return None, tag
 
 
 class Node:

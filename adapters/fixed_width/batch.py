@@ -20,25 +20,19 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from adapters.base import (
-    BATCH_MISMATCH,
-    LIMIT_EXCEEDED,
-    MALFORMED,
-    SENDER_MISMATCH,
-    AdapterError,
-)
+from adapters.base import BATCH_MISMATCH, LIMIT_EXCEEDED, MALFORMED, AdapterError
 from adapters.fixed_width.fields import Line, malformed
 from adapters.fixed_width.layout import FORMAT_VERSION, HEADER, LAYOUTS, RECORD_LENGTH, TRAILER
+from adapters.kit.countries import ALPHA2
+from adapters.kit.errors import check_sender
+from adapters.kit.languages import LANGUAGE
+from adapters.kit.text import CONTROLS
 
 MAX_RECORDS = 100_000  # detail records per batch
 ENCODINGS = {"L1": "latin-1", "W1": "cp1252"}
-_CODE = re.compile(r"[A-Z]{2}", re.ASCII)
-_LANGUAGE = re.compile(r"[a-z]{2}", re.ASCII)
 _PRINTABLE_ASCII = re.compile(r"[ -~]+", re.ASCII)
 _CHECKSUM = re.compile(r"[0-9A-F]{8}", re.ASCII)
 _COUNT = re.compile(r"[0-9]{9}", re.ASCII)
-# Controls are never data: C0 (tab included), DEL and C1 (what Latin-1 makes of the bytes 0x80-0x9F).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -111,18 +105,15 @@ def read_header(raw: bytes, jurisdiction: str) -> BatchHeader:
     if encoding is None:
         raise AdapterError(f"{line.where('encoding')}: expected L1 or W1", reason_code=MALFORMED)
     sender = line.raw("sender")
-    if _CODE.fullmatch(sender) is None:
+    if ALPHA2.fullmatch(sender) is None:
         raise line.invalid("sender", "an ISO 3166-1 alpha-2 code in capitals")
-    if sender != jurisdiction:
-        raise AdapterError(
-            f"{line.where('sender')}: differs from the jurisdiction of the feed", reason_code=SENDER_MISMATCH
-        )
+    check_sender(sender, jurisdiction, line.where("sender"))
     line.date("creation_date")
     time = line.digits("creation_time")
     if int(time[:2]) > 23 or int(time[2:4]) > 59 or int(time[4:]) > 59:
         raise line.invalid("creation_time", "a time HHMMSS")
     language = line.raw("title_language")
-    if _LANGUAGE.fullmatch(language) is None:
+    if LANGUAGE.fullmatch(language) is None:
         raise line.invalid("title_language", "an ISO 639-1 code in lower case")
     line.check_filler()
     return BatchHeader(
@@ -169,7 +160,7 @@ def _decode(details: bytes, encoding: str) -> str:
         text = details.decode(encoding)
     except UnicodeDecodeError as exc:
         raise malformed(exc.start // RECORD_LENGTH + 2, "a byte that the declared encoding does not define") from None
-    control = _CONTROL.search(text)
+    control = CONTROLS.search(text)  # controls are never data: C0 (tab included), DEL and C1
     if control is not None:
         raise malformed(control.start() // RECORD_LENGTH + 2, "a control character in a record")
     return text

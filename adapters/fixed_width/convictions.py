@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.codes import CodeTable
 from adapters.fixed_width.fields import Line
+from adapters.kit import canonical, money
+from adapters.kit.codes import CodeTable
+from adapters.kit.durations import UNITS, Duration
 
 COMPLETION = {"C": "COMPLETED", "A": "ATTEMPTED", "P": "PREPARATION", "U": "UNKNOWN"}
 PARTICIPATION = {"P": "PERPETRATOR", "C": "CO_PERPETRATOR", "A": "ACCESSORY", "I": "INSTIGATOR", "U": "UNKNOWN"}
@@ -24,7 +26,6 @@ LATER_DECISION_KINDS = {
 YES_NO = {"Y": "Y", "N": "N"}
 MAX_OFFENCE_CODE = 999_999
 _SANCTION_CODE = re.compile(r"[A-Z0-9]{1,6}", re.ASCII)
-_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 
 Conviction = dict[str, Any]
 
@@ -56,8 +57,7 @@ def offence_of(line: Line, table: CodeTable, language: str) -> dict[str, Any]:
     """The canonical offence of an OF record. The national code is the offence code without its zero
     padding (``007875`` -> ``7875``); the title is in the batch's ``language``."""
     code = str(line.integer("offence_code", 1, MAX_OFFENCE_CODE))
-    town = line.opt_text("place_town")
-    country = line.country("place_country", required=False)
+    place = canonical.place(line.opt_text("place_town"), line.country("place_country", required=False))
     committed = line.partial_date("committed_on")
     return {
         "national_code": code,
@@ -68,13 +68,13 @@ def offence_of(line: Line, table: CodeTable, language: str) -> dict[str, Any]:
         "completion": line.choice("completion", COMPLETION),
         "participation": line.choice("participation", PARTICIPATION),
         "committed_on": None if committed["year"] is None else committed,
-        "place": None if town is None and country is None else {"town": town, "country": country},
+        "place": place,
     }
 
 
-def _duration(line: Line, prefix: str) -> dict[str, int] | None:
+def _duration(line: Line, prefix: str) -> Duration | None:
     """Years, months, days and hours; None when all four are zero."""
-    parts = {unit: line.integer(f"{prefix}_{unit}") for unit in ("years", "months", "days", "hours")}
+    parts = {unit: line.integer(f"{prefix}_{unit}") for unit in UNITS}
     return parts if any(parts.values()) else None
 
 
@@ -82,8 +82,7 @@ def _amount(line: Line) -> str | None:
     """The amount 9(13)V99 as a decimal string with two fraction digits; None when blank."""
     if not line.raw("amount").strip(" "):
         return None
-    digits = line.digits("amount")
-    return f"{int(digits[:-2])}.{digits[-2:]}"
+    return money.implied_decimal(line.digits("amount"))
 
 
 def sanction_of(line: Line, table: CodeTable) -> dict[str, Any]:
@@ -91,7 +90,7 @@ def sanction_of(line: Line, table: CodeTable) -> dict[str, Any]:
     INVALID_VALUE (bad code, duration, amount, currency without amount, suspended flag)."""
     code = line.matching("sanction_code", _SANCTION_CODE, "up to 6 capital letters or digits")
     amount = _amount(line)
-    currency = line.opt_matching("currency", _CURRENCY, "an ISO 4217 code")
+    currency = line.opt_matching("currency", money.CURRENCY, "an ISO 4217 code")
     if amount is not None and currency is None:
         raise line.missing("currency")
     if amount is None and currency is not None:

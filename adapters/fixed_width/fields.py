@@ -13,14 +13,14 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from adapters.base import INVALID_VALUE, MALFORMED, MISSING_FIELD, AdapterError, check_country
+from adapters.base import MALFORMED, AdapterError
 from adapters.fixed_width.layout import LAYOUTS, Field
+from adapters.kit import countries, dates
+from adapters.kit.errors import FieldErrors
 
 NO_DATE = "00000000"
+ERRORS = FieldErrors(missing_wording="required field is blank")
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
-_COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
-
-PartialDate = dict[str, int | None]
 
 
 def malformed(line_number: int, what: str) -> AdapterError:
@@ -53,12 +53,12 @@ class Line:
         return f"line {self.number}, {self.record_type} {name} (columns {f.first}-{f.last})"
 
     def missing(self, name: str) -> AdapterError:
-        """The error for a required field left blank."""
-        return AdapterError(f"{self.where(name)}: required field is blank", reason_code=MISSING_FIELD)
+        """The MISSING_FIELD error for a required field left blank."""
+        return ERRORS.missing(self.where(name))
 
     def invalid(self, name: str, expected: str) -> AdapterError:
-        """The error for a field whose content the format does not allow (the content is not quoted)."""
-        return AdapterError(f"{self.where(name)}: invalid value, expected {expected}", reason_code=INVALID_VALUE)
+        """The INVALID_VALUE error for a field whose content the format does not allow (never quoted)."""
+        return ERRORS.invalid(self.where(name), expected)
 
     def raw(self, name: str) -> str:
         """The field's characters exactly as in the record, padding included."""
@@ -133,18 +133,16 @@ class Line:
         except ValueError:
             raise self.invalid(name, "an existing calendar date YYYYMMDD") from None
 
-    def partial_date(self, name: str) -> PartialDate:
+    def partial_date(self, name: str) -> dates.PartialDate:
         """A date of explicit precision: ``YYYYMMDD``, ``YYYYMM00``, ``YYYY0000``; ``00000000`` = all unknown."""
         value = self.digits(name)
         year, month, day = int(value[:4]), int(value[4:6]), int(value[6:])
         expected = "a date YYYYMMDD with 00 for an unknown month or day"
         if (year == 0 and (month or day)) or (month == 0 and day):
             raise self.invalid(name, expected)
-        try:
-            dt.date(year or 1, month or 1, day or 1)
-        except ValueError:
-            raise self.invalid(name, expected) from None
-        return {"year": year or None, "month": month or None, "day": day or None}
+        if dates.first_day(year or 1, month or None, day or None) is None:
+            raise self.invalid(name, expected)
+        return dates.partial_date(year or None, month or None, day or None)
 
     def country(self, name: str, *, required: bool) -> str | None:
         """An ISO 3166-1 alpha-2 code (blank allowed unless ``required``). Raises UNKNOWN_JURISDICTION for an
@@ -154,9 +152,7 @@ class Line:
             if required:
                 raise self.missing(name)
             return None
-        if _COUNTRY.fullmatch(value) is None:
-            raise self.invalid(name, "an ISO 3166-1 alpha-2 code in capitals")
-        return check_country(value, self.where(name))
+        return countries.alpha2(value, self.where(name), ERRORS.invalid)
 
     def check_filler(self) -> None:
         """Raise INVALID_VALUE unless the record's filler columns are blank (a shifted layout shows here)."""

@@ -9,6 +9,7 @@ README next to this file documents the same table for registry engineers, and a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -47,91 +48,78 @@ class Field:
         return self.first + self.width - 1
 
 
-def _layout(record_type: str, *fields: tuple[str, int, str]) -> Mapping[str, Field]:
-    """Lay ``fields`` (name, width, picture) out contiguously from column 1 and add the trailing filler."""
+# The copybook: each record type (columns 1-2) and then its fields, a name and a COBOL picture each (``X(n)``
+# text, ``9(n)`` digits, ``9(n)V99`` digits with two implied decimals), laid out contiguously from column 3;
+# a line that starts with spaces continues the record type above. ``KEY`` stands for the key every detail
+# record starts with: the register's record number and the conviction sequence (000 on records about the
+# person, 001-999 on a conviction and the records that belong to it).
+COPYBOOK = """
+HD  format_version X(2)  sender X(2)  batch_number 9(8)  creation_date 9(8)  creation_time 9(6)  encoding X(2)
+    title_language X(2)  legal_basis X(20)  purpose X(24)
+PS  KEY  version 9(5)  message_type X(1)  sex X(1)  birth_date 9(8)  family_name X(35)  given_names X(35)
+    birth_town X(30)  birth_country X(2)  fingerprint_ref X(20)
+NM  KEY  name_kind X(1)  family_name X(35)  given_names X(35)
+NA  KEY  country X(2)
+NI  KEY  scheme X(10)  value X(30)  issuer X(10)
+PN  KEY  parent_name X(60)
+CV  KEY  court_name X(60)  court_place X(30)  decision_date 9(8)  date_final 9(8)  file_number X(20)
+    retention_end 9(8)
+OF  KEY  offence_code 9(6)  title X(80)  legal_reference X(30)  completion X(1)  participation X(1)
+    committed_on 9(8)  place_town X(30)  place_country X(2)
+SN  KEY  sanction_code X(6)  duration_years 9(2)  duration_months 9(2)  duration_days 9(3)  duration_hours 9(4)
+    amount 9(13)V99  currency X(3)  suspended X(1)
+    probation_years 9(2)  probation_months 9(2)  probation_days 9(3)  probation_hours 9(4)
+LD  KEY  decision_kind X(1)  decision_date 9(8)  effective_from 9(8)
+TR  record_count 9(9)  checksum X(8)
+"""
+KEY = "record_number X(16)  conviction_seq 9(3)"
+_PICTURE = re.compile(r"([X9])\(([0-9]+)\)(?:V(9+))?")
+
+
+def _layout(record_type: str, spec: str) -> Mapping[str, Field]:
+    """Lay the fields of ``spec`` (name and picture pairs, ``KEY`` for the key) out contiguously from column 1,
+    after the record type, and add the trailing filler. Raises ValueError for a spec that is not a copybook
+    (a packaging bug, found when the module is imported)."""
+    tokens = ["record_type", "X(2)", *spec.replace("KEY", KEY).split()]
+    if len(tokens) % 2:
+        raise ValueError(f"copybook {record_type}: a field without its picture")
     out: dict[str, Field] = {}
     column = 1
-    for name, width, picture in (("record_type", 2, ALPHANUMERIC), *fields):
-        out[name] = Field(record_type, name, column, width, picture)
+    for name, picture in zip(tokens[::2], tokens[1::2], strict=True):
+        found = _PICTURE.fullmatch(picture)
+        if found is None or name in out:
+            raise ValueError(f"copybook {record_type}: bad picture or repeated field {name}")
+        width = int(found[2]) + len(found[3] or "")
+        out[name] = Field(record_type, name, column, width, found[1])
         column += width
+    if column > RECORD_LENGTH + 1:
+        raise ValueError(f"copybook {record_type}: longer than {RECORD_LENGTH} columns")
     if column <= RECORD_LENGTH:
         out["filler"] = Field(record_type, "filler", column, RECORD_LENGTH - column + 1, ALPHANUMERIC)
     return MappingProxyType(out)
 
 
-_X, _9 = ALPHANUMERIC, NUMERIC
-# The key every detail record starts with: the register's record number and the conviction sequence
-# (000 on records about the person, 001-999 on a conviction and the records that belong to it).
-_KEY = (("record_number", 16, _X), ("conviction_seq", 3, _9))
-_UNITS = ("years", "months", "days", "hours")
-_DURATION = (2, 2, 3, 4)  # widths of the duration units
+def _record_types(copybook: str) -> dict[str, str]:
+    """The copybook's specs by record type, continuation lines joined to the line they continue. Raises
+    ValueError for a record type given twice or a continuation line before the first record type."""
+    specs: dict[str, str] = {}
+    record_type = ""
+    for line in copybook.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            record_type, _, line = line.partition(" ")
+            if record_type in specs:
+                raise ValueError(f"copybook: record type {record_type} twice")
+            specs[record_type] = ""
+        elif not record_type:
+            raise ValueError("copybook: a continuation line before any record type")
+        specs[record_type] += " " + line
+    return specs
+
 
 LAYOUTS: Mapping[str, Mapping[str, Field]] = MappingProxyType(
-    {
-        HEADER: _layout(
-            HEADER,
-            ("format_version", 2, _X),
-            ("sender", 2, _X),
-            ("batch_number", 8, _9),
-            ("creation_date", 8, _9),
-            ("creation_time", 6, _9),
-            ("encoding", 2, _X),
-            ("title_language", 2, _X),
-            ("legal_basis", 20, _X),
-            ("purpose", 24, _X),
-        ),
-        "PS": _layout(
-            "PS",
-            *_KEY,
-            ("version", 5, _9),
-            ("message_type", 1, _X),
-            ("sex", 1, _X),
-            ("birth_date", 8, _9),
-            ("family_name", 35, _X),
-            ("given_names", 35, _X),
-            ("birth_town", 30, _X),
-            ("birth_country", 2, _X),
-            ("fingerprint_ref", 20, _X),
-        ),
-        "NM": _layout("NM", *_KEY, ("name_kind", 1, _X), ("family_name", 35, _X), ("given_names", 35, _X)),
-        "NA": _layout("NA", *_KEY, ("country", 2, _X)),
-        "NI": _layout("NI", *_KEY, ("scheme", 10, _X), ("value", 30, _X), ("issuer", 10, _X)),
-        "PN": _layout("PN", *_KEY, ("parent_name", 60, _X)),
-        "CV": _layout(
-            "CV",
-            *_KEY,
-            ("court_name", 60, _X),
-            ("court_place", 30, _X),
-            ("decision_date", 8, _9),
-            ("date_final", 8, _9),
-            ("file_number", 20, _X),
-            ("retention_end", 8, _9),
-        ),
-        "OF": _layout(
-            "OF",
-            *_KEY,
-            ("offence_code", 6, _9),
-            ("title", 80, _X),
-            ("legal_reference", 30, _X),
-            ("completion", 1, _X),
-            ("participation", 1, _X),
-            ("committed_on", 8, _9),
-            ("place_town", 30, _X),
-            ("place_country", 2, _X),
-        ),
-        "SN": _layout(
-            "SN",
-            *_KEY,
-            ("sanction_code", 6, _X),
-            *((f"duration_{unit}", width, _9) for unit, width in zip(_UNITS, _DURATION, strict=True)),
-            ("amount", 15, _9),
-            ("currency", 3, _X),
-            ("suspended", 1, _X),
-            *((f"probation_{unit}", width, _9) for unit, width in zip(_UNITS, _DURATION, strict=True)),
-        ),
-        "LD": _layout("LD", *_KEY, ("decision_kind", 1, _X), ("decision_date", 8, _9), ("effective_from", 8, _9)),
-        TRAILER: _layout(TRAILER, ("record_count", 9, _9), ("checksum", 8, _X)),
-    }
+    {record_type: _layout(record_type, spec) for record_type, spec in _record_types(COPYBOOK).items()}
 )
 PERSON_TYPES = frozenset({"NM", "NA", "NI", "PN"})  # belong to the PS before them, before its first CV
 CONVICTION_TYPES = frozenset({"OF", "SN", "LD"})  # belong to the CV before them

@@ -9,15 +9,15 @@ error refuses the whole batch: there is never partial output.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 
 from adapters.base import CanonicalRecord, ParseContext
-from adapters.codes import CodeTable, load_tables
 from adapters.fixed_width.batch import read_batch
 from adapters.fixed_width.records import assemble
+from adapters.kit.codes import NO_TABLE, CodeTable, load_tables
+from adapters.kit.samples import packaged_samples
 
+PACKAGE = "adapters.fixed_width"
 SAMPLE_SUFFIX = ".dat"
-_NO_TABLE = CodeTable()
 
 
 class FixedWidthAdapter:
@@ -26,16 +26,14 @@ class FixedWidthAdapter:
     name = "fixed-width"
 
     def __init__(self, tables: Mapping[str, CodeTable] | None = None) -> None:
-        self._tables = load_tables("adapters.fixed_width") if tables is None else tables
+        self._tables = load_tables(PACKAGE) if tables is None else tables
 
     def parse(self, payload: bytes, ctx: ParseContext) -> list[CanonicalRecord]:
         """Parse one batch into its canonical records, in batch order (``[]`` for a batch without detail
         records). Raises AdapterError, and only that; the batch is then refused whole."""
         batch = read_batch(bytes(payload), ctx.jurisdiction)
-        return assemble(batch, self._tables.get(batch.header.sender, _NO_TABLE), ctx.received_at)
+        return assemble(batch, self._tables.get(batch.header.sender, NO_TABLE), ctx.received_at)
 
     def samples(self) -> list[tuple[str, bytes]]:
         """The packaged synthetic sample batches (``samples/*.dat``), sorted by file name."""
-        folder = resources.files("adapters.fixed_width").joinpath("samples")
-        found = [(e.name, e.read_bytes()) for e in folder.iterdir() if e.is_file() and e.name.endswith(SAMPLE_SUFFIX)]
-        return sorted(found)
+        return packaged_samples(PACKAGE, SAMPLE_SUFFIX)

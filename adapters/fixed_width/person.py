@@ -7,30 +7,19 @@ import datetime as dt
 import re
 from typing import Any
 
-from adapters.fixed_width.fields import Line, PartialDate
+from adapters.fixed_width.fields import Line
+from adapters.kit import canonical, dates
 
 SEXES = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
 NAME_KINDS = {"B": "BIRTH", "F": "FORMER", "A": "ALIAS"}  # the current name is on the PS record
-LATIN = "Latn"  # Latin-1 and CP1252 hold Latin script only
 _SCHEME = re.compile(r"[A-Z0-9][A-Z0-9-]*", re.ASCII)
 
 Person = dict[str, Any]
 
 
-def _after(partial: PartialDate, day: dt.date) -> bool:
-    """True when every date ``partial`` may stand for lies after ``day``."""
-    year, month, dom = partial["year"], partial["month"], partial["day"]
-    return year is not None and (year, month or 1, dom or 1) > (day.year, day.month, day.day)
-
-
 def _name(kind: str, line: Line) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "given": line.opt_text("given_names"),
-        "family": line.text_field("family_name"),
-        "script": LATIN,
-        "transliteration": None,
-    }
+    """A name in Latin script (Latin-1 and CP1252 hold no other), without transliteration."""
+    return canonical.name(kind, line.opt_text("given_names"), line.text_field("family_name"))
 
 
 def person_of(line: Line, received_on: dt.date) -> Person:
@@ -40,15 +29,14 @@ def person_of(line: Line, received_on: dt.date) -> Person:
     ``received_on``), UNKNOWN_JURISDICTION (birth country).
     """
     birth_date = line.partial_date("birth_date")
-    if _after(birth_date, received_on):
+    if dates.partial_date_after(birth_date, received_on):
         raise line.invalid("birth_date", "a date that is not in the future")
-    town = line.opt_text("birth_town")
-    country = line.country("birth_country", required=False)
+    birth_place = canonical.place(line.opt_text("birth_town"), line.country("birth_country", required=False))
     return {
         "names": [_name("CURRENT", line)],
         "sex": line.choice("sex", SEXES),
         "birth_date": birth_date,
-        "birth_place": None if town is None and country is None else {"town": town, "country": country},
+        "birth_place": birth_place,
         "nationalities": [],
         "national_identifiers": [],
         "parent_names": [],

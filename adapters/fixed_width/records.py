@@ -11,16 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any
 
-from adapters.base import MISSING_FIELD, AdapterError, CanonicalRecord, record_message_id
-from adapters.codes import CodeTable
+from adapters.base import MISSING_FIELD, AdapterError, CanonicalRecord
 from adapters.fixed_width import convictions, person
 from adapters.fixed_width.batch import Batch, BatchHeader
 from adapters.fixed_width.fields import Line, malformed
 from adapters.fixed_width.layout import CONVICTION_TYPES, HEADER, PERSON_TYPES, TRAILER
+from adapters.kit import canonical
+from adapters.kit.codes import CodeTable
 
-REFERENCE_TABLES = "crx-categories-1"
 MESSAGE_TYPES = {"N": "NOTIFICATION", "U": "UPDATE", "D": "DELETION"}
 MAX_VERSION = 99_999  # 9(5)
 MAX_CONVICTION_SEQ = 999  # 9(3)
@@ -96,23 +95,16 @@ class Assembler:
         earlier = self._seen.setdefault((record_id, version), line.number)
         if earlier != line.number:
             raise line.invalid("version", f"a record number and version not already on line {earlier}")
-        sender = self._header.sender
-        header: dict[str, Any] = {
-            "message_id": record_message_id(sender, record_id, version),
-            "message_type": line.choice("message_type", MESSAGE_TYPES),
-            "source_jurisdiction": sender,
-            "source_record_id": record_id,
-            "source_record_version": version,
-            "reply_to": None,
-            "created_at": self._received_at,
-            "legal_basis": self._header.legal_basis,
-            "purpose": self._header.purpose,
-            "urgency": "NORMAL",
-            "deadline": None,
-            "reference_tables": REFERENCE_TABLES,
-            "addressed_to": [],
-            "external_message_id": self._header.batch_number,
-        }
+        header = canonical.header(
+            self._header.sender,
+            record_id,
+            version,
+            line.choice("message_type", MESSAGE_TYPES),
+            self._received_at,
+            legal_basis=self._header.legal_basis,
+            purpose=self._header.purpose,
+            external_message_id=self._header.batch_number,
+        )
         record = {
             "header": header,
             "person": person.person_of(line, self._received_at.date()),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.codes import CodeTable
 from adapters.json_v1 import values
 from adapters.json_v1.fields import Node, invalid, missing
 from adapters.json_v1.person import place
+from adapters.json_v1.values import SYNTAX
+from adapters.kit.codes import CodeTable
+from adapters.kit.distinct import Distinct
 
 COMPLETION = {c: c for c in ("COMPLETED", "ATTEMPTED", "PREPARATION", "UNKNOWN")}
 PARTICIPATION = {p: p for p in ("PERPETRATOR", "CO_PERPETRATOR", "ACCESSORY", "INSTIGATOR", "UNKNOWN")}
@@ -32,7 +34,7 @@ def _offence(node: Node, table: CodeTable) -> dict[str, Any]:
         "national_code": code,
         "national_title": node.string("title"),
         "legal_reference": node.opt_string("legal_reference"),
-        "title_language": node.parsed("lang", values.language),
+        "title_language": node.parsed("lang", SYNTAX.language),
         "category": table.offence_category(code),
         "completion": node.choice("completion", COMPLETION, default="UNKNOWN"),
         "participation": node.choice("participation", PARTICIPATION, default="UNKNOWN"),
@@ -43,33 +45,33 @@ def _offence(node: Node, table: CodeTable) -> dict[str, Any]:
 
 def _sanction(node: Node, table: CodeTable) -> dict[str, Any]:
     code = node.opt_string("code")
-    amount = node.opt_parsed("amount", values.amount)
-    currency = node.opt_parsed("currency", values.currency)
+    amount = node.opt_parsed("amount", SYNTAX.amount)
+    currency = node.opt_parsed("currency", SYNTAX.currency)
     if amount is not None and currency is None:
         raise missing(node.at("currency"))
     return {
         "national_code": code,
         "category": table.sanction_category(code),
-        "duration": node.opt_parsed("duration", values.duration),
+        "duration": node.opt_parsed("duration", SYNTAX.duration),
         "amount": amount,
         "currency": currency,
         "suspended": node.boolean("suspended", default=False),
-        "probation": node.opt_parsed("probation", values.duration),
+        "probation": node.opt_parsed("probation", SYNTAX.duration),
     }
 
 
 def _later_decision(node: Node) -> dict[str, Any]:
     return {
         "kind": node.choice("kind", LATER_DECISION_KINDS),
-        "decision_date": node.parsed("date", values.date),
-        "effective_from": node.opt_parsed("effective_from", values.date),
+        "decision_date": node.parsed("date", SYNTAX.date),
+        "effective_from": node.opt_parsed("effective_from", SYNTAX.date),
     }
 
 
 def _conviction(node: Node, table: CodeTable) -> dict[str, Any]:
     court = node.child("court")
-    decided = node.parsed("decision_date", values.date)
-    final = node.opt_parsed("final_date", values.date)
+    decided = node.parsed("decision_date", SYNTAX.date)
+    final = node.opt_parsed("final_date", SYNTAX.date)
     if final is not None and final < decided:
         raise invalid(node.at("final_date"), "a date not before decision_date")
     return {
@@ -81,17 +83,18 @@ def _conviction(node: Node, table: CodeTable) -> dict[str, Any]:
         "offences": [_offence(n, table) for n in node.objects("offences", required=True, non_empty=True)],
         "sanctions": [_sanction(n, table) for n in node.objects("sanctions", required=True)],
         "later_decisions": [_later_decision(n) for n in node.objects("later_decisions")],
-        "retention_end": node.opt_parsed("retention_end", values.date),
+        "retention_end": node.opt_parsed("retention_end", SYNTAX.date),
     }
 
 
 def build_convictions(root: Node, table: CodeTable, *, may_be_empty: bool) -> list[dict[str, Any]]:
-    """The canonical convictions; ``may_be_empty`` for message types that need none (the list may be absent)."""
+    """The canonical convictions; ``may_be_empty`` for message types that need none (the list may be absent).
+
+    Raises AdapterError naming the field path; INVALID_VALUE also for two convictions with the same id.
+    """
     nodes = root.objects("convictions", required=not may_be_empty, non_empty=not may_be_empty)
     out = [_conviction(n, table) for n in nodes]
-    seen: set[str] = set()
+    ids = Distinct(invalid, "an id not used by another conviction of the record")
     for i, conviction in enumerate(out):
-        if conviction["conviction_id"] in seen:
-            raise invalid(f"convictions[{i}].id", "an id not used by another conviction of the record")
-        seen.add(conviction["conviction_id"])
+        ids.add(f"convictions[{i}].id", conviction["conviction_id"])
     return out

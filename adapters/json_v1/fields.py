@@ -11,36 +11,26 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from adapters.base import INVALID_VALUE, MISSING_FIELD, AdapterError
 from adapters.json_v1.document import JsonObject
+from adapters.kit.errors import FieldErrors
+from adapters.kit.text import MAX_TEXT, FreeText
 
 T = TypeVar("T")
-MAX_TEXT = 4096
-# C0/C1 controls, and lone surrogates (JSON "\ud800" escapes) that no UTF-8 encoder accepts.
-_BAD_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def missing(path: str) -> AdapterError:
-    """The error for a required field that is absent or null."""
-    return AdapterError(f"{path}: required field missing", reason_code=MISSING_FIELD)
-
-
-def invalid(path: str, expected: str) -> AdapterError:
-    """The error for a field whose value is not what the format allows (the value is not quoted)."""
-    return AdapterError(f"{path}: invalid value, expected {expected}", reason_code=INVALID_VALUE)
+ERRORS = FieldErrors(missing_wording="required field missing")
+missing = ERRORS.missing  # a required field that is absent or null
+invalid = ERRORS.invalid  # a field whose value the format does not allow (the value is not quoted)
+_TEXT = FreeText(
+    # C0/C1 controls, and lone surrogates (JSON "\ud800" escapes) that no UTF-8 encoder accepts.
+    controls=re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]"),
+    non_blank="a non-blank string",
+    at_most=f"at most {MAX_TEXT} characters",
+)
 
 
 def text(value: object, path: str) -> str:
-    """Return ``value`` if it is acceptable text, else raise INVALID_VALUE."""
-    if not isinstance(value, str):
-        raise invalid(path, "a string")
-    if not value.strip():
-        raise invalid(path, "a non-blank string")
-    if len(value) > MAX_TEXT:
-        raise invalid(path, f"at most {MAX_TEXT} characters")
-    if _BAD_TEXT.search(value):
-        raise invalid(path, "text without control characters")
-    return value
+    """Return ``value`` if it is acceptable text (a non-blank string of at most MAX_TEXT characters without
+    control characters or lone surrogates), else raise INVALID_VALUE."""
+    return _TEXT.check(value, path, invalid)
 
 
 class Node:

@@ -7,35 +7,29 @@ payload, the parse context and its packaged mapping tables, loaded once when it 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
-from adapters.base import (
-    MALFORMED,
-    SENDER_MISMATCH,
-    AdapterError,
-    CanonicalRecord,
-    ParseContext,
-    check_country,
-    record_message_id,
-)
-from adapters.codes import CodeTable, load_tables
-from adapters.json_v1 import values
+from adapters.base import MALFORMED, AdapterError, CanonicalRecord, ParseContext
 from adapters.json_v1.convictions import build_convictions
 from adapters.json_v1.document import load_document
 from adapters.json_v1.fields import Node, invalid, missing
 from adapters.json_v1.person import build_person
+from adapters.json_v1.values import SYNTAX
+from adapters.kit import canonical
+from adapters.kit.codes import NO_TABLE, CodeTable, load_tables
+from adapters.kit.countries import check_country
+from adapters.kit.distinct import Distinct
+from adapters.kit.errors import check_sender
+from adapters.kit.samples import packaged_samples
 
+PACKAGE = "adapters.json_v1"
 FORMAT = "crx-json/1"
-REFERENCE_TABLES = "crx-categories-1"
-MAX_VERSION = 2**31 - 1  # Avro int
 MESSAGE_TYPES = {t: t for t in ("NOTIFICATION", "UPDATE", "DELETION", "REQUEST", "RESPONSE")}
 URGENCIES = {u: u for u in ("NORMAL", "URGENT")}
 # Message types that may carry no conviction: a deletion names the record, a request asks for one, and a
 # response may be the answer "nothing on file".
 MAY_BE_EMPTY = frozenset({"DELETION", "REQUEST", "RESPONSE"})
 ADDRESSED = frozenset({"REQUEST", "RESPONSE"})  # must name the states they are for
-_NO_TABLE = CodeTable()
 
 
 class JsonV1Adapter:
@@ -44,17 +38,15 @@ class JsonV1Adapter:
     name = "json-v1"
 
     def __init__(self, tables: Mapping[str, CodeTable] | None = None) -> None:
-        self._tables = load_tables("adapters.json_v1") if tables is None else tables
+        self._tables = load_tables(PACKAGE) if tables is None else tables
 
     def parse(self, payload: bytes, ctx: ParseContext) -> list[CanonicalRecord]:
         """Parse one crx-json/1 object into one canonical record. Raises AdapterError, and only that."""
         root = Node(load_document(payload))
         _check_format(root)
-        sender = root.string("sender")
-        if sender != ctx.jurisdiction:
-            raise AdapterError("sender: differs from the jurisdiction of the feed", reason_code=SENDER_MISMATCH)
+        sender = check_sender(root.string("sender"), ctx.jurisdiction, "sender")
         header = self._header(root, sender, ctx)
-        table = self._tables.get(sender, _NO_TABLE)
+        table = self._tables.get(sender, NO_TABLE)
         record: CanonicalRecord = {
             "header": header,
             "person": build_person(root.child("person"), ctx.received_at.date()),
@@ -65,14 +57,12 @@ class JsonV1Adapter:
 
     def samples(self) -> list[tuple[str, bytes]]:
         """The packaged synthetic samples (``samples/*.json``), sorted by file name."""
-        folder = resources.files("adapters.json_v1").joinpath("samples")
-        found = [(e.name, e.read_bytes()) for e in folder.iterdir() if e.is_file() and e.name.endswith(".json")]
-        return sorted(found)
+        return packaged_samples(PACKAGE, ".json")
 
     @staticmethod
     def _header(root: Node, sender: str, ctx: ParseContext) -> dict[str, Any]:
         record_id = root.string("record_id")
-        version = root.integer("version", 1, MAX_VERSION)
+        version = root.integer("version", 1, canonical.MAX_VERSION)
         message_type = root.choice("type", MESSAGE_TYPES)
         reply_to = root.opt_string("reply_to")
         if message_type == "RESPONSE" and reply_to is None:
@@ -80,31 +70,25 @@ class JsonV1Adapter:
         addressed_to = _addressed_to(root, sender)
         if message_type in ADDRESSED and not addressed_to:
             raise missing("addressed_to")
-        return {
-            "message_id": record_message_id(sender, record_id, version),
-            "message_type": message_type,
-            "source_jurisdiction": sender,
-            "source_record_id": record_id,
-            "source_record_version": version,
-            "reply_to": reply_to,
-            "created_at": ctx.received_at,
-            "legal_basis": root.string("legal_basis"),
-            "purpose": root.string("purpose"),
-            "urgency": root.choice("urgency", URGENCIES, default="NORMAL"),
-            "deadline": root.opt_parsed("deadline", values.timestamp),
-            "reference_tables": REFERENCE_TABLES,
-            "addressed_to": addressed_to,
-            "external_message_id": root.opt_string("message_ref"),
-        }
+        return canonical.header(
+            sender,
+            record_id,
+            version,
+            message_type,
+            ctx.received_at,
+            reply_to=reply_to,
+            legal_basis=root.string("legal_basis"),
+            purpose=root.string("purpose"),
+            urgency=root.choice("urgency", URGENCIES, default="NORMAL"),
+            deadline=root.opt_parsed("deadline", SYNTAX.timestamp),
+            addressed_to=addressed_to,
+            external_message_id=root.opt_string("message_ref"),
+        )
 
 
 def _addressed_to(root: Node, sender: str) -> list[str]:
-    out: list[str] = []
-    for path, code in root.strings("addressed_to"):
-        if check_country(code, path) in out or code == sender:
-            raise invalid(path, "each state once, not the sender")
-        out.append(code)
-    return out
+    once = Distinct(invalid, "each state once, not the sender", excluded=sender)
+    return [once.add(path, check_country(code, path)) for path, code in root.strings("addressed_to")]
 
 
 def _check_format(root: Node) -> None:

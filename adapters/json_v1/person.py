@@ -5,47 +5,45 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from adapters.base import check_country
 from adapters.json_v1 import values
 from adapters.json_v1.fields import Node, invalid, missing
+from adapters.json_v1.values import SYNTAX
+from adapters.kit import canonical, dates
+from adapters.kit.countries import check_country
+from adapters.kit.distinct import Distinct
+from adapters.kit.languages import LATIN, needs_transliteration
 
 NAME_KINDS = {kind: kind for kind in ("CURRENT", "BIRTH", "FORMER", "ALIAS")}
 SEXES = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
-LATIN = "Latn"
 
 
 def place(node: Node | None) -> dict[str, Any] | None:
     """A ``{town?, country?}`` object as a canonical Place; None when absent or empty."""
     if node is None:
         return None
-    town = node.opt_string("town")
-    country = node.opt_parsed("country", check_country)
-    if town is None and country is None:
-        return None
-    return {"town": town, "country": country}
+    return canonical.place(node.opt_string("town"), node.opt_parsed("country", check_country))
 
 
 def _name(node: Node) -> dict[str, Any]:
-    script = node.opt_parsed("script", values.script) or LATIN
+    script = node.opt_parsed("script", SYNTAX.script) or LATIN
     transliteration = node.opt_string("transliteration")
-    if script != LATIN and transliteration is None:
+    if needs_transliteration(script, transliteration):
         raise missing(node.at("transliteration"))
-    return {
-        "kind": node.choice("kind", NAME_KINDS),
-        "given": node.opt_string("given"),
-        "family": node.string("family"),
-        "script": script,
-        "transliteration": transliteration,
-    }
+    return canonical.name(
+        kind=node.choice("kind", NAME_KINDS),
+        given=node.opt_string("given"),
+        family=node.string("family"),
+        script=script,
+        transliteration=transliteration,
+    )
 
 
 def _nationalities(node: Node) -> list[str]:
-    out: list[str] = []
-    for path, code in node.strings("nationalities", required=True, non_empty=True):
-        if check_country(code, path) in out:
-            raise invalid(path, "each nationality once")
-        out.append(code)
-    return out
+    once = Distinct(invalid, "each nationality once")
+    return [
+        once.add(path, check_country(code, path))
+        for path, code in node.strings("nationalities", required=True, non_empty=True)
+    ]
 
 
 def _identifier(node: Node) -> dict[str, Any]:
@@ -53,10 +51,13 @@ def _identifier(node: Node) -> dict[str, Any]:
 
 
 def build_person(node: Node, received_on: dt.date) -> dict[str, Any]:
-    """The canonical person. ``received_on`` bounds the birth date: a person is not born after the record."""
+    """The canonical person. ``received_on`` bounds the birth date: a person is not born after the record.
+
+    Raises AdapterError (MISSING_FIELD, INVALID_VALUE, UNKNOWN_JURISDICTION) naming the field path.
+    """
     names = [_name(n) for n in node.objects("names", required=True, non_empty=True)]
     birth_date = node.parsed("birth_date", values.partial_date)
-    if values.partial_date_after(birth_date, received_on):
+    if dates.partial_date_after(birth_date, received_on):
         raise invalid(node.at("birth_date"), "a date that is not in the future")
     return {
         "names": names,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from adapters.codes import CodeTable
+from adapters.kit.codes import CodeTable
+from adapters.kit.dates import PartialDate
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.tree import Node, missing
 
@@ -153,7 +154,7 @@ def other_charge(charge: Charge, stage: str, agency: str | None) -> dict[str, ob
     }
 
 
-def offence(charge: Charge, committed_on: values.PartialDate | None) -> dict[str, object]:
+def offence(charge: Charge, committed_on: PartialDate | None) -> dict[str, object]:
     """The canonical Offence for a convicted charge."""
     return {
         "national_code": charge.national_code,

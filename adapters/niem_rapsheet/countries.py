@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 
-from adapters.base import COUNTRIES, UNKNOWN_JURISDICTION, AdapterError, check_country
+from adapters.base import UNKNOWN_JURISDICTION, AdapterError
+from adapters.kit.countries import COUNTRIES, check_country
 from adapters.niem_rapsheet.tree import Node
 from services.kernel.errors import ConfigError
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.codes import CodeTable
+from adapters.kit.codes import CodeTable
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.charges import Charge, charge_key, completed_from, offence, other_charge, read_charge
 from adapters.niem_rapsheet.names import S_ID, S_REF

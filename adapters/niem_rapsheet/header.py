@@ -20,7 +20,7 @@ import hashlib
 import json
 from typing import Any
 
-from adapters.base import check_country
+from adapters.kit.countries import check_country
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.envelope import NletsHeader
 from adapters.niem_rapsheet.names import S_ID, S_METADATA
@@ -28,7 +28,6 @@ from adapters.niem_rapsheet.tree import Node, invalid, missing
 
 SENDER = "US"
 LEGAL_BASIS = "US-28-CFR-20"
-REFERENCE_TABLES = "crx-categories-1"
 EPOCH = dt.date(2000, 1, 1)
 MAX_DAYS = 2**15 - 1  # 2089-09-18: the day count and the 16-bit digest fill the 31 bits of an Avro int
 # Nlets/III purpose codes -> canonical purposes.

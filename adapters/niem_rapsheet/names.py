@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from adapters.kit.xmlsafe import split_tag
+
 RAP = "http://nlets.org/niem2/rapsheet/1.0"
 NC = "http://niem.gov/niem/niem-core/2.0"
 J = "http://niem.gov/niem/domains/jxdm/4.1"
@@ -46,14 +48,6 @@ SUBSTITUTES: Mapping[str, str] = MappingProxyType(
         "CourtActionCourtAssociation": "CourtActionCourtAssociation",
     }
 )
-
-
-def split_tag(tag: str) -> tuple[str, str]:
-    """``("{ns}local")`` -> ``(ns, local)``; a tag without namespace has the namespace ``""``."""
-    end = tag.find("}")
-    if end > 0 and tag[0] == "{":
-        return tag[1:end], tag[end + 1 :]
-    return "", tag
 
 
 def role(tag: object) -> str | None:

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
-from adapters.base import MALFORMED, SENDER_MISMATCH, AdapterError, CanonicalRecord, ParseContext, record_message_id
-from adapters.codes import CodeTable, load_tables
+from adapters.base import MALFORMED, SENDER_MISMATCH, AdapterError, CanonicalRecord, ParseContext
+from adapters.kit import canonical
+from adapters.kit.codes import NO_TABLE, CodeTable, load_tables
+from adapters.kit.samples import packaged_samples
+from adapters.kit.xmlsafe import parse_xml
 from adapters.niem_rapsheet import header
 from adapters.niem_rapsheet.countries import CountryCodes, load_countries
 from adapters.niem_rapsheet.cycles import build_events
 from adapters.niem_rapsheet.envelope import MAX_WRAPPER_DEPTH, NletsHeader, locate, read_header
 from adapters.niem_rapsheet.person import build_person, identifiers, source_record_id
 from adapters.niem_rapsheet.tree import Node, missing
-from adapters.xmlsafe import parse_xml
 
 PACKAGE = "adapters.niem_rapsheet"
-_NO_TABLE = CodeTable()
 
 
 class NiemRapSheetAdapter:
@@ -32,7 +32,7 @@ class NiemRapSheetAdapter:
     name = "niem-rapsheet"
 
     def __init__(self, tables: Mapping[str, CodeTable] | None = None, countries: CountryCodes | None = None) -> None:
-        self._table = (load_tables(PACKAGE) if tables is None else tables).get(header.SENDER, _NO_TABLE)
+        self._table = (load_tables(PACKAGE) if tables is None else tables).get(header.SENDER, NO_TABLE)
         self._countries = load_countries(PACKAGE) if countries is None else countries
 
     def parse(self, payload: bytes, ctx: ParseContext) -> list[CanonicalRecord]:
@@ -56,9 +56,7 @@ class NiemRapSheetAdapter:
 
     def samples(self) -> list[tuple[str, bytes]]:
         """The packaged synthetic samples (``samples/*.xml``), sorted by file name."""
-        folder = resources.files(PACKAGE).joinpath("samples")
-        found = [(e.name, e.read_bytes()) for e in folder.iterdir() if e.is_file() and e.name.endswith(".xml")]
-        return sorted(found)
+        return packaged_samples(PACKAGE, ".xml")
 
     def _record(self, sheet: Node, nlets: NletsHeader, ctx: ParseContext) -> CanonicalRecord:
         subject = sheet.first("RapSheetPerson")
@@ -81,22 +79,18 @@ class NiemRapSheetAdapter:
         as_of = header.as_of_date(sheet) or _latest_event(events.convictions, events.other_charges)
         version = header.version(as_of, content, sheet.at("Metadata/ReportedDate"))
         return {
-            "header": {
-                "message_id": record_message_id(header.SENDER, record_id, version),
-                "message_type": message_type,
-                "source_jurisdiction": header.SENDER,
-                "source_record_id": record_id,
-                "source_record_version": version,
-                "reply_to": reply_to,
-                "created_at": ctx.received_at,
-                "legal_basis": header.LEGAL_BASIS,
-                "purpose": purpose,
-                "urgency": "NORMAL",
-                "deadline": None,
-                "reference_tables": header.REFERENCE_TABLES,
-                "addressed_to": addressed_to,
-                "external_message_id": nlets.control_field,
-            },
+            "header": canonical.header(
+                header.SENDER,
+                record_id,
+                version,
+                message_type,
+                ctx.received_at,
+                legal_basis=header.LEGAL_BASIS,
+                purpose=purpose,
+                reply_to=reply_to,
+                addressed_to=addressed_to,
+                external_message_id=nlets.control_field,
+            ),
             "person": person,
             "convictions": events.convictions,
             "other_charges": events.other_charges,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from adapters.kit import canonical, dates
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.countries import ELEMENTS as CITIZENSHIP_ELEMENTS
 from adapters.niem_rapsheet.countries import CountryCodes
 from adapters.niem_rapsheet.tree import Node, invalid, missing
 
 COUNTRY = "US"
-LATIN = "Latn"
 MAX_IDENTIFIER = 64
 SEX_CODES = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}  # NCIC SEX codes (X: non-binary)
 SEX_TEXTS = {"MALE": "MALE", "FEMALE": "FEMALE", "UNKNOWN": "UNKNOWN", "OTHER": "OTHER"}
@@ -43,7 +43,7 @@ def _name(node: Node, kind: str) -> dict[str, Any] | None:
         family = surname.strip() or full
         if comma and rest.strip():
             given = rest.strip()
-    return {"kind": kind, "given": given, "family": family, "script": LATIN, "transliteration": None}
+    return canonical.name(kind, given, family)
 
 
 def _names(node: Node) -> list[dict[str, Any]]:
@@ -75,12 +75,12 @@ def _sex(node: Node) -> str:
     return "UNKNOWN"
 
 
-def _birth_date(node: Node, received_on: dt.date) -> values.PartialDate:
+def _birth_date(node: Node, received_on: dt.date) -> dates.PartialDate:
     element = node.first("PersonBirthDate")
     found = values.read_date(element)
     if found is None:
         raise missing(node.at("PersonBirthDate"))
-    if values.partial_date_after(found.partial, received_on):
+    if dates.partial_date_after(found.partial, received_on):
         raise invalid(node.at("PersonBirthDate"), "a date that is not in the future")
     return found.partial
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.codes import CodeTable
+from adapters.kit import durations, money
+from adapters.kit.codes import CodeTable
+from adapters.kit.durations import Duration
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.tree import Node
 
@@ -38,7 +40,7 @@ _UNITS = {"Y": "years", "M": "months", "D": "days", "H": "hours"}
 def _sanction(
     table: CodeTable,
     code: str | None,
-    duration: values.Duration | None = None,
+    duration: Duration | None = None,
     amount: str | None = None,
     suspended: bool = False,
 ) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def _sanction(
     }
 
 
-def _length(term: Node) -> values.Duration | None:
+def _length(term: Node) -> Duration | None:
     for name in _LENGTHS:
         child = term.first(name)
         if child is not None and (text := child.text()) is not None:
@@ -73,12 +75,10 @@ def _from_description(text: str, table: CodeTable) -> list[dict[str, Any]]:
     upper = text.upper()
     out: list[dict[str, Any]] = []
     for number, unit, kind, suspended in _TEXT_TERM.findall(upper):
-        duration = {"years": 0, "months": 0, "days": 0, "hours": 0}
-        duration[_UNITS[unit[0]]] = int(number)
+        duration = durations.duration(**{_UNITS[unit[0]]: int(number)})
         out.append(_sanction(table, kind, duration, suspended=bool(suspended)))
     for whole, cents, whole_after, cents_after in _TEXT_FINE.findall(upper):
-        amount = (whole or whole_after).replace(",", "") + (cents or cents_after)
-        out.append(_sanction(table, FINE, amount=amount))
+        out.append(_sanction(table, FINE, amount=money.plain_amount(whole or whole_after, cents or cents_after)))
     return out or [_sanction(table, None)]
 
 

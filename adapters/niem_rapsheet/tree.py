@@ -15,21 +15,14 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from adapters.base import INVALID_VALUE, MISSING_FIELD, AdapterError
+from adapters.kit.errors import FieldErrors
+from adapters.kit.text import MAX_TEXT
 from adapters.niem_rapsheet.names import role
 
-MAX_TEXT = 4096
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def missing(path: str) -> AdapterError:
-    """The error for a required element that is absent or empty."""
-    return AdapterError(f"{path}: required element missing or empty", reason_code=MISSING_FIELD)
-
-
-def invalid(path: str, expected: str) -> AdapterError:
-    """The error for an element whose value the format does not allow (the value is never quoted)."""
-    return AdapterError(f"{path}: invalid value, expected {expected}", reason_code=INVALID_VALUE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # controls but tab and line breaks
+ERRORS = FieldErrors(missing_wording="required element missing or empty")
+missing = ERRORS.missing  # a required element that is absent or empty
+invalid = ERRORS.invalid  # an element whose value the format does not allow (the value is never quoted)
 
 
 def clean_text(raw: str | None, path: str) -> str | None:
@@ -81,6 +74,10 @@ class Node:
             return self._name
         suffix = f"[{self._position}]" if len(parent._index[self._name]) > 1 else ""
         return f"{parent.path}/{self._name}{suffix}"
+
+    def __str__(self) -> str:
+        """``path``: a Node is passed as the location of a value and formatted only if there is an error."""
+        return self.path
 
     def _known(self) -> list[tuple[str, Node]]:
         entries = self._entries

@@ -10,10 +10,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from adapters.kit import dates, durations, money
+from adapters.kit.dates import PartialDate
+from adapters.kit.durations import Duration
 from adapters.niem_rapsheet.tree import Node, invalid
-
-PartialDate = dict[str, int | None]
-Duration = dict[str, int]
 
 _ZONE = r"(?:Z|[+-]\d{2}:\d{2})?"
 _DATE = re.compile(rf"(\d{{4}})-(\d{{2}})-(\d{{2}}){_ZONE}", re.ASCII)
@@ -43,13 +43,6 @@ class DateValue:
     full: dt.date | None
 
 
-def _checked(year: int, month: int | None, day: int | None, where: Node) -> dt.date:
-    try:
-        return dt.date(year, 1 if month is None else month, 1 if day is None else day)
-    except ValueError:
-        raise invalid(where.path, "an existing calendar date") from None
-
-
 def read_date(node: Node | None) -> DateValue | None:
     """The date held by a NIEM date element (its ``nc:Date``, ``nc:DateTime``, ``nc:YearMonth`` or ``nc:Year``
     child, the first present in that order); None when ``node`` is None or holds none of them."""
@@ -69,17 +62,9 @@ def read_date(node: Node | None) -> DateValue | None:
         year = int(groups[0])
         month = int(groups[1]) if len(groups) > 1 else None
         day = int(groups[2]) if len(groups) > 2 else None
-        full = _checked(year, month, day, child)  # also refuses the year 0000
-        return DateValue({"year": year, "month": month, "day": day}, full if day is not None else None)
+        full = dates.existing_day(year, month, day, child, invalid)  # also refuses the year 0000
+        return DateValue(dates.partial_date(year, month, day), full if day is not None else None)
     return None
-
-
-def partial_date_after(partial: PartialDate, day: dt.date) -> bool:
-    """True when every date ``partial`` may stand for lies after ``day``."""
-    year, month, dom = partial["year"], partial["month"], partial["day"]
-    if year is None:
-        return False
-    return (year, month or 1, dom or 1) > (day.year, day.month, day.day)
 
 
 def duration(text: str, where: Node) -> Duration:
@@ -89,7 +74,7 @@ def duration(text: str, where: Node) -> Duration:
     if found is None or not any(found.groups()[:4]) or text.endswith("T"):
         raise invalid(where.path, "an XML Schema duration of years, months, days or hours, like P2Y6M or P30D")
     years, months, days, hours = (int(g) if g else 0 for g in found.groups()[:4])
-    return {"years": years, "months": months, "days": days, "hours": hours}
+    return durations.duration(years, months, days, hours)
 
 
 def amount(text: str, where: Node) -> str:
@@ -97,4 +82,4 @@ def amount(text: str, where: Node) -> str:
     found = _AMOUNT.fullmatch(text)
     if found is None:
         raise invalid(where.path, "an amount like 1500.00")
-    return found[1].replace(",", "") + (found[2] or "")
+    return money.plain_amount(found[1], found[2] or "")

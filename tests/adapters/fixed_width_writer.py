@@ -11,13 +11,17 @@ person, without using the adapter's code. The samples shipped with the adapter a
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import zlib
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from adapters.base import record_message_id
-from adapters.codes import CodeTable
 from adapters.fixed_width.layout import LAYOUTS, NUMERIC
+from adapters.kit.codes import CodeTable
 
 CODECS = {"L1": "latin-1", "W1": "cp1252"}
 NO_DATE = "00000000"
@@ -130,99 +134,78 @@ class Conviction:
     later_decisions: list[LaterDecision] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Person:
-    """A register record: the PS record and every detail record after it."""
+    """A register record: the PS record (its fields in column order) and every detail record after it."""
 
     record_number: str
-    family: str
-    nationalities: list[str]
     version: int = 1
     message_type: str = "N"
     sex: str = "U"
     birth_date: str = "19800101"
+    family: str
     given: str = ""
     birth_town: str = ""
     birth_country: str = ""
     fingerprint_ref: str = ""
     names: list[Name] = field(default_factory=list)
+    nationalities: list[str]
     identifiers: list[Identifier] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
     convictions: list[Conviction] = field(default_factory=list)
 
 
+# Which attribute of a writer dataclass each field of a record type is written from (``field:attribute``, or the
+# field name alone when the attribute has the same name).
+_SOURCES = {
+    "PS": "version message_type sex birth_date family_name:family given_names:given birth_town birth_country "
+    "fingerprint_ref",
+    "NM": "name_kind:kind family_name:family given_names:given",
+    "NI": "scheme value issuer",
+    "CV": "court_name:court court_place decision_date date_final file_number retention_end",
+    "OF": "offence_code:code title legal_reference completion participation committed_on place_town:town "
+    "place_country:country",
+    "SN": "sanction_code:code currency suspended",
+    "LD": "decision_kind:kind decision_date effective_from",
+}
+
+
+def _record(record_type: str, source: object, **values: str | int) -> str:
+    """``render`` of ``record_type`` with the fields ``_SOURCES`` names taken from ``source``, and ``values``."""
+    pairs = (item.partition(":") for item in _SOURCES[record_type].split())
+    fields = {name: getattr(source, attribute or name) for name, _, attribute in pairs}
+    return render(record_type, **fields, **values)
+
+
 def _duration_fields(prefix: str, parts: Duration) -> dict[str, int]:
+    """The four fields ``<prefix>_years`` ... ``<prefix>_hours`` of a duration."""
     return {f"{prefix}_{unit}": n for unit, n in zip(("years", "months", "days", "hours"), parts, strict=True)}
 
 
 def person_lines(p: Person) -> list[str]:
     """The detail records of one register record, in the order the format prescribes."""
     key: dict[str, str | int] = {"record_number": p.record_number}
-    lines = [
-        render(
-            "PS",
-            **key,
-            version=p.version,
-            message_type=p.message_type,
-            sex=p.sex,
-            birth_date=p.birth_date,
-            family_name=p.family,
-            given_names=p.given,
-            birth_town=p.birth_town,
-            birth_country=p.birth_country,
-            fingerprint_ref=p.fingerprint_ref,
-        )
-    ]
-    lines += [render("NM", **key, name_kind=n.kind, family_name=n.family, given_names=n.given) for n in p.names]
+    lines = [_record("PS", p, **key)]
+    lines += [_record("NM", n, **key) for n in p.names]
     lines += [render("NA", **key, country=c) for c in p.nationalities]
-    lines += [render("NI", **key, scheme=i.scheme, value=i.value, issuer=i.issuer) for i in p.identifiers]
+    lines += [_record("NI", i, **key) for i in p.identifiers]
     lines += [render("PN", **key, parent_name=name) for name in p.parents]
     for seq, c in enumerate(p.convictions, start=1):
         ckey: dict[str, str | int] = {**key, "conviction_seq": seq}
-        lines.append(
-            render(
-                "CV",
-                **ckey,
-                court_name=c.court,
-                court_place=c.court_place,
-                decision_date=c.decision_date,
-                date_final=c.date_final,
-                file_number=c.file_number,
-                retention_end=c.retention_end,
-            )
-        )
+        lines.append(_record("CV", c, **ckey))
+        lines += [_record("OF", o, **ckey) for o in c.offences]
         lines += [
-            render(
-                "OF",
-                **ckey,
-                offence_code=o.code,
-                title=o.title,
-                legal_reference=o.legal_reference,
-                completion=o.completion,
-                participation=o.participation,
-                committed_on=o.committed_on,
-                place_town=o.town,
-                place_country=o.country,
-            )
-            for o in c.offences
-        ]
-        lines += [
-            render(
+            _record(
                 "SN",
+                s,
                 **ckey,
-                sanction_code=s.code,
                 **_duration_fields("duration", s.duration),
-                amount="" if s.amount_cents is None else s.amount_cents,
-                currency=s.currency,
-                suspended=s.suspended,
                 **_duration_fields("probation", s.probation),
+                amount="" if s.amount_cents is None else s.amount_cents,
             )
             for s in c.sanctions
         ]
-        lines += [
-            render("LD", **ckey, decision_kind=d.kind, decision_date=d.decision_date, effective_from=d.effective_from)
-            for d in c.later_decisions
-        ]
+        lines += [_record("LD", d, **ckey) for d in c.later_decisions]
     return lines
 
 
@@ -296,21 +279,28 @@ def detail_offsets(batch: bytes) -> list[int]:
 
 # --- what a reader must make of a Person: the canonical record, restated independently of the adapter --------
 
-SEXES = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
-NAME_KINDS = {"B": "BIRTH", "F": "FORMER", "A": "ALIAS"}
-MESSAGE_TYPES = {"N": "NOTIFICATION", "U": "UPDATE", "D": "DELETION"}
-COMPLETION = {"C": "COMPLETED", "A": "ATTEMPTED", "P": "PREPARATION", "U": "UNKNOWN"}
-PARTICIPATION = {"P": "PERPETRATOR", "C": "CO_PERPETRATOR", "A": "ACCESSORY", "I": "INSTIGATOR", "U": "UNKNOWN"}
-LATER_DECISIONS = {
-    "P": "PARDON",
-    "A": "AMNESTY",
-    "R": "REHABILITATION",
-    "V": "REVERSAL",
-    "M": "SENTENCE_MODIFICATION",
-    "S": "SUSPENSION_REVOKED",
-    "E": "EXPUNGEMENT",
-    "O": "OTHER",
-}
+_README = resources.files("adapters.fixed_width").joinpath("README.md").read_text(encoding="utf-8")
+
+
+def documented_codes(name: str) -> dict[str, str]:
+    """The one-letter codes of field ``name`` and their canonical values, as the README's record tables list
+    them (``| 28 | `sex` | X(1) | `M`, `F`, ... | `person.sex` `MALE`, `FEMALE`, ... |``): the format's
+    documentation, not the adapter's tables, says what each code means."""
+    row = re.search(rf"^\| [0-9]+ \| `{name}` \| X\(1\) \| (.+?) \| (.+?) \|$", _README, re.MULTILINE)
+    if row is None:
+        raise LookupError(f"README: no one-letter field {name}")
+    codes, values = re.findall(r"`([A-Z])`", row[1]), re.findall(r"`([A-Z_]{2,})`", row[2])
+    if len(codes) != len(values):
+        raise LookupError(f"README: the codes of {name} and their canonical values do not pair up")
+    return dict(zip(codes, values, strict=True))
+
+
+SEXES = documented_codes("sex")
+NAME_KINDS = documented_codes("name_kind")
+MESSAGE_TYPES = documented_codes("message_type")
+COMPLETION = documented_codes("completion")
+PARTICIPATION = documented_codes("participation")
+LATER_DECISIONS = documented_codes("decision_kind")
 
 
 def _partial(text: str) -> dict[str, int | None]:
@@ -427,169 +417,45 @@ def expected_record(p: Person, head: Header, table: CodeTable, received_at: dt.d
 
 
 # --- the packaged samples ------------------------------------------------------------------------------
+# The register records of the two sample batches are data: fixed_width_samples.json, next to this file (each
+# person with a note saying what it covers). Fields left out have their dataclass defaults.
 
-LATIN1_HEADER = Header(batch_number=42, creation_date="20250110", creation_time="021500", encoding="L1")
-LATIN1_PERSONS = [
-    Person(  # French national only: full birth date, identifier, parents, mapped theft, suspended + fine
-        record_number="CJN-SYNTH-000101",
-        family="DÉMONSTRATION",
-        given="Gaëlle Anaïs",
-        nationalities=["FR"],
-        sex="F",
-        birth_date="19900721",
-        birth_town="Exempleville",
-        birth_country="FR",
-        identifiers=[Identifier("NIR", "SYNTH-NIR-000101", "FR")],
-        parents=["Jean DÉMONSTRATION", "Marie-Cécile ESSAI"],
-        convictions=[
-            Conviction(
-                court="Tribunal correctionnel d'Exempleville",
-                court_place="Exempleville",
-                decision_date="20240312",
-                date_final="20240423",
-                file_number="SYNTH-24/00017",
-                retention_end="20340423",
-                offences=[Offence(7875, "Vol", "C. pén. art. 311-3", "C", "P", "20231105", "Exempleville", "FR")],
-                sanctions=[
-                    Sanction("EMPS", duration=(0, 6, 0, 0), suspended="Y"),
-                    Sanction("AMD", amount_cents=50000, currency="EUR"),
-                ],
-            )
-        ],
-    ),
-    Person(  # German national: birth month precision, alias, unmapped offence code, day-fines, licence
-        record_number="CJN-SYNTH-000102",
-        family="BEISPIEL",
-        given="Jörg",
-        nationalities=["DE"],
-        sex="M",
-        birth_date="19840300",
-        birth_town="Musterstadt",
-        birth_country="DE",
-        names=[Name("A", "BEISPIELMANN", "Georg")],
-        convictions=[
-            Conviction(
-                court="Tribunal correctionnel de Modèleville",
-                decision_date="20240607",
-                date_final="20240607",
-                offences=[
-                    Offence(
-                        10123,
-                        "Conduite d'un véhicule sous l'empire d'un état alcoolique",
-                        "C. route art. L234-1",
-                        committed_on="20240519",
-                        town="Modèleville",
-                        country="FR",
-                    ),
-                    Offence(99001, "Infraction fictive non répertoriée", completion="U", participation="U"),
-                ],
-                sanctions=[
-                    Sanction("JAM", amount_cents=90000, currency="EUR"),
-                    Sanction("SUSP", duration=(0, 4, 0, 0)),
-                ],
-            )
-        ],
-    ),
-    Person(  # Polish national: birth year precision, birth name, attempted fraud as accessory, probation, LD
-        record_number="CJN-SYNTH-000103",
-        family="PRZYKLADOWA",
-        given="Zofia",
-        nationalities=["PL"],
-        sex="F",
-        birth_date="19790000",
-        birth_town="Przykladowo",
-        birth_country="PL",
-        names=[Name("B", "TESTOWA")],
-        convictions=[
-            Conviction(
-                court="Cour d'appel de Fictionville",
-                court_place="Fictionville",
-                decision_date="20230915",
-                date_final="20231002",
-                offences=[Offence(7891, "Escroquerie", "C. pén. art. 313-1", "A", "A", "20220400")],
-                sanctions=[Sanction("SPRO", duration=(1, 0, 0, 0), suspended="Y", probation=(2, 0, 0, 0))],
-                later_decisions=[LaterDecision("M", "20240510", "20240601")],
-            )
-        ],
-    ),
-    Person(  # German and Polish national: update (version 2), former name, two convictions, pardon
-        record_number="CJN-SYNTH-000104",
-        version=2,
-        message_type="U",
-        family="TESTOWY-BEISPIEL",
-        given="Tomasz Lukas",
-        nationalities=["DE", "PL"],
-        sex="M",
-        birth_date="19951130",
-        birth_town="Beispielburg",
-        birth_country="DE",
-        fingerprint_ref="FP-SYNTH-000104",
-        names=[Name("F", "TESTOWY", "Tomasz")],
-        identifiers=[Identifier("PESEL", "SYNTH-PESEL-000104", "PL")],
-        parents=["Anna TESTOWA"],
-        convictions=[
-            Conviction(
-                court="Tribunal correctionnel d'Exempleville",
-                decision_date="20210118",
-                date_final="20210301",
-                offences=[
-                    Offence(
-                        7878,
-                        "Vol par effraction dans un local d'habitation",
-                        committed_on="20201224",
-                        participation="C",
-                    )
-                ],
-                sanctions=[Sanction("TIG", duration=(0, 0, 0, 140))],
-                later_decisions=[LaterDecision("P", "20230714")],
-            ),
-            Conviction(
-                court="Tribunal correctionnel de Modèleville",
-                decision_date="20240920",
-                file_number="SYNTH-24/00311",
-                offences=[Offence(7989, "Trafic de stupéfiants", "C. pén. art. 222-37", committed_on="20240300")],
-                sanctions=[Sanction("EMP", duration=(2, 0, 0, 0)), Sanction("CONF")],
-            ),
-        ],
-    ),
-]
 
-CP1252_HEADER = Header(batch_number=43, creation_date="20250111", creation_time="031000", encoding="W1")
-CP1252_PERSONS = [
-    Person(  # characters Latin-1 lacks: U+2019 and Œ in the name, € in an offence title
-        record_number="CJN-SYNTH-000201",
-        family="D\u2019\u0152UVRE-FICTIVE",
-        given="Zoë",
-        nationalities=["FR"],
-        sex="F",
-        birth_date="19880214",
-        birth_town="Cœurville",
-        birth_country="FR",
-        convictions=[
-            Conviction(
-                court="Tribunal correctionnel de Cœurville",
-                decision_date="20241105",
-                date_final="20241206",
-                offences=[
-                    Offence(
-                        7891, "Escroquerie portant sur plus de 1 000 €", "C. pén. art. 313-1", committed_on="20240600"
-                    )
-                ],
-                sanctions=[Sanction("AMD", amount_cents=150000, currency="EUR")],
-            )
-        ],
-    ),
-    Person(  # deletion of the first record of the Latin-1 sample: no conviction
-        record_number="CJN-SYNTH-000101",
-        version=2,
-        message_type="D",
-        family="DÉMONSTRATION",
-        given="Gaëlle Anaïs",
-        nationalities=["FR"],
-        sex="F",
-        birth_date="19900721",
-    ),
-]
+def _conviction(data: dict[str, Any]) -> Conviction:
+    """A Conviction from its JSON object (offences, sanctions and later decisions as lists of objects)."""
+    return Conviction(
+        **{
+            **data,
+            "offences": [Offence(**o) for o in data.get("offences", [])],
+            "sanctions": [Sanction(**{**s, **_durations(s)}) for s in data.get("sanctions", [])],
+            "later_decisions": [LaterDecision(**d) for d in data.get("later_decisions", [])],
+        }
+    )
+
+
+def _durations(sanction: dict[str, Any]) -> dict[str, Duration]:
+    """The durations of a sanction's JSON object (lists of four numbers) as Duration tuples."""
+    return {key: tuple(sanction[key]) for key in ("duration", "probation") if key in sanction}
+
+
+def _person(data: dict[str, Any]) -> Person:
+    """A Person from its JSON object (its ``note`` says what the sample covers and is not a field)."""
+    fields = {key: value for key, value in data.items() if key != "note"}
+    return Person(
+        **{
+            **fields,
+            "names": [Name(**n) for n in data.get("names", [])],
+            "identifiers": [Identifier(**i) for i in data.get("identifiers", [])],
+            "convictions": [_conviction(c) for c in data.get("convictions", [])],
+        }
+    )
+
+
+_SAMPLE_DATA: dict[str, Any] = json.loads(Path(__file__).with_name("fixed_width_samples.json").read_text("utf-8"))
+LATIN1_HEADER = Header(**_SAMPLE_DATA["FR-batch-latin1.dat"]["header"])
+LATIN1_PERSONS = [_person(p) for p in _SAMPLE_DATA["FR-batch-latin1.dat"]["persons"]]
+CP1252_HEADER = Header(**_SAMPLE_DATA["FR-batch-cp1252.dat"]["header"])
+CP1252_PERSONS = [_person(p) for p in _SAMPLE_DATA["FR-batch-cp1252.dat"]["persons"]]
 
 
 def sample_latin1() -> bytes:

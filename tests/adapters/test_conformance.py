@@ -14,11 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Adapter, AdapterError, ParseContext, available, check_country, get_adapter
+from adapters.base import Adapter, AdapterError, ParseContext, available, get_adapter
+from adapters.kit.countries import check_country
 from services.kernel.codec import codec
 from services.kernel.errors import AdapterNotFound
+from tests.adapters.harness import RECEIVED
 
-RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
 ADAPTERS = available()
 # Byte strings that matter to most text formats; mutations splice them in besides random bytes.
 TOKENS = [b'"', b"{", b"}", b"[", b"]", b",", b":", b"<", b">", b"&", b"\\", b"\\ud800", b"null", b"NaN", b"1e999",

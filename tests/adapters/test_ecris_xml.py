@@ -15,22 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from adapters.base import (
-    COUNTRIES,
-    FORBIDDEN_CONSTRUCT,
-    INVALID_VALUE,
-    LIMIT_EXCEEDED,
-    MALFORMED,
-    MISSING_FIELD,
-    PAYLOAD_TOO_LARGE,
-    SENDER_MISMATCH,
-    UNKNOWN_JURISDICTION,
-    AdapterError,
-    ParseContext,
-    get_adapter,
-    record_message_id,
-)
-from adapters.codes import COLUMNS, CodeTable, load_tables
+from adapters import base
+from adapters.base import AdapterError, ParseContext, record_message_id
 from adapters.ecris_xml import convictions, header, person
 from adapters.ecris_xml.parser import EcrisXmlAdapter
 from adapters.ecris_xml.refcodes import (
@@ -41,13 +27,15 @@ from adapters.ecris_xml.refcodes import (
     parse_ecris_table,
 )
 from adapters.ecris_xml.tree import NS, UNBOUNDED, Model
-from adapters.xmlsafe import parse_xml
-from services.kernel.codec import codec
+from adapters.kit.codes import COLUMNS, CodeTable, load_tables
+from adapters.kit.countries import COUNTRIES
+from adapters.kit.xmlsafe import parse_xml
 from services.kernel.errors import ConfigError
+from tests.adapters.harness import RECEIVED, Feed, assert_survives_codec, round_trip
+from tests.adapters.wallclock import wallclock_limit
 
-RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
-ADAPTER = get_adapter("ecris-xml")
-SAMPLES = dict(ADAPTER.samples())
+FEED = Feed("ecris-xml", "DE")
+ADAPTER, SAMPLES = FEED.adapter, FEED.samples
 FR_PL = "DE-notification-fr-pl.xml"
 FR = "DE-notification-fr.xml"
 UPDATE = "DE-notification-update-fr.xml"
@@ -128,29 +116,13 @@ def e(local: str, text: str | None = None, namespace: str = NS) -> etree._Elemen
     return element
 
 
-def parse(payload: bytes, jurisdiction: str) -> dict[str, Any]:
-    """Parse ``payload`` as the feed of ``jurisdiction``; exactly one record."""
-    records = ADAPTER.parse(payload, ParseContext(jurisdiction, RECEIVED))
-    assert len(records) == 1
-    return records[0]
+parse = FEED.parse_one  # one record of a payload on the feed of a jurisdiction (DE by default)
+error_of = FEED.refusal  # the AdapterError a payload raises on the feed of a jurisdiction (DE by default)
 
 
 def parse_sample(name: str, *edits: tuple[str, object]) -> dict[str, Any]:
     """Parse a (possibly edited) sample as the feed of its sender."""
     return parse(mutated(name, *edits), name[:2])
-
-
-def error_of(payload: bytes, jurisdiction: str = "DE") -> AdapterError:
-    """The AdapterError parsing ``payload`` raises (fails the test when it parses)."""
-    with pytest.raises(AdapterError) as info:
-        ADAPTER.parse(payload, ParseContext(jurisdiction, RECEIVED))
-    return info.value
-
-
-def round_trip(record: dict[str, Any]) -> dict[str, Any]:
-    """Encode with the canonical codec and decode again."""
-    canonical = codec("canonical_record")
-    return canonical.decode(canonical.encode(record))
 
 
 # --- samples ---------------------------------------------------------------------------------------
@@ -170,12 +142,7 @@ def test_required_samples_are_shipped_sorted_and_named_after_the_sender() -> Non
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_sample_parses_and_round_trips(name: str) -> None:
     """Each sample gives one record that the canonical codec encodes and decodes unchanged in substance."""
-    record = parse_sample(name)
-    back = round_trip(record)
-    assert str(back["header"]["message_id"]) == record["header"]["message_id"]
-    assert back["person"] == record["person"]
-    assert back["convictions"] == record["convictions"]
-    assert back["header"]["created_at"] == RECEIVED
+    assert_survives_codec(parse_sample(name))
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -346,13 +313,13 @@ def test_deletion_notification() -> None:
 @pytest.mark.parametrize(
     ("edits", "reason"),
     [
-        ((("@action", "UPDATE"),), MISSING_FIELD),
-        ((("@action", "UPDATE"), ("@version", "1")), INVALID_VALUE),
-        ((("@version", "2"),), INVALID_VALUE),
-        ((("@version", "0"),), INVALID_VALUE),
-        ((("@version", "01"),), INVALID_VALUE),
-        ((("@action", "UPDATE"), ("@version", str(2**31))), INVALID_VALUE),
-        ((("@action", "CORRECT"),), INVALID_VALUE),
+        ((("@action", "UPDATE"),), base.MISSING_FIELD),
+        ((("@action", "UPDATE"), ("@version", "1")), base.INVALID_VALUE),
+        ((("@version", "2"),), base.INVALID_VALUE),
+        ((("@version", "0"),), base.INVALID_VALUE),
+        ((("@version", "01"),), base.INVALID_VALUE),
+        ((("@action", "UPDATE"), ("@version", str(2**31))), base.INVALID_VALUE),
+        ((("@action", "CORRECT"),), base.INVALID_VALUE),
     ],
 )
 def test_notification_version_rules(edits: tuple[tuple[str, object], ...], reason: str) -> None:
@@ -363,8 +330,8 @@ def test_notification_version_rules(edits: tuple[tuple[str, object], ...], reaso
 def test_message_id_is_stable() -> None:
     """The same payload gives the same message id whenever it is received."""
     payload = SAMPLES[FR_PL]
-    first = ADAPTER.parse(payload, ParseContext("DE", RECEIVED))[0]["header"]
-    later = ADAPTER.parse(payload, ParseContext("DE", RECEIVED + dt.timedelta(days=3)))[0]["header"]
+    first = FEED.parse(payload, "DE", RECEIVED)[0]["header"]
+    later = FEED.parse(payload, "DE", RECEIVED + dt.timedelta(days=3))[0]["header"]
     assert first["message_id"] == later["message_id"]
     assert later["created_at"] == RECEIVED + dt.timedelta(days=3)
 
@@ -373,9 +340,11 @@ def test_notification_receiving_states_are_informational_but_validated() -> None
     """A notification's receiving states do not become addressed_to (the router uses the nationalities),
     but they are still checked: known codes, each once, never the sender."""
     assert parse_sample(FR_PL, ("Header/ReceivingState[2]", DELETE))["header"]["addressed_to"] == []
-    assert error_of(mutated(FR_PL, ("Header/ReceivingState[2]", "CO-00-999-XXX"))).reason_code == UNKNOWN_JURISDICTION
-    assert error_of(mutated(FR_PL, ("Header/ReceivingState[2]", "FR"))).reason_code == INVALID_VALUE
-    assert error_of(mutated(FR_PL, ("Header/ReceivingState[2]", "DE"))).reason_code == INVALID_VALUE
+    assert (
+        error_of(mutated(FR_PL, ("Header/ReceivingState[2]", "CO-00-999-XXX"))).reason_code == base.UNKNOWN_JURISDICTION
+    )
+    assert error_of(mutated(FR_PL, ("Header/ReceivingState[2]", "FR"))).reason_code == base.INVALID_VALUE
+    assert error_of(mutated(FR_PL, ("Header/ReceivingState[2]", "DE"))).reason_code == base.INVALID_VALUE
     root = sample_root(FR_PL)
     for state in root.findall(f"{{{NS}}}Header/{{{NS}}}ReceivingState"):
         state.getparent().remove(state)  # type: ignore[union-attr]
@@ -392,25 +361,25 @@ def test_purpose_codes(code: str, purpose: str) -> None:
 @pytest.mark.parametrize(
     ("name", "edits", "reason"),
     [
-        (REQUEST, (("Header/Purpose", "Z"),), INVALID_VALUE),
-        (REQUEST, (("Header/Purpose", DELETE),), MISSING_FIELD),
-        (REQUEST, (("Header/ReceivingState", DELETE),), MISSING_FIELD),
-        (REQUEST, (("Header/ReceivingState", "PL"),), INVALID_VALUE),
-        (REQUEST, (("Header/Deadline", "2025-01-25T12:00:00"),), INVALID_VALUE),
-        (REQUEST, (("Header/Urgency", "SOON"),), INVALID_VALUE),
-        (REQUEST, (("RequestingAuthority", " "),), INVALID_VALUE),
-        (RESPONSE, (("Header/InResponseTo", DELETE),), MISSING_FIELD),
-        (RESPONSE, (("Header/InResponseTo/RequestingState", "FR"),), INVALID_VALUE),
-        (RESPONSE, (("Header/InResponseTo/RequestingState", "DE"),), INVALID_VALUE),
-        (RESPONSE, (("Header/InResponseTo/RequestLocalMessageId", "has space"),), INVALID_VALUE),
-        (RESPONSE, (("Header/InResponseTo/RequestGlobalMessageId", ""),), INVALID_VALUE),
-        (RESPONSE, (("Header/ReceivingState", "FR"),), INVALID_VALUE),
-        (RESPONSE, (("Conviction[2]/@id", "DE-BZR-SYNTH-2019-004711"),), INVALID_VALUE),
-        (FR_PL, (("Header/LocalMessageId", DELETE),), MISSING_FIELD),
-        (FR_PL, (("Header/GlobalMessageId", "x" * 129),), INVALID_VALUE),
-        (FR_PL, (("Header/LegalBasis", DELETE),), MISSING_FIELD),
-        (FR_PL, (("Header/SendingState", "CO-00-000-XXX"),), UNKNOWN_JURISDICTION),
-        (FR_PL, (("Header/SendingState", "Germany"),), INVALID_VALUE),
+        (REQUEST, (("Header/Purpose", "Z"),), base.INVALID_VALUE),
+        (REQUEST, (("Header/Purpose", DELETE),), base.MISSING_FIELD),
+        (REQUEST, (("Header/ReceivingState", DELETE),), base.MISSING_FIELD),
+        (REQUEST, (("Header/ReceivingState", "PL"),), base.INVALID_VALUE),
+        (REQUEST, (("Header/Deadline", "2025-01-25T12:00:00"),), base.INVALID_VALUE),
+        (REQUEST, (("Header/Urgency", "SOON"),), base.INVALID_VALUE),
+        (REQUEST, (("RequestingAuthority", " "),), base.INVALID_VALUE),
+        (RESPONSE, (("Header/InResponseTo", DELETE),), base.MISSING_FIELD),
+        (RESPONSE, (("Header/InResponseTo/RequestingState", "FR"),), base.INVALID_VALUE),
+        (RESPONSE, (("Header/InResponseTo/RequestingState", "DE"),), base.INVALID_VALUE),
+        (RESPONSE, (("Header/InResponseTo/RequestLocalMessageId", "has space"),), base.INVALID_VALUE),
+        (RESPONSE, (("Header/InResponseTo/RequestGlobalMessageId", ""),), base.INVALID_VALUE),
+        (RESPONSE, (("Header/ReceivingState", "FR"),), base.INVALID_VALUE),
+        (RESPONSE, (("Conviction[2]/@id", "DE-BZR-SYNTH-2019-004711"),), base.INVALID_VALUE),
+        (FR_PL, (("Header/LocalMessageId", DELETE),), base.MISSING_FIELD),
+        (FR_PL, (("Header/GlobalMessageId", "x" * 129),), base.INVALID_VALUE),
+        (FR_PL, (("Header/LegalBasis", DELETE),), base.MISSING_FIELD),
+        (FR_PL, (("Header/SendingState", "CO-00-000-XXX"),), base.UNKNOWN_JURISDICTION),
+        (FR_PL, (("Header/SendingState", "Germany"),), base.INVALID_VALUE),
     ],
 )
 def test_bad_headers(name: str, edits: tuple[tuple[str, object], ...], reason: str) -> None:
@@ -420,8 +389,8 @@ def test_bad_headers(name: str, edits: tuple[tuple[str, object], ...], reason: s
 
 def test_sender_must_be_the_feed_jurisdiction() -> None:
     """A message whose SendingState is not the feed's jurisdiction is SENDER_MISMATCH."""
-    assert error_of(SAMPLES[FR_PL], "FR").reason_code == SENDER_MISMATCH
-    assert error_of(SAMPLES[REQUEST], "DE").reason_code == SENDER_MISMATCH
+    assert error_of(SAMPLES[FR_PL], "FR").reason_code == base.SENDER_MISMATCH
+    assert error_of(SAMPLES[REQUEST], "DE").reason_code == base.SENDER_MISMATCH
 
 
 # --- reference codes -------------------------------------------------------------------------------
@@ -443,15 +412,15 @@ def test_country_table_covers_every_assigned_code() -> None:
 @pytest.mark.parametrize(
     ("code", "reason"),
     [
-        ("CO-00-999-XXX", UNKNOWN_JURISDICTION),
-        ("CO-00-616-DEU", UNKNOWN_JURISDICTION),  # numeric of PL, alpha-3 of DE
-        ("XX", UNKNOWN_JURISDICTION),
-        ("EU", UNKNOWN_JURISDICTION),
-        ("CO-01-616-POL", INVALID_VALUE),
-        ("CO-616-POL", INVALID_VALUE),
-        ("POL", INVALID_VALUE),
-        ("pl", INVALID_VALUE),
-        ("616", INVALID_VALUE),
+        ("CO-00-999-XXX", base.UNKNOWN_JURISDICTION),
+        ("CO-00-616-DEU", base.UNKNOWN_JURISDICTION),  # numeric of PL, alpha-3 of DE
+        ("XX", base.UNKNOWN_JURISDICTION),
+        ("EU", base.UNKNOWN_JURISDICTION),
+        ("CO-01-616-POL", base.INVALID_VALUE),
+        ("CO-616-POL", base.INVALID_VALUE),
+        ("POL", base.INVALID_VALUE),
+        ("pl", base.INVALID_VALUE),
+        ("616", base.INVALID_VALUE),
     ],
 )
 def test_bad_country_codes(code: str, reason: str) -> None:
@@ -462,30 +431,24 @@ def test_bad_country_codes(code: str, reason: str) -> None:
 
 def test_same_nationality_twice_in_two_syntaxes_is_invalid() -> None:
     """CO-00-616-POL and PL are the same nationality: listed twice is INVALID_VALUE."""
-    assert error_of(mutated(FR_PL, ("Person/Nationality[1]", "CO-00-616-POL"))).reason_code == INVALID_VALUE
+    assert error_of(mutated(FR_PL, ("Person/Nationality[1]", "CO-00-616-POL"))).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize(
-    ("code", "completion"), [("LC-00-C", "COMPLETED"), ("LC-00-A", "ATTEMPTED"), ("LC-00-P", "PREPARATION")]
-)
-def test_completion_codes(code: str, completion: str) -> None:
-    """LC-00- completion codes map to canonical completion; absent is UNKNOWN."""
-    offence = parse_sample(FR_PL, ("Conviction/Offence/Completion", code))["convictions"][0]["offences"][0]
-    assert offence["completion"] == completion
-    bare = parse_sample(FR_PL, ("Conviction/Offence/Completion", DELETE))["convictions"][0]["offences"][0]
-    assert bare["completion"] == "UNKNOWN"
-
-
-@pytest.mark.parametrize(
-    ("code", "participation"),
-    [("LP-00-M", "PERPETRATOR"), ("LP-00-C", "CO_PERPETRATOR"), ("LP-00-A", "ACCESSORY"), ("LP-00-I", "INSTIGATOR")],
-)
-def test_participation_codes(code: str, participation: str) -> None:
-    """LP-00- participation codes map to canonical participation; absent is UNKNOWN."""
-    offence = parse_sample(FR_PL, ("Conviction/Offence/Participation", code))["convictions"][0]["offences"][0]
-    assert offence["participation"] == participation
-    bare = parse_sample(FR_PL, ("Conviction/Offence/Participation", DELETE))["convictions"][0]["offences"][0]
-    assert bare["participation"] == "UNKNOWN"
+    ("element", "code", "expected"),
+    [("Completion", "LC-00-C", "COMPLETED"), ("Completion", "LC-00-A", "ATTEMPTED"),
+     ("Completion", "LC-00-P", "PREPARATION"), ("Participation", "LP-00-M", "PERPETRATOR"),
+     ("Participation", "LP-00-C", "CO_PERPETRATOR"), ("Participation", "LP-00-A", "ACCESSORY"),
+     ("Participation", "LP-00-I", "INSTIGATOR")],
+)  # fmt: skip
+def test_completion_and_participation_codes(element: str, code: str, expected: str) -> None:
+    """LC-00- completion and LP-00- participation codes map to the canonical completion and participation;
+    either absent is UNKNOWN."""
+    path, key = f"Conviction/Offence/{element}", element.lower()
+    offence = parse_sample(FR_PL, (path, code))["convictions"][0]["offences"][0]
+    assert offence[key] == expected
+    bare = parse_sample(FR_PL, (path, DELETE))["convictions"][0]["offences"][0]
+    assert bare[key] == "UNKNOWN"
 
 
 @pytest.mark.parametrize(
@@ -579,8 +542,8 @@ def test_injected_tables_replace_the_packaged_ones() -> None:
 
 def test_notification_is_about_the_senders_own_conviction() -> None:
     """A notification's ConvictingState, when given, must be the sender; a response may carry others'."""
-    assert error_of(mutated(FR_PL, ("Conviction/ConvictingState", "FR"))).reason_code == INVALID_VALUE
-    assert error_of(mutated(RESPONSE, ("Conviction[2]/ConvictingState", "XX"))).reason_code == UNKNOWN_JURISDICTION
+    assert error_of(mutated(FR_PL, ("Conviction/ConvictingState", "FR"))).reason_code == base.INVALID_VALUE
+    assert error_of(mutated(RESPONSE, ("Conviction[2]/ConvictingState", "XX"))).reason_code == base.UNKNOWN_JURISDICTION
 
 
 # --- value syntaxes --------------------------------------------------------------------------------
@@ -620,18 +583,18 @@ def _birth_date(year: str, month: str | None, day: str | None) -> bytes:
 )  # fmt: skip
 def test_bad_partial_dates(parts: tuple[str, str | None, str | None]) -> None:
     """Impossible, mis-written, non-ASCII-digit, future dates and a day without month are INVALID_VALUE."""
-    assert error_of(_birth_date(*parts)).reason_code == INVALID_VALUE
+    assert error_of(_birth_date(*parts)).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize("text", ["2024-02", "2024-02-30", "20.02.2024", "2024-02-20Z", "2024-02-20T00:00:00", ""])
 def test_decision_date_must_be_a_full_date(text: str) -> None:
     """DecisionDate is a full calendar date YYYY-MM-DD (no partial date, no time zone)."""
-    assert error_of(mutated(FR_PL, ("Conviction/DecisionDate", text))).reason_code == INVALID_VALUE
+    assert error_of(mutated(FR_PL, ("Conviction/DecisionDate", text))).reason_code == base.INVALID_VALUE
 
 
 def test_final_date_not_before_decision_date() -> None:
     """FinalDate before DecisionDate is INVALID_VALUE."""
-    assert error_of(mutated(FR_PL, ("Conviction/FinalDate", "2024-01-01"))).reason_code == INVALID_VALUE
+    assert error_of(mutated(FR_PL, ("Conviction/FinalDate", "2024-01-01"))).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize(
@@ -647,7 +610,7 @@ def test_durations(text: str, expected: tuple[int, int, int, int]) -> None:
 @pytest.mark.parametrize("text", ["P", "PT", "P2W", "PT30M", "-P1Y", "P1.5Y", "1Y", "P12345Y"])
 def test_bad_durations(text: str) -> None:
     """Empty, week, minute, negative, fractional and oversized durations are INVALID_VALUE."""
-    assert error_of(mutated(FR_PL, ("Conviction/Sanction/Probation", text))).reason_code == INVALID_VALUE
+    assert error_of(mutated(FR_PL, ("Conviction/Sanction/Probation", text))).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize(("text", "value"), [("true", True), ("1", True), ("false", False), ("0", False)])
@@ -660,50 +623,50 @@ def test_suspended_flag(text: str, value: bool) -> None:
 @pytest.mark.parametrize(
     ("edits", "reason"),
     [
-        ((("Conviction/Sanction[2]/Amount/@currency", DELETE),), MISSING_FIELD),
-        ((("Conviction/Sanction[2]/Amount/@currency", "eur"),), INVALID_VALUE),
-        ((("Conviction/Sanction[2]/Amount", "1,500.00"),), INVALID_VALUE),
-        ((("Conviction/Sanction[2]/Amount", "-1500"),), INVALID_VALUE),
-        ((("Conviction/Sanction[2]/Amount", "1e3"),), INVALID_VALUE),
-        ((("Conviction/Sanction[1]/Suspended", "yes"),), INVALID_VALUE),
-        ((("Conviction/Sanction[1]/SanctionType", "S-00-12"),), INVALID_VALUE),
-        ((("Conviction/Sanction[1]/SanctionType", DELETE),), MISSING_FIELD),
-        ((("Conviction/Sanction[1]/NationalTitle/@lang", DELETE),), MISSING_FIELD),
-        ((("Conviction/Offence/OffenceCategory", "O-00-1604"),), INVALID_VALUE),
-        ((("Conviction/Offence/OffenceCategory", DELETE),), MISSING_FIELD),
-        ((("Conviction/Offence/NationalCode", DELETE),), MISSING_FIELD),
-        ((("Conviction/Offence/NationalTitle", DELETE),), MISSING_FIELD),
-        ((("Conviction/Offence/NationalTitle/@lang", DELETE),), MISSING_FIELD),
-        ((("Conviction/Offence/NationalTitle/@lang", "DE"),), INVALID_VALUE),
-        ((("Conviction/Offence/NationalTitle/@lang", "deu"),), INVALID_VALUE),
-        ((("Conviction/Offence/Completion", "LC-00-X"),), INVALID_VALUE),
-        ((("Conviction/Offence/Participation", "M"),), INVALID_VALUE),
-        ((("Conviction/Offence", DELETE), ("Conviction/Offence", DELETE)), MISSING_FIELD),
-        ((("Conviction/LaterDecision/DecisionType", "DC-00-XYZ"),), INVALID_VALUE),
-        ((("Conviction/LaterDecision/DecisionDate", "2024-09"),), INVALID_VALUE),
-        ((("Conviction/RetentionEnd", "2039"),), INVALID_VALUE),
-        ((("Conviction/@id", DELETE),), MISSING_FIELD),
-        ((("Conviction/@id", "has space"),), INVALID_VALUE),
-        ((("Conviction/Court/Name", DELETE),), MISSING_FIELD),
-        ((("Conviction/Court", DELETE),), MISSING_FIELD),
-        ((("Person/Name/FamilyName", DELETE),), MISSING_FIELD),
-        ((("Person/Name/GivenName", " "),), INVALID_VALUE),
-        ((("Person/Name/GivenName", "Pi\terre"),), INVALID_VALUE),
-        ((("Person/Name/GivenName", "Pi\u0085erre"),), INVALID_VALUE),
-        ((("Person/Name/FamilyName", "x" * 4097),), INVALID_VALUE),
-        ((("Person/Alias/Transliteration", DELETE),), MISSING_FIELD),
-        ((("Person/Alias/@script", "cyrillic"),), INVALID_VALUE),
-        ((("Person/Name", DELETE),), MISSING_FIELD),
-        ((("Person/Sex", "male"),), INVALID_VALUE),
-        ((("Person/Sex", DELETE),), MISSING_FIELD),
-        ((("Person/BirthDate", DELETE),), MISSING_FIELD),
-        ((("Person/BirthDate/Year", DELETE),), MISSING_FIELD),
-        ((("Person/Nationality[1]", DELETE), ("Person/Nationality", DELETE)), MISSING_FIELD),
-        ((("Person/Identifier/@scheme", DELETE),), MISSING_FIELD),
-        ((("Person/Identifier/@issuer", DELETE),), MISSING_FIELD),
-        ((("Person/Identifier/@issuer", "ZZ"),), UNKNOWN_JURISDICTION),
-        ((("Person/FingerprintReference", "has space"),), INVALID_VALUE),
-        ((("Person/BirthPlace/Country", "ZZ"),), UNKNOWN_JURISDICTION),
+        ((("Conviction/Sanction[2]/Amount/@currency", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Sanction[2]/Amount/@currency", "eur"),), base.INVALID_VALUE),
+        ((("Conviction/Sanction[2]/Amount", "1,500.00"),), base.INVALID_VALUE),
+        ((("Conviction/Sanction[2]/Amount", "-1500"),), base.INVALID_VALUE),
+        ((("Conviction/Sanction[2]/Amount", "1e3"),), base.INVALID_VALUE),
+        ((("Conviction/Sanction[1]/Suspended", "yes"),), base.INVALID_VALUE),
+        ((("Conviction/Sanction[1]/SanctionType", "S-00-12"),), base.INVALID_VALUE),
+        ((("Conviction/Sanction[1]/SanctionType", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Sanction[1]/NationalTitle/@lang", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Offence/OffenceCategory", "O-00-1604"),), base.INVALID_VALUE),
+        ((("Conviction/Offence/OffenceCategory", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Offence/NationalCode", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Offence/NationalTitle", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Offence/NationalTitle/@lang", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Offence/NationalTitle/@lang", "DE"),), base.INVALID_VALUE),
+        ((("Conviction/Offence/NationalTitle/@lang", "deu"),), base.INVALID_VALUE),
+        ((("Conviction/Offence/Completion", "LC-00-X"),), base.INVALID_VALUE),
+        ((("Conviction/Offence/Participation", "M"),), base.INVALID_VALUE),
+        ((("Conviction/Offence", DELETE), ("Conviction/Offence", DELETE)), base.MISSING_FIELD),
+        ((("Conviction/LaterDecision/DecisionType", "DC-00-XYZ"),), base.INVALID_VALUE),
+        ((("Conviction/LaterDecision/DecisionDate", "2024-09"),), base.INVALID_VALUE),
+        ((("Conviction/RetentionEnd", "2039"),), base.INVALID_VALUE),
+        ((("Conviction/@id", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/@id", "has space"),), base.INVALID_VALUE),
+        ((("Conviction/Court/Name", DELETE),), base.MISSING_FIELD),
+        ((("Conviction/Court", DELETE),), base.MISSING_FIELD),
+        ((("Person/Name/FamilyName", DELETE),), base.MISSING_FIELD),
+        ((("Person/Name/GivenName", " "),), base.INVALID_VALUE),
+        ((("Person/Name/GivenName", "Pi\terre"),), base.INVALID_VALUE),
+        ((("Person/Name/GivenName", "Pi\u0085erre"),), base.INVALID_VALUE),
+        ((("Person/Name/FamilyName", "x" * 4097),), base.INVALID_VALUE),
+        ((("Person/Alias/Transliteration", DELETE),), base.MISSING_FIELD),
+        ((("Person/Alias/@script", "cyrillic"),), base.INVALID_VALUE),
+        ((("Person/Name", DELETE),), base.MISSING_FIELD),
+        ((("Person/Sex", "male"),), base.INVALID_VALUE),
+        ((("Person/Sex", DELETE),), base.MISSING_FIELD),
+        ((("Person/BirthDate", DELETE),), base.MISSING_FIELD),
+        ((("Person/BirthDate/Year", DELETE),), base.MISSING_FIELD),
+        ((("Person/Nationality[1]", DELETE), ("Person/Nationality", DELETE)), base.MISSING_FIELD),
+        ((("Person/Identifier/@scheme", DELETE),), base.MISSING_FIELD),
+        ((("Person/Identifier/@issuer", DELETE),), base.MISSING_FIELD),
+        ((("Person/Identifier/@issuer", "ZZ"),), base.UNKNOWN_JURISDICTION),
+        ((("Person/FingerprintReference", "has space"),), base.INVALID_VALUE),
+        ((("Person/BirthPlace/Country", "ZZ"),), base.UNKNOWN_JURISDICTION),
     ],
 )
 def test_bad_fields_raise_the_right_reason(edits: tuple[tuple[str, object], ...], reason: str) -> None:
@@ -746,7 +709,7 @@ def test_empty_places_are_absent() -> None:
 )  # fmt: skip
 def test_not_an_ecris_message_is_malformed(payload: bytes) -> None:
     """Bytes that are not XML, or XML whose root is not one of the three message types, are MALFORMED."""
-    assert error_of(payload).reason_code == MALFORMED
+    assert error_of(payload).reason_code == base.MALFORMED
 
 
 StructuralEdit = Callable[[etree._Element], None]
@@ -796,19 +759,19 @@ STRUCTURE = [
         None,
         id="xsi-attribute",
     ),
-    pytest.param(_insert("Person", 0, e("Note", "x", VENDOR)), INVALID_VALUE, id="foreign-element-first"),
-    pytest.param(_append("Person", e("Nickname", "x")), INVALID_VALUE, id="unknown-element"),
-    pytest.param(_append("Person/Sex", e("Code", "M")), INVALID_VALUE, id="child-in-simple-element"),
-    pytest.param(_text("Person", "stray text"), INVALID_VALUE, id="text-in-complex-element"),
-    pytest.param(_set("Conviction", "class", "x"), INVALID_VALUE, id="unknown-attribute"),
-    pytest.param(_set("Person/Sex", "lang", "de"), INVALID_VALUE, id="attribute-on-simple-element"),
-    pytest.param(_set("Conviction", f"{{{NS}}}id", "x"), INVALID_VALUE, id="attribute-in-format-namespace"),
-    pytest.param(_move_after("Person", 0, 1), INVALID_VALUE, id="required-element-late"),
-    pytest.param(_move_after("Person", 4, 5), INVALID_VALUE, id="wrong-order"),
-    pytest.param(_duplicate("Person/Sex"), INVALID_VALUE, id="repeated-single-element"),
-    pytest.param(_duplicate("Conviction"), INVALID_VALUE, id="two-convictions-in-a-notification"),
-    pytest.param(_duplicate("Header"), INVALID_VALUE, id="two-headers"),
-    pytest.param(lambda root: root.remove(find(root, "Person")), MISSING_FIELD, id="missing-person"),
+    pytest.param(_insert("Person", 0, e("Note", "x", VENDOR)), base.INVALID_VALUE, id="foreign-element-first"),
+    pytest.param(_append("Person", e("Nickname", "x")), base.INVALID_VALUE, id="unknown-element"),
+    pytest.param(_append("Person/Sex", e("Code", "M")), base.INVALID_VALUE, id="child-in-simple-element"),
+    pytest.param(_text("Person", "stray text"), base.INVALID_VALUE, id="text-in-complex-element"),
+    pytest.param(_set("Conviction", "class", "x"), base.INVALID_VALUE, id="unknown-attribute"),
+    pytest.param(_set("Person/Sex", "lang", "de"), base.INVALID_VALUE, id="attribute-on-simple-element"),
+    pytest.param(_set("Conviction", f"{{{NS}}}id", "x"), base.INVALID_VALUE, id="attribute-in-format-namespace"),
+    pytest.param(_move_after("Person", 0, 1), base.INVALID_VALUE, id="required-element-late"),
+    pytest.param(_move_after("Person", 4, 5), base.INVALID_VALUE, id="wrong-order"),
+    pytest.param(_duplicate("Person/Sex"), base.INVALID_VALUE, id="repeated-single-element"),
+    pytest.param(_duplicate("Conviction"), base.INVALID_VALUE, id="two-convictions-in-a-notification"),
+    pytest.param(_duplicate("Header"), base.INVALID_VALUE, id="two-headers"),
+    pytest.param(lambda root: root.remove(find(root, "Person")), base.MISSING_FIELD, id="missing-person"),
 ]
 
 
@@ -837,7 +800,7 @@ def test_elements_without_namespace_are_refused(insert: bytes) -> None:
     """An element in no namespace inside a message is INVALID_VALUE (and invalid against the XSD), even when
     its local name is one the format defines."""
     payload = SAMPLES[FR_PL].replace(b"</Person>", insert + b"</Person>")
-    assert error_of(payload).reason_code == INVALID_VALUE
+    assert error_of(payload).reason_code == base.INVALID_VALUE
     assert not XSD.validate(parse_xml(payload))
 
 
@@ -947,19 +910,24 @@ EXTERNAL_DTD = b"""<?xml version="1.0"?>
 """
 
 
+@pytest.mark.wallclock
 @pytest.mark.parametrize("payload", [BILLION_LAUGHS, EXTERNAL_ENTITY, EXTERNAL_DTD], ids=["laughs", "xxe", "dtd"])
 def test_dtds_and_entities_are_refused_quickly(payload: bytes) -> None:
     """A billion-laughs bomb, an external entity and an external DTD are refused as FORBIDDEN_CONSTRUCT,
     quickly (nothing is expanded or fetched)."""
+    limit = wallclock_limit(2.0)
     started = time.perf_counter()
     error = error_of(payload)
-    assert time.perf_counter() - started < 2.0
-    assert error.reason_code == FORBIDDEN_CONSTRUCT
+    assert time.perf_counter() - started < limit
+    assert error.reason_code == base.FORBIDDEN_CONSTRUCT
     assert "passwd" not in str(error)
 
 
+@pytest.mark.wallclock
 def test_a_100_mb_document_is_refused_quickly_in_bounded_memory() -> None:
-    """A 100 MB message is refused as PAYLOAD_TOO_LARGE in well under 2 s, allocating far less than its size."""
+    """A 100 MB message is refused as PAYLOAD_TOO_LARGE in well under 2 s (on the reference machine),
+    allocating far less than its size."""
+    limit = wallclock_limit(2.0)
     head = SAMPLES[FR_PL].split(b"</Notification>")[0]
     size = 100 * 1024 * 1024
     payload = head + b"<!--" + b"x" * (size - len(head) - 30) + b"-->" + b"</Notification>"
@@ -972,11 +940,12 @@ def test_a_100_mb_document_is_refused_quickly_in_bounded_memory() -> None:
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert error.reason_code == PAYLOAD_TOO_LARGE
-    assert elapsed < 2.0
+    assert error.reason_code == base.PAYLOAD_TOO_LARGE
+    assert elapsed < limit
     assert peak < size // 100
 
 
+@pytest.mark.wallclock
 @pytest.mark.parametrize(
     "payload",
     [
@@ -987,9 +956,10 @@ def test_a_100_mb_document_is_refused_quickly_in_bounded_memory() -> None:
 )
 def test_deep_or_huge_trees_exceed_limits(payload: bytes) -> None:
     """Deep nesting and too many elements (even of a foreign namespace) are LIMIT_EXCEEDED, quickly."""
+    limit = wallclock_limit(2.0)
     started = time.perf_counter()
-    assert error_of(payload).reason_code == LIMIT_EXCEEDED
-    assert time.perf_counter() - started < 2.0
+    assert error_of(payload).reason_code == base.LIMIT_EXCEEDED
+    assert time.perf_counter() - started < limit
 
 
 # --- error messages --------------------------------------------------------------------------------
@@ -1042,27 +1012,28 @@ def test_packaged_tables_load() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
-    ["offence,S-00-008001,THEFT,", "sanction,O-00-160400,FINE,", "offence,O-00-16,THEFT,", "offence,X,NOPE,"],
-    ids=["sanction-code-as-offence", "offence-code-as-sanction", "short-code", "unknown-category"],
+    ("parse", "columns", "body"),
+    [
+        pytest.param(parse_ecris_table, COLUMNS, "offence,S-00-008001,THEFT,", id="ecris-sanction-code-as-offence"),
+        pytest.param(parse_ecris_table, COLUMNS, "sanction,O-00-160400,FINE,", id="ecris-offence-code-as-sanction"),
+        pytest.param(parse_ecris_table, COLUMNS, "offence,O-00-16,THEFT,", id="ecris-short-code"),
+        pytest.param(parse_ecris_table, COLUMNS, "offence,X,NOPE,", id="ecris-unknown-category"),
+        pytest.param(parse_countries, COUNTRY_COLUMNS, "616,POL,XX,Nowhere", id="country-unassigned-alpha2"),
+        pytest.param(parse_countries, COUNTRY_COLUMNS, "61,POL,PL,Poland", id="country-short-numeric"),
+        pytest.param(parse_countries, COUNTRY_COLUMNS, "616,POLX,PL,Poland", id="country-long-alpha3"),
+        pytest.param(parse_countries, COUNTRY_COLUMNS, "616,POL,PL,Poland\n616,POL,PL,Poland", id="country-duplicate"),
+    ],
 )
-def test_broken_ecris_tables_are_config_errors(body: str) -> None:
-    """An ECRIS table row with a code of the wrong kind or syntax, or an unknown category, is refused."""
+def test_broken_ecris_and_country_tables_are_config_errors(
+    parse: Callable[[str], object], columns: list[str], body: str
+) -> None:
+    """An ECRIS table row with a code of the wrong kind or syntax or an unknown category, and a country table
+    row with an unassigned alpha-2, a bad numeric or alpha-3 code or a duplicate, are refused; so is either
+    table under another header."""
     with pytest.raises(ConfigError):
-        parse_ecris_table(",".join(COLUMNS) + "\n" + body + "\n")
-
-
-@pytest.mark.parametrize(
-    "body",
-    ["616,POL,XX,Nowhere", "61,POL,PL,Poland", "616,POLX,PL,Poland", "616,POL,PL,Poland\n616,POL,PL,Poland"],
-    ids=["unassigned-alpha2", "short-numeric", "long-alpha3", "duplicate"],
-)
-def test_broken_country_tables_are_config_errors(body: str) -> None:
-    """A country table row with an unassigned alpha-2, bad numeric or alpha-3 code, or a duplicate is refused."""
+        parse(",".join(columns) + "\n" + body + "\n")
     with pytest.raises(ConfigError):
-        parse_countries(",".join(COUNTRY_COLUMNS) + "\n" + body + "\n")
-    with pytest.raises(ConfigError):
-        parse_countries("a,b\n")
+        parse("a,b\n")
 
 
 # --- property: structural damage -------------------------------------------------------------------
@@ -1094,7 +1065,7 @@ def test_structurally_damaged_samples_give_valid_records_or_clean_errors(data: s
         else:
             target.text = data.draw(st.sampled_from(_NEAR_MISSES) | st.text(max_size=12).filter(_xml_safe))
     try:
-        records = ADAPTER.parse(serialise(root), ParseContext(name[:2], RECEIVED))
+        records = FEED.parse(serialise(root), name[:2], RECEIVED)
     except AdapterError as error:
         assert not [s for s in _PERSONAL if s in str(error)]
         assert "Qwertzuiop" not in str(error)

@@ -12,55 +12,29 @@ from typing import Any
 
 import pytest
 
-from adapters.base import (
-    BATCH_MISMATCH,
-    INVALID_VALUE,
-    LIMIT_EXCEEDED,
-    MALFORMED,
-    MISSING_FIELD,
-    SENDER_MISMATCH,
-    UNKNOWN_JURISDICTION,
-    AdapterError,
-    ParseContext,
-    get_adapter,
-    record_message_id,
-)
-from adapters.codes import load_tables
+from adapters import base
+from adapters.base import ParseContext, record_message_id
 from adapters.fixed_width import batch as batch_module
 from adapters.fixed_width.layout import LAYOUTS, RECORD_LENGTH
 from adapters.fixed_width.parser import FixedWidthAdapter
-from services.kernel.codec import codec
+from adapters.kit.codes import load_tables
 from tests.adapters import fixed_width_writer as w
+from tests.adapters.harness import RECEIVED, Feed, assert_survives_codec
 
-RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
-ADAPTER = get_adapter("fixed-width")
-SAMPLES = dict(ADAPTER.samples())
+FEED = Feed("fixed-width", "FR")
+ADAPTER, SAMPLES = FEED.adapter, FEED.samples
 LATIN1 = "FR-batch-latin1.dat"
 CP1252 = "FR-batch-cp1252.dat"
 FR_TABLE = load_tables("adapters.fixed_width")["FR"]
 
 
-def parse(payload: bytes, jurisdiction: str = "FR") -> list[dict[str, Any]]:
-    """Parse ``payload`` as the feed of ``jurisdiction``."""
-    return ADAPTER.parse(payload, ParseContext(jurisdiction, RECEIVED))
-
-
-def error_of(payload: bytes, jurisdiction: str = "FR") -> AdapterError:
-    """The AdapterError parsing ``payload`` raises (fails the test when it parses)."""
-    with pytest.raises(AdapterError) as info:
-        parse(payload, jurisdiction)
-    return info.value
+parse = FEED.parse  # the records of a batch on the feed of a jurisdiction (FR by default)
+error_of = FEED.refusal  # the AdapterError a batch raises on the feed of a jurisdiction (FR by default)
 
 
 def expected(person: w.Person, header: w.Header) -> dict[str, Any]:
     """The record the adapter must make of ``person`` (FR table, received at RECEIVED)."""
     return w.expected_record(person, header, FR_TABLE, RECEIVED)
-
-
-def round_trip(record: dict[str, Any]) -> dict[str, Any]:
-    """Encode with the canonical codec and decode again."""
-    canonical = codec("canonical_record")
-    return canonical.decode(canonical.encode(record))
 
 
 def minimal_person(**changes: Any) -> w.Person:
@@ -120,10 +94,7 @@ def test_sample_parses_into_codec_valid_records(name: str) -> None:
     records = parse(SAMPLES[name])
     assert records
     for record in records:
-        back = round_trip(record)
-        assert str(back["header"]["message_id"]) == record["header"]["message_id"]
-        assert back["person"] == record["person"]
-        assert back["convictions"] == record["convictions"]
+        assert_survives_codec(record)
 
 
 def test_samples_yield_exactly_the_records_written() -> None:
@@ -267,7 +238,7 @@ def test_message_ids_do_not_depend_on_batch_or_receipt() -> None:
     """The same register record version yields the same message id in another batch, received later."""
     first = parse(SAMPLES[LATIN1])[0]["header"]["message_id"]
     again = w.build_batch(w.LATIN1_PERSONS[:1], w.Header(batch_number=99, encoding="W1"))
-    later = ADAPTER.parse(again, ParseContext("FR", RECEIVED + dt.timedelta(days=3)))
+    later = FEED.parse(again, "FR", RECEIVED + dt.timedelta(days=3))
     assert later[0]["header"]["message_id"] == first
 
 
@@ -335,10 +306,10 @@ def test_batch_over_the_record_limit_is_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(batch_module, "MAX_RECORDS", len(details))
     assert len(parse(batch_of(details))) == 1
     over = lines_of(minimal_person(), minimal_person(record_number="SYNTH-2"))
-    assert error_of(batch_of(over)).reason_code == LIMIT_EXCEEDED
-    assert error_of(batch_of(over, final_terminator=False)).reason_code == LIMIT_EXCEEDED
+    assert error_of(batch_of(over)).reason_code == base.LIMIT_EXCEEDED
+    assert error_of(batch_of(over, final_terminator=False)).reason_code == base.LIMIT_EXCEEDED
     no_terminators = b"".join(w.split_records(batch_of(over)))
-    assert error_of(no_terminators).reason_code == MALFORMED  # one long line: its length is wrong
+    assert error_of(no_terminators).reason_code == base.MALFORMED  # one long line: its length is wrong
 
 
 def test_many_records_parse_in_order() -> None:
@@ -356,7 +327,7 @@ def test_wrong_record_count_refuses_the_batch() -> None:
     details = lines_of(minimal_person())
     for count in (len(details) - 1, len(details) + 1):
         error = error_of(batch_of(details, count=count))
-        assert error.reason_code == BATCH_MISMATCH
+        assert error.reason_code == base.BATCH_MISMATCH
         assert "record count" in str(error)
 
 
@@ -364,27 +335,27 @@ def test_wrong_checksum_refuses_the_batch() -> None:
     """A trailer whose CRC-32 differs: BATCH_MISMATCH naming the checksum."""
     details = lines_of(minimal_person())
     error = error_of(batch_of(details, checksum=0x12345678))
-    assert error.reason_code == BATCH_MISMATCH
+    assert error.reason_code == base.BATCH_MISMATCH
     assert "checksum" in str(error)
 
 
 def test_missing_trailer_refuses_the_batch() -> None:
     """A batch without trailer, or cut after a detail line (a lost tail), is BATCH_MISMATCH."""
     details = lines_of(minimal_person(), minimal_person(record_number="SYNTH-2"))
-    assert error_of(batch_of(details, trailer=False)).reason_code == BATCH_MISMATCH
-    assert error_of(batch_of([], trailer=False)).reason_code == BATCH_MISMATCH
+    assert error_of(batch_of(details, trailer=False)).reason_code == base.BATCH_MISMATCH
+    assert error_of(batch_of([], trailer=False)).reason_code == base.BATCH_MISMATCH
     cut = b"".join(r + b"\r\n" for r in w.split_records(batch_of(details))[:5])
-    assert error_of(cut).reason_code == BATCH_MISMATCH
+    assert error_of(cut).reason_code == base.BATCH_MISMATCH
 
 
 def test_records_removed_or_reordered_are_detected() -> None:
     """A detail record dropped (trailer kept) or two records swapped: BATCH_MISMATCH, never output."""
     records = w.split_records(SAMPLES[LATIN1])
     dropped = b"\r\n".join(records[:3] + records[4:]) + b"\r\n"
-    assert error_of(dropped).reason_code == BATCH_MISMATCH
+    assert error_of(dropped).reason_code == base.BATCH_MISMATCH
     swapped = records[:]
     swapped[2], swapped[3] = swapped[3], swapped[2]
-    assert error_of(b"\r\n".join(swapped) + b"\r\n").reason_code == BATCH_MISMATCH
+    assert error_of(b"\r\n".join(swapped) + b"\r\n").reason_code == base.BATCH_MISMATCH
 
 
 @pytest.mark.parametrize(
@@ -396,7 +367,7 @@ def test_badly_formed_trailer_is_malformed(checksum: str, count: str) -> None:
     """A trailer whose count is not digits or whose checksum is not 8 upper-case hex digits is MALFORMED."""
     trailer = w.render("TR", record_count=count, checksum=checksum).encode("ascii")
     payload = w.Header().line().encode("ascii") + b"\r\n" + trailer + b"\r\n"
-    assert error_of(payload).reason_code == MALFORMED
+    assert error_of(payload).reason_code == base.MALFORMED
 
 
 # --- envelope refusals ---------------------------------------------------------------------------------
@@ -414,18 +385,18 @@ def test_structural_refusals_name_the_line() -> None:
     sample = SAMPLES[LATIN1]
     truncated = sample[:-10]
     error = error_of(truncated)
-    assert error.reason_code == MALFORMED
+    assert error.reason_code == base.MALFORMED
     assert f"line {len(w.split_records(sample))}" in str(error)
     longer = _with_lines(sample, lambda r: r.__setitem__(2, r[2] + b" "))
     error = error_of(longer)
-    assert (error.reason_code, "line 3:" in str(error)) == (MALFORMED, True)
+    assert (error.reason_code, "line 3:" in str(error)) == (base.MALFORMED, True)
     blank = _with_lines(sample, lambda r: r.insert(4, b""))
     assert "line 5:" in str(error_of(blank))
-    assert error_of(b"").reason_code == MALFORMED
-    assert error_of(b"\r\n").reason_code == MALFORMED
+    assert error_of(b"").reason_code == base.MALFORMED
+    assert error_of(b"\r\n").reason_code == base.MALFORMED
     no_header = _with_lines(sample, lambda r: r.pop(0))
     error = error_of(no_header)
-    assert (error.reason_code, "line 1:" in str(error)) == (MALFORMED, True)
+    assert (error.reason_code, "line 1:" in str(error)) == (base.MALFORMED, True)
 
 
 def test_trailer_before_the_end_is_malformed() -> None:
@@ -434,17 +405,17 @@ def test_trailer_before_the_end_is_malformed() -> None:
     records = w.split_records(sample)
     moved = records[:3] + records[-1:] + records[3:-1]
     error = error_of(b"\r\n".join(moved) + b"\r\n")
-    assert (error.reason_code, "line 4:" in str(error)) == (MALFORMED, True)
+    assert (error.reason_code, "line 4:" in str(error)) == (base.MALFORMED, True)
     details = lines_of(minimal_person())
     inner_trailer = [*details, w.trailer_line(len(details), 0)]
-    assert error_of(batch_of(inner_trailer)).reason_code == MALFORMED
+    assert error_of(batch_of(inner_trailer)).reason_code == base.MALFORMED
 
 
 def test_second_header_is_malformed() -> None:
     """An HD record among the detail records (two batches concatenated) is MALFORMED with its line."""
     details = [*lines_of(minimal_person()), w.Header().line(), *lines_of(minimal_person(record_number="SYNTH-2"))]
     error = error_of(batch_of(details))
-    assert error.reason_code == MALFORMED
+    assert error.reason_code == base.MALFORMED
     assert f"line {len(lines_of(minimal_person())) + 2}:" in str(error)
 
 
@@ -453,24 +424,24 @@ def test_unknown_record_type_is_malformed() -> None:
     details = lines_of(minimal_person())
     details.insert(1, "ZZ" + details[1][2:])
     error = error_of(batch_of(details))
-    assert (error.reason_code, "line 3:" in str(error)) == (MALFORMED, True)
+    assert (error.reason_code, "line 3:" in str(error)) == (base.MALFORMED, True)
 
 
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
-        ("format_version", "02", MALFORMED),
-        ("encoding", "U8", MALFORMED),
-        ("encoding", "l1", MALFORMED),
-        ("sender", "fr", INVALID_VALUE),
-        ("batch_number", "0000004X", INVALID_VALUE),
-        ("creation_date", "20250230", INVALID_VALUE),
-        ("creation_time", "246000", INVALID_VALUE),
-        ("creation_time", "236100", INVALID_VALUE),
-        ("title_language", "FR", INVALID_VALUE),
-        ("legal_basis", "", MISSING_FIELD),
-        ("purpose", " ECRIS", INVALID_VALUE),
-        ("filler", "x", INVALID_VALUE),
+        ("format_version", "02", base.MALFORMED),
+        ("encoding", "U8", base.MALFORMED),
+        ("encoding", "l1", base.MALFORMED),
+        ("sender", "fr", base.INVALID_VALUE),
+        ("batch_number", "0000004X", base.INVALID_VALUE),
+        ("creation_date", "20250230", base.INVALID_VALUE),
+        ("creation_time", "246000", base.INVALID_VALUE),
+        ("creation_time", "236100", base.INVALID_VALUE),
+        ("title_language", "FR", base.INVALID_VALUE),
+        ("legal_basis", "", base.MISSING_FIELD),
+        ("purpose", " ECRIS", base.INVALID_VALUE),
+        ("filler", "x", base.INVALID_VALUE),
     ],
 )
 def test_bad_header_fields(field: str, value: str, reason: str) -> None:
@@ -485,13 +456,13 @@ def test_header_must_be_ascii() -> None:
     """A header with a non-ASCII byte is MALFORMED."""
     header = w.replace_field(w.Header().line(), "purpose", "NOTIFICATIÖN").encode("latin-1")
     details = [line.encode("latin-1") for line in lines_of(minimal_person())]
-    assert error_of(w.seal([header, *details])).reason_code == MALFORMED
+    assert error_of(w.seal([header, *details])).reason_code == base.MALFORMED
 
 
 def test_sender_must_be_the_feed_jurisdiction() -> None:
     """A batch whose header names another sender than the feed it arrived on is SENDER_MISMATCH."""
-    assert error_of(SAMPLES[LATIN1], "DE").reason_code == SENDER_MISMATCH
-    assert error_of(batch_of(lines_of(minimal_person()), w.Header(sender="DE"))).reason_code == SENDER_MISMATCH
+    assert error_of(SAMPLES[LATIN1], "DE").reason_code == base.SENDER_MISMATCH
+    assert error_of(batch_of(lines_of(minimal_person()), w.Header(sender="DE"))).reason_code == base.SENDER_MISMATCH
 
 
 # --- encodings -----------------------------------------------------------------------------------------
@@ -502,7 +473,7 @@ def test_cp1252_batch_declared_latin1_is_malformed() -> None:
     (the header is outside the checksum, so this is the encoding check speaking)."""
     payload = SAMPLES[CP1252].replace(b"W1fr", b"L1fr", 1)
     error = error_of(payload)
-    assert error.reason_code == MALFORMED
+    assert error.reason_code == base.MALFORMED
     assert "line 2:" in str(error)
 
 
@@ -520,7 +491,7 @@ def test_bytes_undefined_in_cp1252_are_malformed(byte: int) -> None:
     details = [line.encode("cp1252") for line in lines_of(minimal_person())]
     details[2] = details[2][:30] + bytes([byte]) + details[2][31:]
     error = error_of(w.seal([header, *details]))
-    assert (error.reason_code, "line 4:" in str(error)) == (MALFORMED, True)
+    assert (error.reason_code, "line 4:" in str(error)) == (base.MALFORMED, True)
 
 
 @pytest.mark.parametrize("char", ["\t", "\x00", "\x7f", "\x85", "\x1b"])
@@ -528,7 +499,7 @@ def test_control_characters_are_malformed(char: str) -> None:
     """C0 (TAB included), DEL and C1 characters in a record are MALFORMED even under a correct trailer."""
     details = changed(lines_of(minimal_person()), "PS", "family_name", f"ES{char}SAI")
     error = error_of(batch_of(details))
-    assert (error.reason_code, "line 2:" in str(error)) == (MALFORMED, True)
+    assert (error.reason_code, "line 2:" in str(error)) == (base.MALFORMED, True)
 
 
 def test_cp1252_only_characters_round_trip_in_w1() -> None:
@@ -627,54 +598,54 @@ def test_inner_spaces_and_latin1_letters_are_kept() -> None:
 # --- field refusals ------------------------------------------------------------------------------------
 
 _FIELD_CASES = [
-    ("PS", "record_number", "synth-1", INVALID_VALUE),
-    ("PS", "record_number", "", MISSING_FIELD),
-    ("PS", "record_number", "-SYNTH", INVALID_VALUE),
-    ("PS", "conviction_seq", 1, INVALID_VALUE),
-    ("PS", "version", 0, INVALID_VALUE),
-    ("PS", "version", "0000 ", INVALID_VALUE),
-    ("PS", "message_type", "R", INVALID_VALUE),
-    ("PS", "message_type", " ", INVALID_VALUE),
-    ("PS", "sex", "Q", INVALID_VALUE),
-    ("PS", "birth_date", "19851340", INVALID_VALUE),
-    ("PS", "birth_date", "19850015", INVALID_VALUE),
-    ("PS", "birth_date", "00000315", INVALID_VALUE),
-    ("PS", "birth_date", "19850230", INVALID_VALUE),
-    ("PS", "birth_date", "1985-3-1", INVALID_VALUE),
-    ("PS", "birth_date", "1985031²", INVALID_VALUE),
-    ("PS", "birth_date", "20250116", INVALID_VALUE),
-    ("PS", "family_name", "", MISSING_FIELD),
-    ("PS", "family_name", " ESSAI", INVALID_VALUE),
-    ("PS", "family_name", "\xa0", INVALID_VALUE),
-    ("PS", "birth_country", "ZZ", UNKNOWN_JURISDICTION),
-    ("PS", "birth_country", "fr", INVALID_VALUE),
-    ("PS", "birth_country", "F", INVALID_VALUE),
-    ("PS", "filler", "shifted", INVALID_VALUE),
-    ("NA", "country", "XK", UNKNOWN_JURISDICTION),
-    ("NA", "country", "", MISSING_FIELD),
-    ("NA", "conviction_seq", 1, INVALID_VALUE),
-    ("CV", "conviction_seq", 0, INVALID_VALUE),
-    ("CV", "court_name", "", MISSING_FIELD),
-    ("CV", "decision_date", "00000000", MISSING_FIELD),
-    ("CV", "decision_date", "2024010A", INVALID_VALUE),
-    ("CV", "date_final", "20240101", INVALID_VALUE),
-    ("CV", "retention_end", "20241301", INVALID_VALUE),
-    ("CV", "filler", "x", INVALID_VALUE),
-    ("OF", "offence_code", 0, INVALID_VALUE),
-    ("OF", "offence_code", "  7875", INVALID_VALUE),
-    ("OF", "title", "", MISSING_FIELD),
-    ("OF", "completion", " ", INVALID_VALUE),
-    ("OF", "participation", "X", INVALID_VALUE),
-    ("OF", "committed_on", "20241300", INVALID_VALUE),
-    ("OF", "place_country", "QQ", UNKNOWN_JURISDICTION),
-    ("SN", "sanction_code", "", MISSING_FIELD),
-    ("SN", "sanction_code", "amd", INVALID_VALUE),
-    ("SN", "duration_years", " 1", INVALID_VALUE),
-    ("SN", "amount", "00000000000100 ", INVALID_VALUE),
-    ("SN", "currency", "", MISSING_FIELD),
-    ("SN", "currency", "eur", INVALID_VALUE),
-    ("SN", "suspended", "O", INVALID_VALUE),
-    ("SN", "probation_days", "1x1", INVALID_VALUE),
+    ("PS", "record_number", "synth-1", base.INVALID_VALUE),
+    ("PS", "record_number", "", base.MISSING_FIELD),
+    ("PS", "record_number", "-SYNTH", base.INVALID_VALUE),
+    ("PS", "conviction_seq", 1, base.INVALID_VALUE),
+    ("PS", "version", 0, base.INVALID_VALUE),
+    ("PS", "version", "0000 ", base.INVALID_VALUE),
+    ("PS", "message_type", "R", base.INVALID_VALUE),
+    ("PS", "message_type", " ", base.INVALID_VALUE),
+    ("PS", "sex", "Q", base.INVALID_VALUE),
+    ("PS", "birth_date", "19851340", base.INVALID_VALUE),
+    ("PS", "birth_date", "19850015", base.INVALID_VALUE),
+    ("PS", "birth_date", "00000315", base.INVALID_VALUE),
+    ("PS", "birth_date", "19850230", base.INVALID_VALUE),
+    ("PS", "birth_date", "1985-3-1", base.INVALID_VALUE),
+    ("PS", "birth_date", "1985031²", base.INVALID_VALUE),
+    ("PS", "birth_date", "20250116", base.INVALID_VALUE),
+    ("PS", "family_name", "", base.MISSING_FIELD),
+    ("PS", "family_name", " ESSAI", base.INVALID_VALUE),
+    ("PS", "family_name", "\xa0", base.INVALID_VALUE),
+    ("PS", "birth_country", "ZZ", base.UNKNOWN_JURISDICTION),
+    ("PS", "birth_country", "fr", base.INVALID_VALUE),
+    ("PS", "birth_country", "F", base.INVALID_VALUE),
+    ("PS", "filler", "shifted", base.INVALID_VALUE),
+    ("NA", "country", "XK", base.UNKNOWN_JURISDICTION),
+    ("NA", "country", "", base.MISSING_FIELD),
+    ("NA", "conviction_seq", 1, base.INVALID_VALUE),
+    ("CV", "conviction_seq", 0, base.INVALID_VALUE),
+    ("CV", "court_name", "", base.MISSING_FIELD),
+    ("CV", "decision_date", "00000000", base.MISSING_FIELD),
+    ("CV", "decision_date", "2024010A", base.INVALID_VALUE),
+    ("CV", "date_final", "20240101", base.INVALID_VALUE),
+    ("CV", "retention_end", "20241301", base.INVALID_VALUE),
+    ("CV", "filler", "x", base.INVALID_VALUE),
+    ("OF", "offence_code", 0, base.INVALID_VALUE),
+    ("OF", "offence_code", "  7875", base.INVALID_VALUE),
+    ("OF", "title", "", base.MISSING_FIELD),
+    ("OF", "completion", " ", base.INVALID_VALUE),
+    ("OF", "participation", "X", base.INVALID_VALUE),
+    ("OF", "committed_on", "20241300", base.INVALID_VALUE),
+    ("OF", "place_country", "QQ", base.UNKNOWN_JURISDICTION),
+    ("SN", "sanction_code", "", base.MISSING_FIELD),
+    ("SN", "sanction_code", "amd", base.INVALID_VALUE),
+    ("SN", "duration_years", " 1", base.INVALID_VALUE),
+    ("SN", "amount", "00000000000100 ", base.INVALID_VALUE),
+    ("SN", "currency", "", base.MISSING_FIELD),
+    ("SN", "currency", "eur", base.INVALID_VALUE),
+    ("SN", "suspended", "O", base.INVALID_VALUE),
+    ("SN", "probation_days", "1x1", base.INVALID_VALUE),
 ]
 
 
@@ -695,7 +666,7 @@ def test_currency_without_amount_is_invalid() -> None:
     """A currency on a sanction whose amount is blank is INVALID_VALUE."""
     person = minimal_person()
     person.convictions[0].sanctions = [w.Sanction("EMP", duration=(1, 0, 0, 0), currency="EUR")]
-    assert error_of(w.build_batch([person])).reason_code == INVALID_VALUE
+    assert error_of(w.build_batch([person])).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize(
@@ -719,7 +690,7 @@ def test_bad_fields_of_optional_records(record_type: str, field: str, value: str
     person.convictions[0].later_decisions = [w.LaterDecision("P", "20240601")]
     assert parse(w.build_batch([person]))  # valid before the change
     error = error_of(batch_of(changed(lines_of(person), record_type, field, value)))
-    assert error.reason_code == (MISSING_FIELD if not value.strip() or value == "00000000" else INVALID_VALUE)
+    assert error.reason_code == (base.MISSING_FIELD if not value.strip() or value == "00000000" else base.INVALID_VALUE)
 
 
 # --- hierarchy -----------------------------------------------------------------------------------------
@@ -728,14 +699,14 @@ def test_bad_fields_of_optional_records(record_type: str, field: str, value: str
 def test_records_before_any_ps_are_malformed() -> None:
     """A person or conviction record with no PS before it is MALFORMED."""
     details = lines_of(minimal_person())
-    assert error_of(batch_of(details[1:])).reason_code == MALFORMED
+    assert error_of(batch_of(details[1:])).reason_code == base.MALFORMED
 
 
 def test_record_number_must_repeat_the_ps() -> None:
     """A detail record carrying another record number than its PS (a mis-sorted export) is MALFORMED."""
     details = changed(lines_of(minimal_person()), "OF", "record_number", "SYNTH-2")
     error = error_of(batch_of(details))
-    assert (error.reason_code, "line 2" in str(error)) == (MALFORMED, True)
+    assert (error.reason_code, "line 2" in str(error)) == (base.MALFORMED, True)
 
 
 def test_person_records_after_a_conviction_are_malformed() -> None:
@@ -743,7 +714,7 @@ def test_person_records_after_a_conviction_are_malformed() -> None:
     details = lines_of(minimal_person())
     na = details.pop(1)
     details.append(na)
-    assert error_of(batch_of(details)).reason_code == MALFORMED
+    assert error_of(batch_of(details)).reason_code == base.MALFORMED
 
 
 def test_conviction_records_need_their_cv() -> None:
@@ -751,9 +722,9 @@ def test_conviction_records_need_their_cv() -> None:
     details = lines_of(minimal_person())
     of = details.pop(3)
     details.insert(2, of)
-    assert error_of(batch_of(details)).reason_code == MALFORMED
+    assert error_of(batch_of(details)).reason_code == base.MALFORMED
     wrong_seq = changed(lines_of(minimal_person()), "SN", "conviction_seq", 2)
-    assert error_of(batch_of(wrong_seq)).reason_code == MALFORMED
+    assert error_of(batch_of(wrong_seq)).reason_code == base.MALFORMED
 
 
 def test_conviction_sequences_ascend() -> None:
@@ -762,13 +733,13 @@ def test_conviction_sequences_ascend() -> None:
     person.convictions.append(person.convictions[0])
     details = changed(lines_of(person), "CV", "conviction_seq", 1, occurrence=1)
     details = [w.replace_field(d, "conviction_seq", 1) if d[:2] in {"OF", "SN"} else d for d in details]
-    assert error_of(batch_of(details)).reason_code == INVALID_VALUE
+    assert error_of(batch_of(details)).reason_code == base.INVALID_VALUE
     assert len(parse(w.build_batch([person]))[0]["convictions"]) == 2
 
 
 def test_repeated_record_version_is_invalid_but_new_versions_are_not() -> None:
     """The same record number and version twice in a batch is INVALID_VALUE; versions 1 and 2 both pass."""
-    assert error_of(w.build_batch([minimal_person(), minimal_person()])).reason_code == INVALID_VALUE
+    assert error_of(w.build_batch([minimal_person(), minimal_person()])).reason_code == base.INVALID_VALUE
     records = parse(w.build_batch([minimal_person(), minimal_person(version=2, message_type="U")]))
     assert [r["header"]["source_record_version"] for r in records] == [1, 2]
 
@@ -776,11 +747,11 @@ def test_repeated_record_version_is_invalid_but_new_versions_are_not() -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"nationalities": []}, MISSING_FIELD),
-        ({"nationalities": ["FR", "FR"]}, INVALID_VALUE),
-        ({"convictions": []}, MISSING_FIELD),
-        ({"convictions": [], "message_type": "U"}, MISSING_FIELD),
-        ({"convictions": [w.Conviction("Tribunal fictif", "20240102")]}, MISSING_FIELD),
+        ({"nationalities": []}, base.MISSING_FIELD),
+        ({"nationalities": ["FR", "FR"]}, base.INVALID_VALUE),
+        ({"convictions": []}, base.MISSING_FIELD),
+        ({"convictions": [], "message_type": "U"}, base.MISSING_FIELD),
+        ({"convictions": [w.Conviction("Tribunal fictif", "20240102")]}, base.MISSING_FIELD),
     ],
     ids=["no-nationality", "nationality-twice", "notification-without-cv", "update-without-cv", "cv-without-of"],
 )
@@ -795,7 +766,7 @@ def test_error_in_a_late_record_refuses_the_whole_batch() -> None:
     """A bad field in the last register record refuses the batch: no partial list of records."""
     details = lines_of(*w.LATIN1_PERSONS)
     bad = changed(details, "PS", "sex", "Q", occurrence=3)
-    assert error_of(batch_of(bad, w.LATIN1_HEADER)).reason_code == INVALID_VALUE
+    assert error_of(batch_of(bad, w.LATIN1_HEADER)).reason_code == base.INVALID_VALUE
 
 
 # --- mapping tables ------------------------------------------------------------------------------------

@@ -5,41 +5,22 @@ give valid records or clean AdapterErrors. Batches are built with tests/adapters
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import BATCH_MISMATCH, COUNTRIES, MALFORMED, AdapterError, ParseContext, get_adapter
-from adapters.codes import load_tables
+from adapters.base import BATCH_MISMATCH, MALFORMED, AdapterError
 from adapters.fixed_width.layout import RECORD_LENGTH
-from services.kernel.codec import codec
+from adapters.kit.codes import load_tables
+from adapters.kit.countries import COUNTRIES
 from tests.adapters import fixed_width_writer as w
+from tests.adapters.harness import RECEIVED, Feed, round_trip
 
-RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
-ADAPTER = get_adapter("fixed-width")
-SAMPLES = dict(ADAPTER.samples())
+FEED = Feed("fixed-width", "FR")
+SAMPLES = FEED.samples
 FR_TABLE = load_tables("adapters.fixed_width")["FR"]
-
-
-def parse(payload: bytes) -> list[dict[str, Any]]:
-    """Parse ``payload`` as the FR feed."""
-    return ADAPTER.parse(payload, ParseContext("FR", RECEIVED))
-
-
-def reason_of(payload: bytes) -> AdapterError:
-    """The AdapterError parsing ``payload`` raises (fails the test when it parses)."""
-    try:
-        parse(payload)
-    except AdapterError as error:
-        return error
-    raise AssertionError("the batch parsed")
-
-
-def round_trip(record: dict[str, Any]) -> None:
-    """The canonical codec encodes and decodes ``record``."""
-    canonical = codec("canonical_record")
-    canonical.decode(canonical.encode(record))
+parse = FEED.parse  # the records of a batch on the FR feed
+reason_of = FEED.refusal  # the AdapterError a batch raises on the FR feed (fails the test when it parses)
 
 
 _L1_CHARS = [chr(c) for c in [*range(0x20, 0x7F), *range(0xA0, 0x100)]]

@@ -12,25 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import (
-    INVALID_VALUE,
-    MALFORMED,
-    MISSING_FIELD,
-    SENDER_MISMATCH,
-    UNKNOWN_JURISDICTION,
-    AdapterError,
-    ParseContext,
-    get_adapter,
-    record_message_id,
-)
-from adapters.codes import COLUMNS, load_tables, parse_table
+from adapters import base
+from adapters.base import AdapterError, ParseContext, record_message_id
 from adapters.json_v1.parser import JsonV1Adapter
-from services.kernel.codec import codec
+from adapters.kit.codes import COLUMNS, load_tables, parse_table
 from services.kernel.errors import ConfigError
+from tests.adapters.harness import RECEIVED, Feed, assert_survives_codec, round_trip
 
-RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
-ADAPTER = get_adapter("json-v1")
-SAMPLES = dict(ADAPTER.samples())
+FEED = Feed("json-v1", "DE")
+ADAPTER, SAMPLES = FEED.adapter, FEED.samples
 FR_PL = "DE-notification-fr-pl.json"
 REQUIRED_SAMPLES = {
     FR_PL,
@@ -53,16 +43,7 @@ def sample_doc(name: str = FR_PL) -> Doc:
 
 def parse_doc(doc: Doc, jurisdiction: str | None = None) -> dict[str, Any]:
     """Serialise ``doc`` and parse it as the feed of ``jurisdiction`` (default: its sender); one record."""
-    payload = json.dumps(doc).encode("utf-8")
-    records = ADAPTER.parse(payload, ParseContext(jurisdiction or str(doc["sender"]), RECEIVED))
-    assert len(records) == 1
-    return records[0]
-
-
-def round_trip(record: dict[str, Any]) -> dict[str, Any]:
-    """Encode with the canonical codec and decode again."""
-    canonical = codec("canonical_record")
-    return canonical.decode(canonical.encode(record))
+    return FEED.parse_one(json.dumps(doc).encode("utf-8"), jurisdiction or str(doc["sender"]))
 
 
 def set_path(doc: Any, path: str, value: object) -> None:
@@ -77,10 +58,8 @@ def set_path(doc: Any, path: str, value: object) -> None:
 
 
 def reason_of(doc: Doc, jurisdiction: str | None = None) -> AdapterError:
-    """The AdapterError parsing ``doc`` raises (fails the test when it parses)."""
-    with pytest.raises(AdapterError) as info:
-        parse_doc(doc, jurisdiction)
-    return info.value
+    """The AdapterError parsing ``doc`` as the feed of ``jurisdiction`` (default: its sender) raises."""
+    return FEED.refusal(json.dumps(doc).encode("utf-8"), jurisdiction or str(doc["sender"]))
 
 
 # --- samples ---------------------------------------------------------------------------------------
@@ -98,12 +77,7 @@ def test_required_samples_are_shipped_sorted() -> None:
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_sample_parses_and_round_trips(name: str) -> None:
     """Each sample gives one record that the canonical codec encodes and decodes unchanged in substance."""
-    record = parse_doc(sample_doc(name))
-    back = round_trip(record)
-    assert str(back["header"]["message_id"]) == record["header"]["message_id"]
-    assert back["person"] == record["person"]
-    assert back["convictions"] == record["convictions"]
-    assert back["header"]["created_at"] == RECEIVED
+    assert_survives_codec(parse_doc(sample_doc(name)))
 
 
 def test_fr_pl_sample_maps_every_section() -> None:
@@ -162,8 +136,8 @@ def test_message_id_is_stable_and_versioned() -> None:
     """The same payload gives the same message id whenever it is received; version 2 of the same source
     record gives another id, both being record_message_id(sender, record id, version)."""
     payload = SAMPLES["DE-notification-fr.json"]
-    first = ADAPTER.parse(payload, ParseContext("DE", RECEIVED))[0]["header"]
-    later = ADAPTER.parse(payload, ParseContext("DE", RECEIVED + dt.timedelta(days=3)))[0]["header"]
+    first = FEED.parse(payload, "DE", RECEIVED)[0]["header"]
+    later = FEED.parse(payload, "DE", RECEIVED + dt.timedelta(days=3))[0]["header"]
     update = parse_doc(sample_doc("DE-update-fr.json"))["header"]
     assert first["message_id"] == later["message_id"]
     assert update["source_record_id"] == first["source_record_id"]
@@ -219,7 +193,7 @@ def test_bad_birth_dates_are_invalid(text: str) -> None:
     """Impossible, malformed, non-ASCII-digit and future birth dates are INVALID_VALUE."""
     doc = sample_doc()
     doc["person"]["birth_date"] = text
-    assert reason_of(doc).reason_code == INVALID_VALUE
+    assert reason_of(doc).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize(
@@ -330,59 +304,59 @@ def test_sanction_without_code_and_unmapped_jurisdiction_are_unknown() -> None:
 def test_unparseable_payloads_are_malformed(payload: bytes) -> None:
     """Bytes that are not one strict UTF-8 JSON object are MALFORMED."""
     with pytest.raises(AdapterError) as info:
-        ADAPTER.parse(payload, ParseContext("DE", RECEIVED))
-    assert info.value.reason_code == MALFORMED
+        FEED.parse(payload, "DE", RECEIVED)
+    assert info.value.reason_code == base.MALFORMED
 
 
 @pytest.mark.parametrize(
     ("path", "value", "reason"),
     [
-        ("format", "crx-json/2", MALFORMED),
-        ("format", DELETE, MISSING_FIELD),
-        ("record_id", DELETE, MISSING_FIELD),
-        ("record_id", "   ", INVALID_VALUE),
-        ("version", 0, INVALID_VALUE),
-        ("version", "1", INVALID_VALUE),
-        ("version", True, INVALID_VALUE),
-        ("version", 2**31, INVALID_VALUE),
-        ("type", "RECEIPT", INVALID_VALUE),
-        ("urgency", "SOON", INVALID_VALUE),
-        ("deadline", "2025-02-01T12:00:00", INVALID_VALUE),
-        ("legal_basis", DELETE, MISSING_FIELD),
-        ("person.names", DELETE, MISSING_FIELD),
-        ("person.names", [], INVALID_VALUE),
-        ("person.names.0.family", DELETE, MISSING_FIELD),
-        ("person.names.0.kind", "NICKNAME", INVALID_VALUE),
-        ("person.names.0.given", "Jean\u0000", INVALID_VALUE),
-        ("person.names.0.family", "\ud800", INVALID_VALUE),
-        ("person.names.0.script", "Cyrl", MISSING_FIELD),
-        ("person.sex", "male", INVALID_VALUE),
-        ("person.birth_date", 1985, INVALID_VALUE),
-        ("person.nationalities", ["ZZ"], UNKNOWN_JURISDICTION),
-        ("person.nationalities", ["FR", "FR"], INVALID_VALUE),
-        ("person.nationalities", "FR", INVALID_VALUE),
-        ("person.birth_place.country", "XX", UNKNOWN_JURISDICTION),
-        ("person.identifiers.0.value", DELETE, MISSING_FIELD),
-        ("convictions", [], INVALID_VALUE),
-        ("convictions", DELETE, MISSING_FIELD),
-        ("convictions.0.decision_date", "2024-02-30", INVALID_VALUE),
-        ("convictions.0.decision_date", "20.02.2024", INVALID_VALUE),
-        ("convictions.0.final_date", "2024-01-01", INVALID_VALUE),
-        ("convictions.0.court", "Amtsgericht", INVALID_VALUE),
-        ("convictions.0.offences", [], INVALID_VALUE),
-        ("convictions.0.offences.0.lang", "DE", INVALID_VALUE),
-        ("convictions.0.offences.0.completion", "DONE", INVALID_VALUE),
-        ("convictions.0.offences.0.place.country", "EU", UNKNOWN_JURISDICTION),
-        ("convictions.0.sanctions", DELETE, MISSING_FIELD),
-        ("convictions.0.sanctions.0.duration", "P", INVALID_VALUE),
-        ("convictions.0.sanctions.0.duration", "PT30M", INVALID_VALUE),
-        ("convictions.0.sanctions.0.suspended", "yes", INVALID_VALUE),
-        ("convictions.0.sanctions.1.amount", 1500.0, INVALID_VALUE),
-        ("convictions.0.sanctions.1.amount", "-1500", INVALID_VALUE),
-        ("convictions.0.sanctions.1.currency", DELETE, MISSING_FIELD),
-        ("convictions.0.sanctions.1.currency", "eur", INVALID_VALUE),
-        ("convictions.0.later_decisions.0.kind", "MERCY", INVALID_VALUE),
-        ("convictions.0.retention_end", "2039", INVALID_VALUE),
+        ("format", "crx-json/2", base.MALFORMED),
+        ("format", DELETE, base.MISSING_FIELD),
+        ("record_id", DELETE, base.MISSING_FIELD),
+        ("record_id", "   ", base.INVALID_VALUE),
+        ("version", 0, base.INVALID_VALUE),
+        ("version", "1", base.INVALID_VALUE),
+        ("version", True, base.INVALID_VALUE),
+        ("version", 2**31, base.INVALID_VALUE),
+        ("type", "RECEIPT", base.INVALID_VALUE),
+        ("urgency", "SOON", base.INVALID_VALUE),
+        ("deadline", "2025-02-01T12:00:00", base.INVALID_VALUE),
+        ("legal_basis", DELETE, base.MISSING_FIELD),
+        ("person.names", DELETE, base.MISSING_FIELD),
+        ("person.names", [], base.INVALID_VALUE),
+        ("person.names.0.family", DELETE, base.MISSING_FIELD),
+        ("person.names.0.kind", "NICKNAME", base.INVALID_VALUE),
+        ("person.names.0.given", "Jean\u0000", base.INVALID_VALUE),
+        ("person.names.0.family", "\ud800", base.INVALID_VALUE),
+        ("person.names.0.script", "Cyrl", base.MISSING_FIELD),
+        ("person.sex", "male", base.INVALID_VALUE),
+        ("person.birth_date", 1985, base.INVALID_VALUE),
+        ("person.nationalities", ["ZZ"], base.UNKNOWN_JURISDICTION),
+        ("person.nationalities", ["FR", "FR"], base.INVALID_VALUE),
+        ("person.nationalities", "FR", base.INVALID_VALUE),
+        ("person.birth_place.country", "XX", base.UNKNOWN_JURISDICTION),
+        ("person.identifiers.0.value", DELETE, base.MISSING_FIELD),
+        ("convictions", [], base.INVALID_VALUE),
+        ("convictions", DELETE, base.MISSING_FIELD),
+        ("convictions.0.decision_date", "2024-02-30", base.INVALID_VALUE),
+        ("convictions.0.decision_date", "20.02.2024", base.INVALID_VALUE),
+        ("convictions.0.final_date", "2024-01-01", base.INVALID_VALUE),
+        ("convictions.0.court", "Amtsgericht", base.INVALID_VALUE),
+        ("convictions.0.offences", [], base.INVALID_VALUE),
+        ("convictions.0.offences.0.lang", "DE", base.INVALID_VALUE),
+        ("convictions.0.offences.0.completion", "DONE", base.INVALID_VALUE),
+        ("convictions.0.offences.0.place.country", "EU", base.UNKNOWN_JURISDICTION),
+        ("convictions.0.sanctions", DELETE, base.MISSING_FIELD),
+        ("convictions.0.sanctions.0.duration", "P", base.INVALID_VALUE),
+        ("convictions.0.sanctions.0.duration", "PT30M", base.INVALID_VALUE),
+        ("convictions.0.sanctions.0.suspended", "yes", base.INVALID_VALUE),
+        ("convictions.0.sanctions.1.amount", 1500.0, base.INVALID_VALUE),
+        ("convictions.0.sanctions.1.amount", "-1500", base.INVALID_VALUE),
+        ("convictions.0.sanctions.1.currency", DELETE, base.MISSING_FIELD),
+        ("convictions.0.sanctions.1.currency", "eur", base.INVALID_VALUE),
+        ("convictions.0.later_decisions.0.kind", "MERCY", base.INVALID_VALUE),
+        ("convictions.0.retention_end", "2039", base.INVALID_VALUE),
     ],
 )
 def test_bad_fields_raise_the_right_reason(path: str, value: object, reason: str) -> None:
@@ -399,20 +373,20 @@ def test_duplicate_conviction_ids_are_invalid() -> None:
     """Two convictions of one record may not share an id."""
     doc = sample_doc()
     doc["convictions"].append(copy.deepcopy(doc["convictions"][0]))
-    assert reason_of(doc).reason_code == INVALID_VALUE
+    assert reason_of(doc).reason_code == base.INVALID_VALUE
 
 
 def test_response_needs_reply_to() -> None:
     """A RESPONSE without reply_to is MISSING_FIELD."""
     doc = sample_doc()
     doc["type"] = "RESPONSE"
-    assert reason_of(doc).reason_code == MISSING_FIELD
+    assert reason_of(doc).reason_code == base.MISSING_FIELD
 
 
 def test_sender_must_be_the_feed_jurisdiction() -> None:
     """A payload claiming another sender than the feed it arrived on is SENDER_MISMATCH."""
     error = reason_of(sample_doc(), jurisdiction="FR")
-    assert error.reason_code == SENDER_MISMATCH
+    assert error.reason_code == base.SENDER_MISMATCH
 
 
 @pytest.mark.parametrize(
@@ -531,7 +505,7 @@ def test_structurally_damaged_samples_give_valid_records_or_clean_errors(data: s
             target[last] = data.draw(st.sampled_from(_NEAR_MISSES) | _JSON, label="value")
     payload = json.dumps(doc).encode("utf-8")
     try:
-        records = ADAPTER.parse(payload, ParseContext(name[:2], RECEIVED))
+        records = FEED.parse(payload, name[:2], RECEIVED)
     except AdapterError as error:
         assert not [s for s in secrets if s in str(error)]
         return

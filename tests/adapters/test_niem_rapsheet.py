@@ -11,47 +11,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from adapters.base import (
-    FORBIDDEN_CONSTRUCT,
-    INVALID_VALUE,
-    LIMIT_EXCEEDED,
-    MALFORMED,
-    MISSING_FIELD,
-    PAYLOAD_TOO_LARGE,
-    SENDER_MISMATCH,
-    UNKNOWN_JURISDICTION,
-    AdapterError,
-    ParseContext,
-    get_adapter,
-    record_message_id,
-)
-from adapters.codes import load_tables
+from adapters import base
+from adapters.base import AdapterError, ParseContext, record_message_id
+from adapters.kit.codes import load_tables
+from adapters.kit.xmlsafe import parse_xml
 from adapters.niem_rapsheet.countries import load_countries, parse_table
+from adapters.niem_rapsheet.envelope import NLETS, NLETS_HEADER
+from adapters.niem_rapsheet.names import NC, RAP, STRUCTURES, J
 from adapters.niem_rapsheet.parser import NiemRapSheetAdapter
-from adapters.xmlsafe import parse_xml
-from services.kernel.codec import codec
 from services.kernel.errors import ConfigError
+from tests.adapters.harness import RECEIVED, Feed, Record, assert_survives_codec, round_trip
 
-RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
-ADAPTER = get_adapter("niem-rapsheet")
-SAMPLES = dict(ADAPTER.samples())
-FR = "US-rapsheet-fr.xml"
-DE = "US-rapsheet-de-extended.xml"
-PL = "US-rapsheet-pl.xml"
-RAP = "http://nlets.org/niem2/rapsheet/1.0"
-NC = "http://niem.gov/niem/niem-core/2.0"
-J = "http://niem.gov/niem/domains/jxdm/4.1"
-S = "http://niem.gov/niem/structures/2.0"
+FEED = Feed("niem-rapsheet", "US")
+ADAPTER, SAMPLES = FEED.adapter, FEED.samples
+FR, DE, PL = "US-rapsheet-fr.xml", "US-rapsheet-de-extended.xml", "US-rapsheet-pl.xml"  # the samples
 EXT = "http://example.org/synthetic/iepd/criminal-history/1.0"
-NS = {"rap": RAP, "nc": NC, "j": J, "s": S, "ext": EXT, "n2": "http://www.nlets.org/niem/1.0",
-      "nh2": "http://www.nlets.org/niem/nlets-hdr/1.0"}  # fmt: skip
+NS = {"rap": RAP, "nc": NC, "j": J, "s": STRUCTURES, "ext": EXT, "n2": NLETS, "nh2": NLETS_HEADER}
 PERSON = "/rap:RapSheet/rap:RapSheetPerson"
 CYCLE1 = "/rap:RapSheet/rap:RapSheetCycle[1]"
 CYCLE2 = "/rap:RapSheet/rap:RapSheetCycle[2]"
 COURT_CHARGE1 = f"{CYCLE1}/rap:CourtAction/rap:CourtCharge"
 SENTENCE1 = f"{CYCLE1}/rap:Sentencing/rap:Sentence"
-
-Record = dict[str, Any]
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -67,24 +47,24 @@ def serialise(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def _payload(root: etree._Element | bytes) -> bytes:
+    """``root`` serialised, or the bytes as given."""
+    return root if isinstance(root, bytes) else serialise(root)
+
+
 def parse_all(root: etree._Element | bytes, jurisdiction: str = "US", received: dt.datetime = RECEIVED) -> list[Record]:
     """Parse a tree (or bytes) on the feed of ``jurisdiction``."""
-    payload = root if isinstance(root, bytes) else serialise(root)
-    return ADAPTER.parse(payload, ParseContext(jurisdiction, received))
+    return FEED.parse(_payload(root), jurisdiction, received)
 
 
 def parse_one(root: etree._Element | bytes, jurisdiction: str = "US") -> Record:
     """Parse a document holding exactly one rap sheet."""
-    records = parse_all(root, jurisdiction)
-    assert len(records) == 1
-    return records[0]
+    return FEED.parse_one(_payload(root), jurisdiction)
 
 
 def refusal(root: etree._Element | bytes, jurisdiction: str = "US") -> AdapterError:
     """The AdapterError parsing ``root`` raises (fails the test when it parses)."""
-    with pytest.raises(AdapterError) as info:
-        parse_all(root, jurisdiction)
-    return info.value
+    return FEED.refusal(_payload(root), jurisdiction)
 
 
 def at(root: etree._Element, path: str) -> etree._Element:
@@ -119,12 +99,6 @@ def add(parent: etree._Element, tag: str, text: str | None = None, **attributes:
     return child
 
 
-def round_trip(record: Record) -> Record:
-    """Encode with the canonical codec and decode again."""
-    canonical = codec("canonical_record")
-    return canonical.decode(canonical.encode(record))
-
-
 def without_header(record: Record) -> Record:
     """The record minus its header (for comparing documents that differ only in what the header shows)."""
     return {key: value for key, value in record.items() if key != "header"}
@@ -144,13 +118,7 @@ def test_required_samples_are_shipped_sorted() -> None:
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_sample_parses_and_round_trips(name: str) -> None:
     """Each sample gives one record that the canonical codec encodes and decodes unchanged in substance."""
-    record = parse_one(SAMPLES[name])
-    back = round_trip(record)
-    assert str(back["header"]["message_id"]) == record["header"]["message_id"]
-    assert back["person"] == record["person"]
-    assert back["convictions"] == record["convictions"]
-    assert back["other_charges"] == record["other_charges"]
-    assert back["header"]["created_at"] == RECEIVED
+    assert_survives_codec(parse_one(SAMPLES[name]))
 
 
 def test_fr_sample_maps_header_and_person() -> None:
@@ -340,7 +308,7 @@ def test_standard_elements_are_read_in_any_of_the_three_namespaces() -> None:
     at(root, f"{COURT_CHARGE1}/rap:ChargeStatute").tag = f"{{{J}}}ChargeStatute"
     assert parse_one(root)["convictions"][0]["offences"][0]["legal_reference"] == "ARS 13-1507"
     at(root, f"{PERSON}/nc:PersonName").tag = f"{{{EXT}}}PersonName"
-    assert refusal(root).reason_code == MISSING_FIELD
+    assert refusal(root).reason_code == base.MISSING_FIELD
 
 
 def test_a_standard_person_element_is_not_the_subject() -> None:
@@ -349,7 +317,7 @@ def test_a_standard_person_element_is_not_the_subject() -> None:
     root = tree(FR)
     at(root, PERSON).tag = f"{{{NC}}}Person"
     error = refusal(root)
-    assert error.reason_code == MISSING_FIELD
+    assert error.reason_code == base.MISSING_FIELD
     assert "RapSheet/RapSheetPerson" in str(error)
 
 
@@ -372,7 +340,7 @@ def test_a_rap_sheet_below_the_depth_limit_is_not_found() -> None:
     for level in range(8):
         inner = add(inner, f"{{{EXT}}}Wrapper{level}")
     inner.append(tree(FR))
-    assert refusal(outer).reason_code == MALFORMED
+    assert refusal(outer).reason_code == base.MALFORMED
 
 
 def test_several_rap_sheets_give_several_records() -> None:
@@ -442,7 +410,7 @@ def test_version_without_as_of_date_uses_the_latest_event() -> None:
 def test_sheet_metadata_reference_picks_the_as_of_date() -> None:
     """The rap:Metadata named by the rap sheet's s:metadata gives the as-of date, not an earlier one."""
     root = tree(FR)
-    other = etree.Element(f"{{{RAP}}}Metadata", {f"{{{S}}}id": "MD-OTHER"})
+    other = etree.Element(f"{{{RAP}}}Metadata", {f"{{{STRUCTURES}}}id": "MD-OTHER"})
     add(add(other, f"{{{NC}}}ReportedDate"), f"{{{NC}}}Date", "2010-01-01")
     root.insert(0, other)
     version = parse_one(root)["header"]["source_record_version"]
@@ -453,7 +421,7 @@ def test_as_of_date_beyond_the_version_range_is_invalid() -> None:
     """An as-of date after 2089-09-18 cannot be encoded in the version: INVALID_VALUE."""
     root = tree(FR)
     set_text(root, "/rap:RapSheet/rap:Metadata/nc:ReportedDate/nc:Date", "2090-01-01")
-    assert refusal(root).reason_code == INVALID_VALUE
+    assert refusal(root).reason_code == base.INVALID_VALUE
 
 
 def test_sid_stands_in_for_a_missing_fbi_number_and_one_is_required() -> None:
@@ -463,7 +431,7 @@ def test_sid_stands_in_for_a_missing_fbi_number_and_one_is_required() -> None:
     assert parse_one(root)["header"]["source_record_id"] == "SID:US-AZ:AZ90000001"
     remove(root, f"{PERSON}/j:PersonAugmentation/j:PersonStateFingerprintIdentification")
     error = refusal(root)
-    assert error.reason_code == MISSING_FIELD
+    assert error.reason_code == base.MISSING_FIELD
     assert "PersonFBIIdentification" in str(error)
 
 
@@ -480,7 +448,7 @@ def test_sid_outside_a_us_state_has_the_issuer_us() -> None:
 
 def test_sender_must_be_the_us_feed() -> None:
     """A rap sheet arriving on another jurisdiction's feed is SENDER_MISMATCH."""
-    assert refusal(SAMPLES[FR], jurisdiction="DE").reason_code == SENDER_MISMATCH
+    assert refusal(SAMPLES[FR], jurisdiction="DE").reason_code == base.SENDER_MISMATCH
 
 
 @pytest.mark.parametrize(
@@ -508,9 +476,9 @@ def test_purpose_code_is_required_and_known() -> None:
     """An unknown purpose code is INVALID_VALUE; a missing one MISSING_FIELD."""
     root = tree(FR)
     set_text(root, "//rap:RapSheetRequest/rap:PurposeCode", "Q")
-    assert refusal(root).reason_code == INVALID_VALUE
+    assert refusal(root).reason_code == base.INVALID_VALUE
     remove(root, "//rap:RapSheetRequest/rap:PurposeCode")
-    assert refusal(root).reason_code == MISSING_FIELD
+    assert refusal(root).reason_code == base.MISSING_FIELD
 
 
 @pytest.mark.parametrize("key", ["IR", "FR", "AR", "CR", "fr"])
@@ -533,11 +501,11 @@ def test_other_nlets_keys_are_notifications() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "reason"),
     [
-        ("//nh2:DocumentControlFieldText", None, MISSING_FIELD),
-        ("//nh2:DestinationORIID", None, MISSING_FIELD),
-        ("//nh2:DestinationORIID", "ZZ", UNKNOWN_JURISDICTION),
-        ("//nh2:DestinationORIID", "NJ0990000", UNKNOWN_JURISDICTION),
-        ("//nh2:DestinationORIID", "US", INVALID_VALUE),
+        ("//nh2:DocumentControlFieldText", None, base.MISSING_FIELD),
+        ("//nh2:DestinationORIID", None, base.MISSING_FIELD),
+        ("//nh2:DestinationORIID", "ZZ", base.UNKNOWN_JURISDICTION),
+        ("//nh2:DestinationORIID", "NJ0990000", base.UNKNOWN_JURISDICTION),
+        ("//nh2:DestinationORIID", "US", base.INVALID_VALUE),
     ],
 )
 def test_response_needs_control_field_and_requester(path: str, value: str | None, reason: str) -> None:
@@ -579,7 +547,7 @@ def test_sex_absent_is_unknown_and_bad_sex_is_invalid() -> None:
     remove(root, f"{PERSON}/rap:PersonSexText")
     assert parse_one(root)["person"]["sex"] == "UNKNOWN"
     add(at(root, PERSON), f"{{{NC}}}PersonSexCode", "Q")
-    assert refusal(root).reason_code == INVALID_VALUE
+    assert refusal(root).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize(
@@ -615,7 +583,7 @@ def test_bad_birth_dates_are_invalid(text: str) -> None:
     root = tree(FR)
     set_text(root, f"{PERSON}/nc:PersonBirthDate/nc:Date", text)
     error = refusal(root)
-    assert error.reason_code == INVALID_VALUE
+    assert error.reason_code == base.INVALID_VALUE
     assert "PersonBirthDate" in str(error)
 
 
@@ -623,7 +591,7 @@ def test_birth_date_is_required() -> None:
     """A subject without a birth date is MISSING_FIELD (an empty element counts as absent)."""
     root = tree(FR)
     set_text(root, f"{PERSON}/nc:PersonBirthDate/nc:Date", "   ")
-    assert refusal(root).reason_code == MISSING_FIELD
+    assert refusal(root).reason_code == base.MISSING_FIELD
 
 
 @pytest.mark.parametrize(
@@ -664,7 +632,7 @@ def test_unknown_citizenship_is_unknown_jurisdiction(element: str, value: str) -
     """A code outside the element's list (including two-letter free text) is UNKNOWN_JURISDICTION."""
     root = tree(FR)
     add(at(root, PERSON), f"{{{NC}}}{element}", value)
-    assert refusal(root).reason_code == UNKNOWN_JURISDICTION
+    assert refusal(root).reason_code == base.UNKNOWN_JURISDICTION
 
 
 def test_citizenships_are_collected_once_each_and_required() -> None:
@@ -677,7 +645,7 @@ def test_citizenships_are_collected_once_each_and_required() -> None:
     root = tree(FR)
     remove(root, f"{PERSON}/nc:PersonCitizenshipISO3166Alpha2Code")
     error = refusal(root)
-    assert error.reason_code == MISSING_FIELD
+    assert error.reason_code == base.MISSING_FIELD
     assert "PersonCitizenship" in str(error)
 
 
@@ -705,7 +673,7 @@ def test_names_full_name_extra_primary_names_and_duplicates() -> None:
     ]
     remove(root, f"{PERSON}/nc:PersonName[1]/nc:PersonSurName")
     error = refusal(root)
-    assert (error.reason_code, "PersonName[1]/PersonSurName" in str(error)) == (MISSING_FIELD, True)
+    assert (error.reason_code, "PersonName[1]/PersonSurName" in str(error)) == (base.MISSING_FIELD, True)
 
 
 # --- charges, dispositions, stages -----------------------------------------------------------------
@@ -833,7 +801,7 @@ def test_empty_charge_is_skipped_and_coded_charge_needs_a_description() -> None:
     charge = add(at(root, f"{CYCLE1}/rap:Arrest"), f"{{{RAP}}}ArrestCharge")
     add(charge, f"{{{J}}}ChargeNCICCode", "2305")
     error = refusal(root)
-    assert error.reason_code == MISSING_FIELD
+    assert error.reason_code == base.MISSING_FIELD
     assert "ArrestCharge[3]/ChargeDescriptionText" in str(error)
 
 
@@ -890,7 +858,7 @@ def test_decision_date_falls_back_to_the_court_action_date() -> None:
     assert parse_one(root)["convictions"][0]["decision_date"] == dt.date(2022, 9, 14)
     remove(root, f"{CYCLE1}/rap:CourtAction/nc:ActivityDate")
     error = refusal(root)
-    assert error.reason_code == MISSING_FIELD
+    assert error.reason_code == base.MISSING_FIELD
     assert "CourtCharge/ChargeDisposition/DispositionDate" in str(error)
 
 
@@ -900,7 +868,7 @@ def test_court_and_agency_labels() -> None:
     root = tree(FR)
     remove(root, "/rap:RapSheet/rap:Court/j:OrganizationAugmentation")
     assert parse_one(root)["convictions"][0]["court"]["name"] == "SYNTHETIC COUNTY SUPERIOR COURT"
-    at(root, "/rap:RapSheet/rap:CourtActionCourtAssociation[1]/j:CourtReference").set(f"{{{S}}}ref", "NOWHERE")
+    at(root, "/rap:RapSheet/rap:CourtActionCourtAssociation[1]/j:CourtReference").set(f"{{{STRUCTURES}}}ref", "NOWHERE")
     record = parse_one(root)
     assert record["convictions"][0]["court"]["name"] == "NOT STATED"
     remove(root, "/rap:RapSheet/rap:CourtActionCourtAssociation")
@@ -934,7 +902,7 @@ def test_bad_durations_are_invalid(duration: str) -> None:
     root = tree(FR)
     set_text(root, f"{SENTENCE1}/j:SentenceTerm[1]/j:TermDuration", duration)
     error = refusal(root)
-    assert error.reason_code == INVALID_VALUE
+    assert error.reason_code == base.INVALID_VALUE
     assert "SentenceTerm[1]/TermDuration" in str(error)
 
 
@@ -955,7 +923,7 @@ def test_bad_fine_amounts_are_invalid(amount: str) -> None:
     """Negative, malformed and oversized amounts are INVALID_VALUE."""
     root = tree(FR)
     set_text(root, f"{SENTENCE1}/rap:SupervisionFineAmount", amount)
-    assert refusal(root).reason_code == INVALID_VALUE
+    assert refusal(root).reason_code == base.INVALID_VALUE
 
 
 def test_structured_fine_amount_and_suspended_and_assigned_terms() -> None:
@@ -1062,26 +1030,26 @@ def test_control_characters_and_overlong_text_are_invalid(text: str) -> None:
     """C1 control characters and text longer than 4096 characters are INVALID_VALUE."""
     root = tree(FR)
     set_text(root, f"{PERSON}/nc:PersonName/nc:PersonSurName", text)
-    assert refusal(root).reason_code == INVALID_VALUE
+    assert refusal(root).reason_code == base.INVALID_VALUE
 
 
 def test_overlong_identifier_is_invalid() -> None:
     """An FBI number longer than 64 characters is INVALID_VALUE."""
     root = tree(FR)
     set_text(root, f"{PERSON}//j:PersonFBIIdentification/nc:IdentificationID", "9" * 65)
-    assert refusal(root).reason_code == INVALID_VALUE
+    assert refusal(root).reason_code == base.INVALID_VALUE
 
 
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (b"<rap:RapSheet", MALFORMED),
-        (b"not xml at all", MALFORMED),
-        (b"", MALFORMED),
-        (b"\xff\xfe<a/>", MALFORMED),
-        (b"<other xmlns='urn:x'><RapSheetless/></other>", MALFORMED),
-        (b'<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>', FORBIDDEN_CONSTRUCT),
-        (b"<a>" * 60 + b"</a>" * 60, LIMIT_EXCEEDED),
+        (b"<rap:RapSheet", base.MALFORMED),
+        (b"not xml at all", base.MALFORMED),
+        (b"", base.MALFORMED),
+        (b"\xff\xfe<a/>", base.MALFORMED),
+        (b"<other xmlns='urn:x'><RapSheetless/></other>", base.MALFORMED),
+        (b'<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>', base.FORBIDDEN_CONSTRUCT),
+        (b"<a>" * 60 + b"</a>" * 60, base.LIMIT_EXCEEDED),
     ],
     ids=["truncated", "text", "empty", "bad-encoding", "no-rapsheet", "doctype", "too-deep"],
 )
@@ -1093,7 +1061,7 @@ def test_unparseable_or_foreign_documents(payload: bytes, reason: str) -> None:
 def test_oversized_payload_is_refused_before_parsing() -> None:
     """A document over 16 MiB is PAYLOAD_TOO_LARGE, whatever it holds."""
     payload = SAMPLES[FR].replace(b"</rap:RapSheet>", b"<!--" + b"x" * (16 * 1024 * 1024) + b"--></rap:RapSheet>")
-    assert refusal(payload).reason_code == PAYLOAD_TOO_LARGE
+    assert refusal(payload).reason_code == base.PAYLOAD_TOO_LARGE
 
 
 def test_rap_sheet_without_subject_is_missing_field() -> None:
@@ -1101,7 +1069,7 @@ def test_rap_sheet_without_subject_is_missing_field() -> None:
     root = tree(FR)
     remove(root, PERSON)
     error = refusal(root)
-    assert (error.reason_code, str(error).startswith("RapSheet/RapSheetPerson")) == (MISSING_FIELD, True)
+    assert (error.reason_code, str(error).startswith("RapSheet/RapSheetPerson")) == (base.MISSING_FIELD, True)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.xmlprolog import declares_doctype, detect_encoding
+from adapters.kit.xmlprolog import declares_doctype, detect_encoding
 
 DOCTYPE_DOC = '<?xml version="1.0" encoding="{enc}"?>\n<!-- c --><?pi x?>\n<!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'
 CLEAN_DOC = '<?xml version="1.0" encoding="{enc}"?>\n<!-- <!DOCTYPE r> --><?pi <!DOCTYPE?>\n<r><!DOCTYPE/></r>'

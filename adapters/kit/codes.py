@@ -21,17 +21,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 
-from adapters.base import COUNTRIES
+from adapters.kit.countries import COUNTRIES
+from adapters.kit.refs import OFFENCE_CATEGORIES, PENALTY_CATEGORIES, reference_codes
 from services.kernel.errors import ConfigError
 
 UNKNOWN = "UNKNOWN"
 COLUMNS = ["kind", "national_code", "category", "note"]
 _TABLE_NAME = re.compile(r"([A-Z]{2})\.csv")
-
-
-def _reference_codes(file_name: str) -> frozenset[str]:
-    table = resources.files("schemas").joinpath(f"reference/{file_name}").read_text(encoding="utf-8")
-    return frozenset(row["code"] for row in csv.DictReader(io.StringIO(table)))
 
 
 @dataclass(frozen=True)
@@ -50,6 +46,9 @@ class CodeTable:
         if national_code is None:
             return UNKNOWN
         return self.sanctions.get(national_code, UNKNOWN)
+
+
+NO_TABLE = CodeTable()  # a jurisdiction without a table: every code is UNKNOWN
 
 
 def parse_table(name: str, content: str, offence_codes: frozenset[str], penalty_codes: frozenset[str]) -> CodeTable:
@@ -79,8 +78,8 @@ def parse_table(name: str, content: str, offence_codes: frozenset[str], penalty_
 
 def load_tables(package: str, folder: str = "mappings") -> Mapping[str, CodeTable]:
     """Every table packaged in ``package``/``folder``, by jurisdiction. Raises ConfigError on a broken table."""
-    offence_codes = _reference_codes("offence_categories.csv")
-    penalty_codes = _reference_codes("penalty_categories.csv")
+    offence_codes = reference_codes(OFFENCE_CATEGORIES)
+    penalty_codes = reference_codes(PENALTY_CATEGORIES)
     tables: dict[str, CodeTable] = {}
     directory = resources.files(package).joinpath(folder)
     for entry in sorted(directory.iterdir(), key=lambda e: e.name):

@@ -1,6 +1,6 @@
 """Reading an XML document's prolog from its bytes alone: does it declare a document type?
 
-``adapters.xmlsafe`` refuses every document type declaration. Asking libxml2 is not enough to tell *why* a
+``adapters.kit.xmlsafe`` refuses every document type declaration. Asking libxml2 is not enough to tell *why* a
 document failed: depending on the libxml2 and lxml versions, a DOCTYPE whose entities would blow up is
 reported as a syntax or resource error before the parser reports the DOCTYPE itself. This module decides
 from the document, before any parser runs, so the reason is the same on every machine.

@@ -1,7 +1,7 @@
 """Parsing untrusted XML: no DTD, no entities, no network, bounded size, depth and element count.
 
 Every XML adapter parses through ``parse_xml``. National feeds need no document type declaration, so one is
-refused outright, read from the document's bytes before any parser runs (``adapters.xmlprolog``), whatever
+refused outright, read from the document's bytes before any parser runs (``adapters.kit.xmlprolog``), whatever
 the document's encoding: billion-laughs bombs, external entities and DTD retrieval never get a chance to
 run, and the reason is FORBIDDEN_CONSTRUCT on every libxml2. Limits are checked while parsing, so a huge or
 deeply nested document is refused after reading only as much as proves it too big.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from adapters.base import FORBIDDEN_CONSTRUCT, LIMIT_EXCEEDED, MALFORMED, PAYLOAD_TOO_LARGE, AdapterError
-from adapters.xmlprolog import declares_doctype
+from adapters.kit.xmlprolog import declares_doctype
 
 _LIBXML2_MAX_DEPTH = 256  # xmlParserMaxDepth without XML_PARSE_HUGE
 _CHUNK = 256  # bytes fed to the parser at a time: at most 85 levels, see the module docstring
@@ -130,3 +130,11 @@ def _has_entity_reference(root: etree._Element) -> bool:
 def local_name(element: etree._Element) -> str:
     """The tag of ``element`` without its namespace."""
     return etree.QName(element).localname
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """``(namespace, local name)`` of an lxml tag: ``{ns}local`` -> ``(ns, local)``, ``local`` -> ``("", local)``."""
+    end = tag.find("}")
+    if end > 0 and tag[0] == "{":
+        return tag[1:end], tag[end + 1 :]
+    return "", tag
