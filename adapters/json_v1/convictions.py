@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from adapters.json_v1 import values
 from adapters.json_v1.fields import Node, invalid, missing
@@ -10,22 +10,11 @@ from adapters.json_v1.person import place
 from adapters.json_v1.values import SYNTAX
 from adapters.kit.codes import CodeTable
 from adapters.kit.distinct import Distinct
+from schemas.records import LaterDecisionKindSymbol
 
 COMPLETION = {c: c for c in ("COMPLETED", "ATTEMPTED", "PREPARATION", "UNKNOWN")}
 PARTICIPATION = {p: p for p in ("PERPETRATOR", "CO_PERPETRATOR", "ACCESSORY", "INSTIGATOR", "UNKNOWN")}
-LATER_DECISION_KINDS = {
-    k: k
-    for k in (
-        "PARDON",
-        "AMNESTY",
-        "REHABILITATION",
-        "REVERSAL",
-        "SENTENCE_MODIFICATION",
-        "SUSPENSION_REVOKED",
-        "EXPUNGEMENT",
-        "OTHER",
-    )
-}
+LATER_DECISION_KINDS = {k: k for k in get_args(LaterDecisionKindSymbol)}  # the schema's symbols, as written
 
 
 def _offence(node: Node, table: CodeTable) -> dict[str, Any]:

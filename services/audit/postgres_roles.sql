@@ -18,8 +18,9 @@
 --   else: UPDATE, DELETE and TRUNCATE fail with "permission denied" before any trigger runs, and it cannot
 --   create, alter or drop anything.
 --
--- The tables are the same as those services/audit/postgres_store.py `install()` creates (a test checks that
--- the catalogs match); tests/audit/test_postgres.py runs this file.
+-- The tables, indexes and triggers are in postgres_tables.sql (included below, so keep the two files side by
+-- side), which services/audit/postgres_store.py `install()` runs too; tests/audit/test_postgres.py runs this
+-- file and checks that both give the same catalog.
 
 CREATE ROLE :"owner" NOLOGIN;
 CREATE ROLE :"writer" LOGIN PASSWORD :'writer_password';
@@ -28,49 +29,7 @@ REVOKE ALL ON SCHEMA :"schema" FROM PUBLIC;
 
 SET ROLE :"owner";
 
-CREATE TABLE :"schema".leaves (
-    idx BIGINT PRIMARY KEY CHECK (idx >= 0),
-    event_id TEXT NOT NULL UNIQUE,
-    event_type TEXT NOT NULL,
-    submission_id TEXT,
-    message_id TEXT,
-    recipients TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    leaf BYTEA NOT NULL
-);
-CREATE INDEX leaves_submission ON :"schema".leaves (submission_id);
-CREATE INDEX leaves_message ON :"schema".leaves (message_id);
-CREATE INDEX leaves_event_type ON :"schema".leaves (event_type);
-CREATE TABLE :"schema".nodes (
-    level SMALLINT NOT NULL CHECK (level BETWEEN 0 AND 63),
-    idx BIGINT NOT NULL CHECK (idx >= 0),
-    hash BYTEA NOT NULL,
-    PRIMARY KEY (level, idx)
-);
-CREATE TABLE :"schema".checkpoints (
-    size BIGINT PRIMARY KEY CHECK (size > 0),
-    root BYTEA NOT NULL,
-    note TEXT NOT NULL
-);
-
-CREATE FUNCTION :"schema".refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the audit log is append-only';
-END
-$$;
-
-CREATE TRIGGER leaves_append_only BEFORE UPDATE OR DELETE ON :"schema".leaves
-    FOR EACH ROW EXECUTE FUNCTION :"schema".refuse_change();
-CREATE TRIGGER leaves_no_truncate BEFORE TRUNCATE ON :"schema".leaves
-    FOR EACH STATEMENT EXECUTE FUNCTION :"schema".refuse_change();
-CREATE TRIGGER nodes_append_only BEFORE UPDATE OR DELETE ON :"schema".nodes
-    FOR EACH ROW EXECUTE FUNCTION :"schema".refuse_change();
-CREATE TRIGGER nodes_no_truncate BEFORE TRUNCATE ON :"schema".nodes
-    FOR EACH STATEMENT EXECUTE FUNCTION :"schema".refuse_change();
-CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON :"schema".checkpoints
-    FOR EACH ROW EXECUTE FUNCTION :"schema".refuse_change();
-CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON :"schema".checkpoints
-    FOR EACH STATEMENT EXECUTE FUNCTION :"schema".refuse_change();
+\ir postgres_tables.sql
 
 REVOKE ALL ON :"schema".leaves, :"schema".nodes, :"schema".checkpoints FROM PUBLIC;
 REVOKE ALL ON FUNCTION :"schema".refuse_change() FROM PUBLIC;

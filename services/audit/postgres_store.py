@@ -24,6 +24,7 @@ import itertools
 import re
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
+from importlib import resources
 from typing import Any
 
 import psycopg
@@ -38,45 +39,13 @@ TABLES = ("leaves", "nodes", "checkpoints")
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
 
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {schema}.leaves (
-    idx BIGINT PRIMARY KEY CHECK (idx >= 0),
-    event_id TEXT NOT NULL UNIQUE,
-    event_type TEXT NOT NULL,
-    submission_id TEXT,
-    message_id TEXT,
-    recipients TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    leaf BYTEA NOT NULL
-);
-CREATE INDEX IF NOT EXISTS leaves_submission ON {schema}.leaves (submission_id);
-CREATE INDEX IF NOT EXISTS leaves_message ON {schema}.leaves (message_id);
-CREATE INDEX IF NOT EXISTS leaves_event_type ON {schema}.leaves (event_type);
-CREATE TABLE IF NOT EXISTS {schema}.nodes (
-    level SMALLINT NOT NULL CHECK (level BETWEEN 0 AND 63),
-    idx BIGINT NOT NULL CHECK (idx >= 0),
-    hash BYTEA NOT NULL,
-    PRIMARY KEY (level, idx)
-);
-CREATE TABLE IF NOT EXISTS {schema}.checkpoints (
-    size BIGINT PRIMARY KEY CHECK (size > 0),
-    root BYTEA NOT NULL,
-    note TEXT NOT NULL
-);
-CREATE OR REPLACE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the audit log is append-only';
-END
-$$;
-"""
-
-_TRIGGERS = """
-CREATE OR REPLACE TRIGGER {row_trigger} BEFORE UPDATE OR DELETE ON {schema}.{table}
-    FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-CREATE OR REPLACE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {schema}.{table}
-    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-"""
+# The tables, indexes and triggers, shared with postgres_roles.sql; psql's :"schema" becomes a bound identifier.
+_DDL = "CREATE SCHEMA IF NOT EXISTS {schema};\n" + (
+    resources.files(__package__)
+    .joinpath("postgres_tables.sql")
+    .read_text(encoding="utf-8")
+    .replace(':"schema"', "{schema}")
+)
 
 
 def check_schema_name(schema: str) -> str:
@@ -97,15 +66,6 @@ def install(conn: psycopg.Connection[Any], schema: str = DEFAULT_SCHEMA) -> None
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
         conn.execute(sql.SQL(_DDL).format(schema=name))
-        for table in TABLES:
-            conn.execute(
-                sql.SQL(_TRIGGERS).format(
-                    schema=name,
-                    table=sql.Identifier(table),
-                    row_trigger=sql.Identifier(f"{table}_append_only"),
-                    truncate_trigger=sql.Identifier(f"{table}_no_truncate"),
-                )
-            )
 
 
 def grant_writer(conn: psycopg.Connection[Any], role: str, schema: str = DEFAULT_SCHEMA) -> None:

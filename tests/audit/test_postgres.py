@@ -140,8 +140,11 @@ def test_a_dropped_connection_fails_one_batch_then_reconnects(pg_log: PgLog, sig
 
 
 def _run_psql_script(conn: psycopg.Connection[Any], path: Path, variables: dict[str, str]) -> None:
-    """Run a psql script's statements with ``:"name"`` and ``:'name'`` substituted (no psql binary needed)."""
-    text = re.sub(r"^--.*$", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    """Run a psql script's statements with ``:"name"`` and ``:'name'`` substituted and ``\\ir FILE`` included (no
+    psql binary needed)."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"^\\ir (\S+)$", lambda m: (path.parent / m.group(1)).read_text(encoding="utf-8"), text, flags=re.M)
+    text = re.sub(r"^--.*$", "", text, flags=re.MULTILINE)
     text = re.sub(r':"(\w+)"', lambda m: sql.Identifier(variables[m.group(1)]).as_string(conn), text)
     text = re.sub(r":'(\w+)'", lambda m: sql.Literal(variables[m.group(1)]).as_string(conn), text)
     statements, current, in_body = [], [], False

@@ -32,6 +32,15 @@ def _get_sync(url: str, headers: Mapping[str, str]) -> Response:
         return error.code, dict(error.headers), error.read()
 
 
+async def _healthz(ops: OpsServer) -> int:
+    """Start ``ops``, GET its /healthz, stop it: the status."""
+    await ops.start()
+    try:
+        return (await _get(f"{ops.url}/healthz"))[0]
+    finally:
+        await ops.stop()
+
+
 async def _get(url: str, **headers: str) -> Response:
     """GET ``url`` with urllib (no automatic decompression, so the bytes are what went over the wire)."""
     return await asyncio.to_thread(_get_sync, url, {k.replace("_", "-"): v for k, v in headers.items()})
@@ -125,11 +134,7 @@ async def test_port_zero_gives_the_bound_port_and_start_stop_are_idempotent() ->
         await ops.stop()
     with pytest.raises(urllib.error.URLError):
         await _get(f"http://127.0.0.1:{port}/healthz")
-    await ops.start()
-    try:
-        assert (await _get(f"{ops.url}/healthz"))[0] == 200
-    finally:
-        await ops.stop()
+    assert await _healthz(ops) == 200  # started again
 
 
 async def test_a_port_in_use_fails_start_and_leaves_nothing_running() -> None:
@@ -142,11 +147,7 @@ async def test_a_port_in_use_fails_start_and_leaves_nothing_running() -> None:
             await second.start()
     finally:
         await first.stop()
-    await second.start()
-    try:
-        assert (await _get(f"{second.url}/healthz"))[0] == 200
-    finally:
-        await second.stop()
+    assert await _healthz(second) == 200
 
 
 async def test_one_registry_behind_several_servers_exports_each_runtime_metric_once() -> None:
