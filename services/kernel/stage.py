@@ -7,11 +7,12 @@ record's fault into a dead letter while letting every other error retry the batc
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.kernel.audit_events import AuditEmitter
+from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, Sealer
@@ -48,6 +49,33 @@ class BrokerStage:
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
         """The outputs of one consumed record."""
         raise NotImplementedError
+
+    def record_event(
+        self,
+        event_type: AuditEventType,
+        header: Mapping[str, Any],
+        *,
+        now: dt.datetime,
+        outcome: str,
+        submission_id: str,
+        **fields: Any,
+    ) -> OutRecord:
+        """The audit event of this stage's act on one canonical record, by the broker: message id, legal basis,
+        purpose, reply-to and source jurisdiction from the record's ``header``; ``fields`` as ``event`` takes
+        them (recipients, reason, rule, payload). Raises ValidationError if the event does not fit the schema."""
+        return self._emitter.event(
+            event_type,
+            occurred_at=now,
+            actor=self._settings.broker_party,
+            outcome=outcome,
+            message_id=str(header["message_id"]),
+            submission_id=submission_id,
+            legal_basis=header["legal_basis"],
+            purpose=header["purpose"],
+            reply_to=header["reply_to"],
+            source_jurisdiction=header["source_jurisdiction"],
+            **fields,
+        )
 
     def failed(
         self, exc: Exception, rec: Any, *, submission_id: str | None, jurisdiction: str | None, now: dt.datetime

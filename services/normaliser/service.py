@@ -137,17 +137,12 @@ class Normaliser(BrokerStage):
                 "normalised", source_jurisdiction=header["source_jurisdiction"], submission_id=submission_id
             )
             key = partition_key(header["source_jurisdiction"], header["source_record_id"])
-            audit = self._emitter.event(
+            audit = self.record_event(
                 AuditEventType.NORMALISATION,
-                occurred_at=now,
-                actor=self._settings.broker_party,
+                header,
+                now=now,
                 outcome="ok",
-                message_id=message_id,
                 submission_id=submission_id,
-                legal_basis=header["legal_basis"],
-                purpose=header["purpose"],
-                reply_to=header["reply_to"],
-                source_jurisdiction=header["source_jurisdiction"],
                 payload=encoded,
             )
         return [

@@ -85,18 +85,13 @@ class Router(BrokerStage):
             schema_fingerprint=self._codec.fingerprint,
         )
         sealed = self._sealer.seal(view, ctx, now)
-        audit = self._emitter.event(
+        audit = self.record_event(
             AuditEventType.DISCLOSURE,
-            occurred_at=now,
-            actor=self._settings.broker_party,
+            header,
+            now=now,
             outcome="ok",
-            message_id=ctx.message_id,
             submission_id=submission_id,
             recipients=[recipient],
-            legal_basis=header["legal_basis"],
-            purpose=header["purpose"],
-            reply_to=header["reply_to"],
-            source_jurisdiction=header["source_jurisdiction"],
             rule=decision.rule,
             payload=view,
         )
@@ -107,18 +102,13 @@ class Router(BrokerStage):
     def _refuse(self, record: dict[str, Any], decision: Decision, submission_id: str, now: dt.datetime) -> OutRecord:
         header = record["header"]
         self._log.info("refused", reason=decision.reason, rule=decision.rule)
-        return self._emitter.event(
+        return self.record_event(
             AuditEventType.REFUSAL,
-            occurred_at=now,
-            actor=self._settings.broker_party,
+            header,
+            now=now,
             outcome="refused",
-            message_id=str(header["message_id"]),
             submission_id=submission_id,
             recipients=[decision.recipient] if decision.recipient else [],
-            legal_basis=header["legal_basis"],
-            purpose=header["purpose"],
-            reply_to=header["reply_to"],
-            source_jurisdiction=header["source_jurisdiction"],
             reason=decision.reason,
             rule=decision.rule,
         )
