@@ -56,8 +56,8 @@ class BrokerStage:
         header: Mapping[str, Any],
         *,
         now: dt.datetime,
-        outcome: str,
         submission_id: str,
+        outcome: str = "ok",
         **fields: Any,
     ) -> OutRecord:
         """The audit event of this stage's act on one canonical record, by the broker: message id, legal basis,

@@ -138,12 +138,7 @@ class Normaliser(BrokerStage):
             )
             key = partition_key(header["source_jurisdiction"], header["source_record_id"])
             audit = self.record_event(
-                AuditEventType.NORMALISATION,
-                header,
-                now=now,
-                outcome="ok",
-                submission_id=submission_id,
-                payload=encoded,
+                AuditEventType.NORMALISATION, header, now=now, submission_id=submission_id, payload=encoded
             )
         return [
             OutRecord(self._settings.topic("records"), sealed, key=key, headers=routing_headers(ctx)),

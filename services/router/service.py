@@ -89,7 +89,6 @@ class Router(BrokerStage):
             AuditEventType.DISCLOSURE,
             header,
             now=now,
-            outcome="ok",
             submission_id=submission_id,
             recipients=[recipient],
             rule=decision.rule,
