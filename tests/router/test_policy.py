@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from adapters.kit.canonical import header
 from schemas import CANONICAL_RECORD
-from schemas.records import Conviction, CriminalRecord, OtherCharge, Person
+from schemas.records import Conviction, CriminalRecord, Header, OtherCharge, Person
 from services.kernel.codec import typed_codec
 from services.kernel.errors import PolicyError
 from services.router.minimise import minimise
@@ -25,25 +26,15 @@ from services.router.policy import (
     Policy,
 )
 
+NOW = dt.datetime.now(dt.UTC)
+
 
 def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT") -> CriminalRecord:
     return {
-        "header": {
-            "message_id": "00000000-0000-4000-8000-000000000001",
-            "message_type": "NOTIFICATION",
-            "source_jurisdiction": sender,
-            "source_record_id": "r",
-            "source_record_version": 1,
-            "reply_to": None,
-            "created_at": dt.datetime.now(dt.UTC),
-            "legal_basis": "EU-FD-2009/315",
-            "purpose": "ECRIS_NOTIFICATION",
-            "urgency": "NORMAL",
-            "deadline": None,
-            "reference_tables": "crx-categories-1",
-            "addressed_to": [],
-            "external_message_id": None,
-        },
+        "header": cast(
+            Header,
+            header(sender, "r", 1, "NOTIFICATION", NOW, legal_basis="EU-FD-2009/315", purpose="ECRIS_NOTIFICATION"),
+        ),
         "person": {
             "names": [{"kind": "CURRENT", "given": "A", "family": "B", "script": "Latn", "transliteration": None}],
             "sex": "FEMALE",
