@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter as Counter_
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -33,7 +34,7 @@ RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
 UNKNOWN_CATEGORY = "UNKNOWN"
 
 
-def unmapped_codes(record: dict[str, Any]) -> Counter_[str]:
+def unmapped_codes(record: Mapping[str, Any]) -> Counter_[str]:
     """How many offence and sanction codes of ``record`` have no common category, by kind."""
     found: Counter_[str] = Counter_()
     for conviction in record["convictions"]:

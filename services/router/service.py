@@ -11,8 +11,9 @@ import datetime as dt
 from typing import Any
 
 from schemas import CANONICAL_RECORD
+from schemas.records import CriminalRecord
 from services.kernel.audit_events import AuditEventType
-from services.kernel.codec import codec
+from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, routing_headers
 from services.kernel.kafka import OutRecord
@@ -37,7 +38,7 @@ class Router(BrokerStage):
     ) -> None:
         super().__init__(NAME, settings, keyring, audit_secret, metrics)
         self._policy = policy
-        self._codec = codec(CANONICAL_RECORD)
+        self._codec = typed_codec(CANONICAL_RECORD)
         self._broker = frozenset({settings.broker_party})
 
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
@@ -56,7 +57,7 @@ class Router(BrokerStage):
             return self.failed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
 
     def _route(
-        self, record: dict[str, Any], submission_id: str, key: bytes | None, now: dt.datetime
+        self, record: CriminalRecord, submission_id: str, key: bytes | None, now: dt.datetime
     ) -> list[OutRecord]:
         outputs: list[OutRecord] = []
         for decision in self._policy.decide(record):
@@ -69,7 +70,7 @@ class Router(BrokerStage):
         return outputs
 
     def _disclose(
-        self, record: dict[str, Any], decision: Decision, submission_id: str, key: bytes | None, now: dt.datetime
+        self, record: CriminalRecord, decision: Decision, submission_id: str, key: bytes | None, now: dt.datetime
     ) -> list[OutRecord]:
         assert decision.agreement is not None and decision.recipient is not None  # allowed implies both
         header = record["header"]
@@ -98,7 +99,7 @@ class Router(BrokerStage):
         out = OutRecord(self._settings.topic(ctx.channel), sealed, key=key, headers=routing_headers(ctx))
         return [out, audit]
 
-    def _refuse(self, record: dict[str, Any], decision: Decision, submission_id: str, now: dt.datetime) -> OutRecord:
+    def _refuse(self, record: CriminalRecord, decision: Decision, submission_id: str, now: dt.datetime) -> OutRecord:
         header = record["header"]
         self._log.info("refused", reason=decision.reason, rule=decision.rule)
         return self.record_event(
