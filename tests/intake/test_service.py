@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from services.intake.service import IntakeService
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.runtime import Runtime
+from services.keys import lifecycle
 from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, sample, wait_for
 
@@ -153,3 +155,21 @@ def test_tokens_are_stored_as_digests_only(tmp_path: Path) -> None:
     assert reopened.jurisdiction_of(fr) == "FR"  # a broken file keeps the last good book
     (tmp_path / "t.json").unlink()
     assert reopened.jurisdiction_of(fr) is None  # a removed file admits nobody
+
+
+async def test_no_broker_key_is_answered_503_and_nothing_is_dead_lettered(settings: Settings, keyring: KeyRing) -> None:
+    """Without a usable encryption key of the broker, a submission cannot be sealed: not the sender's fault, so
+    503 with Retry-After (the sender retries) and no dead letter; once a key is active again, 202."""
+    body = sample("DE-notification-fr-pl.json")
+    async with intake(settings, keyring) as service, aiohttp.ClientSession() as session:
+        token = _tokens(service)["DE"]
+        url = f"{service.http.url}/v1/feeds/DE"
+        active = keyring.registry.active(settings.broker_party, "encryption", dt.datetime.now(dt.UTC)).key_id
+        lifecycle.set_status(keyring, settings.broker_party, active, "revoked")
+        status, headers, answer = await _post(session, url, body, token, **{"Crx-Adapter": "json-v1"})
+        assert (status, answer["error"]) == (503, "KEY_UNAVAILABLE") and int(headers["Retry-After"]) > 0
+        lifecycle.rotate(keyring, settings.broker_party, "encryption", dt.datetime.now(dt.UTC))
+        status, _, answer = await _post(session, url, body, token, **{"Crx-Adapter": "json-v1"})
+        assert status == 202 and answer["status"] == "accepted"
+    assert len(await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)) == 1
+    assert not await read_topic(settings, settings.topic("dlq"), idle_ms=300)
