@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from services.cli.common import keyring_of, settings_of
+from services.cli.common import settings_of
 from services.kernel.errors import CrxError
 
 
@@ -41,12 +41,11 @@ def dlq_list(ctx: click.Context, as_json: bool) -> None:
 def dlq_replay(ctx: click.Context, dead_letter_id: str, adapter: str | None) -> None:
     """Send DEAD_LETTER_ID's original bytes again, audited; prints where they went."""
     from services.dlq.replay import ReplayError, read_dead_letters, replay
-    from services.kernel.audit_events import load_audit_secret
     from services.kernel.kafka import Producer
+    from services.kernel.runtime import Runtime
 
     settings = settings_of(ctx)
-    keyring = keyring_of(settings)
-    secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
+    runtime = Runtime.create(settings)
 
     async def go() -> dict[str, object]:
         letter = next((x for x in await read_dead_letters(settings) if x["dead_letter_id"] == dead_letter_id), None)
@@ -55,7 +54,7 @@ def dlq_replay(ctx: click.Context, dead_letter_id: str, adapter: str | None) -> 
         producer = Producer(settings)
         await producer.start()
         try:
-            done = await replay(settings, keyring, producer, secret, letter, adapter)
+            done = await replay(settings, runtime.keyring, producer, runtime.audit_secret, letter, adapter)
         finally:
             await producer.stop()
         sub = done.submission

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from services.cli.common import keyring_of, settings_of
+from services.cli.common import settings_of
 from services.kernel.logging import configure_logging
 
 
@@ -23,19 +23,18 @@ from services.kernel.logging import configure_logging
 def push(ctx: click.Context, jurisdiction: str, adapter: str, files: tuple[Path, ...]) -> None:
     """Push national payload FILES to the jurisdiction's feed (sealed to the broker)."""
     from services.intake.publisher import FeedPublisher, Submission
-    from services.kernel.audit_events import load_audit_secret
     from services.kernel.kafka import Producer
+    from services.kernel.runtime import Runtime
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level)
-    keyring = keyring_of(settings)
-    secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
+    runtime = Runtime.create(settings)
 
     async def go() -> list[Any]:
         producer = Producer(settings)
         await producer.start()
         try:
-            publisher = FeedPublisher(settings, keyring, producer, secret)
+            publisher = FeedPublisher(settings, runtime.keyring, producer, runtime.audit_secret)
             subs = [Submission(jurisdiction.upper(), adapter, f.read_bytes()) for f in files]
             return await publisher.publish(subs, dt.datetime.now(dt.UTC))
         finally:
