@@ -1,10 +1,10 @@
 """The adapter contract, its error type and the lazy entry-point registry.
 
-An adapter is pure: bytes in, canonical records (dicts fitting ``schemas/canonical_record.avsc``) out. No
-I/O beyond its own packaged data files, no globals that change, no clock: the receive time is passed in.
-Every failure on bad input is an ``AdapterError`` with a reason code; anything else escaping ``parse`` is a
-bug, and the shared conformance test looks for it. What adapters share beyond this contract (value syntaxes,
-code tables, safe XML, country codes) is in ``adapters.kit``.
+An adapter is pure: bytes in, canonical records (``schemas.records.CriminalRecord``, the TypedDict of
+``schemas/canonical_record.avsc``) out. No I/O beyond its own packaged data files, no globals that change, no
+clock: the receive time is passed in. Every failure on bad input is an ``AdapterError`` with a reason code;
+anything else escaping ``parse`` is a bug, and the shared conformance test looks for it. What adapters share
+beyond this contract (value syntaxes, code tables, safe XML, country codes) is in ``adapters.kit``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from schemas.records import CriminalRecord
 from services.kernel.errors import AdapterNotFound, CrxError
 
 ENTRY_POINT_GROUP = "crx.adapters"
 RECORD_NAMESPACE = uuid.UUID("0b6c7b2e-2f0e-5d5e-8c35-4d1f5b0b7a11")
 
-CanonicalRecord = dict[str, Any]
+CanonicalRecord = CriminalRecord  # each part typed where an adapter builds it (schemas.records)
 
 
 class AdapterError(CrxError):

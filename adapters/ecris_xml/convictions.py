@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from adapters.ecris_xml import values
 from adapters.ecris_xml.person import partial_date, place
@@ -18,8 +17,8 @@ from adapters.ecris_xml.refcodes import (
 )
 from adapters.ecris_xml.tree import AttributeAt, Model, Node, Slot, invalid, many, opt
 from adapters.ecris_xml.values import SYNTAX
-from adapters.kit import dates
 from adapters.kit.distinct import Distinct
+from schemas.records import Conviction, LaterDecision, Offence, PartialDate, Sanction
 
 CONVICTION = Model(
     opt("ConvictingState"),
@@ -77,7 +76,7 @@ class ConvictionReader:
             raise invalid(node.where, "the sending state (a notification is about the sender's own conviction)")
         return state
 
-    def _offence(self, node: Node, state: str) -> dict[str, Any]:
+    def _offence(self, node: Node, state: str) -> Offence:
         parts = node.children(OFFENCE)
         ecris_code = _code(parts.one("OffenceCategory"), OFFENCE_CODE, "an offence category O-00-nnnnnn")
         national_code = values.read_text(parts.one("NationalCode"))
@@ -94,7 +93,7 @@ class ConvictionReader:
             "place": place(parts.opt("Place"), self._countries),
         }
 
-    def _sanction(self, node: Node, state: str) -> dict[str, Any]:
+    def _sanction(self, node: Node, state: str) -> Sanction:
         parts = node.children(SANCTION)
         ecris_code = _code(parts.one("SanctionType"), SANCTION_CODE, "a sanction type S-00-nnnnnn")
         national_code = values.opt_text(parts.opt("NationalCode"))
@@ -114,7 +113,7 @@ class ConvictionReader:
             "probation": values.opt_read(parts.opt("Probation"), SYNTAX.duration),
         }
 
-    def conviction(self, node: Node) -> dict[str, Any]:
+    def conviction(self, node: Node) -> Conviction:
         """One canonical conviction. Raises AdapterError naming the element path."""
         parts = node.children(CONVICTION, attributes=("id",))
         conviction_id = values.attribute(node, "id", values.identifier)
@@ -145,7 +144,7 @@ def _code(node: Node, pattern: re.Pattern[str], expected: str) -> str:
     return code
 
 
-def _opt_partial_date(node: Node | None) -> dates.PartialDate | None:
+def _opt_partial_date(node: Node | None) -> PartialDate | None:
     return None if node is None else partial_date(node)
 
 
@@ -160,7 +159,7 @@ def _amount(node: Node) -> tuple[str, str]:
     return amount, values.attribute(node, "currency", SYNTAX.currency)
 
 
-def _later_decision(node: Node) -> dict[str, Any]:
+def _later_decision(node: Node) -> LaterDecision:
     parts = node.children(LATER_DECISION)
     kind = parts.one("DecisionType")
     return {
@@ -170,13 +169,13 @@ def _later_decision(node: Node) -> dict[str, Any]:
     }
 
 
-def build_convictions(nodes: list[Node], reader: ConvictionReader) -> list[dict[str, Any]]:
+def build_convictions(nodes: list[Node], reader: ConvictionReader) -> list[Conviction]:
     """The canonical convictions of ``nodes``; conviction ids must be unique within the message.
 
     Raises AdapterError naming the element path (INVALID_VALUE for a repeated id).
     """
     ids = Distinct(invalid, "an id not used by another Conviction of the message")
-    out: list[dict[str, Any]] = []
+    out: list[Conviction] = []
     for node in nodes:
         conviction = reader.conviction(node)
         ids.add(AttributeAt(node, "id"), conviction["conviction_id"])

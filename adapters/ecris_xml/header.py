@@ -16,6 +16,7 @@ from adapters.ecris_xml.values import SYNTAX
 from adapters.kit.distinct import Distinct
 from adapters.kit.errors import check_sender
 from adapters.kit.xmlsafe import split_tag
+from schemas.records import UrgencySymbol
 
 IN_RESPONSE_TO = Model(Slot("RequestingState"), Slot("RequestLocalMessageId"), opt("RequestGlobalMessageId"))
 
@@ -73,7 +74,7 @@ class Header:
     global_id: str
     legal_basis: str
     purpose: str
-    urgency: str
+    urgency: UrgencySymbol
     deadline: dt.datetime | None
     reply_to: str | None
 

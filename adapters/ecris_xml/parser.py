@@ -8,7 +8,6 @@ Every payload is parsed with ``adapters.kit.xmlsafe.parse_xml`` (no DTD, no enti
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from adapters.base import CanonicalRecord, ParseContext
 from adapters.ecris_xml import values
@@ -21,9 +20,12 @@ from adapters.kit import canonical
 from adapters.kit.codes import CodeTable, load_tables
 from adapters.kit.samples import packaged_samples
 from adapters.kit.xmlsafe import parse_xml
+from schemas.records import Header as CanonicalHeader
+from schemas.records import MessageTypeSymbol
 
 SAMPLE_SUFFIX = ".xml"
-MESSAGE_TYPES = {REQUEST.code: "REQUEST", RESPONSE.code: "RESPONSE"}  # a notification's comes from @action
+# A notification's message type comes from @action.
+MESSAGE_TYPES: dict[str, MessageTypeSymbol] = {REQUEST.code: "REQUEST", RESPONSE.code: "RESPONSE"}
 
 
 class EcrisXmlAdapter:
@@ -68,7 +70,7 @@ class EcrisXmlAdapter:
         return packaged_samples(PACKAGE, SAMPLE_SUFFIX)
 
 
-def _notification_identity(root: Node, conviction_id: str) -> tuple[str, str, int]:
+def _notification_identity(root: Node, conviction_id: str) -> tuple[MessageTypeSymbol, str, int]:
     """``(message type, source record id, version)`` of a notification: the record is the conviction; its
     version comes from ``@version`` (1 for a new notification, at least 2 for an update or a deletion)."""
     raw_action = root.attribute("action")
@@ -86,8 +88,8 @@ def _notification_identity(root: Node, conviction_id: str) -> tuple[str, str, in
 
 
 def _canonical_header(
-    header: Header, kind: Kind, message_type: str, record_id: str, version: int, ctx: ParseContext
-) -> dict[str, Any]:
+    header: Header, kind: Kind, message_type: MessageTypeSymbol, record_id: str, version: int, ctx: ParseContext
+) -> CanonicalHeader:
     return canonical.header(
         header.sender,
         record_id,

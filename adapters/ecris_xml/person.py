@@ -4,7 +4,6 @@ which convictions use too."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from adapters.ecris_xml import values
 from adapters.ecris_xml.refcodes import SEXES, Countries
@@ -13,6 +12,7 @@ from adapters.ecris_xml.values import SYNTAX
 from adapters.kit import canonical, dates
 from adapters.kit.distinct import Distinct
 from adapters.kit.languages import LATIN, needs_transliteration
+from schemas.records import NameKindSymbol, NationalIdentifier, PartialDate, Person, PersonName, Place
 
 PERSON = Model(
     Slot("Name"),
@@ -30,10 +30,15 @@ PERSON = Model(
 NAME = Model(Slot("FamilyName"), opt("GivenName"), opt("Transliteration"))
 PARTIAL_DATE = Model(Slot("Year"), opt("Month"), opt("Day"))
 PLACE = Model(opt("Town"), opt("Country"))
-NAME_KINDS = (("Name", "CURRENT"), ("BirthName", "BIRTH"), ("FormerName", "FORMER"), ("Alias", "ALIAS"))
+NAME_KINDS: tuple[tuple[str, NameKindSymbol], ...] = (
+    ("Name", "CURRENT"),
+    ("BirthName", "BIRTH"),
+    ("FormerName", "FORMER"),
+    ("Alias", "ALIAS"),
+)
 
 
-def partial_date(node: Node) -> dates.PartialDate:
+def partial_date(node: Node) -> PartialDate:
     """A ``Year``/``Month``/``Day`` element as a canonical PartialDate (unknown parts None)."""
     parts = node.children(PARTIAL_DATE)
     month, day = parts.opt("Month"), parts.opt("Day")
@@ -45,7 +50,7 @@ def partial_date(node: Node) -> dates.PartialDate:
     )
 
 
-def place(node: Node | None, countries: Countries) -> dict[str, Any] | None:
+def place(node: Node | None, countries: Countries) -> Place | None:
     """A ``Town``/``Country`` element as a canonical Place; None when absent or empty."""
     if node is None:
         return None
@@ -53,7 +58,7 @@ def place(node: Node | None, countries: Countries) -> dict[str, Any] | None:
     return canonical.place(values.opt_text(parts.opt("Town")), values.opt_read(parts.opt("Country"), countries.alpha2))
 
 
-def _name(node: Node, kind: str) -> dict[str, Any]:
+def _name(node: Node, kind: NameKindSymbol) -> PersonName:
     parts = node.children(NAME, attributes=("script",))
     script = LATIN if node.attribute("script") is None else values.attribute(node, "script", SYNTAX.script)
     transliteration = values.opt_text(parts.opt("Transliteration"))
@@ -68,7 +73,7 @@ def _name(node: Node, kind: str) -> dict[str, Any]:
     )
 
 
-def _identifier(node: Node, countries: Countries) -> dict[str, str]:
+def _identifier(node: Node, countries: Countries) -> NationalIdentifier:
     value = values.text(node.leaf(attributes=("scheme", "issuer")), node)
     return {
         "scheme": values.attribute(node, "scheme", values.text),
@@ -83,7 +88,7 @@ def nationalities(nodes: list[Node], countries: Countries) -> list[str]:
     return [once.add(node, values.read(node, countries.alpha2)) for node in nodes]
 
 
-def build_person(node: Node, countries: Countries, received_on: dt.date) -> dict[str, Any]:
+def build_person(node: Node, countries: Countries, received_on: dt.date) -> Person:
     """The canonical person. ``received_on`` bounds the birth date: a person is not born after the message.
 
     Raises AdapterError (MISSING_FIELD, INVALID_VALUE, UNKNOWN_JURISDICTION) naming the element path.

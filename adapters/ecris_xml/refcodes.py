@@ -26,6 +26,14 @@ from adapters.ecris_xml.tree import Where, invalid
 from adapters.kit import countries
 from adapters.kit.codes import NO_TABLE, CodeTable, parse_table
 from adapters.kit.refs import OFFENCE_CATEGORIES, PENALTY_CATEGORIES, reference_codes
+from schemas.records import (
+    CompletionSymbol,
+    LaterDecisionKindSymbol,
+    MessageTypeSymbol,
+    ParticipationSymbol,
+    SexSymbol,
+    UrgencySymbol,
+)
 from services.kernel.errors import ConfigError
 
 PACKAGE = "adapters.ecris_xml"
@@ -33,11 +41,13 @@ COUNTRY_TABLE = "ecris-countries.csv"
 CATEGORY_TABLE = "ecris-categories.csv"
 COUNTRY_COLUMNS = ["numeric", "alpha3", "alpha2", "name"]
 
-COMPLETION = MappingProxyType({"LC-00-C": "COMPLETED", "LC-00-A": "ATTEMPTED", "LC-00-P": "PREPARATION"})
-PARTICIPATION = MappingProxyType(
+COMPLETION: Mapping[str, CompletionSymbol] = MappingProxyType(
+    {"LC-00-C": "COMPLETED", "LC-00-A": "ATTEMPTED", "LC-00-P": "PREPARATION"}
+)
+PARTICIPATION: Mapping[str, ParticipationSymbol] = MappingProxyType(
     {"LP-00-M": "PERPETRATOR", "LP-00-C": "CO_PERPETRATOR", "LP-00-A": "ACCESSORY", "LP-00-I": "INSTIGATOR"}
 )
-LATER_DECISIONS = MappingProxyType(
+LATER_DECISIONS: Mapping[str, LaterDecisionKindSymbol] = MappingProxyType(
     {
         "DC-00-PAR": "PARDON",
         "DC-00-AMN": "AMNESTY",
@@ -59,9 +69,11 @@ PURPOSES = MappingProxyType(
     }
 )
 NOTIFICATION_PURPOSE = "ECRIS_NOTIFICATION"
-SEXES = MappingProxyType({"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"})
-ACTIONS = MappingProxyType({"NEW": "NOTIFICATION", "UPDATE": "UPDATE", "DELETE": "DELETION"})
-URGENCIES = MappingProxyType({"NORMAL": "NORMAL", "URGENT": "URGENT"})
+SEXES: Mapping[str, SexSymbol] = MappingProxyType({"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"})
+ACTIONS: Mapping[str, MessageTypeSymbol] = MappingProxyType(
+    {"NEW": "NOTIFICATION", "UPDATE": "UPDATE", "DELETE": "DELETION"}
+)
+URGENCIES: Mapping[str, UrgencySymbol] = MappingProxyType({"NORMAL": "NORMAL", "URGENT": "URGENT"})
 
 _COUNTRY_CODE = re.compile(r"CO-00-([0-9]{3})-([A-Z]{3})", re.ASCII)
 OFFENCE_CODE = re.compile(r"O-00-[0-9]{6}", re.ASCII)

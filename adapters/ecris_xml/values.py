@@ -20,6 +20,7 @@ from adapters.kit import dates
 from adapters.kit.canonical import MAX_VERSION
 from adapters.kit.syntax import ValueSyntax
 from adapters.kit.text import FreeText, fullmatch
+from schemas.records import PartialDate
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ def identifier(value: str, where: Where) -> str:
     return fullmatch(_IDENTIFIER, value, where, "1 to 128 visible ASCII characters", invalid).group()
 
 
-def partial_date(year: str, month: str | None, day: str | None, where: Where) -> dates.PartialDate:
+def partial_date(year: str, month: str | None, day: str | None, where: Where) -> PartialDate:
     """A canonical PartialDate from the ``Year`` (4 digits), ``Month`` and ``Day`` (2 digits) elements.
 
     A day needs a month; the known parts must form an existing date. Raises INVALID_VALUE otherwise.
@@ -82,8 +83,9 @@ def version(value: str, where: Where) -> int:
     return number
 
 
-def choice(value: str, allowed: Mapping[str, str], where: Where) -> str:
-    """An enumerated code translated through ``allowed``."""
+def choice(value: str, allowed: Mapping[str, T], where: Where) -> T:
+    """An enumerated code translated through ``allowed`` (typed with the schema's symbols where it maps to an
+    enum)."""
     found = allowed.get(value)
     if found is None:
         raise invalid(where, "one of " + ", ".join(allowed))
@@ -100,7 +102,7 @@ def opt_read(node: Node | None, parse: Callable[[str, Where], T]) -> T | None:
     return None if node is None else parse(node.token(), node)
 
 
-def opt_choice(node: Node | None, allowed: Mapping[str, str], default: str) -> str:
+def opt_choice(node: Node | None, allowed: Mapping[str, T], default: T) -> T:
     """An optional enumerated element translated through ``allowed``; ``default`` when absent."""
     return default if node is None else choice(node.token(), allowed, node)
 

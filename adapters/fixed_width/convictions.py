@@ -4,16 +4,31 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from adapters.fixed_width.fields import Line
-from adapters.kit import canonical, money
+from adapters.kit import canonical, durations, money
 from adapters.kit.codes import CodeTable
-from adapters.kit.durations import UNITS, Duration
+from adapters.kit.durations import UNITS
+from schemas.records import (
+    CompletionSymbol,
+    Conviction,
+    Duration,
+    LaterDecision,
+    LaterDecisionKindSymbol,
+    Offence,
+    ParticipationSymbol,
+    Sanction,
+)
 
-COMPLETION = {"C": "COMPLETED", "A": "ATTEMPTED", "P": "PREPARATION", "U": "UNKNOWN"}
-PARTICIPATION = {"P": "PERPETRATOR", "C": "CO_PERPETRATOR", "A": "ACCESSORY", "I": "INSTIGATOR", "U": "UNKNOWN"}
-LATER_DECISION_KINDS = {
+COMPLETION: dict[str, CompletionSymbol] = {"C": "COMPLETED", "A": "ATTEMPTED", "P": "PREPARATION", "U": "UNKNOWN"}
+PARTICIPATION: dict[str, ParticipationSymbol] = {
+    "P": "PERPETRATOR",
+    "C": "CO_PERPETRATOR",
+    "A": "ACCESSORY",
+    "I": "INSTIGATOR",
+    "U": "UNKNOWN",
+}
+LATER_DECISION_KINDS: dict[str, LaterDecisionKindSymbol] = {
     "P": "PARDON",
     "A": "AMNESTY",
     "R": "REHABILITATION",
@@ -26,8 +41,6 @@ LATER_DECISION_KINDS = {
 YES_NO = {"Y": "Y", "N": "N"}
 MAX_OFFENCE_CODE = 999_999
 _SANCTION_CODE = re.compile(r"[A-Z0-9]{1,6}", re.ASCII)
-
-Conviction = dict[str, Any]
 
 
 def conviction_of(line: Line, record_id: str) -> Conviction:
@@ -53,7 +66,7 @@ def conviction_of(line: Line, record_id: str) -> Conviction:
     }
 
 
-def offence_of(line: Line, table: CodeTable, language: str) -> dict[str, Any]:
+def offence_of(line: Line, table: CodeTable, language: str) -> Offence:
     """The canonical offence of an OF record. The national code is the offence code without its zero
     padding (``007875`` -> ``7875``); the title is in the batch's ``language``."""
     code = str(line.integer("offence_code", 1, MAX_OFFENCE_CODE))
@@ -75,7 +88,7 @@ def offence_of(line: Line, table: CodeTable, language: str) -> dict[str, Any]:
 def _duration(line: Line, prefix: str) -> Duration | None:
     """Years, months, days and hours; None when all four are zero."""
     parts = {unit: line.integer(f"{prefix}_{unit}") for unit in UNITS}
-    return parts if any(parts.values()) else None
+    return durations.duration(**parts) if any(parts.values()) else None
 
 
 def _amount(line: Line) -> str | None:
@@ -85,7 +98,7 @@ def _amount(line: Line) -> str | None:
     return money.implied_decimal(line.digits("amount"))
 
 
-def sanction_of(line: Line, table: CodeTable) -> dict[str, Any]:
+def sanction_of(line: Line, table: CodeTable) -> Sanction:
     """The canonical sanction of an SN record. Raises MISSING_FIELD (code; currency with an amount) and
     INVALID_VALUE (bad code, duration, amount, currency without amount, suspended flag)."""
     code = line.matching("sanction_code", _SANCTION_CODE, "up to 6 capital letters or digits")
@@ -106,7 +119,7 @@ def sanction_of(line: Line, table: CodeTable) -> dict[str, Any]:
     }
 
 
-def later_decision_of(line: Line) -> dict[str, Any]:
+def later_decision_of(line: Line) -> LaterDecision:
     """The canonical later decision of an LD record."""
     return {
         "kind": line.choice("decision_kind", LATER_DECISION_KINDS),

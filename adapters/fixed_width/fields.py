@@ -12,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from typing import Literal, TypeVar, overload
 
 from adapters.base import MALFORMED, AdapterError
 from adapters.fixed_width.layout import LAYOUTS, Field
 from adapters.kit import countries, dates
 from adapters.kit.errors import FieldErrors
+from schemas.records import PartialDate
 
+T = TypeVar("T")
 NO_DATE = "00000000"
 ERRORS = FieldErrors(missing_wording="required field is blank")
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
@@ -95,8 +98,9 @@ class Line:
             raise self.invalid(name, expected)
         return value
 
-    def choice(self, name: str, allowed: Mapping[str, str]) -> str:
-        """A one-letter code translated through ``allowed``."""
+    def choice(self, name: str, allowed: Mapping[str, T]) -> T:
+        """A one-letter code translated through ``allowed`` (typed with the schema's symbols where it maps to an
+        enum)."""
         value = self.raw(name)
         if value not in allowed:
             raise self.invalid(name, "one of " + ", ".join(allowed))
@@ -133,7 +137,7 @@ class Line:
         except ValueError:
             raise self.invalid(name, "an existing calendar date YYYYMMDD") from None
 
-    def partial_date(self, name: str) -> dates.PartialDate:
+    def partial_date(self, name: str) -> PartialDate:
         """A date of explicit precision: ``YYYYMMDD``, ``YYYYMM00``, ``YYYY0000``; ``00000000`` = all unknown."""
         value = self.digits(name)
         year, month, day = int(value[:4]), int(value[4:6]), int(value[6:])
@@ -144,6 +148,10 @@ class Line:
             raise self.invalid(name, expected)
         return dates.partial_date(year or None, month or None, day or None)
 
+    @overload
+    def country(self, name: str, *, required: Literal[True]) -> str: ...
+    @overload
+    def country(self, name: str, *, required: bool) -> str | None: ...
     def country(self, name: str, *, required: bool) -> str | None:
         """An ISO 3166-1 alpha-2 code (blank allowed unless ``required``). Raises UNKNOWN_JURISDICTION for an
         unassigned code."""

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
 from adapters.fixed_width.fields import Line
 from adapters.kit import canonical, dates
+from schemas.records import NameKindSymbol, Person, PersonName, SexSymbol
 
-SEXES = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
-NAME_KINDS = {"B": "BIRTH", "F": "FORMER", "A": "ALIAS"}  # the current name is on the PS record
+SEXES: dict[str, SexSymbol] = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
+NAME_KINDS: dict[str, NameKindSymbol] = {"B": "BIRTH", "F": "FORMER", "A": "ALIAS"}  # the current name is on PS
 _SCHEME = re.compile(r"[A-Z0-9][A-Z0-9-]*", re.ASCII)
 
-Person = dict[str, Any]
 
-
-def _name(kind: str, line: Line) -> dict[str, Any]:
+def _name(kind: NameKindSymbol, line: Line) -> PersonName:
     """A name in Latin script (Latin-1 and CP1252 hold no other), without transliteration."""
     return canonical.name(kind, line.opt_text("given_names"), line.text_field("family_name"))
 

@@ -19,12 +19,13 @@ from adapters.fixed_width.fields import Line, malformed
 from adapters.fixed_width.layout import CONVICTION_TYPES, HEADER, PERSON_TYPES, TRAILER
 from adapters.kit import canonical
 from adapters.kit.codes import CodeTable
+from schemas.records import Conviction, MessageTypeSymbol, Person
 
-MESSAGE_TYPES = {"N": "NOTIFICATION", "U": "UPDATE", "D": "DELETION"}
+MESSAGE_TYPES: dict[str, MessageTypeSymbol] = {"N": "NOTIFICATION", "U": "UPDATE", "D": "DELETION"}
 MAX_VERSION = 99_999  # 9(5)
 MAX_CONVICTION_SEQ = 999  # 9(3)
 _RECORD_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9./-]*", re.ASCII)
-_PERSON_RECORDS: dict[str, Callable[[person.Person, Line], None]] = {
+_PERSON_RECORDS: dict[str, Callable[[Person, Line], None]] = {
     "NM": person.add_name,
     "NA": person.add_nationality,
     "NI": person.add_identifier,
@@ -41,7 +42,7 @@ class _Open:
         self.line = line.number
         self.key = line.raw("record_number")
         self.record = record
-        self.conviction: convictions.Conviction | None = None
+        self.conviction: Conviction | None = None
         self.conviction_line = 0
         self.seq = "000"  # the conviction sequence of the open conviction, as written
         self.conviction_lines: list[int] = []
@@ -105,7 +106,7 @@ class Assembler:
             purpose=self._header.purpose,
             external_message_id=self._header.batch_number,
         )
-        record = {
+        record: CanonicalRecord = {
             "header": header,
             "person": person.person_of(line, self._received_at.date()),
             "convictions": [],

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import get_args
 
 from adapters.json_v1 import values
 from adapters.json_v1.fields import Node, invalid, missing
 from adapters.json_v1.person import place
 from adapters.json_v1.values import SYNTAX
+from adapters.kit import canonical
 from adapters.kit.codes import CodeTable
 from adapters.kit.distinct import Distinct
-from schemas.records import LaterDecisionKindSymbol
+from schemas.records import (
+    CompletionSymbol,
+    Conviction,
+    LaterDecision,
+    LaterDecisionKindSymbol,
+    Offence,
+    ParticipationSymbol,
+    Sanction,
+)
 
-COMPLETION = {c: c for c in ("COMPLETED", "ATTEMPTED", "PREPARATION", "UNKNOWN")}
-PARTICIPATION = {p: p for p in ("PERPETRATOR", "CO_PERPETRATOR", "ACCESSORY", "INSTIGATOR", "UNKNOWN")}
-LATER_DECISION_KINDS = {k: k for k in get_args(LaterDecisionKindSymbol)}  # the schema's symbols, as written
+COMPLETION: dict[str, CompletionSymbol] = canonical.as_written("COMPLETED", "ATTEMPTED", "PREPARATION", "UNKNOWN")
+PARTICIPATION: dict[str, ParticipationSymbol] = canonical.as_written(
+    "PERPETRATOR", "CO_PERPETRATOR", "ACCESSORY", "INSTIGATOR", "UNKNOWN"
+)
+# The schema's symbols, as written (get_args reads them from the Literal alias itself).
+LATER_DECISION_KINDS: dict[str, LaterDecisionKindSymbol] = canonical.as_written(*get_args(LaterDecisionKindSymbol))
 
 
-def _offence(node: Node, table: CodeTable) -> dict[str, Any]:
+def _offence(node: Node, table: CodeTable) -> Offence:
     code = node.string("code")
     return {
         "national_code": code,
@@ -32,7 +44,7 @@ def _offence(node: Node, table: CodeTable) -> dict[str, Any]:
     }
 
 
-def _sanction(node: Node, table: CodeTable) -> dict[str, Any]:
+def _sanction(node: Node, table: CodeTable) -> Sanction:
     code = node.opt_string("code")
     amount = node.opt_parsed("amount", SYNTAX.amount)
     currency = node.opt_parsed("currency", SYNTAX.currency)
@@ -49,7 +61,7 @@ def _sanction(node: Node, table: CodeTable) -> dict[str, Any]:
     }
 
 
-def _later_decision(node: Node) -> dict[str, Any]:
+def _later_decision(node: Node) -> LaterDecision:
     return {
         "kind": node.choice("kind", LATER_DECISION_KINDS),
         "decision_date": node.parsed("date", SYNTAX.date),
@@ -57,7 +69,7 @@ def _later_decision(node: Node) -> dict[str, Any]:
     }
 
 
-def _conviction(node: Node, table: CodeTable) -> dict[str, Any]:
+def _conviction(node: Node, table: CodeTable) -> Conviction:
     court = node.child("court")
     decided = node.parsed("decision_date", SYNTAX.date)
     final = node.opt_parsed("final_date", SYNTAX.date)
@@ -76,7 +88,7 @@ def _conviction(node: Node, table: CodeTable) -> dict[str, Any]:
     }
 
 
-def build_convictions(root: Node, table: CodeTable, *, may_be_empty: bool) -> list[dict[str, Any]]:
+def build_convictions(root: Node, table: CodeTable, *, may_be_empty: bool) -> list[Conviction]:
     """The canonical convictions; ``may_be_empty`` for message types that need none (the list may be absent).
 
     Raises AdapterError naming the field path; INVALID_VALUE also for two convictions with the same id.

@@ -87,8 +87,9 @@ class Node:
             raise invalid(self.at(key), "true or false")
         return value
 
-    def choice(self, key: str, allowed: Mapping[str, str], default: str | None = None) -> str:
-        """An enumerated field, translated through ``allowed``; required unless ``default`` is given."""
+    def choice(self, key: str, allowed: Mapping[str, T], default: T | None = None) -> T:
+        """An enumerated field, translated through ``allowed`` (typed with the schema's symbols where it maps to
+        an enum); required unless ``default`` is given."""
         value = self.raw(key, required=default is None)
         if value is None and default is not None:
             return default

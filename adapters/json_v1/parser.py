@@ -7,7 +7,6 @@ payload, the parse context and its packaged mapping tables, loaded once when it 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from adapters.base import MALFORMED, AdapterError, CanonicalRecord, ParseContext
 from adapters.json_v1.convictions import build_convictions
@@ -21,11 +20,14 @@ from adapters.kit.countries import check_country
 from adapters.kit.distinct import Distinct
 from adapters.kit.errors import check_sender
 from adapters.kit.samples import packaged_samples
+from schemas.records import Header, MessageTypeSymbol, UrgencySymbol
 
 PACKAGE = "adapters.json_v1"
 FORMAT = "crx-json/1"
-MESSAGE_TYPES = {t: t for t in ("NOTIFICATION", "UPDATE", "DELETION", "REQUEST", "RESPONSE")}
-URGENCIES = {u: u for u in ("NORMAL", "URGENT")}
+MESSAGE_TYPES: dict[str, MessageTypeSymbol] = canonical.as_written(
+    "NOTIFICATION", "UPDATE", "DELETION", "REQUEST", "RESPONSE"
+)
+URGENCIES: dict[str, UrgencySymbol] = canonical.as_written("NORMAL", "URGENT")
 # Message types that may carry no conviction: a deletion names the record, a request asks for one, and a
 # response may be the answer "nothing on file".
 MAY_BE_EMPTY = frozenset({"DELETION", "REQUEST", "RESPONSE"})
@@ -60,7 +62,7 @@ class JsonV1Adapter:
         return packaged_samples(PACKAGE, ".json")
 
     @staticmethod
-    def _header(root: Node, sender: str, ctx: ParseContext) -> dict[str, Any]:
+    def _header(root: Node, sender: str, ctx: ParseContext) -> Header:
         record_id = root.string("record_id")
         version = root.integer("version", 1, canonical.MAX_VERSION)
         message_type = root.choice("type", MESSAGE_TYPES)

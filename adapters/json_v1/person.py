@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from adapters.json_v1 import values
 from adapters.json_v1.fields import Node, invalid, missing
@@ -12,19 +11,20 @@ from adapters.kit import canonical, dates
 from adapters.kit.countries import check_country
 from adapters.kit.distinct import Distinct
 from adapters.kit.languages import LATIN, needs_transliteration
+from schemas.records import NameKindSymbol, NationalIdentifier, Person, PersonName, Place, SexSymbol
 
-NAME_KINDS = {kind: kind for kind in ("CURRENT", "BIRTH", "FORMER", "ALIAS")}
-SEXES = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
+NAME_KINDS: dict[str, NameKindSymbol] = canonical.as_written("CURRENT", "BIRTH", "FORMER", "ALIAS")
+SEXES: dict[str, SexSymbol] = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
 
 
-def place(node: Node | None) -> dict[str, Any] | None:
+def place(node: Node | None) -> Place | None:
     """A ``{town?, country?}`` object as a canonical Place; None when absent or empty."""
     if node is None:
         return None
     return canonical.place(node.opt_string("town"), node.opt_parsed("country", check_country))
 
 
-def _name(node: Node) -> dict[str, Any]:
+def _name(node: Node) -> PersonName:
     script = node.opt_parsed("script", SYNTAX.script) or LATIN
     transliteration = node.opt_string("transliteration")
     if needs_transliteration(script, transliteration):
@@ -46,11 +46,11 @@ def _nationalities(node: Node) -> list[str]:
     ]
 
 
-def _identifier(node: Node) -> dict[str, Any]:
+def _identifier(node: Node) -> NationalIdentifier:
     return {"scheme": node.string("scheme"), "value": node.string("value"), "issuer": node.string("issuer")}
 
 
-def build_person(node: Node, received_on: dt.date) -> dict[str, Any]:
+def build_person(node: Node, received_on: dt.date) -> Person:
     """The canonical person. ``received_on`` bounds the birth date: a person is not born after the record.
 
     Raises AdapterError (MISSING_FIELD, INVALID_VALUE, UNKNOWN_JURISDICTION) naming the field path.

@@ -16,6 +16,7 @@ from adapters.json_v1.fields import invalid
 from adapters.kit import dates
 from adapters.kit.syntax import ValueSyntax
 from adapters.kit.text import fullmatch
+from schemas.records import PartialDate
 
 _PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
 SYNTAX = ValueSyntax(
@@ -27,7 +28,7 @@ SYNTAX = ValueSyntax(
 )
 
 
-def partial_date(value: object, path: str) -> dates.PartialDate:
+def partial_date(value: object, path: str) -> PartialDate:
     """A date of explicit precision, ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, as a canonical PartialDate.
 
     Raises INVALID_VALUE for another syntax or a date that does not exist.

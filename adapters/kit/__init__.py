@@ -11,7 +11,8 @@ clock, no state that changes.
   timestamps and durations, decimal amounts, ISO 4217, 639-1 and 15924 codes) and the canonical shapes they
   produce; ``syntax`` binds them to one format's error wording.
 - ``distinct``: "each value once" checks (nationalities, addressees, conviction ids).
-- ``canonical``: builders of the canonical header, names and places.
+- ``canonical``: builders of the canonical header, names and places (typed with ``schemas.records``), and
+  ``as_written``, the code map of a format that writes the schema's enum symbols as they are.
 - ``refs``: the crx offence and penalty categories of ``schemas/reference`` and the id of their version.
 - ``codes``: the per-jurisdiction offence and sanction code tables (``<adapter>/mappings/<XX>.csv``).
 - ``samples``: the synthetic sample payloads an adapter package ships.

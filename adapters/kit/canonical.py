@@ -1,37 +1,47 @@
 """Builders of the parts of a canonical record (``schemas/canonical_record.avsc``) that every format fills the
-same way: the header, a person's name and a place.
+same way: the header, a person's name and a place; and ``as_written``, the code map of a format that writes an
+enum's symbols as the schema does.
 
-They check nothing: what goes in has been read and checked by the adapter, in its own format's terms.
+Each returns the part's TypedDict of ``schemas.records``, so mypy checks every field where it is built. They
+check nothing at run time: what goes in has been read and checked by the adapter, in its own format's terms.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
 from adapters.base import record_message_id
 from adapters.kit.languages import LATIN
 from adapters.kit.refs import REFERENCE_TABLES
+from schemas.records import Header, MessageTypeSymbol, NameKindSymbol, PersonName, Place, UrgencySymbol
 
 MAX_VERSION = 2**31 - 1  # source_record_version is an Avro int
+Symbol = TypeVar("Symbol", bound=str)  # a symbol of a schema enum (one of the ``...Symbol`` Literal aliases)
+
+
+def as_written(*symbols: Symbol) -> dict[str, Symbol]:
+    """``{symbol: symbol}`` for each of ``symbols``, in order: the code map of a format whose codes are the
+    schema's symbols. Annotate the result (``dict[str, UrgencySymbol]``) and mypy checks every symbol."""
+    return {symbol: symbol for symbol in symbols}
 
 
 def header(
     sender: str,
     record_id: str,
     version: int,
-    message_type: str,
+    message_type: MessageTypeSymbol,
     received_at: dt.datetime,
     *,
     legal_basis: str,
     purpose: str,
     reply_to: str | None = None,
-    urgency: str = "NORMAL",
+    urgency: UrgencySymbol = "NORMAL",
     deadline: dt.datetime | None = None,
     addressed_to: Sequence[str] = (),
     external_message_id: str | None = None,
-) -> dict[str, Any]:
+) -> Header:
     """The canonical header of version ``version`` of source record ``record_id`` of ``sender``.
 
     Guarantees: the message id is ``record_message_id(sender, record_id, version)`` (the same record version
@@ -56,13 +66,13 @@ def header(
 
 
 def name(
-    kind: str, given: str | None, family: str, script: str = LATIN, transliteration: str | None = None
-) -> dict[str, Any]:
-    """A canonical PersonName (``kind``: CURRENT, BIRTH, FORMER or ALIAS)."""
+    kind: NameKindSymbol, given: str | None, family: str, script: str = LATIN, transliteration: str | None = None
+) -> PersonName:
+    """A canonical PersonName."""
     return {"kind": kind, "given": given, "family": family, "script": script, "transliteration": transliteration}
 
 
-def place(town: str | None, country: str | None) -> dict[str, Any] | None:
+def place(town: str | None, country: str | None) -> Place | None:
     """A canonical Place; None when neither the town nor the country is known."""
     if town is None and country is None:
         return None

@@ -1,7 +1,7 @@
 """Dates: calendar dates and RFC 3339 / XSD timestamps in ISO 8601 notation, and the canonical PartialDate.
 
-A PartialDate is ``{"year", "month", "day"}`` with None for an unknown part (a day only with a month). All
-patterns are ASCII-only, so no other script's digits slip through ``int()``.
+A PartialDate (``schemas.records.PartialDate``) is ``{"year", "month", "day"}`` with None for an unknown part (a
+day only with a month). All patterns are ASCII-only, so no other script's digits slip through ``int()``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import re
 
 from adapters.kit.errors import Invalid
 from adapters.kit.text import fullmatch
-
-PartialDate = dict[str, int | None]
+from schemas.records import PartialDate
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
 _TIMESTAMP = re.compile(

@@ -9,8 +9,8 @@ import re
 
 from adapters.kit.errors import Invalid
 from adapters.kit.text import fullmatch
+from schemas.records import Duration
 
-Duration = dict[str, int]
 UNITS = ("years", "months", "days", "hours")
 _WEEKS = r"(?:([0-9]{1,4})W)?"
 _NO_WEEKS = r"()"  # an empty group, so both patterns have the same five groups

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from adapters.kit import dates, durations, languages, money
 from adapters.kit.errors import Invalid
+from schemas.records import Duration
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ValueSyntax:
         """A date-time with an explicit offset, returned in UTC."""
         return dates.timestamp(value, where, self.timestamp_expected, self.invalid, fold_case=self.fold_case)
 
-    def duration(self, value: object, where: object) -> durations.Duration:
+    def duration(self, value: object, where: object) -> Duration:
         """An ISO 8601 duration of years, months, (weeks,) days and hours, at least one component."""
         return durations.iso_duration(value, where, self.invalid, weeks=self.weeks)
 

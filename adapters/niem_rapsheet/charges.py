@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, replace
 
 from adapters.kit.codes import CodeTable
-from adapters.kit.dates import PartialDate
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.tree import Node, missing
+from schemas.records import ChargeStageSymbol, CompletionSymbol, Offence, OtherCharge, PartialDate, ParticipationSymbol
 
 UNCODED = "UNCODED"
 TITLE_LANGUAGE = "en"
@@ -25,8 +25,8 @@ _NOT_CONVICTED = re.compile(
     r"\b(?:NOT GUILTY|ACQUIT\w*|DISMISS\w*|NOLLE\w*|VACATED|REVERSED|OVERTURNED|SET ASIDE|DEFERRED|WITHHELD|"
     r"WITHDRAWN|PENDING|EXPUNGED)\b"
 )
-_COMPLETION = {"ATTEMPT": "ATTEMPTED", "ATTEMPTED": "ATTEMPTED"}
-_PARTICIPATION = {
+_COMPLETION: dict[str, CompletionSymbol] = {"ATTEMPT": "ATTEMPTED", "ATTEMPTED": "ATTEMPTED"}
+_PARTICIPATION: dict[str, ParticipationSymbol] = {
     "ACCESSORY": "ACCESSORY",
     "AIDING": "ACCESSORY",
     "AIDING AND ABETTING": "ACCESSORY",
@@ -46,8 +46,8 @@ class Charge:
     title: str
     legal_reference: str | None
     category: str
-    completion: str
-    participation: str
+    completion: CompletionSymbol
+    participation: ParticipationSymbol
     disposition: str | None
     disposition_date: values.DateValue | None
     convicted: bool
@@ -139,7 +139,7 @@ def completed_from(charge: Charge, earlier: Charge | None) -> Charge:
     return charge
 
 
-def other_charge(charge: Charge, stage: str, agency: str | None) -> dict[str, object]:
+def other_charge(charge: Charge, stage: ChargeStageSymbol, agency: str | None) -> OtherCharge:
     """The canonical OtherCharge for a charge that did not end in a conviction."""
     return {
         "stage": stage,
@@ -154,7 +154,7 @@ def other_charge(charge: Charge, stage: str, agency: str | None) -> dict[str, ob
     }
 
 
-def offence(charge: Charge, committed_on: PartialDate | None) -> dict[str, object]:
+def offence(charge: Charge, committed_on: PartialDate | None) -> Offence:
     """The canonical Offence for a convicted charge."""
     return {
         "national_code": charge.national_code,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from adapters.kit.codes import CodeTable
 from adapters.niem_rapsheet import values
@@ -21,6 +20,7 @@ from adapters.niem_rapsheet.charges import Charge, charge_key, completed_from, o
 from adapters.niem_rapsheet.names import S_ID, S_REF
 from adapters.niem_rapsheet.sentences import sanctions_of
 from adapters.niem_rapsheet.tree import Node, missing
+from schemas.records import ChargeStageSymbol, Conviction, OtherCharge, Sanction
 
 COURT_NOT_STATED = "NOT STATED"
 # association element -> (child referring to the activity, child referring to the organisation)
@@ -79,15 +79,15 @@ class _Conviction:
     court: str
     file_number: str | None
     charges: list[Charge]
-    sanctions: list[dict[str, Any]] = field(default_factory=list)
+    sanctions: list[Sanction] = field(default_factory=list)
 
 
 @dataclass
 class Events:
     """The canonical convictions and other charges of a rap sheet, built cycle by cycle."""
 
-    convictions: list[dict[str, Any]] = field(default_factory=list)
-    other_charges: list[dict[str, Any]] = field(default_factory=list)
+    convictions: list[Conviction] = field(default_factory=list)
+    other_charges: list[OtherCharge] = field(default_factory=list)
 
 
 def _charges(activity: Node, name: str, table: CodeTable) -> list[Charge]:
@@ -128,13 +128,8 @@ class _Cycle:
         court_actions = self._stage("CourtAction", "CourtCharge", known)
         court_keys = {c.key for _, charges in court_actions for c in charges}
         later_keys = court_keys | {c.key for _, charges in prosecutions for c in charges}
-        for stage, activities, superseded in (
-            ("ARREST", arrests, later_keys),
-            ("PROSECUTION", prosecutions, court_keys),
-        ):
-            for activity, charges in activities:
-                agency = self.organisations.of_activity(activity)
-                events.other_charges.extend(other_charge(c, stage, agency) for c in charges if c.key not in superseded)
+        self._not_carried_on(events, "ARREST", arrests, later_keys)
+        self._not_carried_on(events, "PROSECUTION", prosecutions, court_keys)
         convictions: list[_Conviction] = []
         for index, (action, charges) in enumerate(court_actions, 1):
             court = self.organisations.of_activity(action)
@@ -145,6 +140,19 @@ class _Cycle:
                     events.other_charges.append(other_charge(charge, "COURT", court))
         self._sentence(convictions)
         events.convictions.extend(self._canonical(c, n) for n, c in enumerate(convictions, 1))
+
+    def _not_carried_on(
+        self,
+        events: Events,
+        stage: ChargeStageSymbol,
+        activities: list[tuple[Node, list[Charge]]],
+        superseded: set[str],
+    ) -> None:
+        """The charges of ``activities`` (of ``stage``) that no later stage takes up (``superseded`` keys), as
+        other charges naming the activity's agency."""
+        for activity, charges in activities:
+            agency = self.organisations.of_activity(activity)
+            events.other_charges.extend(other_charge(c, stage, agency) for c in charges if c.key not in superseded)
 
     @staticmethod
     def _add(
@@ -168,7 +176,7 @@ class _Cycle:
                 target = next((c for c in convictions if keys & {ch.key for ch in c.charges}), latest)
                 target.sanctions.extend(sanctions_of(sentence, self.table))
 
-    def _canonical(self, conviction: _Conviction, group: int) -> dict[str, Any]:
+    def _canonical(self, conviction: _Conviction, group: int) -> Conviction:
         return {
             "conviction_id": f"{self.number}.{conviction.key[0]}.{group}",
             "court": {"name": conviction.court, "place": None},

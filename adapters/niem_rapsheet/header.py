@@ -18,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Any
+from collections.abc import Mapping
 
 from adapters.kit.countries import check_country
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.envelope import NletsHeader
 from adapters.niem_rapsheet.names import S_ID, S_METADATA
 from adapters.niem_rapsheet.tree import Node, invalid, missing
+from schemas.records import MessageTypeSymbol
 
 SENDER = "US"
 LEGAL_BASIS = "US-28-CFR-20"
@@ -57,7 +58,7 @@ def purpose(sheet: Node) -> str:
     return found
 
 
-def addressing(header: NletsHeader) -> tuple[str, str | None, list[str]]:
+def addressing(header: NletsHeader) -> tuple[MessageTypeSymbol, str | None, list[str]]:
     """(message type, reply_to, addressed_to): a RESPONSE when the Nlets message key is a CHRI response, which
     then needs the control field it answers and a destination that is the requesting state's ISO code."""
     if header.message_key is None or header.message_key.upper() not in RESPONSE_KEYS:
@@ -97,7 +98,7 @@ def _plain(value: object) -> object:
     raise TypeError(type(value).__name__)  # pragma: no cover - the record holds only JSON types and dates
 
 
-def version(as_of: dt.date | None, content: dict[str, Any], path: str) -> int:
+def version(as_of: dt.date | None, content: Mapping[str, object], path: str) -> int:
     """The record version for ``content`` as of ``as_of`` (see the module docstring). Raises INVALID_VALUE for
     an as-of date after 2089-09-18."""
     days = 0 if as_of is None else max(0, (as_of - EPOCH).days)

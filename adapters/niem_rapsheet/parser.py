@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
 
 from adapters.base import MALFORMED, SENDER_MISMATCH, AdapterError, CanonicalRecord, ParseContext
 from adapters.kit import canonical
@@ -22,6 +21,7 @@ from adapters.niem_rapsheet.cycles import build_events
 from adapters.niem_rapsheet.envelope import MAX_WRAPPER_DEPTH, NletsHeader, locate, read_header
 from adapters.niem_rapsheet.person import build_person, identifiers, source_record_id
 from adapters.niem_rapsheet.tree import Node, missing
+from schemas.records import Conviction, OtherCharge
 
 PACKAGE = "adapters.niem_rapsheet"
 
@@ -67,7 +67,7 @@ class NiemRapSheetAdapter:
         message_type, reply_to, addressed_to = header.addressing(nlets)
         purpose = header.purpose(sheet)
         events = build_events(sheet, self._table)
-        content: dict[str, Any] = {
+        content: dict[str, object] = {
             "person": person,
             "convictions": events.convictions,
             "other_charges": events.other_charges,
@@ -97,11 +97,14 @@ class NiemRapSheetAdapter:
         }
 
 
-def _latest_event(convictions: list[dict[str, Any]], other_charges: list[dict[str, Any]]) -> dt.date | None:
+def _latest_event(convictions: list[Conviction], other_charges: list[OtherCharge]) -> dt.date | None:
     """The latest conviction decision date or full disposition date of the record, if any."""
     dates: list[dt.date] = [c["decision_date"] for c in convictions]
     for charge in other_charges:
         found = charge["disposition_date"]
-        if found is not None and found["day"] is not None:
-            dates.append(dt.date(found["year"], found["month"], found["day"]))
+        if found is None:
+            continue
+        year, month, day = found["year"], found["month"], found["day"]
+        if year is not None and month is not None and day is not None:  # a known day comes with its month and year
+            dates.append(dt.date(year, month, day))
     return max(dates, default=None)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from adapters.kit import canonical, dates
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.countries import ELEMENTS as CITIZENSHIP_ELEMENTS
 from adapters.niem_rapsheet.countries import CountryCodes
 from adapters.niem_rapsheet.tree import Node, invalid, missing
+from schemas.records import NameKindSymbol, NationalIdentifier, PartialDate, Person, PersonName, SexSymbol
 
 COUNTRY = "US"
 MAX_IDENTIFIER = 64
-SEX_CODES = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}  # NCIC SEX codes (X: non-binary)
-SEX_TEXTS = {"MALE": "MALE", "FEMALE": "FEMALE", "UNKNOWN": "UNKNOWN", "OTHER": "OTHER"}
+# NCIC SEX codes (X: non-binary).
+SEX_CODES: dict[str, SexSymbol] = {"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"}
+SEX_TEXTS: dict[str, SexSymbol] = {"MALE": "MALE", "FEMALE": "FEMALE", "UNKNOWN": "UNKNOWN", "OTHER": "OTHER"}
 # USPS codes of the states, DC and the territories: a SID issued there has the issuer US-<code> (ISO 3166-2).
 # fmt: off
 US_STATES = frozenset({
@@ -26,7 +27,7 @@ US_STATES = frozenset({
 # fmt: on
 
 
-def _name(node: Node, kind: str) -> dict[str, Any] | None:
+def _name(node: Node, kind: NameKindSymbol) -> PersonName | None:
     """A NIEM name (given, middle, surname or full name) as a canonical PersonName; None when it has no
     surname (an empty name, or an alias that is a given name or moniker only). Raises MISSING_FIELD for a
     primary name with a given name but no surname."""
@@ -46,7 +47,7 @@ def _name(node: Node, kind: str) -> dict[str, Any] | None:
     return canonical.name(kind, given, family)
 
 
-def _names(node: Node) -> list[dict[str, Any]]:
+def _names(node: Node) -> list[PersonName]:
     primary = node.all("PersonName")
     if not primary:
         raise missing(node.at("PersonName"))
@@ -61,7 +62,7 @@ def _names(node: Node) -> list[dict[str, Any]]:
     return names
 
 
-def _sex(node: Node) -> str:
+def _sex(node: Node) -> SexSymbol:
     code = node.first("PersonSexCode")
     if code is not None and (text := code.text()) is not None:
         if text.upper() not in SEX_CODES:
@@ -75,7 +76,7 @@ def _sex(node: Node) -> str:
     return "UNKNOWN"
 
 
-def _birth_date(node: Node, received_on: dt.date) -> dates.PartialDate:
+def _birth_date(node: Node, received_on: dt.date) -> PartialDate:
     element = node.first("PersonBirthDate")
     found = values.read_date(element)
     if found is None:
@@ -108,10 +109,10 @@ def _identifier(node: Node) -> str | None:
     return value
 
 
-def identifiers(node: Node) -> list[dict[str, str]]:
+def identifiers(node: Node) -> list[NationalIdentifier]:
     """The FBI numbers (scheme FBI, issuer US) and state identification numbers (scheme SID, issuer US-<state>
     when the jurisdiction is a US state or territory code, else US) of ``j:PersonAugmentation``, each once."""
-    out: list[dict[str, str]] = []
+    out: list[NationalIdentifier] = []
     for augmentation in node.all("PersonAugmentation"):
         for fbi in augmentation.all("PersonFBIIdentification"):
             value = _identifier(fbi)
@@ -123,14 +124,14 @@ def identifiers(node: Node) -> list[dict[str, str]]:
             if value is not None:
                 issuer = f"{COUNTRY}-{state}" if state in US_STATES else COUNTRY
                 out.append({"scheme": "SID", "value": value, "issuer": issuer})
-    unique: list[dict[str, str]] = []
+    unique: list[NationalIdentifier] = []
     for identifier in out:
         if identifier not in unique:
             unique.append(identifier)
     return unique
 
 
-def source_record_id(ids: list[dict[str, str]], node: Node) -> str:
+def source_record_id(ids: list[NationalIdentifier], node: Node) -> str:
     """``FBI:<number>`` from the first FBI number, else ``SID:<issuer>:<number>`` from the first SID.
 
     Raises MISSING_FIELD when the subject has neither."""
@@ -143,7 +144,7 @@ def source_record_id(ids: list[dict[str, str]], node: Node) -> str:
     raise missing(node.at("PersonAugmentation/PersonFBIIdentification"))
 
 
-def build_person(node: Node, countries: CountryCodes, received_on: dt.date) -> dict[str, Any]:
+def build_person(node: Node, countries: CountryCodes, received_on: dt.date) -> Person:
     """The canonical person. ``received_on`` bounds the birth date (a person is not born after the record)."""
     return {
         "names": _names(node),

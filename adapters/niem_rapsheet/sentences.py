@@ -11,13 +11,12 @@ $1,000.00``); a description the adapter cannot read still gives one sanction of 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from adapters.kit import durations, money
 from adapters.kit.codes import CodeTable
-from adapters.kit.durations import Duration
 from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.tree import Node
+from schemas.records import Duration, Sanction
 
 CURRENCY = "USD"
 FINE = "FINE"
@@ -43,7 +42,7 @@ def _sanction(
     duration: Duration | None = None,
     amount: str | None = None,
     suspended: bool = False,
-) -> dict[str, Any]:
+) -> Sanction:
     category = table.sanction_category(code)
     if suspended and category == "IMPRISONMENT":
         category = "SUSPENDED_IMPRISONMENT"
@@ -71,9 +70,9 @@ def _kind(term: Node) -> str | None:
     return None if text is None else text.upper()
 
 
-def _from_description(text: str, table: CodeTable) -> list[dict[str, Any]]:
+def _from_description(text: str, table: CodeTable) -> list[Sanction]:
     upper = text.upper()
-    out: list[dict[str, Any]] = []
+    out: list[Sanction] = []
     for number, unit, kind, suspended in _TEXT_TERM.findall(upper):
         duration = durations.duration(**{_UNITS[unit[0]]: int(number)})
         out.append(_sanction(table, kind, duration, suspended=bool(suspended)))
@@ -82,9 +81,9 @@ def _from_description(text: str, table: CodeTable) -> list[dict[str, Any]]:
     return out or [_sanction(table, None)]
 
 
-def sanctions_of(sentence: Node, table: CodeTable) -> list[dict[str, Any]]:
+def sanctions_of(sentence: Node, table: CodeTable) -> list[Sanction]:
     """The canonical sanctions of one ``rap:Sentence``. Raises INVALID_VALUE for a bad duration or amount."""
-    out: list[dict[str, Any]] = []
+    out: list[Sanction] = []
     for kind in _TERM_KINDS:
         for term in sentence.all(kind):
             code, length = _kind(term), _length(term)

@@ -11,9 +11,8 @@ import re
 from dataclasses import dataclass
 
 from adapters.kit import dates, durations, money
-from adapters.kit.dates import PartialDate
-from adapters.kit.durations import Duration
 from adapters.niem_rapsheet.tree import Node, invalid
+from schemas.records import Duration, PartialDate
 
 _ZONE = r"(?:Z|[+-]\d{2}:\d{2})?"
 _DATE = re.compile(rf"(\d{{4}})-(\d{{2}})-(\d{{2}}){_ZONE}", re.ASCII)

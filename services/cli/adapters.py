@@ -38,7 +38,8 @@ def adapters_parse(adapter_name: str, file: Path, jurisdiction: str | None, as_j
     with the adapter's typed error (reason code and message) when the file is refused.
     """
     from adapters.base import ParseContext, get_adapter
-    from services.kernel.codec import codec
+    from schemas import CANONICAL_RECORD
+    from services.kernel.codec import typed_codec
     from services.normaliser.service import unmapped_codes
 
     sender = (jurisdiction or file.name.split("-", 1)[0]).upper()
@@ -47,7 +48,7 @@ def adapters_parse(adapter_name: str, file: Path, jurisdiction: str | None, as_j
     try:
         adapter = get_adapter(adapter_name)
         records = adapter.parse(file.read_bytes(), ParseContext(sender, dt.datetime.now(dt.UTC)))
-        canonical = codec("canonical_record")
+        canonical = typed_codec(CANONICAL_RECORD)
         for record in records:
             canonical.encode(record)  # schema-valid, as the normaliser requires
     except CrxError as exc:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter as Counter_
-from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD
+from schemas.records import CriminalRecord
 from services.kernel.audit_events import AuditEventType
-from services.kernel.codec import codec
+from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, routing_headers
 from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode
@@ -34,13 +34,13 @@ RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
 UNKNOWN_CATEGORY = "UNKNOWN"
 
 
-def unmapped_codes(record: Mapping[str, Any]) -> Counter_[str]:
+def unmapped_codes(record: CriminalRecord) -> Counter_[str]:
     """How many offence and sanction codes of ``record`` have no common category, by kind."""
     found: Counter_[str] = Counter_()
     for conviction in record["convictions"]:
         found["offence"] += sum(o["category"] == UNKNOWN_CATEGORY for o in conviction["offences"])
         found["sanction"] += sum(s["category"] == UNKNOWN_CATEGORY for s in conviction["sanctions"])
-    found["offence"] += sum(c["category"] == UNKNOWN_CATEGORY for c in record.get("other_charges", ()))
+    found["offence"] += sum(c["category"] == UNKNOWN_CATEGORY for c in record["other_charges"])
     return +found
 
 
@@ -67,7 +67,7 @@ class Normaliser(BrokerStage):
             ["jurisdiction", "kind"],
             registry=registry,
         )
-        self._codec = codec(CANONICAL_RECORD)
+        self._codec = typed_codec(CANONICAL_RECORD)
         self._feeds = {settings.topic(f"feed.{j}"): j for j in settings.jurisdictions}
 
     @property
@@ -102,7 +102,7 @@ class Normaliser(BrokerStage):
         except Exception as exc:  # dead-lettered when the payload's fault (or a bug), else the batch is retried
             return self.failed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
 
-    def _check_codes(self, records: list[dict[str, Any]], jurisdiction: str) -> list[Counter_[str]]:
+    def _check_codes(self, records: list[CriminalRecord], jurisdiction: str) -> list[Counter_[str]]:
         """Count unmapped codes (returned per record); a strict jurisdiction's payload with any is refused
         whole (UnmappedCode)."""
         per_record = [unmapped_codes(record) for record in records]
@@ -116,7 +116,7 @@ class Normaliser(BrokerStage):
         return per_record
 
     def _seal_record(
-        self, record: dict[str, Any], unknown: Counter_[str], submission_id: str, now: dt.datetime
+        self, record: CriminalRecord, unknown: Counter_[str], submission_id: str, now: dt.datetime
     ) -> list[OutRecord]:
         header = record["header"]
         message_id = str(header["message_id"])

@@ -4,15 +4,16 @@ parse and refusal helpers, and the canonical codec round trip."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 
 from adapters.base import AdapterError, ParseContext, get_adapter
-from services.kernel.codec import codec
+from schemas import CANONICAL_RECORD
+from schemas.records import CriminalRecord, Duration, Sanction
+from services.kernel.codec import typed_codec
 
 RECEIVED = dt.datetime(2025, 1, 15, 9, 30, tzinfo=dt.UTC)
-Record = dict[str, Any]
+Record = CriminalRecord
 
 
 class Feed:
@@ -45,9 +46,8 @@ class Feed:
 
 def round_trip(record: Record) -> Record:
     """``record`` encoded with the canonical codec and decoded again."""
-    canonical = codec("canonical_record")
-    decoded: Record = canonical.decode(canonical.encode(record))
-    return decoded
+    canonical = typed_codec(CANONICAL_RECORD)
+    return canonical.decode(canonical.encode(record))
 
 
 def assert_survives_codec(record: Record) -> None:
@@ -59,3 +59,9 @@ def assert_survives_codec(record: Record) -> None:
     assert back["convictions"] == record["convictions"]
     assert back["other_charges"] == record["other_charges"]
     assert back["header"]["created_at"] == RECEIVED
+
+
+def duration_of(sanction: Sanction) -> Duration:
+    """The duration of ``sanction``; fails the test when it has none."""
+    assert sanction["duration"] is not None
+    return sanction["duration"]

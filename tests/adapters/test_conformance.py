@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from adapters.base import Adapter, AdapterError, ParseContext, available, get_adapter
 from adapters.kit.countries import check_country
-from services.kernel.codec import codec
+from schemas import CANONICAL_RECORD
+from schemas.records import CriminalRecord
+from services.kernel.codec import typed_codec
 from services.kernel.errors import AdapterNotFound
 from tests.adapters.harness import RECEIVED
 
@@ -32,9 +34,9 @@ def context_for(sample_name: str) -> ParseContext:
     return ParseContext(jurisdiction=sample_name.split("-", 1)[0], received_at=RECEIVED)
 
 
-def assert_valid(records: list[dict[str, Any]]) -> None:
+def assert_valid(records: list[CriminalRecord]) -> None:
     """Every record encodes with the canonical codec and decodes back to the same message id."""
-    canonical = codec("canonical_record")
+    canonical = typed_codec(CANONICAL_RECORD)
     for record in records:
         decoded = canonical.decode(canonical.encode(record))
         assert str(decoded["header"]["message_id"]) == record["header"]["message_id"]

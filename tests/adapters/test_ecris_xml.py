@@ -6,9 +6,8 @@ import copy
 import datetime as dt
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -31,7 +30,7 @@ from adapters.kit.codes import COLUMNS, CodeTable, load_tables
 from adapters.kit.countries import COUNTRIES
 from adapters.kit.xmlsafe import parse_xml
 from services.kernel.errors import ConfigError
-from tests.adapters.harness import RECEIVED, Feed, assert_survives_codec, round_trip
+from tests.adapters.harness import RECEIVED, Feed, Record, assert_survives_codec, duration_of, round_trip
 from tests.adapters.wallclock import wallclock_limit
 
 FEED = Feed("ecris-xml", "DE")
@@ -120,7 +119,7 @@ parse = FEED.parse_one  # one record of a payload on the feed of a jurisdiction 
 error_of = FEED.refusal  # the AdapterError a payload raises on the feed of a jurisdiction (DE by default)
 
 
-def parse_sample(name: str, *edits: tuple[str, object]) -> dict[str, Any]:
+def parse_sample(name: str, *edits: tuple[str, object]) -> Record:
     """Parse a (possibly edited) sample as the feed of its sender."""
     return parse(mutated(name, *edits), name[:2])
 
@@ -445,9 +444,9 @@ def test_completion_and_participation_codes(element: str, code: str, expected: s
     """LC-00- completion and LP-00- participation codes map to the canonical completion and participation;
     either absent is UNKNOWN."""
     path, key = f"Conviction/Offence/{element}", element.lower()
-    offence = parse_sample(FR_PL, (path, code))["convictions"][0]["offences"][0]
+    offence: Mapping[str, object] = parse_sample(FR_PL, (path, code))["convictions"][0]["offences"][0]
     assert offence[key] == expected
-    bare = parse_sample(FR_PL, (path, DELETE))["convictions"][0]["offences"][0]
+    bare: Mapping[str, object] = parse_sample(FR_PL, (path, DELETE))["convictions"][0]["offences"][0]
     assert bare[key] == "UNKNOWN"
 
 
@@ -604,7 +603,7 @@ def test_final_date_not_before_decision_date() -> None:
 def test_durations(text: str, expected: tuple[int, int, int, int]) -> None:
     """ISO 8601 durations become years/months/days/hours."""
     sanction = parse_sample(FR_PL, ("Conviction/Sanction/Duration", text))["convictions"][0]["sanctions"][0]
-    assert tuple(sanction["duration"].values()) == expected
+    assert tuple(duration_of(sanction).values()) == expected
 
 
 @pytest.mark.parametrize("text", ["P", "PT", "P2W", "PT30M", "-P1Y", "P1.5Y", "1Y", "P12345Y"])

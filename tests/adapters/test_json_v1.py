@@ -17,7 +17,7 @@ from adapters.base import AdapterError, ParseContext, record_message_id
 from adapters.json_v1.parser import JsonV1Adapter
 from adapters.kit.codes import COLUMNS, load_tables, parse_table
 from services.kernel.errors import ConfigError
-from tests.adapters.harness import RECEIVED, Feed, assert_survives_codec, round_trip
+from tests.adapters.harness import RECEIVED, Feed, Record, assert_survives_codec, duration_of, round_trip
 
 FEED = Feed("json-v1", "DE")
 ADAPTER, SAMPLES = FEED.adapter, FEED.samples
@@ -41,7 +41,7 @@ def sample_doc(name: str = FR_PL) -> Doc:
     return doc
 
 
-def parse_doc(doc: Doc, jurisdiction: str | None = None) -> dict[str, Any]:
+def parse_doc(doc: Doc, jurisdiction: str | None = None) -> Record:
     """Serialise ``doc`` and parse it as the feed of ``jurisdiction`` (default: its sender); one record."""
     return FEED.parse_one(json.dumps(doc).encode("utf-8"), jurisdiction or str(doc["sender"]))
 
@@ -210,7 +210,7 @@ def test_durations(text: str, expected: tuple[int, int, int, int]) -> None:
     """ISO 8601 durations become years/months/days/hours; weeks count as seven days."""
     doc = sample_doc()
     doc["convictions"][0]["sanctions"][0]["duration"] = text
-    duration = parse_doc(doc)["convictions"][0]["sanctions"][0]["duration"]
+    duration = duration_of(parse_doc(doc)["convictions"][0]["sanctions"][0])
     assert (duration["years"], duration["months"], duration["days"], duration["hours"]) == expected
 
 

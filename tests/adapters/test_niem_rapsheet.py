@@ -20,7 +20,7 @@ from adapters.niem_rapsheet.envelope import NLETS, NLETS_HEADER
 from adapters.niem_rapsheet.names import NC, RAP, STRUCTURES, J
 from adapters.niem_rapsheet.parser import NiemRapSheetAdapter
 from services.kernel.errors import ConfigError
-from tests.adapters.harness import RECEIVED, Feed, Record, assert_survives_codec, round_trip
+from tests.adapters.harness import RECEIVED, Feed, Record, assert_survives_codec, duration_of, round_trip
 
 FEED = Feed("niem-rapsheet", "US")
 ADAPTER, SAMPLES = FEED.adapter, FEED.samples
@@ -99,7 +99,7 @@ def add(parent: etree._Element, tag: str, text: str | None = None, **attributes:
     return child
 
 
-def without_header(record: Record) -> Record:
+def without_header(record: Record) -> dict[str, object]:
     """The record minus its header (for comparing documents that differ only in what the header shows)."""
     return {key: value for key, value in record.items() if key != "header"}
 
@@ -178,7 +178,7 @@ def test_fr_sample_conviction_and_dismissed_charge() -> None:
         "IMPRISONMENT",
         {"years": 2, "months": 0, "days": 0, "hours": 0},
     )
-    assert (probation["category"], probation["duration"]["years"]) == ("PROBATION", 3)
+    assert (probation["category"], duration_of(probation)["years"]) == ("PROBATION", 3)
     assert (fine["category"], fine["amount"], fine["currency"], fine["duration"]) == ("FINE", "1500.00", "USD", None)
     assert record["other_charges"] == [
         {
@@ -217,7 +217,7 @@ def test_de_sample_reads_substitutes_and_ignores_extensions() -> None:
     assert (offence["national_code"], offence["category"]) == ("3530", "DRUG_TRAFFICKING")
     assert offence["legal_reference"] == "HSC 481.112"  # completed from the arrest charge
     (sanction,) = conviction["sanctions"]
-    assert (sanction["national_code"], sanction["category"], sanction["duration"]["years"]) == (
+    assert (sanction["national_code"], sanction["category"], duration_of(sanction)["years"]) == (
         "PRISON",
         "IMPRISONMENT",
         5,
@@ -251,7 +251,7 @@ def test_pl_sample_is_a_response_to_the_requester() -> None:
     (conviction,) = record["convictions"]
     assert (conviction["offences"][0]["category"], conviction["decision_date"]) == ("ROAD_TRAFFIC", dt.date(2019, 5, 6))
     jail, fine = conviction["sanctions"]
-    assert (jail["national_code"], jail["category"], jail["suspended"], jail["duration"]["days"]) == (
+    assert (jail["national_code"], jail["category"], jail["suspended"], duration_of(jail)["days"]) == (
         "JAIL",
         "SUSPENDED_IMPRISONMENT",
         True,
@@ -892,7 +892,7 @@ def test_term_durations(duration: str, expected: tuple[int, int, int, int]) -> N
     """XML Schema durations of sentence terms become years/months/days/hours."""
     root = tree(FR)
     set_text(root, f"{SENTENCE1}/j:SentenceTerm[1]/j:TermDuration", duration)
-    found = parse_one(root)["convictions"][0]["sanctions"][0]["duration"]
+    found = duration_of(parse_one(root)["convictions"][0]["sanctions"][0])
     assert (found["years"], found["months"], found["days"], found["hours"]) == expected
 
 
@@ -945,8 +945,8 @@ def test_structured_fine_amount_and_suspended_and_assigned_terms() -> None:
         ("SUSPENDED", "SUSPENDED_IMPRISONMENT", True),
         ("FINE", "FINE", False),
     ]
-    assert sanctions[0]["duration"]["hours"] == 80
-    assert sanctions[1]["duration"]["months"] == 6
+    assert duration_of(sanctions[0])["hours"] == 80
+    assert duration_of(sanctions[1])["months"] == 6
     assert sanctions[2]["amount"] == "200.00"
 
 

@@ -35,7 +35,7 @@ from services.devstack.embedded_broker import EmbeddedBroker, free_port
 from services.devstack.pipeline import Pipeline, ensure_keys
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.audit_events import load_audit_secret
-from services.kernel.codec import codec
+from services.kernel.codec import typed_codec
 from services.kernel.config import Settings, load_settings
 from services.kernel.envelope import Opener, SealContext, Sealer
 from services.kernel.kafka import OutRecord, Producer, ensure_topics, standard_topics
@@ -117,7 +117,7 @@ async def stages(settings: Settings, keyring: KeyRing, template: dict[str, Any])
     payload = _payload(template, 0)
     ctx = ParseContext("DE", dt.datetime.now(dt.UTC))
     [record] = adapter.parse(payload, ctx)
-    rec_codec = codec(CANONICAL_RECORD)
+    rec_codec = typed_codec(CANONICAL_RECORD)
     encoded = rec_codec.encode(record)
     now = dt.datetime.now(dt.UTC)
     seal_ctx = SealContext("out.FR", "m", "s", "crx", "FR", "avro/crx.v1.CriminalRecord", rec_codec.fingerprint)

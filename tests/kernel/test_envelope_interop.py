@@ -27,7 +27,7 @@ from pyhpke import AEADId, CipherSuite, KDFId, KEMId, KEMKey, KEMKeyInterface
 
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD
-from services.kernel.codec import codec
+from services.kernel.codec import typed_codec
 from services.kernel.envelope import Opener, SealContext, Sealer
 from services.keys.ring import KeyRing, generate_party_keys
 
@@ -269,7 +269,7 @@ def _record() -> tuple[bytes, bytes]:
         dict(adapter.samples())["DE-notification-fr-pl.json"],
         ParseContext("DE", dt.datetime(2025, 1, 15, tzinfo=dt.UTC)),
     )
-    records = codec(CANONICAL_RECORD)
+    records = typed_codec(CANONICAL_RECORD)
     return records.encode(record), records.fingerprint
 
 
@@ -309,7 +309,7 @@ def test_partner_opens_a_crx_envelope_with_pyhpke(ring: KeyRing) -> None:
     record_schema = json.loads((SCHEMAS / "canonical_record.avsc").read_text(encoding="utf-8"))
     assert schema_fingerprint(record_schema) == fingerprint
     record = fastavro.schemaless_reader(io.BytesIO(opened[10:]), fastavro.parse_schema(record_schema), None)
-    assert record == codec(CANONICAL_RECORD).decode(plaintext)
+    assert record == typed_codec(CANONICAL_RECORD).decode(plaintext)
     assert env["created_at"] == NOW
 
 

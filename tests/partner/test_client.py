@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD, RECEIPT
-from services.kernel.codec import codec
+from schemas.records import CriminalRecord
+from services.kernel.codec import codec, typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, Sealer, routing_headers, signed_part
 from services.kernel.metrics import ServiceMetrics
@@ -25,7 +26,7 @@ from services.partner.client import CallbackSink, DirectorySink, PartnerClient, 
 NOW = dt.datetime.now(dt.UTC)
 
 
-def _record() -> dict[str, Any]:
+def _record() -> CriminalRecord:
     adapter = get_adapter("json-v1")
     payload = dict(adapter.samples())["DE-notification-fr-pl.json"]
     [record] = adapter.parse(payload, ParseContext("DE", NOW))
@@ -33,7 +34,7 @@ def _record() -> dict[str, Any]:
 
 
 def _envelope(keyring: KeyRing, recipient: str = "FR", message_id: str | None = None) -> tuple[bytes, SealContext]:
-    rec_codec = codec(CANONICAL_RECORD)
+    rec_codec = typed_codec(CANONICAL_RECORD)
     record = _record()
     ctx = SealContext(
         channel=f"out.{recipient}",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from adapters.kit.canonical import header
 from schemas import CANONICAL_RECORD
-from schemas.records import Conviction, CriminalRecord, Header, OtherCharge, Person
+from schemas.records import Conviction, CriminalRecord, OtherCharge, Person
 from services.kernel.codec import typed_codec
 from services.kernel.errors import PolicyError
 from services.router.minimise import minimise
@@ -31,9 +31,8 @@ NOW = dt.datetime.now(dt.UTC)
 
 def _record(nationalities: list[str], sender: str = "DE", category: str = "THEFT") -> CriminalRecord:
     return {
-        "header": cast(
-            Header,
-            header(sender, "r", 1, "NOTIFICATION", NOW, legal_basis="EU-FD-2009/315", purpose="ECRIS_NOTIFICATION"),
+        "header": header(
+            sender, "r", 1, "NOTIFICATION", NOW, legal_basis="EU-FD-2009/315", purpose="ECRIS_NOTIFICATION"
         ),
         "person": {
             "names": [{"kind": "CURRENT", "given": "A", "family": "B", "script": "Latn", "transliteration": None}],
