@@ -113,6 +113,15 @@ def parties(settings: Settings, tmp_path: Path) -> Iterator[dict[str, Party]]:
     yield {"crx": broker, **partners}
 
 
+def _accepted_receipts(broker: Party) -> list[str]:
+    """The parties whose ACCEPTED delivery receipts the broker's audit store holds (read while it runs)."""
+    store = open_store(load_settings(None, broker.env), create=False)
+    try:
+        return sorted(e["actor"] for e in store.events(event_type="DELIVERY_RECEIPT") if e["outcome"] == "accepted")
+    finally:
+        store.close()
+
+
 def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Party]) -> None:
     """No store holds another party's private key; a DE record pushed to the broker's services (separate
     processes) reaches FR and PL, each decrypting with its own store, and the audit log verifies."""
@@ -142,6 +151,9 @@ def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Part
             [record] = [json.loads(f.read_text()) for f in (parties[name].dir / "records").glob("*.json")]
             assert record["header"]["source_jurisdiction"] == "DE"
             assert name in record["person"]["nationalities"]
+        # A partner's receipt follows its delivery: stop only once the audit writer has both (or time is up).
+        while time.monotonic() < deadline and len(_accepted_receipts(broker)) < len(PARTNERS):
+            time.sleep(0.2)
     finally:
         for process, _ in started:
             process.send_signal(signal.SIGTERM)
@@ -155,4 +167,5 @@ def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Part
     finally:
         store.close()
     assert sorted(e["actor"] for e in receipts if e["outcome"] == "accepted") == sorted(PARTNERS)
+    assert _accepted_receipts(broker) == sorted(PARTNERS)
     assert sorted(r for e in disclosures for r in e["recipients"]) == sorted(PARTNERS)
