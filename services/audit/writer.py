@@ -15,7 +15,6 @@ old; a timer signs a quiet log's tail, and stopping the service signs whatever i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import time
@@ -38,6 +37,7 @@ from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Sealer, signed_part
 from services.kernel.errors import CrxError, EnvelopeError, handling
 from services.kernel.kafka import OutRecord
+from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Ports, Runtime
@@ -258,10 +258,7 @@ class AuditService(StreamService):
     async def stop(self) -> None:
         """Stop the timer, drain and stop the service, then sign a checkpoint of everything appended."""
         timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+        await cancel(timer)
         if not self._started:
             return
         await self.api.stop()

@@ -16,6 +16,7 @@ from services.kernel.kafka import Producer, ensure_topics
 from services.kernel.logging import get_logger
 from services.kernel.metrics import register_runtime_metrics
 from services.kernel.runtime import Ports, Runtime
+from services.kernel.topicwatch import TopicWatch
 
 NAME = "intake"
 
@@ -53,6 +54,7 @@ class IntakeService:
             max_bytes=settings.max_payload_bytes,
         )
         self._ready = False
+        self.topics = TopicWatch(settings, NAME, self.output_topics)
         register_runtime_metrics(registry, service=NAME)
         self.ops = OpsServer(registry, host=settings.metrics_host, port=metrics_port, ready=lambda: self._ready)
         self._started = False
@@ -75,6 +77,7 @@ class IntakeService:
         await self.producer.start()
         await self.http.start()
         await self.drop.start()
+        self.topics.start()
         self._ready = True
         self._log.info("started", http=self.http.url, drop=str(self._settings.drop_dir), ops=self.ops.url)
 
@@ -84,6 +87,7 @@ class IntakeService:
             return
         self._started = False
         self._ready = False
+        await self.topics.stop()
         await self.http.stop()
         await self.drop.stop()
         await self.producer.stop()

@@ -65,6 +65,11 @@ class Settings:
     # This replica's stable name, part of its transactional id (fencing a crashed predecessor needs the same
     # id after a restart: a StatefulSet pod name, say). Empty: the host name.
     instance_id: str = ""
+    # The most each shutdown step may take (finish the batch in flight, leave the group, flush the producer)
+    # before the process gives up on it, says so in the log and goes on exiting: Kafka may be gone.
+    shutdown_seconds: float = 10.0
+    # How often every service checks that its topics exist and recreates missing ones (0: never).
+    topic_check_seconds: float = 10.0
 
     # Parties and files.
     broker_party: str = "crx"

@@ -32,6 +32,7 @@ from aiokafka.errors import (
 
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError, TransientError
+from services.kernel.lifecycle import bounded
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 
@@ -73,11 +74,12 @@ def standard_topics(settings: Settings) -> list[str]:
     return [settings.topic(name) for name in logical]
 
 
-async def ensure_topics(settings: Settings, topics: Sequence[str]) -> None:
-    """Create any of ``topics`` that are missing, then check that all exist.
+async def ensure_topics(settings: Settings, topics: Sequence[str]) -> list[str]:
+    """Create any of ``topics`` that are missing, then check that all exist; returns those it created.
 
-    Producing to a missing topic is silently dropped by some brokers, so services call this at start.
-    Raises ConfigError if a topic still does not exist afterwards.
+    Producing to a missing topic is silently dropped by some brokers, so services call this at start (and
+    ``TopicWatch`` periodically). Raises ConfigError if a topic still does not exist afterwards, KafkaError
+    when the broker cannot be reached.
     """
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
@@ -97,6 +99,7 @@ async def ensure_topics(settings: Settings, topics: Sequence[str]) -> None:
         still = sorted(set(topics) - existing)
         if still:
             raise ConfigError(f"topics do not exist and could not be created: {still}")
+        return missing
     finally:
         await admin.close()
 
@@ -186,10 +189,13 @@ class Producer:
         self._producer, self.transactional = producer, False
 
     async def stop(self) -> None:
-        """Flush and close. Idempotent."""
+        """Flush and close, for at most ``shutdown_seconds`` (records not yet acknowledged then are not
+        known to be written: their inputs are uncommitted, so they are produced again after a restart).
+        Idempotent; never raises."""
         producer, self._producer = self._producer, None
         if producer is not None:
-            await producer.stop()
+            seconds = self._settings.shutdown_seconds
+            await bounded(producer.stop(), seconds=seconds, what="flush the producer", log=self._log)
 
     async def send_in_transaction(
         self, records: Sequence[OutRecord], offsets: dict[TopicPartition, int], group_id: str
@@ -312,13 +318,16 @@ class BatchLoop:
             return
         self._stopping.set()
         task, self._task = self._task, None
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        seconds = self._settings.shutdown_seconds
+        if not await bounded(asyncio.shield(task), seconds=seconds, what="drain the batch", log=self._log):
+            task.cancel()  # the batch in flight is not committed: it is consumed again after a restart
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         self.ready = False
         self._metrics.ready.labels(self.service).set(0)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await consumer.stop()
+            await bounded(consumer.stop(), seconds=seconds, what="leave the group", log=self._log)
 
     @property
     def alive(self) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol
 
 
 class Component(Protocol):
@@ -41,3 +41,35 @@ async def run_until_stopped(components: Sequence[Component], stop: asyncio.Event
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+async def bounded(step: Awaitable[Any], *, seconds: float, what: str, log: Any) -> bool:
+    """Await one shutdown ``step`` for at most ``seconds``; True when it finished.
+
+    Never raises for the step's own failures: a timeout, an exception, or a CancelledError that a client
+    library lets escape while it closes (aiokafka's fetcher does, when the broker is gone) are logged as one
+    line naming ``what`` and the process goes on shutting down. A cancellation of the caller itself is
+    re-raised.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await step
+        return True
+    except TimeoutError:
+        log.warning("shutdown step timed out", step=what, seconds=seconds)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("shutdown step cancelled inside its client", step=what)
+    except Exception as exc:  # a client failing while it closes must not stop the others from closing
+        log.warning("shutdown step failed", step=what, error_class=type(exc).__name__)
+    return False
+
+
+async def cancel(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background ``task`` (a timer, a periodic check) and wait until it has ended. None is a no-op."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

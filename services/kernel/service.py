@@ -14,6 +14,7 @@ from services.kernel.http import OpsServer
 from services.kernel.kafka import BatchLoop, Handler, Producer, ensure_topics, transactional_id
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.topicwatch import TopicWatch
 
 
 class StreamService:
@@ -54,6 +55,7 @@ class StreamService:
             ready=lambda: self.loop.ready,
             healthy=lambda: self.loop.alive,
         )
+        self.topics = TopicWatch(settings, name, [*self._topics, *self._output_topics])
         self._started = False
         self._log = get_logger(name)
 
@@ -66,6 +68,7 @@ class StreamService:
         await self.ops.start()
         await self.producer.start()
         await self.loop.start()
+        self.topics.start()
         self._log.info("started", topics=self._topics, ops=self.ops.url)
 
     async def stop(self) -> None:
@@ -73,6 +76,7 @@ class StreamService:
         if not self._started:
             return
         self._started = False
+        await self.topics.stop()
         await self.loop.stop()
         await self.producer.stop()
         await self.ops.stop()

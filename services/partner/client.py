@@ -8,7 +8,6 @@ verification or decryption are rejected with a negative receipt and skipped: nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -30,6 +29,7 @@ from services.kernel.config import Settings
 from services.kernel.envelope import Opener, attach_signature
 from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord
+from services.kernel.lifecycle import cancel
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Ports, Runtime
@@ -291,10 +291,7 @@ class PartnerService(StreamService):
     async def stop(self) -> None:
         """Stop the log checks, then drain and stop consuming."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         await super().stop()
 
     async def _checks(self) -> None:
