@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from services.kernel.errors import CrxError
 from services.kernel.runtime import passphrase_of
 from services.keys.ring import KeyRing
 
-__all__ = ["keyring_of", "passphrase_of", "run_command", "settings_of"]
+__all__ = ["keyring_of", "passphrase_of", "quiet_kafka_client", "run_command", "settings_of"]
 
 
 def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
@@ -24,6 +25,12 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
         return load_settings(config, os.environ, **overrides)
     except CrxError as exc:
         raise click.ClickException(exc.detail) from None
+
+
+def quiet_kafka_client() -> None:
+    """Mute aiokafka's own log lines (its retry chatter) for a one-shot command: an unreachable Kafka is
+    reported in one line by the root group instead. Services keep them (``configure_logging`` resets it)."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 def keyring_of(settings: Settings) -> KeyRing:

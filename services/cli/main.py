@@ -7,19 +7,40 @@ in the service packages, and heavy imports happen inside the commands, so ``crx 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from services.cli import adapters, audit, broker, demo, dlq, envelope, intake, keys, normaliser, partner, push, router
+from services.cli.common import quiet_kafka_client, settings_of
 
 
-@click.group()
+class CrxGroup(click.Group):
+    """The root group: a command that needs Kafka while it is out of reach says so in one line (exit 1),
+    naming the bootstrap servers and the error class, never with a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; KafkaError (the broker out of reach, a timeout) becomes one ClickException."""
+        from aiokafka.errors import KafkaError
+
+        try:
+            return super().invoke(ctx)
+        except KafkaError as exc:
+            try:
+                bootstrap = settings_of(ctx).kafka_bootstrap
+            except click.ClickException:
+                bootstrap = "the configured bootstrap servers"
+            raise click.ClickException(f"Kafka at {bootstrap} is not reachable ({type(exc).__name__})") from None
+
+
+@click.group(cls=CrxGroup)
 @click.option("--config", type=click.Path(path_type=Path, exists=True), help="TOML settings file.")
 @click.pass_context
 def main(ctx: click.Context, config: Path | None) -> None:
     """crx: exchange criminal-record information between jurisdictions."""
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
+    quiet_kafka_client()  # one-shot commands: an unreachable Kafka is one line (CrxGroup)
 
 
 COMMANDS: tuple[click.Command, ...] = (

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from services.cli.common import settings_of
+from services.cli.common import quiet_kafka_client, settings_of
 from services.kernel.logging import configure_logging
 
 
@@ -28,6 +28,7 @@ def push(ctx: click.Context, jurisdiction: str, adapter: str, files: tuple[Path,
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level)
+    quiet_kafka_client()
     runtime = Runtime.create(settings)
 
     async def go() -> list[Any]:

@@ -61,8 +61,8 @@ async def read_dead_letters(settings: Settings, idle_ms: int = 1000) -> list[dic
     )
     decode = codec(DEAD_LETTER).decode
     letters: dict[str, dict[str, Any]] = {}
-    await consumer.start()
     try:
+        await consumer.start()
         while batch := await consumer.getmany(timeout_ms=idle_ms):
             for records in batch.values():
                 for record in records:

@@ -177,6 +177,9 @@ class Producer:
                 elif bootstrap not in _REFUSED:
                     _REFUSED.add(bootstrap)
                     self._log.warning("no producer ids on this broker: at-least-once", error_class=type(exc).__name__)
+            except BaseException:
+                await producer.stop()  # a client that failed to start still holds its connections
+                raise
             else:
                 self._producer = producer
                 self.transactional = self._transactional_id is not None
@@ -185,7 +188,11 @@ class Producer:
             finally:
                 _SENDER_LOG.removeFilter(probe)
         producer = self._client(idempotent=False, transactional_id=None)
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a client that failed to start still holds its connections
+            raise
         self._producer, self.transactional = producer, False
 
     async def stop(self) -> None:

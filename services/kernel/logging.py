@@ -149,6 +149,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root.addHandler(_JsonLinesHandler(stream))
     root.setLevel(numeric if verbose else max(numeric, LIBRARY_LEVEL))
     logging.getLogger(ROOT_LOGGER).setLevel(numeric)
+    logging.getLogger("aiokafka").setLevel(logging.NOTSET)  # follows the root (a one-shot command may mute it)
     for name in WIRE_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.NOTSET)
 
