@@ -87,6 +87,19 @@ async def test_delivers_once_and_receipts_every_time(settings: Settings, keyring
     assert restarted._sink.delivered(ctx.message_id)  # the dedup survives a restart
 
 
+async def test_a_resealed_record_is_receipted_once(settings: Settings, keyring: KeyRing, tmp_path: Path) -> None:
+    """The same record sealed twice (other envelope bytes: a retry after a key rotation) gets one receipt id,
+    so the audit log holds one DELIVERY_RECEIPT for it, not two."""
+    client = _client(settings, keyring, DirectorySink(tmp_path / "fr"))
+    first_sealed, ctx = _envelope(keyring)
+    second_sealed, _ = _envelope(keyring)
+    assert first_sealed != second_sealed
+    [first] = await client.handle([_consumed(first_sealed, ctx)])
+    [second] = await client.handle([_consumed(second_sealed, ctx, offset=1)])
+    ids = {_receipt(keyring, first.value)["receipt_id"], _receipt(keyring, second.value)["receipt_id"]}
+    assert len(ids) == 1
+
+
 @pytest.mark.parametrize(
     "damage", ["flipped-byte", "other-recipient", "headers-lie", "garbage", "empty", "record-swapped"]
 )
