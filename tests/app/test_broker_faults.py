@@ -132,7 +132,7 @@ async def test_a_service_recreates_its_topics_after_the_broker_lost_them(
                 [result] = await publisher.publish([submission], dt.datetime.now(dt.UTC))
                 assert result.accepted, result
                 await asyncio.sleep(2.0)
-                found = await read_topic(local, records, idle_ms=500)
+                found = await read_topic(local, records)
         finally:
             await producer.stop()
         assert _ready(port)

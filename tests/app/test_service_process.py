@@ -73,7 +73,7 @@ async def test_normaliser_process_serves_health_and_drains_on_sigterm(settings: 
         assert result.accepted
         records: list[object] = []
         for _ in range(50):
-            records = await read_topic(settings, settings.topic("records"), idle_ms=300)
+            records = await read_topic(settings, settings.topic("records"))
             if records:
                 break
         assert len(records) == 1

@@ -4,7 +4,7 @@ of the file fails verification, and open_store picks SQLite for a path."""
 from __future__ import annotations
 
 import sqlite3
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -139,11 +139,9 @@ def test_concurrent_connections_serialise_on_the_write_lock(tmp_path: Path, sign
             store.append(pool[b + k : b + 5 + k], signers=[signer] if b % 20 == 0 else ())
         store.close()
 
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(2) as pool_of_two:
+        for done in [pool_of_two.submit(write, k) for k in range(2)]:
+            done.result()  # a writer's exception fails the test
     store = SqliteAuditStore(path)
     logged = list(store.leaves())
     assert [i for i, _ in logged] == list(range(60)) and sorted(x for _, x in logged) == sorted(pool)

@@ -9,15 +9,17 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from schemas import AUDIT_EVENT
 from services.audit.accounting import account
 from services.audit.notekey import load_note_verifiers
 from services.cli import main
 from services.dlq.replay import ReplayError, read_dead_letters, replay
 from services.intake.publisher import Submission
 from services.kernel.audit_events import load_audit_secret
+from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.keys.ring import KeyRing
-from tests.integration.helpers import running, sample, wait_for
+from tests.integration.helpers import read_topic, running, sample, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +55,10 @@ async def test_a_fixed_cause_then_replay_delivers_the_dead_letter(settings: Sett
         assert acc.delivered_records == 2 and dict(acc.delivered) == {"FR": 2, "PL": 2}
         # Replaying again changes nothing downstream: same ids, the partners already have the record.
         await replay(settings, keyring, pipeline.producer, secret, letters["UNMAPPED_CODE"])
+        # Count only once the writer has every event now on crx.audit (the second replay's included).
+        audit = codec(AUDIT_EVENT)
+        on_topic = {str(audit.decode(r.value)["event_id"]) for r in await read_topic(settings, settings.topic("audit"))}
+        await wait_for(lambda: all(pipeline.store.index_of(event_id) is not None for event_id in on_topic))
         replays = [e for e in pipeline.store.events(event_type="COLLECTION") if e["reason"] == "REPLAYED_FROM_DLQ"]
         assert len(replays) == 2  # the second replay of the same dead letter is the same audit event
         assert pipeline.store.verify(load_note_verifiers(settings)).ok

@@ -64,9 +64,9 @@ async def test_submissions_are_authenticated_per_jurisdiction(settings: Settings
         assert (status, answer["error"]) == (400, "MISSING_ADAPTER")
         status, _, answer = await _post(session, url + "?adapter=json-v1", body, tokens["DE"])
         assert status == 202 and answer["status"] == "accepted" and answer["jurisdiction"] == "DE"
-    feed = await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)
+    feed = await read_topic(settings, settings.topic("feed.DE"))
     assert len(feed) == 1
-    assert not await read_topic(settings, settings.topic("feed.FR"), idle_ms=300)
+    assert not await read_topic(settings, settings.topic("feed.FR"))
 
 
 async def test_idempotency_key_replays_and_refuses_reuse(settings: Settings, keyring: KeyRing) -> None:
@@ -86,7 +86,7 @@ async def test_idempotency_key_replays_and_refuses_reuse(settings: Settings, key
         assert status == 400
         other = await _post(session, url, body, token, **{**hdrs, "Idempotency-Key": "another"})
         assert other[0] == 202 and other[2]["submission_id"] != first[2]["submission_id"]
-    assert len(await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)) == 2
+    assert len(await read_topic(settings, settings.topic("feed.DE"))) == 2
 
 
 async def test_oversized_body_is_streamed_refused_and_dead_lettered(settings: Settings, keyring: KeyRing) -> None:
@@ -100,13 +100,13 @@ async def test_oversized_body_is_streamed_refused_and_dead_lettered(settings: Se
         assert (status, answer["status"], answer["reason"]) == (413, "dead_lettered", "PAYLOAD_TOO_LARGE")
         status, _, unknown = await _post(session, url, b"{}", token, **{"Crx-Adapter": "no-such-adapter"})
         assert (status, unknown["reason"]) == (422, "UNKNOWN_ADAPTER")
-    letters = [codec(DEAD_LETTER).decode(r.value) for r in await read_topic(small, small.topic("dlq"), idle_ms=800)]
+    letters = [codec(DEAD_LETTER).decode(r.value) for r in await read_topic(small, small.topic("dlq"))]
     by_reason = {letter["reason_code"]: letter for letter in letters}
     assert by_reason["PAYLOAD_TOO_LARGE"]["payload_size"] == len(huge)
     assert by_reason["PAYLOAD_TOO_LARGE"]["sealed_payload"] is None
     assert by_reason["PAYLOAD_TOO_LARGE"]["submission_id"] == answer["submission_id"]
     assert by_reason["UNKNOWN_ADAPTER"]["submission_id"] == unknown["submission_id"]
-    assert not await read_topic(small, small.topic("feed.DE"), idle_ms=300)
+    assert not await read_topic(small, small.topic("feed.DE"))
 
 
 async def test_drop_directory_publishes_each_file_once(settings: Settings, keyring: KeyRing) -> None:
@@ -129,7 +129,7 @@ async def test_drop_directory_publishes_each_file_once(settings: Settings, keyri
         os.rename(incoming / "being-written.json.part", incoming / "second.json")
         await wait_for(lambda: len(list(done.iterdir())) == 3, seconds=15)
         assert all(r.accepted for r in service.drop.published)
-    feed = await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)
+    feed = await read_topic(settings, settings.topic("feed.DE"))
     assert len(feed) == 3  # first and second are the same bytes, published as two files (same submission id)
     ids = {p.name.rsplit(".", 1)[1] for p in (drop / "done" / "DE" / "json-v1").iterdir()}
     assert len(ids) == 2
@@ -171,5 +171,5 @@ async def test_no_broker_key_is_answered_503_and_nothing_is_dead_lettered(settin
         lifecycle.rotate(keyring, settings.broker_party, "encryption", dt.datetime.now(dt.UTC))
         status, _, answer = await _post(session, url, body, token, **{"Crx-Adapter": "json-v1"})
         assert status == 202 and answer["status"] == "accepted"
-    assert len(await read_topic(settings, settings.topic("feed.DE"), idle_ms=800)) == 1
-    assert not await read_topic(settings, settings.topic("dlq"), idle_ms=300)
+    assert len(await read_topic(settings, settings.topic("feed.DE"))) == 1
+    assert not await read_topic(settings, settings.topic("dlq"))

@@ -8,11 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from adapters.base import get_adapter
 from services.devstack.pipeline import Pipeline
 from services.kernel.config import Settings
+from services.kernel.kafka import client_options
 from services.keys.ring import KeyRing
 
 PARTNERS = ("DE", "FR", "PL")
@@ -40,25 +41,31 @@ async def running(settings: Settings, keyring: KeyRing) -> AsyncIterator[Pipelin
         await pipeline.stop()
 
 
-async def read_topic(settings: Settings, topic: str, idle_ms: int = 1500) -> list[Any]:
-    """Every record on ``topic`` from the beginning (stops after ``idle_ms`` without new records)."""
+async def read_topic(settings: Settings, topic: str, *, committed: bool = False) -> list[Any]:
+    """Every record of ``topic`` from its beginning up to its end offsets as they are when called: all that
+    was written before the call, however slow the topic, and never a record written after it. With
+    ``committed``, only committed transactions' records (and plain ones)."""
     consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
+        **client_options(settings), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50,
+        isolation_level="read_committed" if committed else "read_uncommitted",
+    )  # fmt: skip
     await consumer.start()
-    out: list[Any] = []
     try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert partitions, f"topic {topic} does not exist"
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)  # the last stable offset under read_committed
+        out: list[Any] = []
         while True:
-            batch = await consumer.getmany(timeout_ms=idle_ms)
-            if not batch:
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            if all(positions[tp] >= ends[tp] for tp in partitions):
                 return out
-            for part in batch.values():
-                out.extend(part)
+            batch = await consumer.getmany(timeout_ms=1000)
+            out += [r for records in batch.values() for r in records]
     finally:
         await consumer.stop()
 

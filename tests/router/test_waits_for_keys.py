@@ -76,6 +76,6 @@ async def test_a_record_waits_for_its_recipients_key_and_is_delivered_not_dead_l
         assert acc.dead_lettered == 0
         assert len(list((pipeline.out_dir / "FR").glob("*.json"))) == 1
         assert not pipeline.store.events(event_type="DEAD_LETTER")
-        assert not await read_topic(settings, settings.topic("dlq"), idle_ms=500)
+        assert not await read_topic(settings, settings.topic("dlq"))
     finally:
         await pipeline.stop()
