@@ -13,18 +13,22 @@ import click
 
 from services.cli import adapters, audit, broker, demo, dlq, envelope, intake, keys, normaliser, partner, push, router
 from services.cli.common import quiet_kafka_client, settings_of
+from services.kernel.errors import CrxError
 
 
 class CrxGroup(click.Group):
     """The root group: a command that needs Kafka while it is out of reach says so in one line (exit 1),
-    naming the bootstrap servers and the error class, never with a traceback."""
+    naming the bootstrap servers and the error class; a crx error is its reason code and detail (which never
+    hold record content). Never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; KafkaError (the broker out of reach, a timeout) becomes one ClickException."""
+        """Run the command; KafkaError and CrxError become one ClickException each."""
         from aiokafka.errors import KafkaError
 
         try:
             return super().invoke(ctx)
+        except CrxError as exc:
+            raise click.ClickException(f"{exc.reason_code}: {exc.detail}") from None
         except KafkaError as exc:
             try:
                 bootstrap = settings_of(ctx).kafka_bootstrap

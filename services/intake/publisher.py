@@ -19,7 +19,7 @@ from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import SealContext, Sealer, routing_headers
-from services.kernel.errors import CrxError, PayloadTooLarge, UnknownJurisdiction, handling
+from services.kernel.errors import CrxError, KeyUnavailable, PayloadTooLarge, UnknownJurisdiction, handling
 from services.kernel.kafka import OutRecord, Producer
 from services.keys.ring import KeyRing
 
@@ -122,13 +122,24 @@ class FeedPublisher:
         await self._producer.send_all(outputs)
         return PushResult(sid, jurisdiction, False, error.reason_code)
 
+    def _feed_signer(self, jurisdiction: str, now: dt.datetime) -> str:
+        """Who signs a feed envelope: the jurisdiction itself where this node holds its private signing key
+        (a national system running ``crx push`` with its own key store), else this broker (its intake, which
+        authenticated the submitter). Never a party whose private key is not here. Raises KeyUnavailable
+        when this node holds neither (not the payload's fault: the caller retries, nothing is dead-lettered).
+        """
+        for party in (jurisdiction, self._settings.broker_party):
+            if self._keyring.holds_private_signing_key(party, now):
+                return party
+        raise KeyUnavailable(f"no private signing key here for {jurisdiction} or {self._settings.broker_party}")
+
     def _accept(self, sub: Submission, sid: str, now: dt.datetime) -> list[OutRecord]:
         if sub.jurisdiction not in self._settings.jurisdictions:
             raise UnknownJurisdiction("submission for a jurisdiction that is not configured")
         if len(sub.payload) > self._settings.max_payload_bytes:
             raise PayloadTooLarge(f"payload exceeds the limit of {self._settings.max_payload_bytes} bytes")
         get_adapter(sub.adapter)  # raises AdapterNotFound with the valid names
-        signer = sub.jurisdiction if self._keyring.has_signing_key(sub.jurisdiction, now) else None
+        signer = self._feed_signer(sub.jurisdiction, now)
         ctx = SealContext(
             channel=f"feed.{sub.jurisdiction}",
             message_id=sid,

@@ -154,14 +154,6 @@ class KeyRing:
         """Open the registry at ``keys_dir/registry.json`` and the private keys beside it."""
         return cls(KeyRegistry.load(keys_dir / "registry.json"), PrivateKeyStore(keys_dir, passphrase))
 
-    def has_signing_key(self, party: str, now: dt.datetime) -> bool:
-        """True when ``party`` has an active signing key registered."""
-        try:
-            self.registry.active(party, "signing", now)
-        except KeyUnavailable:
-            return False
-        return True
-
     def holds_private_signing_key(self, party: str, now: dt.datetime) -> bool:
         """True when this node holds the private half of ``party``'s active signing key."""
         try:

@@ -85,7 +85,7 @@ class Normaliser(BrokerStage):
                 raise AdapterNotFound("record on a topic that is not a configured feed")
             if len(value) > self._settings.max_payload_bytes:
                 raise PayloadTooLarge("payload exceeds the configured limit")
-            signers = frozenset({jurisdiction}) if self._keyring.has_signing_key(jurisdiction, now) else None
+            signers = frozenset({jurisdiction, self._settings.broker_party})  # the sender, or our intake
             opened = self._opener.open(
                 value, channel=f"feed.{jurisdiction}", now=now, signers=signers, headers=dict(rec.headers or ())
             )

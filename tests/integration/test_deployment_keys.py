@@ -1,10 +1,11 @@
 """Deployment-shaped: every party keeps its own key store and every service is its own process.
 
 The broker's store holds its own private keys and only the public halves of the partners' (imported from
-signed bundles, trusted by key id); each partner's store holds its own private keys and the broker's public
-ones. Keys are exchanged only with `crx keys export` / `crx keys import`, services started with `crx ... run`,
-the record pushed with `crx push`: the commands an operator and a partner run. Runs on Tansu in `make test`
-and on Apache Kafka in `make test-apache`.
+signed bundles, trusted by key id); each partner's store (DE, the sender; FR and PL, the recipients) holds
+its own private keys and the broker's public ones. Keys are exchanged only with `crx keys export` /
+`crx keys import`, services started with `crx ... run`, records submitted with `crx push` and over the
+intake's HTTP API: the commands an operator and a partner run. Runs on Tansu in `make test` and on Apache
+Kafka in `make test-apache`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 CRX = str(Path(sys.executable).parent / "crx")
 SAMPLE = Path(__file__).resolve().parents[2] / "adapters" / "json_v1" / "samples" / "DE-notification-fr-pl.json"
 PARTNERS = ("FR", "PL")
+SENDER = "DE"  # a national system with its own store, pushing itself or over the broker's HTTP intake
 
 
 class Party:
@@ -49,6 +51,7 @@ class Party:
             "CRX_HEARTBEAT_INTERVAL_MS": "1000",
             "CRX_AUDIT_SECRET": "test-audit-secret",
             "CRX_AUDIT_API_PORT": str(free_port()),
+            "CRX_INTAKE_PORT": str(free_port()),
             "CRX_LOG_LEVEL": "WARNING",
         }
 
@@ -107,7 +110,7 @@ def parties(settings: Settings, tmp_path: Path) -> Iterator[dict[str, Party]]:
     """The broker operator and two partners, each with its own store, keys exchanged by bundle."""
     broker = Party("crx", tmp_path, settings)
     broker.crx("keys", "generate", "--party", "crx")
-    partners = {name: Party(name, tmp_path, settings) for name in PARTNERS}
+    partners = {name: Party(name, tmp_path, settings) for name in (SENDER, *PARTNERS)}
     for partner in partners.values():
         exchange_keys(broker, partner, tmp_path)
     yield {"crx": broker, **partners}
@@ -122,37 +125,64 @@ def _accepted_receipts(broker: Party) -> list[str]:
         store.close()
 
 
-def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Party]) -> None:
-    """No store holds another party's private key; a DE record pushed to the broker's services (separate
-    processes) reaches FR and PL, each decrypting with its own store, and the audit log verifies."""
+def _documents(tmp: Path, count: int) -> list[Path]:
+    """``count`` distinct DE records (the sample with other record ids), as files."""
+    template = json.loads(SAMPLE.read_text())
+    paths = []
+    for i in range(count):
+        path = tmp / f"DE-{i}.json"
+        path.write_text(json.dumps(dict(template, record_id=f"{template['record_id']}-DEPLOY{i}")))
+        paths.append(path)
+    return paths
+
+
+def _post(url: str, token: str, body: bytes) -> int:
+    request = urllib.request.Request(  # noqa: S310 - a loopback URL built here
+        url, data=body, method="POST", headers={"Authorization": f"Bearer {token}", "Crx-Adapter": "json-v1"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return int(response.status)
+
+
+def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Party], tmp_path: Path) -> None:
+    """No store holds another party's private key. Three DE records reach FR and PL, each decrypting with its
+    own store: one pushed by DE from its own store (signed by DE), one pushed with the broker's store (which
+    holds only DE's public key: signed by the broker), one over the broker's HTTP intake; the audit log
+    verifies."""
     broker = parties["crx"]
     held = {(k["party"], bool(k["private_key_held"])) for k in broker.key_list()}
-    assert held == {("crx", True), ("FR", False), ("PL", False)}
-    for name in PARTNERS:
+    assert held == {("crx", True), ("DE", False), ("FR", False), ("PL", False)}
+    for name in (SENDER, *PARTNERS):
         assert {(k["party"], bool(k["private_key_held"])) for k in parties[name].key_list()} == {
             (name, True),
             ("crx", False),
         }
+    by_de, by_broker, by_http = _documents(tmp_path, 3)
 
-    started = [broker.spawn(service, "run") for service in ("normaliser", "router", "audit")]
+    started = [broker.spawn(service, "run") for service in ("intake", "normaliser", "router", "audit")]
     started += [
         parties[p].spawn("partner", "consume", "--as", p, "--out", str(parties[p].dir / "records")) for p in PARTNERS
     ]
     try:
         for process, port in started:
             wait_ready(port, process)
-        broker.crx("push", "--jurisdiction", "DE", "--adapter", "json-v1", str(SAMPLE))
+        parties[SENDER].crx("push", "--jurisdiction", SENDER, "--adapter", "json-v1", str(by_de))
+        broker.crx("push", "--jurisdiction", SENDER, "--adapter", "json-v1", str(by_broker))
+        token = broker.crx("intake", "token", "--jurisdiction", SENDER).strip()
+        url = f"http://127.0.0.1:{broker.env['CRX_INTAKE_PORT']}/v1/feeds/{SENDER}"
+        assert _post(url, token, by_http.read_bytes()) == 202
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if all(list((parties[p].dir / "records").glob("*.json")) for p in PARTNERS):
+            if all(len(list((parties[p].dir / "records").glob("*.json"))) >= 3 for p in PARTNERS):
                 break
             time.sleep(0.2)
         for name in PARTNERS:
-            [record] = [json.loads(f.read_text()) for f in (parties[name].dir / "records").glob("*.json")]
-            assert record["header"]["source_jurisdiction"] == "DE"
-            assert name in record["person"]["nationalities"]
-        # A partner's receipt follows its delivery: stop only once the audit writer has both (or time is up).
-        while time.monotonic() < deadline and len(_accepted_receipts(broker)) < len(PARTNERS):
+            records = [json.loads(f.read_text()) for f in (parties[name].dir / "records").glob("*.json")]
+            assert len(records) == 3, name
+            assert all(r["header"]["source_jurisdiction"] == SENDER for r in records)
+            assert all(name in r["person"]["nationalities"] for r in records)
+        # A partner's receipt follows its delivery: stop only once the audit writer has them all.
+        while time.monotonic() < deadline and len(_accepted_receipts(broker)) < 3 * len(PARTNERS):
             time.sleep(0.2)
     finally:
         for process, _ in started:
@@ -166,6 +196,5 @@ def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Part
         disclosures = store.events(event_type="DISCLOSURE")
     finally:
         store.close()
-    assert sorted(e["actor"] for e in receipts if e["outcome"] == "accepted") == sorted(PARTNERS)
-    assert _accepted_receipts(broker) == sorted(PARTNERS)
-    assert sorted(r for e in disclosures for r in e["recipients"]) == sorted(PARTNERS)
+    assert sorted(e["actor"] for e in receipts if e["outcome"] == "accepted") == sorted(PARTNERS * 3)
+    assert sorted(r for e in disclosures for r in e["recipients"]) == sorted(PARTNERS * 3)
