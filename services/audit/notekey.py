@@ -45,20 +45,30 @@ def _passphrase(settings: Settings) -> bytes | None:
 
 
 def ensure_note_key(settings: Settings, origin: str | None = None) -> NoteSigner:
-    """The log's note signer, creating the key (and its verifier key file) on first use.
+    """The log's note signer, creating the key (and its verifier key file) on first use only.
 
     ``origin`` names the key (default: ``settings.audit_log_origin``); it should be the origin of the
-    checkpoints it signs. Raises KeyUnavailable when the key file exists but cannot be read with the configured
-    passphrase.
+    checkpoints it signs. A key is created only when neither ``audit-note.key`` nor ``audit-note.vkey`` exists:
+    a new key for an existing log would let a rewritten history verify, so a missing key, or a key that the
+    verifier file does not list, is refused instead. Raises KeyUnavailable for those, and when the key file
+    cannot be read with the configured passphrase.
     """
-    path = key_path(settings)
+    path, vkeys = key_path(settings), vkey_path(settings)
+    trusted = vkeys.read_text(encoding="utf-8").split() if vkeys.exists() else []
     if not path.exists():
+        if trusted:
+            raise KeyUnavailable(
+                f"the audit note key is missing while {VKEY_FILE} names one: restore it from backup "
+                "(crx never makes a new key for an existing log)"
+            )
         _create(settings, path)
     signer = load_note_signer(settings, origin)
-    vkeys = vkey_path(settings)
-    if not vkeys.exists() or signer.verifier_key() not in vkeys.read_text(encoding="utf-8").split():
+    line = signer.verifier_key()
+    if trusted and not any(t.rsplit("+", 1)[-1] == line.rsplit("+", 1)[-1] for t in trusted):
+        raise KeyUnavailable(f"the audit note key is not one that {VKEY_FILE} lists: refusing to sign with it")
+    if line not in trusted:  # first use, or the same key named after another origin
         with vkeys.open("a", encoding="utf-8") as out:
-            out.write(signer.verifier_key() + "\n")
+            out.write(line + "\n")
     return signer
 
 

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -104,19 +105,26 @@ def vkey(ctx: click.Context) -> None:
 
 
 @group.command(name="verify")
+@click.option(
+    "--vkey",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The log's verifier key(s), pinned out of band (default: <keys_dir>/audit-note.vkey).",
+)
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
+def audit_verify(ctx: click.Context, vkey: Path | None) -> None:
     """Verify the audit store: recompute the Merkle tree, check every stored node and signed checkpoint.
 
-    Checkpoint signatures are checked against the verifier keys in ``<keys_dir>/audit-note.vkey``. Prints
-    JSON (ok, entries, signed, problem, bad_index); exits 1 when verification fails.
+    Checkpoint signatures are checked against the verifier keys in ``--vkey FILE``: a copy pinned out of band
+    (whoever can rewrite the store may also rewrite the store's own ``<keys_dir>/audit-note.vkey``, the
+    default). Prints JSON (ok, entries, signed, problem, bad_index); exits 1 when verification fails.
     """
     from services.audit.notekey import load_note_verifiers
     from services.audit.store import open_store
+    from services.translog.trust import load_verifiers
 
     settings = settings_of(ctx)
     try:
-        verifiers = load_note_verifiers(settings)
+        verifiers = load_verifiers(vkey) if vkey else load_note_verifiers(settings)
         store = open_store(settings, create=False)
     except CrxError as exc:
         raise click.ClickException(exc.detail) from None
