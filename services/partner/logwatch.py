@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS expected (
 """
 
 
+# What a partner's own events must say: a disclosure that went out, a receipt that accepted (a logged REFUSAL
+# or REJECTED outcome under the expected id is another event than the one the partner took part in).
+EXPECTED_OUTCOME = {"DISCLOSURE": "ok", "DELIVERY_RECEIPT": "accepted"}
+
+
 class LogProblem(CrxError, dead_letter=False, reason_code="LOG_PROBLEM"):
     """The audit log failed a check: a bad signature, an inconsistent history, a wrong or missing event."""
 
@@ -228,6 +233,7 @@ class LogWatcher:
             or event["event_type"] != event_type
             or event["message_id"] != message_id
             or self.party not in event["recipients"]
+            or event["outcome"] != EXPECTED_OUTCOME.get(event_type, event["outcome"])
         ):
             raise LogProblem(f"WRONG_EVENT: the log proves another event in place of an expected {event_type}")
         accepted = self.accepted()

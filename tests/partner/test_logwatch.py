@@ -27,7 +27,7 @@ from tests.integration.helpers import running, sample, wait_for
 ORIGIN = "crx/audit"
 
 
-def _disclosure(message_id: str, submission_id: str, recipient: str) -> bytes:
+def _disclosure(message_id: str, submission_id: str, recipient: str, outcome: str = "ok") -> bytes:
     return codec(AUDIT_EVENT).encode(
         {
             "event_id": disclosure_event_id(message_id, submission_id, recipient),
@@ -38,7 +38,7 @@ def _disclosure(message_id: str, submission_id: str, recipient: str) -> bytes:
             "recipients": [recipient],
             "message_id": message_id,
             "submission_id": submission_id,
-            "outcome": "ok",
+            "outcome": outcome,
         }
     )
 
@@ -110,3 +110,27 @@ async def test_a_rewritten_history_is_noticed(tmp_path: Path) -> None:
         for server in servers.values():
             await server.stop()
         watcher.close()
+
+
+@pytest.mark.parametrize("outcome", ["ok", "refused"])
+async def test_an_expected_event_must_have_the_expected_outcome(tmp_path: Path, outcome: str) -> None:
+    """The log proves an event with the expected id, type, message and recipient: with another outcome than
+    the partner's own (a refusal logged in place of the disclosure it received), that is WRONG_EVENT."""
+    signer = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    store = SqliteAuditStore(str(tmp_path / "log.sqlite3"), origin=ORIGIN)
+    message_id = str(uuid.uuid4())
+    store.append([_disclosure(message_id, "s", "FR", outcome)], signers=[signer])
+    server = AuditHttpServer(AuditApi(store), "127.0.0.1", 0)
+    watcher = LogWatcher("FR", lambda: server.url, [signer.verifier()], ORIGIN, tmp_path / "watch.sqlite3")
+    watcher.expect([(disclosure_event_id(message_id, "s", "FR"), "DISCLOSURE", message_id)])
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            check = await watcher.check_once(session)
+    finally:
+        await server.stop()
+        watcher.close()
+    if outcome == "ok":
+        assert (check.verified, check.problems) == (1, ())
+    else:
+        assert check.problems and check.problems[0].startswith("WRONG_EVENT")
