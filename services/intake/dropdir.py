@@ -5,13 +5,16 @@ Layout under the drop root, per configured jurisdiction and adapter::
     <root>/<JURISDICTION>/<adapter>/            incoming: the national system writes files here
     <root>/.claimed/<JURISDICTION>/<adapter>/   claimed by crx, being published
     <root>/done/<JURISDICTION>/<adapter>/       published to the feed (accepted or dead-lettered)
+    <root>/failed/<JURISDICTION>/<adapter>/     could not be read or moved (quarantined, logged, counted)
 
 Writers must make a file appear atomically: write ``name.part`` (or a name starting with ``.``), then rename
 it; such names are never picked up. A file is claimed by an atomic rename into ``.claimed`` before it is
 read, so no file is read twice by concurrent watchers, and it moves to ``done`` (with the submission id in
 its name) only after the broker acknowledged it. A crash in between leaves it in ``.claimed``, where the
 next start publishes it again with the same submission id (ids derive from the content), so downstream
-treats it as a duplicate. Nothing is deleted.
+treats it as a duplicate. Nothing is deleted. Each file is handled on its own: one that cannot be read or
+moved (a name too long for the ``done`` suffix once was one) is quarantined in ``failed`` and the others go
+on; only a fault that is no file's (the broker, a key) stops the scan, to be retried.
 """
 
 from __future__ import annotations
@@ -30,8 +33,16 @@ from services.kernel.logging import get_logger
 
 CLAIMED = ".claimed"
 DONE = "done"
+FAILED = "failed"
+NAME_MAX_BYTES = 255  # what Linux file systems allow for one name
 PARTIAL_SUFFIX = ".part"
 RECENT = 1000
+
+
+def _fitting(name: str, suffix: str) -> str:
+    """``name`` + ``suffix``, the name cut (on a character boundary) so that the whole fits NAME_MAX_BYTES."""
+    room = NAME_MAX_BYTES - len(suffix.encode())
+    return name.encode()[:room].decode("utf-8", "ignore") + suffix
 
 
 def _is_candidate(path: Path) -> bool:
@@ -60,6 +71,7 @@ class DropDirectory:
         self._stopping = asyncio.Event()
         self._log = get_logger("intake.dropdir")
         self.published: deque[PushResult] = deque(maxlen=RECENT)  # the latest results, for status and tests
+        self.failed = 0  # files quarantined since start
 
     def folder(self, jurisdiction: str, adapter: str) -> Path:
         """Where ``jurisdiction``'s national system drops ``adapter`` files."""
@@ -69,7 +81,7 @@ class DropDirectory:
         """Create the incoming, claimed and done folders of every jurisdiction and adapter."""
         for jurisdiction in self._jurisdictions:
             for adapter in self._adapters:
-                for base in (self._root, self._root / CLAIMED, self._root / DONE):
+                for base in (self._root, self._root / CLAIMED, self._root / DONE, self._root / FAILED):
                     (base / jurisdiction / adapter).mkdir(parents=True, exist_ok=True)
 
     async def scan_once(self) -> list[PushResult]:
@@ -81,9 +93,26 @@ class DropDirectory:
         claimed = await asyncio.to_thread(self._claim)
         results = []
         for path in claimed:
-            results.append(await self._publish(path))
-        self.published.extend(results)
+            try:
+                result = await self._publish(path)
+            except OSError as exc:  # this file's own fault (unreadable, unmovable): set aside, go on
+                await asyncio.to_thread(self._quarantine, path, exc)
+                continue
+            results.append(result)
+            self.published.append(result)
         return results
+
+    def _quarantine(self, path: Path, exc: OSError) -> None:
+        """Move ``path`` to ``failed`` (under a name that fits) and say so; never raises."""
+        jurisdiction, adapter = path.parent.parent.name, path.parent.name
+        self.failed += 1
+        self._log.error("dropped file quarantined", jurisdiction=jurisdiction, adapter=adapter,
+                        error_class=type(exc).__name__)  # fmt: skip
+        target = self._root / FAILED / jurisdiction / adapter / _fitting(path.name, "")
+        try:
+            os.rename(path, target)
+        except OSError as again:
+            self._log.error("quarantine failed; the file stays claimed", error_class=type(again).__name__)
 
     def _claim(self) -> list[Path]:
         """Files claimed earlier and not finished, then every new candidate, moved into ``.claimed``."""
@@ -118,7 +147,7 @@ class DropDirectory:
             result = await self._publisher.refuse_unread(jurisdiction, None, size, digest, now)
         else:
             [result] = await self._publisher.publish([Submission(jurisdiction, adapter, content)], now)
-        done = self._root / DONE / jurisdiction / adapter / f"{path.name}.{result.submission_id}"
+        done = self._root / DONE / jurisdiction / adapter / _fitting(path.name, f".{result.submission_id}")
         await asyncio.to_thread(os.rename, path, done)
         self._log.info(
             "dropped file published",

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from schemas import DEAD_LETTER
+from services.intake.publisher import Submission, submission_id_of
 from services.intake.service import IntakeService
 from services.kernel.codec import codec
 from services.kernel.config import Settings
@@ -133,6 +134,32 @@ async def test_drop_directory_publishes_each_file_once(settings: Settings, keyri
     assert len(feed) == 3  # first and second are the same bytes, published as two files (same submission id)
     ids = {p.name.rsplit(".", 1)[1] for p in (drop / "done" / "DE" / "json-v1").iterdir()}
     assert len(ids) == 2
+
+
+async def test_a_file_that_cannot_be_moved_is_quarantined_and_the_others_go_on(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """One file whose move to done/ fails goes to failed/ (logged, counted) and does not block the files
+    after it; a name too long for the submission-id suffix is shortened to fit, not refused."""
+    drop = settings.drop_dir
+    stuck_body, long_body, last_body = (sample(n) for n in ("DE-notification-fr.json", "DE-notification-fr-pl.json",
+                                                           "DE-notification-de.json"))  # fmt: skip
+    done = drop / "done" / "DE" / "json-v1"
+    stuck_id = submission_id_of(Submission("DE", "json-v1", stuck_body))
+    (done / f"a-stuck.json.{stuck_id}").mkdir(parents=True)  # a directory where its done/ name should go
+    long_name = "b-" + "x" * 240 + ".json"
+    async with intake(settings, keyring) as service:
+        incoming = service.drop.folder("DE", "json-v1")
+        (incoming / "a-stuck.json").write_bytes(stuck_body)
+        (incoming / long_name).write_bytes(long_body)
+        (incoming / "c-last.json").write_bytes(last_body)
+        failed = drop / "failed" / "DE" / "json-v1"
+        await wait_for(lambda: len([p for p in done.iterdir() if p.is_file()]) == 2 and failed.exists(), seconds=15)
+        assert [p.name for p in failed.iterdir()] == ["a-stuck.json"]
+        assert service.drop.failed == 1
+        names = sorted(p.name for p in done.iterdir() if p.is_file())
+        assert names[0].startswith("b-xxx") and len(names[0].encode()) <= 255 and names[1].startswith("c-last.json.")
+        assert not list(incoming.iterdir())
 
 
 def test_tokens_are_stored_as_digests_only(tmp_path: Path) -> None:
