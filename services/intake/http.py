@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry, Counter
 from services.intake.idempotency import IdempotencyStore
 from services.intake.publisher import FeedPublisher, Submission
 from services.intake.tokens import TokenBook
-from services.kernel.errors import CrxError, TransientError
+from services.kernel.errors import ConfigError, CrxError, TransientError
 from services.kernel.logging import get_logger
 from services.kernel.webapp import AppServer
 
@@ -96,7 +96,10 @@ class IntakeApi:
         """Handle one submission (see the module docstring for every answer)."""
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth[:7].lower() == "bearer " else ""
-        who = self._tokens.jurisdiction_of(token) if token else None
+        try:
+            who = self._tokens.jurisdiction_of(token) if token else None
+        except ConfigError:  # the token file is broken: fail closed, loudly (logged by the token book)
+            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE")
         if who is None:
             return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Bearer realm="crx"'})
         if request.match_info["jurisdiction"].upper() != who:

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -162,28 +161,6 @@ async def test_a_file_that_cannot_be_moved_is_quarantined_and_the_others_go_on(
         assert not list(incoming.iterdir())
 
 
-def test_tokens_are_stored_as_digests_only(tmp_path: Path) -> None:
-    """The token file holds SHA-256 digests; a new token replaces the old one."""
-    from services.intake.tokens import TokenBook
-
-    book = TokenBook.open(tmp_path / "t.json")
-    old = book.issue("DE")
-    new = book.issue("DE")
-    assert old not in (tmp_path / "t.json").read_text() and new not in (tmp_path / "t.json").read_text()
-    reopened = TokenBook.open(tmp_path / "t.json")
-    assert reopened.jurisdiction_of(new) == "DE" and reopened.jurisdiction_of(old) is None
-    assert oct((tmp_path / "t.json").stat().st_mode & 0o777) == "0o600"
-    # A token issued by another process (crx intake token) is seen at once by the running book.
-    newer = TokenBook.open(tmp_path / "t.json").issue("DE")
-    fr = TokenBook.open(tmp_path / "t.json").issue("FR")
-    assert reopened.jurisdiction_of(newer) == "DE" and reopened.jurisdiction_of(fr) == "FR"
-    assert reopened.jurisdiction_of(new) is None
-    (tmp_path / "t.json").write_text("not json")
-    assert reopened.jurisdiction_of(fr) == "FR"  # a broken file keeps the last good book
-    (tmp_path / "t.json").unlink()
-    assert reopened.jurisdiction_of(fr) is None  # a removed file admits nobody
-
-
 async def test_no_broker_key_is_answered_503_and_nothing_is_dead_lettered(settings: Settings, keyring: KeyRing) -> None:
     """Without a usable encryption key of the broker, a submission cannot be sealed: not the sender's fault, so
     503 with Retry-After (the sender retries) and no dead letter; once a key is active again, 202."""
@@ -200,3 +177,15 @@ async def test_no_broker_key_is_answered_503_and_nothing_is_dead_lettered(settin
         assert status == 202 and answer["status"] == "accepted"
     assert len(await read_topic(settings, settings.topic("feed.DE"))) == 1
     assert not await read_topic(settings, settings.topic("dlq"))
+
+
+async def test_a_broken_token_file_refuses_every_submission_with_503(settings: Settings, keyring: KeyRing) -> None:
+    body = sample("DE-notification-fr-pl.json")
+    async with intake(settings, keyring) as service, aiohttp.ClientSession() as session:
+        token = _tokens(service)["DE"]
+        settings.intake_tokens_path.write_text("{broken")
+        status, _, answer = await _post(
+            session, f"{service.http.url}/v1/feeds/DE", body, token, **{"Crx-Adapter": "json-v1"}
+        )
+        assert (status, answer["error"]) == (503, "TOKENS_UNAVAILABLE")
+    assert not await read_topic(settings, settings.topic("feed.DE"))
