@@ -65,11 +65,19 @@ class DirectorySink:
         return (self.directory / f"{message_id}.json").exists()
 
     def deliver(self, message_id: str, record: dict[str, Any]) -> None:
-        """Write the record as JSON (temp file + rename)."""
+        """Write the record as JSON, durably before it returns (the receipt follows): temp file, fsync,
+        rename, fsync of the directory, so a power loss cannot leave a receipted record unwritten."""
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(to_json(record))
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, self.directory / f"{message_id}.json")
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 class CallbackSink:
