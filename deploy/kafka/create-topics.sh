@@ -11,12 +11,16 @@ REPLICATION="${CRX_TOPIC_REPLICATION:-1}"  # single node: 1; production: 3
 MIN_ISR="${MIN_INSYNC_REPLICAS:-1}"        # single node: 1; production: 2 (with acks=all, one broker may be lost)
 # crx.audit and crx.dlq keep longer: the audit writer may be down for a while, dead letters are replayed later.
 LONG_RETENTION_MS="${LONG_RETENTION_MS:-2592000000}" # 30 days
+# The largest record batch a topic takes: crx's CRX_MAX_REQUEST_BYTES (default 2 MiB), which holds a payload
+# of CRX_MAX_PAYLOAD_BYTES sealed twice (a dead letter keeps the sealed feed envelope; the settings check it).
+MAX_MESSAGE_BYTES="${CRX_MAX_REQUEST_BYTES:-2097152}"
 
 create() {
   local name="$1"
   shift
   admin kafka-topics.sh --create --if-not-exists --topic "$name" --partitions "$PARTITIONS" \
-    --replication-factor "$REPLICATION" --config "min.insync.replicas=$MIN_ISR" "$@"
+    --replication-factor "$REPLICATION" --config "min.insync.replicas=$MIN_ISR" \
+    --config "max.message.bytes=$MAX_MESSAGE_BYTES" "$@"
 }
 
 create "$(topic records)"

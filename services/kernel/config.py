@@ -39,6 +39,11 @@ class Secret:
 TRANSACTION_MODES = ("auto", "on", "off")
 
 
+# What sealing adds to a payload, with room to spare: the envelope's fields and ids (< 1 KiB), an HPKE
+# encapsulated key (ML-KEM-768 + X25519: 1,120 bytes), the AEAD tag, a signature (< 200 bytes).
+ENVELOPE_OVERHEAD_BYTES = 16_384
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a crx process needs to know, fixed for the life of the process."""
@@ -105,6 +110,17 @@ class Settings:
         """Raises ConfigError for a value no other check covers."""
         if self.kafka_transactions not in TRANSACTION_MODES:
             raise ConfigError(f"setting kafka_transactions must be one of {', '.join(TRANSACTION_MODES)}")
+        if self.max_request_bytes < self.max_payload_bytes + 3 * ENVELOPE_OVERHEAD_BYTES:
+            raise ConfigError(
+                "max_request_bytes must hold a payload of max_payload_bytes sealed twice (a dead letter keeps the"
+                f" sealed feed envelope): at least max_payload_bytes + {3 * ENVELOPE_OVERHEAD_BYTES}"
+            )
+
+    @property
+    def max_envelope_bytes(self) -> int:
+        """The largest envelope a payload within ``max_payload_bytes`` can become (its plaintext is checked
+        against ``max_payload_bytes`` once opened)."""
+        return self.max_payload_bytes + ENVELOPE_OVERHEAD_BYTES
 
     @property
     def instance_name(self) -> str:

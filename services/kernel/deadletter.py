@@ -104,7 +104,7 @@ class DeadLetters:
             else stable_id("dlq", self._stage, submission_id or "", digest.hex())
         )
         sealed = None
-        if unkept is None and len(value) <= self._settings.max_payload_bytes:
+        if unkept is None and len(value) <= self._settings.max_envelope_bytes:  # a feed envelope is kept whole
             sealed = self._sealer.seal(
                 value,
                 SealContext(

@@ -83,13 +83,15 @@ class Normaliser(BrokerStage):
         try:
             if jurisdiction is None:
                 raise AdapterNotFound("record on a topic that is not a configured feed")
-            if len(value) > self._settings.max_payload_bytes:
-                raise PayloadTooLarge("payload exceeds the configured limit")
+            if len(value) > self._settings.max_envelope_bytes:  # the payload is checked once opened
+                raise PayloadTooLarge("envelope exceeds the configured payload limit and its overhead")
             signers = frozenset({jurisdiction, self._settings.broker_party})  # the sender, or our intake
             opened = self._opener.open(
                 value, channel=f"feed.{jurisdiction}", now=now, signers=signers, headers=dict(rec.headers or ())
             )
             submission_id = opened.message_id
+            if len(opened.plaintext) > self._settings.max_payload_bytes:
+                raise PayloadTooLarge("payload exceeds the configured limit")
             adapter_name = str(opened.envelope["content_type"]).removeprefix("feed/")
             received = dt.datetime.fromtimestamp(rec.timestamp / 1000, dt.UTC)
             canonical = get_adapter(adapter_name).parse(opened.plaintext, ParseContext(jurisdiction, received))

@@ -113,3 +113,25 @@ async def test_a_missing_broker_key_retries_the_batch_instead_of_dead_lettering(
     lifecycle.set_status(keyring, "crx", newest, "revoked")  # ...but nothing may be sealed to the broker now
     with pytest.raises(KeyUnavailable):
         await _normaliser(settings, keyring).handle([feed])
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+async def test_payload_size_is_checked_on_the_plaintext_and_a_refused_one_stays_replayable(
+    settings: Settings, keyring: KeyRing, extra: int
+) -> None:
+    """limit-1 and limit bytes of payload are normalised (the envelope's overhead is allowed for); limit+1 is
+    dead-lettered as PAYLOAD_TOO_LARGE with its sealed envelope kept, so it can be replayed once the limit is
+    raised (it used to be dead-lettered without its payload at the limit already)."""
+    payload = dict(get_adapter("json-v1").samples())[SAMPLE]
+    limit = len(payload) + 100
+    small = settings.replace(max_payload_bytes=limit)
+    padded = payload + b" " * (limit + extra - len(payload))  # trailing white space: the same JSON document
+    assert len(padded) == limit + extra
+
+    topics = _by_topic(await _normaliser(small, keyring).handle([_feed(small, keyring, padded)]))
+
+    if extra <= 0:
+        assert small.topic("records") in topics and small.topic("dlq") not in topics
+    else:
+        [letter] = [codec(DEAD_LETTER).decode(out.value) for out in topics[small.topic("dlq")]]
+        assert letter["reason_code"] == "PAYLOAD_TOO_LARGE" and letter["sealed_payload"] is not None
