@@ -86,11 +86,13 @@ class StoredCheckpoint:
 
 @dataclass(frozen=True)
 class AppendResult:
-    """What one ``append`` did: entries added, log size after it, the checkpoint signed (if any)."""
+    """What one ``append`` did: entries added, log size after it, the checkpoint signed (if any), and the
+    leaves refused because their event id is logged with other bytes (the logged events stand)."""
 
     added: int
     size: int
     checkpoint: StoredCheckpoint | None = None
+    conflicts: tuple[bytes, ...] = ()
 
 
 def note_text(note: str) -> str:
@@ -238,15 +240,16 @@ class TreeStore(ABC):
         """Append audit events (canonical bytes) in one transaction; with ``signers``, sign a checkpoint too.
 
         Events whose event id is already logged (or repeated in ``leaves``) are skipped, so a redelivered
-        batch adds nothing. With ``signers``, a checkpoint of the new size is signed and stored in the same
-        transaction, unless the latest checkpoint already has that size. Raises CodecError for a leaf that is
+        batch adds nothing; one whose bytes differ from the logged event's is named in ``conflicts``. With
+        ``signers``, a checkpoint of the new size is signed and stored in the same transaction, unless the
+        latest checkpoint already has that size. Raises CodecError for a leaf that is
         not an audit event, InconsistentCheckpoint (and appends nothing) when the stored tree does not
         extend the latest checkpoint, TransientError when the database fails.
         """
         events = [(leaf, self._codec.decode(leaf)) for leaf in leaves]
         with self._write():
             size = self.size
-            fresh = self._fresh(events)
+            fresh, conflicts = self._fresh(events)
             if fresh:
                 rows = [(size + i, *event_columns(event), leaf) for i, (leaf, event) in enumerate(fresh)]
                 nodes = merkle.appended_nodes(size, [merkle.leaf_hash(leaf) for leaf, _ in fresh], self._node)
@@ -261,27 +264,33 @@ class TreeStore(ABC):
                 self._many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
             new_size = size + len(fresh)
             checkpoint = self._sign(new_size, signers) if signers else None
-        return AppendResult(len(fresh), new_size, checkpoint)
+        return AppendResult(len(fresh), new_size, checkpoint, tuple(conflicts))
 
     def checkpoint(self, signers: Sequence[NoteSigner]) -> StoredCheckpoint | None:
         """Sign a checkpoint of the current size if none exists yet (see ``append``); return it, or None."""
         return self.append([], signers=signers).checkpoint
 
-    def _fresh(self, events: list[tuple[bytes, dict[str, Any]]]) -> list[tuple[bytes, dict[str, Any]]]:
-        seen: set[str] = set()
+    def _fresh(
+        self, events: list[tuple[bytes, dict[str, Any]]]
+    ) -> tuple[list[tuple[bytes, dict[str, Any]]], list[bytes]]:
+        """The events not logged yet (first of each id), and the leaves whose id came again with other bytes."""
+        seen: dict[str, bytes] = {}
         ids = list(dict.fromkeys(str(event["event_id"]) for _, event in events))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            query = f"SELECT event_id FROM leaves WHERE event_id IN ({marks})"  # noqa: S608 - placeholders only
-            seen.update(str(row[0]) for row in self._all(query, chunk))
-        fresh = []
+            query = f"SELECT event_id, leaf FROM leaves WHERE event_id IN ({marks})"  # noqa: S608 - placeholders
+            seen.update((str(row[0]), bytes(row[1])) for row in self._all(query, chunk))
+        fresh, conflicts = [], []
         for leaf, event in events:
             event_id = str(event["event_id"])
-            if event_id not in seen:
-                seen.add(event_id)
+            logged = seen.get(event_id)
+            if logged is None:
+                seen[event_id] = leaf
                 fresh.append((leaf, event))
-        return fresh
+            elif logged != leaf:
+                conflicts.append(leaf)
+        return fresh, conflicts
 
     def _sign(self, size: int, signers: Sequence[NoteSigner]) -> StoredCheckpoint | None:
         """Inside the write transaction: check consistency with the latest checkpoint, sign, store."""

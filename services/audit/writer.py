@@ -99,6 +99,9 @@ class AuditWriter:
         self.entries = Gauge("crx_audit_entries", "Entries in the audit log", registry=registry)
         self.receipts = Counter("crx_audit_receipts", "Receipts logged", ["outcome"], registry=registry)
         self.signed = Gauge("crx_audit_checkpoint_size", "Size of the latest signed checkpoint", registry=registry)
+        self.conflicts = Counter(
+            "crx_audit_conflicts", "Events refused: their id was logged with other bytes", registry=registry
+        )
         self._size = store.size
         latest = store.latest_checkpoint()
         self._signed = latest.size if latest else 0
@@ -142,6 +145,8 @@ class AuditWriter:
         except InconsistentCheckpoint as exc:
             self._log.error("audit log does not extend its last checkpoint: not appending", detail=exc.detail)
             raise
+        if result.conflicts:
+            self._refuse_conflicts(result.conflicts)
         self._size = result.size
         if sign:
             latest = result.checkpoint or self.store.latest_checkpoint()
@@ -177,6 +182,28 @@ class AuditWriter:
         if new:
             self._append(new, sign=self._due(len(new)))
         return len(new)
+
+    def _refuse_conflicts(self, refused: tuple[bytes, ...]) -> None:
+        """An event id that came again with other bytes (a forgery, or a component that reuses ids): the logged
+        event stands; the other is refused, counted, logged, and itself recorded as an ERROR event (its bytes
+        committed to, not kept) so the log shows the attempt."""
+        self.conflicts.inc(len(refused))
+        ids = [str(self._audit_codec.decode(leaf)["event_id"]) for leaf in refused]
+        self._log.error("event id logged again with other bytes: refused", event_ids=ids)
+        now = dt.datetime.now(dt.UTC)
+        errors = [
+            self._emitter.event(
+                AuditEventType.ERROR,
+                occurred_at=now,
+                actor=self._settings.broker_party,
+                outcome="rejected",
+                reason="EVENT_ID_CONFLICT",
+                payload=leaf,
+                discriminator=hashlib.sha256(leaf).hexdigest(),
+            ).value
+            for leaf in refused
+        ]
+        self.store.append(errors)
 
     def _receipt_event(self, value: bytes, now: dt.datetime) -> bytes:
         try:

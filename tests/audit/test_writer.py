@@ -12,10 +12,12 @@ import pytest
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
+from schemas import AUDIT_EVENT
 from services.audit.notekey import key_path, load_note_verifiers, vkey_path
 from services.audit.sqlite_store import SqliteAuditStore
 from services.audit.store import AppendResult
 from services.audit.writer import AuditWriter
+from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.errors import TransientError
 from services.kernel.metrics import ServiceMetrics
@@ -92,6 +94,28 @@ async def test_undecodable_records_are_dead_lettered_and_the_rest_logged(setting
     out = await writer.handle(_records(settings, [*events(2), b"garbage"]))
     assert writer.store.size == 2
     assert {o.topic for o in out} == {settings.topic("dlq"), settings.topic("audit")}
+
+
+async def test_an_event_id_logged_again_with_other_bytes_is_refused_and_recorded(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """A forged event reusing a genuine event id (ids derive from public fields) does not replace the logged
+    one, in a later batch or in the same batch; each attempt is counted and logged as an ERROR event."""
+    writer = _writer(settings, keyring, Clock())
+    [genuine] = events(1)
+    decoded = codec(AUDIT_EVENT).decode(genuine)
+    forged = codec(AUDIT_EVENT).encode({**decoded, "outcome": "refused", "reason": "FORGED"})
+    await writer.handle(_records(settings, [genuine]))
+    await writer.handle(_records(settings, [forged]))  # a later batch
+    other = events(1, offset=7)[0]
+    other_forged = codec(AUDIT_EVENT).encode({**codec(AUDIT_EVENT).decode(other), "outcome": "refused"})
+    await writer.handle(_records(settings, [other, other_forged]))  # the same batch: the first one stands
+    assert writer.conflicts._value.get() == 2
+    logged = {str(e["event_id"]): e for e in writer.store.events()}
+    assert logged[str(decoded["event_id"])]["outcome"] == "ok"
+    errors = writer.store.events(event_type="ERROR")
+    assert [e["reason"] for e in errors] == ["EVENT_ID_CONFLICT", "EVENT_ID_CONFLICT"]
+    assert writer.store.verify(load_note_verifiers(settings)).ok
 
 
 class FailingStore(SqliteAuditStore):
