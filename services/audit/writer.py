@@ -191,19 +191,19 @@ class AuditWriter:
         ids = [str(self._audit_codec.decode(leaf)["event_id"]) for leaf in refused]
         self._log.error("event id logged again with other bytes: refused", event_ids=ids)
         now = dt.datetime.now(dt.UTC)
-        errors = [
-            self._emitter.event(
-                AuditEventType.ERROR,
-                occurred_at=now,
-                actor=self._settings.broker_party,
-                outcome="rejected",
-                reason="EVENT_ID_CONFLICT",
-                payload=leaf,
-                discriminator=hashlib.sha256(leaf).hexdigest(),
-            ).value
-            for leaf in refused
-        ]
-        self.store.append(errors)
+        self.store.append([self._error_event("EVENT_ID_CONFLICT", leaf, now) for leaf in refused])
+
+    def _error_event(self, reason: str, refused: bytes, now: dt.datetime) -> bytes:
+        """An ERROR event about input the writer refused: ``reason``, a commitment to the refused bytes."""
+        return self._emitter.event(
+            AuditEventType.ERROR,
+            occurred_at=now,
+            actor=self._settings.broker_party,
+            outcome="rejected",
+            reason=reason,
+            payload=refused,
+            discriminator=hashlib.sha256(refused).hexdigest(),
+        ).value
 
     def _receipt_event(self, value: bytes, now: dt.datetime) -> bytes:
         try:
@@ -211,16 +211,7 @@ class AuditWriter:
         except EnvelopeError:
             self.receipts.labels("unverifiable").inc()
             self._log.warning("unverifiable receipt")
-            record = self._emitter.event(
-                AuditEventType.ERROR,
-                occurred_at=now,
-                actor=self._settings.broker_party,
-                outcome="rejected",
-                reason="UNVERIFIABLE_RECEIPT",
-                payload=value,
-                discriminator=hashlib.sha256(value).hexdigest(),
-            )
-            return record.value
+            return self._error_event("UNVERIFIABLE_RECEIPT", value, now)
         outcome = "accepted" if receipt["outcome"] == "ACCEPTED" else "rejected"
         self.receipts.labels(outcome).inc()
         return self._emitter.event(
