@@ -12,8 +12,9 @@ whitespace, ASCII). ``import`` refuses the whole bundle when any key id does not
 not match its algorithm, a signature does not verify, a key id belongs to another party, or the party's
 private keys are held here (a node never imports over its own keys). It then requires a signature by a
 signing key already registered for that party (continuity across rotations) or by a key named with
-``--trust`` (checked out of band); on first contact with a party a self-signed bundle is accepted and its key
-ids printed to be checked out of band. Statuses of known keys only move forward (an old bundle cannot
+``--trust`` (checked out of band). On first contact with a party ``--trust`` is required and must name a key
+that signed the bundle: nothing else vouches for a party crx has never seen (an unsigned bundle needs
+``--allow-unsigned``, the operator's explicit decision). Statuses of known keys only move forward (an old bundle cannot
 revive a retired or revoked key); their validity is kept.
 """
 
@@ -155,6 +156,11 @@ def import_bundle(
     if not signers:
         if not allow_unsigned:
             raise KeyAdminError("key bundle is not signed by any of its active signing keys")
+    elif first_contact and not signers & trust:
+        raise KeyAdminError(
+            f"first contact with {party}: pass --trust KEY_ID with the id of its signing key, checked out of band "
+            f"(this bundle is signed by {', '.join(sorted(signers))})"
+        )
     elif not first_contact and not signers & pinned:
         raise KeyAdminError(
             f"key bundle is not signed by a signing key already registered for {party}; "

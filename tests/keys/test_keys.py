@@ -463,12 +463,15 @@ def test_export_import_round_trip_seals_to_the_partner(tmp_path: Path) -> None:
     assert bundle["format"] == "crx-key-bundle/1" and len(bundle["signatures"]) == 1
     signing = next(k for k in bundle["keys"] if k["purpose"] == "signing")
     assert signing["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
-    imported = _crx(broker_dir, "import", str(tmp_path / "fr.json"))
+    untrusted = _crx(broker_dir, "import", str(tmp_path / "fr.json"))  # first contact needs --trust
+    assert untrusted.exit_code == 1 and "--trust" in untrusted.output
+    fr_signer = bundle["signatures"][0]["key_id"]
+    imported = _crx(broker_dir, "import", str(tmp_path / "fr.json"), "--trust", fr_signer)
     result = _ok(imported)
     assert result["first_contact"] and len(result["added"]) == 2 and "out of band" in imported.stderr
     assert _ok(_crx(broker_dir, "import", str(tmp_path / "fr.json")))["unchanged"] == result["added"]
-    _export(broker_dir, "crx", tmp_path / "crx.json")
-    _ok(_crx(fr_dir, "import", str(tmp_path / "crx.json")))
+    crx_bundle = _export(broker_dir, "crx", tmp_path / "crx.json")
+    _ok(_crx(fr_dir, "import", str(tmp_path / "crx.json"), "--trust", crx_bundle["signatures"][0]["key_id"]))
 
     now = dt.datetime.now(dt.UTC)
     broker = KeyRing.open(broker_dir / "keys", None)
@@ -525,7 +528,7 @@ def test_import_requires_continuity_and_never_revives_keys(tmp_path: Path) -> No
     fr, impostor, broker = tmp_path / "fr", tmp_path / "impostor", tmp_path / "broker"
     _ok(_crx(fr, "generate", "--party", "FR"))
     first = _export(fr, "FR", tmp_path / "fr-1.json")
-    _ok(_crx(broker, "import", str(tmp_path / "fr-1.json")))
+    _ok(_crx(broker, "import", str(tmp_path / "fr-1.json"), "--trust", first["signatures"][0]["key_id"]))
 
     # FR rotates its encryption key: signed by its (unchanged) signing key, accepted.
     rotated = _ok(_crx(fr, "rotate", "--party", "FR"))
