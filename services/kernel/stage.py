@@ -6,7 +6,9 @@ record's fault into a dead letter while letting every other error retry the batc
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,8 @@ from services.kernel.kafka import OutRecord
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.keys.ring import KeyRing
+
+YIELD_SECONDS = 0.05  # the longest a batch holds the event loop without giving it a turn
 
 
 class BrokerStage:
@@ -39,11 +43,20 @@ class BrokerStage:
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
         """Transform one batch into outputs. A record's fault becomes its dead letter (the others go on);
-        any other error propagates, and the batch loop retries the whole batch with backoff."""
+        any other error propagates, and the batch loop retries the whole batch with backoff.
+
+        The work is CPU-bound (parsing, sealing) and runs on the event loop: every ``YIELD_SECONDS`` of it the
+        loop gets a turn, so the consumer's heartbeats and the ops endpoints keep answering during a batch of
+        large documents (a batch that held the loop past the session timeout would cost the group).
+        """
         now = dt.datetime.now(dt.UTC)
         outputs: list[OutRecord] = []
+        turn = time.monotonic()
         for rec in records:
             outputs.extend(self.one(rec, now))
+            if time.monotonic() - turn >= YIELD_SECONDS:
+                await asyncio.sleep(0)
+                turn = time.monotonic()
         return outputs
 
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter
 from schemas import AUDIT_EVENT, CANONICAL_RECORD, DEAD_LETTER
+from services.kernel import stage
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
@@ -135,3 +137,32 @@ async def test_payload_size_is_checked_on_the_plaintext_and_a_refused_one_stays_
     else:
         [letter] = [codec(DEAD_LETTER).decode(out.value) for out in topics[small.topic("dlq")]]
         assert letter["reason_code"] == "PAYLOAD_TOO_LARGE" and letter["sealed_payload"] is not None
+
+
+async def test_a_long_batch_gives_the_event_loop_turns(
+    settings: Settings, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler's CPU-bound work lets other tasks run (the consumer's heartbeat, the ops endpoints): a task
+    ticking on the loop advances while one batch of many records is normalised (turns every millisecond here,
+    so that the check does not depend on how fast this machine parses)."""
+    monkeypatch.setattr(stage, "YIELD_SECONDS", 0.001)
+    payload = dict(get_adapter("json-v1").samples())[SAMPLE]
+    batch = [_feed(settings, keyring, payload, offset=i) for i in range(150)]
+    normaliser = _normaliser(settings, keyring)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    started = ticks
+    try:
+        outputs = await normaliser.handle(batch)
+    finally:
+        task.cancel()
+    assert len(outputs) == 2 * len(batch)
+    assert ticks - started > 1, "the batch held the event loop from start to end"
