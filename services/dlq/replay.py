@@ -10,6 +10,11 @@ too large to keep). Replaying opens them with the broker's key and sends them ag
   feed, so it is submitted again through the intake publisher, for its jurisdiction, with the adapter the
   operator names; it becomes a new submission (id derived from the dead letter's id), audited as any other.
 
+Only the broker's own dead letters are replayed: the sealed payload must be signed by the broker and bind the
+letter's id, stage and jurisdiction, and the id must follow from the letter's clear fields (``crx.dlq`` is
+written by the national intakes too: a forged or altered letter is refused). A consumed record goes back only
+to a feed topic (matching its envelope's channel) or to ``crx.records``.
+
 Each replay is audited (a COLLECTION event with reason ``REPLAYED_FROM_DLQ`` naming the dead letter), and
 replaying the same dead letter twice produces nothing new downstream: ids are stable.
 """
@@ -17,19 +22,20 @@ replaying the same dead letter twice produces nothing new downstream: ids are st
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from schemas import DEAD_LETTER
+from schemas import DEAD_LETTER, ENVELOPE
 from services.intake.publisher import FeedPublisher, PushResult, Submission
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.deadletter import DLQ_CHANNEL
+from services.kernel.deadletter import DLQ_CHANNEL, dead_letter_id, sealed_content_type
 from services.kernel.envelope import Opener
-from services.kernel.errors import CrxError
+from services.kernel.errors import CrxError, EnvelopeError
 from services.kernel.kafka import OutRecord, Producer, client_options
 from services.keys.ring import KeyRing
 
@@ -101,13 +107,7 @@ async def replay(
     if letter["sealed_payload"] is None:
         raise ReplayError("the original payload was too large to keep; ask the sender to submit it again")
     now = dt.datetime.now(dt.UTC)
-    opener = Opener(keyring.registry, keyring.store, settings.broker_party)
-    original = opener.open(
-        letter["sealed_payload"],
-        channel=DLQ_CHANNEL,
-        now=now,
-        signers=None,  # verified when signed
-    ).plaintext
+    original = _authentic(settings, keyring, letter, now)
     emitter = AuditEmitter("dlq", settings.topic("audit"), audit_secret)
     if letter["stage"] == "intake":
         if adapter is None:
@@ -120,9 +120,58 @@ async def replay(
         )
         await producer.send_all([_audit(emitter, letter, now, result.submission_id)])
         return Replayed(letter["dead_letter_id"], settings.topic(f"feed.{letter['jurisdiction']}"), result)
-    topic = letter["source_topic"]
+    topic = _destination(settings, letter, original)
     await producer.send_all([OutRecord(topic, original), _audit(emitter, letter, now, letter["submission_id"])])
     return Replayed(letter["dead_letter_id"], topic)
+
+
+def _authentic(settings: Settings, keyring: KeyRing, letter: dict[str, Any], now: dt.datetime) -> bytes:
+    """The original bytes, once the sealed payload is shown to be this broker's, for this very letter.
+
+    The sealed payload must be signed by the broker and name the letter's id, stage and jurisdiction; the id
+    must follow from the letter's clear fields (where it was consumed, or its submission and payload). A
+    letter forged or altered on ``crx.dlq`` (whose producers include the national intakes) raises ReplayError.
+    """
+    refused = ReplayError("the dead letter is not one this broker sealed and signed, or it was altered")
+    try:
+        opened = Opener(keyring.registry, keyring.store, settings.broker_party).open(
+            letter["sealed_payload"], channel=DLQ_CHANNEL, now=now, signers=frozenset({settings.broker_party})
+        )
+    except EnvelopeError:
+        raise refused from None
+    original = opened.plaintext
+    expected_id = dead_letter_id(
+        letter["stage"],
+        letter["source_topic"],
+        letter["source_partition"],
+        letter["source_offset"],
+        letter["submission_id"],
+        hashlib.sha256(original).digest(),
+    )
+    if (
+        opened.message_id != letter["dead_letter_id"]
+        or expected_id != letter["dead_letter_id"]
+        or opened.envelope["content_type"] != sealed_content_type(letter["stage"], letter["jurisdiction"])
+    ):
+        raise refused
+    return original
+
+
+def _destination(settings: Settings, letter: dict[str, Any], original: bytes) -> str:
+    """Where a consumed record goes back to: only a feed topic (the normaliser's input, the envelope's own
+    channel) or ``records`` (the router's). Raises ReplayError for any other stage or topic."""
+    topic = letter["source_topic"]
+    feeds = {settings.topic(f"feed.{j}"): f"feed.{j}" for j in settings.jurisdictions}
+    if letter["stage"] == "normaliser" and topic in feeds:
+        try:
+            channel = codec(ENVELOPE).decode(original)["channel"]
+        except CrxError:
+            channel = None
+        if channel == feeds[topic]:
+            return str(topic)
+    if letter["stage"] == "router" and topic == settings.topic("records"):
+        return str(topic)
+    raise ReplayError("only records consumed from a feed or from crx.records are replayed, to where they came from")
 
 
 def _audit(emitter: AuditEmitter, letter: dict[str, Any], now: dt.datetime, submission_id: str | None) -> OutRecord:

@@ -23,6 +23,22 @@ from services.kernel.metrics import ServiceMetrics
 DLQ_CHANNEL = "dlq"
 
 
+def sealed_content_type(stage: str, jurisdiction: str | None) -> str:
+    """The content type a dead letter's sealed payload carries: it binds, under the broker's signature, the
+    stage and the jurisdiction that the letter states in clear (a replay checks them)."""
+    return f"raw/dead-letter;stage={stage};jurisdiction={jurisdiction or ''}"
+
+
+def dead_letter_id(
+    stage: str, source_topic: str, partition: int, offset: int, submission_id: str | None, value_sha256: bytes
+) -> str:
+    """A dead letter's stable id: from where it was consumed, or (refused at the door, never on a topic) from
+    its stage, submission and payload digest. The sealed payload carries it as its message id."""
+    if offset >= 0:
+        return stable_id("dlq", source_topic, str(partition), str(offset))
+    return stable_id("dlq", stage, submission_id or "", value_sha256.hex())
+
+
 class DeadLetters:
     """Builds dead-letter records and their audit events for one stage."""
 
@@ -98,11 +114,7 @@ class DeadLetters:
         reason = error.reason_code if isinstance(error, CrxError) else "INTERNAL"
         detail = error.detail if isinstance(error, CrxError) else "unexpected error"
         retriable = bool(getattr(error, "retriable", False))
-        dl_id = (
-            stable_id("dlq", source_topic, str(partition), str(offset))
-            if offset >= 0
-            else stable_id("dlq", self._stage, submission_id or "", digest.hex())
-        )
+        dl_id = dead_letter_id(self._stage, source_topic, partition, offset, submission_id, digest)
         sealed = None
         if unkept is None and len(value) <= self._settings.max_envelope_bytes:  # a feed envelope is kept whole
             sealed = self._sealer.seal(
@@ -113,7 +125,7 @@ class DeadLetters:
                     correlation_id=submission_id or dl_id,
                     sender=self._settings.broker_party,
                     recipient=self._settings.broker_party,
-                    content_type="raw/dead-letter",
+                    content_type=sealed_content_type(self._stage, jurisdiction),
                 ),
                 now,
             )

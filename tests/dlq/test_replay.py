@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from schemas import AUDIT_EVENT
+from schemas import AUDIT_EVENT, DEAD_LETTER
 from services.audit.accounting import account
 from services.audit.notekey import load_note_verifiers
 from services.cli import main
 from services.dlq.replay import ReplayError, read_dead_letters, replay
 from services.intake.publisher import Submission
-from services.kernel.audit_events import load_audit_secret
+from services.kernel.audit_events import AuditEmitter, load_audit_secret
 from services.kernel.codec import codec
 from services.kernel.config import Settings
+from services.kernel.deadletter import DeadLetters
+from services.kernel.envelope import SealContext, Sealer
+from services.kernel.errors import UnmappedCode
+from services.kernel.kafka import Producer, ensure_topics, standard_topics
 from services.keys.ring import KeyRing
 from tests.integration.helpers import read_topic, running, sample, wait_for
 
@@ -78,3 +83,48 @@ async def test_cli_lists_dead_letters_without_payloads(settings: Settings, keyri
     [line] = [json.loads(x) for x in listed.stdout.splitlines()]
     assert (line["stage"], line["reason"], line["submission_id"]) == ("normaliser", "MALFORMED", result.submission_id)
     assert line["replayable"] and "Distinctive" not in listed.stdout
+
+
+def _letter(settings: Settings, keyring: KeyRing, *, signer: str | None, **where: Any) -> dict[str, Any]:
+    """A dead letter as the normaliser makes it (sealed by ``signer``: the broker, or nobody for a forgery)."""
+    feed_ctx = SealContext("feed.DE", "sub-1", "sub-1", "DE", settings.broker_party, "feed/json-v1")
+    now = dt.datetime.now(dt.UTC)
+    value = Sealer(keyring.registry, keyring.store, "DE").seal(sample("DE-notification-fr.json"), feed_ctx, now)
+    emitter = AuditEmitter("normaliser", settings.topic("audit"), b"secret")
+    dead = DeadLetters(settings, "normaliser", Sealer(keyring.registry, keyring.store, signer), emitter)
+    options: dict[str, Any] = {"source_topic": settings.topic("feed.DE"), "partition": 0, "offset": 5}
+    options.update(where)
+    [letter_record, _] = dead.records(
+        UnmappedCode("x"), value=value, submission_id="sub-1", jurisdiction="DE", now=now, **options
+    )
+    letter: dict[str, Any] = codec(DEAD_LETTER).decode(letter_record.value)
+    return letter
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "other-topic", "other-offset", "other-stage", "other-jurisdiction"])
+async def test_a_forged_or_altered_dead_letter_is_not_replayed(
+    settings: Settings, keyring: KeyRing, forgery: str
+) -> None:
+    """crx.dlq is written by the national intakes too: a dead letter not sealed and signed by this broker, or
+    with its clear fields changed (to send the bytes to a partner's topic, as another jurisdiction ...), is
+    refused and nothing is produced; the genuine letter replays to its own feed."""
+    await ensure_topics(settings, standard_topics(settings))
+    genuine = _letter(settings, keyring, signer=settings.broker_party)
+    letter = {
+        "unsigned": lambda: _letter(settings, keyring, signer=None),
+        "other-topic": lambda: {**genuine, "source_topic": settings.topic("out.FR")},
+        "other-offset": lambda: {**genuine, "source_offset": 6},
+        "other-stage": lambda: {**genuine, "stage": "router", "source_topic": settings.topic("records")},
+        "other-jurisdiction": lambda: {**genuine, "jurisdiction": "FR"},
+    }[forgery]()
+    producer = Producer(settings)
+    await producer.start()
+    try:
+        with pytest.raises(ReplayError):
+            await replay(settings, keyring, producer, b"secret", letter)
+        done = await replay(settings, keyring, producer, b"secret", genuine)
+    finally:
+        await producer.stop()
+    assert done.topic == settings.topic("feed.DE")
+    assert not await read_topic(settings, settings.topic("out.FR"))
+    assert not await read_topic(settings, settings.topic("records"))
