@@ -9,13 +9,16 @@ named ``crx.<component>``) and the libraries' stdlib loggers (aiokafka, aiohttp,
 line one JSON object with ``timestamp``, ``level``, ``logger`` and ``event`` (structlog's
 ``ProcessorFormatter``). A library record contributes its message and, if it has one, its traceback
 (``exception``: the text Python prints, never local variables); its ``extra`` attributes are not
-rendered, and ``bytes`` in its arguments are shown as their length only.
+rendered, and ``bytes`` in its arguments are shown as their length only. A library line repeated within
+``REPEAT_WINDOW_SECONDS`` is written once (a client retrying every 100 ms against an absent broker would
+otherwise fill the log), and the next one written counts those held back.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
@@ -108,6 +111,37 @@ class _JsonFormatter(structlog.stdlib.ProcessorFormatter):
         return super().format(record)
 
 
+REPEAT_WINDOW_SECONDS = 10.0
+"""A library line repeated within this window is shown once (aiokafka writes one every 100 ms while a broker
+is out of reach); the next one shown says how many were held back."""
+
+
+class _Repeats(logging.Filter):
+    """Lets a library's line through once per ``REPEAT_WINDOW_SECONDS`` per (logger, level, message template);
+    crx's own lines always pass. Memory is bounded: the table is cleared past 1,000 distinct lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """True to write ``record``; a line after held-back repeats gets their count appended."""
+        if record.name == ROOT_LOGGER or record.name.startswith(f"{ROOT_LOGGER}."):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = time.monotonic()
+        first, held = self._seen.get(key, (None, 0))
+        if first is not None and now - first < REPEAT_WINDOW_SECONDS:
+            self._seen[key] = (first, held + 1)
+            return False
+        if len(self._seen) >= 1000:
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} [{held} more like it not shown]"
+        return True
+
+
 class _JsonLinesHandler(logging.StreamHandler[TextIO]):
     """The handler ``configure_logging`` installs: writes to ``stream``, or (``None``) to whatever
     ``sys.stderr`` is when a line is written."""
@@ -116,6 +150,7 @@ class _JsonLinesHandler(logging.StreamHandler[TextIO]):
         super().__init__(stream or sys.stderr)
         self._follows_stderr = stream is None
         self.setFormatter(_JsonFormatter())
+        self.addFilter(_Repeats())
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write one line (``handle`` holds the handler's lock around this)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,27 @@ def test_an_unknown_level_is_a_config_error() -> None:
     """A level name logging does not know fails with ConfigError."""
     with pytest.raises(ConfigError):
         configure_logging("LOUD")
+
+
+def test_a_repeated_library_line_is_written_once_per_window_and_then_counted(
+    out: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client retrying against an absent broker writes the same line every 100 ms: one line per window, the
+    next one counting the lines held back; another message, and crx's own lines, are never held back."""
+    from services.kernel import logging as crx_logging
+
+    monkeypatch.setattr(crx_logging, "REPEAT_WINDOW_SECONDS", 0.2)
+    retry = logging.getLogger("aiokafka")
+    for node in range(30):
+        retry.error("Unable connect to node with id %s", node)
+    retry.error("Unable to update metadata from %s", [1])
+    for _ in range(3):
+        get_logger("router").warning("batch failed, retrying")
+    assert [line["event"] for line in _lines(out, "Unable")] == [
+        "Unable connect to node with id 0",
+        "Unable to update metadata from [1]",
+    ]
+    assert len(_lines(out, "batch failed")) == 3
+    time.sleep(0.25)
+    retry.error("Unable connect to node with id %s", 30)
+    assert _lines(out, "Unable connect")[-1]["event"] == "Unable connect to node with id 30 [29 more like it not shown]"
