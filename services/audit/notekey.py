@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.kernel.config import Settings
 from services.kernel.errors import KeyUnavailable
+from services.kernel.runtime import passphrase_of
 from services.translog.notes import NoteError, NoteSigner, NoteVerifier
 from services.translog.trust import VKEY_FILE, load_verifiers
 
@@ -38,10 +39,6 @@ def key_path(settings: Settings) -> Path:
 def vkey_path(settings: Settings) -> Path:
     """Where the public verifier key(s) live."""
     return settings.keys_dir / VKEY_FILE
-
-
-def _passphrase(settings: Settings) -> bytes | None:
-    return settings.key_passphrase.reveal().encode() if settings.key_passphrase else None
 
 
 def ensure_note_key(settings: Settings, origin: str | None = None) -> NoteSigner:
@@ -73,7 +70,7 @@ def ensure_note_key(settings: Settings, origin: str | None = None) -> NoteSigner
 
 
 def _create(settings: Settings, path: Path) -> None:
-    passphrase = _passphrase(settings)
+    passphrase = passphrase_of(settings)
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
@@ -97,7 +94,7 @@ def load_note_signer(settings: Settings, origin: str | None = None) -> NoteSigne
     Raises KeyUnavailable (opaque) if the key is missing or unreadable.
     """
     try:
-        key = serialization.load_pem_private_key(key_path(settings).read_bytes(), password=_passphrase(settings))
+        key = serialization.load_pem_private_key(key_path(settings).read_bytes(), password=passphrase_of(settings))
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("not an Ed25519 key")
         return NoteSigner(origin or settings.audit_log_origin, key)

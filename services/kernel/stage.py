@@ -34,7 +34,6 @@ class BrokerStage:
         self, name: str, settings: Settings, keyring: KeyRing, audit_secret: bytes, metrics: ServiceMetrics
     ) -> None:
         self._settings = settings
-        self._keyring = keyring
         self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
         self._emitter = AuditEmitter(name, settings.topic("audit"), audit_secret)
