@@ -6,8 +6,10 @@ awaited, and only then are the input offsets committed. Where the broker grants 
 transaction, so a crash between the two leaves no visible duplicate: consumers read ``read_committed``.
 Where it does not (Tansu), delivery is at-least-once and every consumer is idempotent on redelivery, which
 it is in any case. aiokafka commits offsets in a transaction without the consumer group's generation
-(KIP-447), so after a rebalance between two live replicas a zombie's batch can still be repeated: the
-idempotent consumers cover that too.
+(KIP-447), so the loop makes a revocation wait for the batch in flight (committed or aborted) before the
+group rejoins: the new owner, this replica included, then reads from the batch's committed end, and a
+rebalance (a group coordinator lost with its broker) repeats nothing. Only a replica cut off for longer than
+its session while still committing could repeat a batch; the idempotent consumers cover that.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaError,
@@ -139,6 +141,7 @@ class Producer:
         self._transactional_id = transactional_id
         self._producer: AIOKafkaProducer | None = None
         self.transactional = False
+        self._granted = False  # once transactional, never silently at-least-once after a restart
         self._log = get_logger("kafka")
 
     def _client(self, *, idempotent: bool, transactional_id: str | None) -> AIOKafkaProducer:
@@ -162,6 +165,9 @@ class Producer:
         if self._producer is not None:
             return
         mode, bootstrap = self._settings.kafka_transactions, self._settings.kafka_bootstrap
+        if self._granted:  # a replacement after a failed abort: transactional again, or not at all
+            await self._restart_transactional()
+            return
         if mode == "on" or (mode == "auto" and bootstrap not in _REFUSED):
             producer = self._client(idempotent=True, transactional_id=self._transactional_id)
             probe = _ProbeFilter()
@@ -182,7 +188,7 @@ class Producer:
                 raise
             else:
                 self._producer = producer
-                self.transactional = self._transactional_id is not None
+                self.transactional = self._granted = self._transactional_id is not None
                 self._log.info("idempotent producer", transactional=self.transactional)
                 return
             finally:
@@ -194,6 +200,19 @@ class Producer:
             await producer.stop()  # a client that failed to start still holds its connections
             raise
         self._producer, self.transactional = producer, False
+
+    async def _restart_transactional(self) -> None:
+        """Start a new client with the same transactional id (which fences the old one and ends its open
+        transaction). Raises KafkaError on any refusal: a broker that granted transactions and now fails
+        (a coordinator moving with a killed node) is waited for, never taken for one without them, since
+        falling back to at-least-once in the middle of a run could repeat committed outputs."""
+        producer = self._client(idempotent=True, transactional_id=self._transactional_id)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer, self.transactional = producer, True
 
     async def stop(self) -> None:
         """Flush and close, for at most ``shutdown_seconds`` (records not yet acknowledged then are not
@@ -264,6 +283,21 @@ class Producer:
 Handler = Callable[[list[ConsumerRecord]], Awaitable[list[OutRecord]]]
 
 
+class _AfterBatch(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Holds a revocation until the batch in flight is committed or sought back, so the group's next
+    owner of a partition (this consumer again, after a coordinator failover) starts at its committed end."""
+
+    def __init__(self, in_flight: asyncio.Lock) -> None:
+        self._in_flight = in_flight
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self._in_flight:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
 class BatchLoop:
     """consume (getmany) -> handler -> produce all -> commit, one batch at a time.
 
@@ -292,6 +326,7 @@ class BatchLoop:
         self._log = get_logger(service)
         self._group_id = group_id
         self._consumer: AIOKafkaConsumer | None = None
+        self._in_flight = asyncio.Lock()  # held from a batch's fetch to its commit or seek-back
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.ready = False
@@ -303,7 +338,6 @@ class BatchLoop:
             return
         settings = self._settings
         self._consumer = AIOKafkaConsumer(
-            *self._topics,
             **client_options(settings),
             group_id=self._group_id,
             enable_auto_commit=False,
@@ -315,6 +349,7 @@ class BatchLoop:
             max_partition_fetch_bytes=settings.max_request_bytes,
             fetch_max_bytes=max(52_428_800, settings.max_request_bytes),
         )
+        self._consumer.subscribe(self._topics, listener=_AfterBatch(self._in_flight))
         self._stopping.clear()
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(self._consumer), name=f"{self.service}-loop")
@@ -353,15 +388,19 @@ class BatchLoop:
             records = [r for part in batch.values() for r in part]
             started = time.perf_counter()
             try:
-                await self._process(consumer, batch, records)
+                async with self._in_flight:
+                    try:
+                        await self._process(consumer, batch, records)
+                    except Exception:  # infrastructure failure: redo the whole batch
+                        assigned = consumer.assignment()
+                        for tp, part in batch.items():
+                            if tp in assigned:  # after a rebalance the owner re-reads from the committed offset
+                                consumer.seek(tp, part[0].offset)
+                        raise
                 backoff = 0.1
-            except Exception as exc:  # infrastructure failure: redo the whole batch
+            except Exception as exc:
                 self._metrics.errors.labels(self.service, type(exc).__name__).inc()
                 self._log.warning("batch failed, retrying", error_class=type(exc).__name__, backoff=backoff)
-                assigned = consumer.assignment()
-                for tp, part in batch.items():
-                    if tp in assigned:  # after a rebalance the new owner re-reads from the committed offset
-                        consumer.seek(tp, part[0].offset)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

@@ -1,5 +1,5 @@
 """A consume-transform-produce service on crx's kernel (StreamService: BatchLoop + Producer), for the
-transaction test: copies every record of PREFIX.in to PREFIX.out unchanged.
+transaction tests: copies every record of PREFIX.in to PREFIX.out unchanged.
 
     python -m tests.kafka.echo_service   (settings from CRX_* variables; runs until SIGTERM)
 """
@@ -26,9 +26,10 @@ async def main() -> None:
     settings = load_settings(None, os.environ)
     configure_logging("WARNING", sys.stderr)  # stdout carries only the delivery mode
     out = settings.topic("out")
+    delay = float(os.environ.get("ECHO_BATCH_SECONDS", "0.01"))
 
     async def handler(records: list[ConsumerRecord]) -> list[OutRecord]:
-        await asyncio.sleep(0.01)  # some work, so that a kill can land anywhere in the batch
+        await asyncio.sleep(delay)  # some work, so that a kill or a rebalance can land anywhere in the batch
         return [OutRecord(out, r.value, key=r.key) for r in records]
 
     registry = CollectorRegistry()

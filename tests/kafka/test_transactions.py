@@ -88,3 +88,46 @@ async def test_kill_9_mid_batch_leaves_no_duplicate_and_loses_nothing(cluster3: 
     written = await read_all(settings, settings.topic("out"), committed=False)
     assert sorted(committed) == sorted(inputs)  # every record once: none lost, none twice
     print(f"{len(written) - len(committed)} records of aborted transactions written and never seen")
+
+
+async def test_a_rebalance_with_batches_in_flight_repeats_nothing(cluster3: KafkaCluster) -> None:
+    """A second replica joins while the first is in the middle of slow batches, then leaves: each rebalance
+    waits for the batch in flight (aiokafka commits transactional offsets without the group generation, so
+    a new owner that read the committed offset before that batch's commit would process it again)."""
+    settings = load_settings(
+        None, {}, kafka_bootstrap=cluster3.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        topic_partitions=2, topic_replication=3,
+    )  # fmt: skip
+    await ensure_topics(settings, [settings.topic("in"), settings.topic("out")])
+    inputs = [f"record-{i:05d}".encode() for i in range(1_000)]
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        for value in inputs:
+            await producer.send(settings.topic("in"), value, key=value[-1:])
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    slow = {"ECHO_BATCH_SECONDS": "0.3", "CRX_BATCH_MAX_RECORDS": "20"}
+    first, mode = start_echo(echo_environ(settings, "on") | slow)
+    second = None
+    try:
+        assert mode == "transactional"
+        await asyncio.sleep(2.0)
+        second, _ = start_echo(echo_environ(settings, "on") | slow | {"CRX_INSTANCE_ID": "echo-2"})
+        await asyncio.sleep(4.0)
+        second.terminate()
+        second.wait(30)
+        for _ in range(120):
+            if len(await read_all(settings, settings.topic("out"))) >= len(inputs):
+                break
+            await asyncio.sleep(1)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(30)
+
+    committed = await read_all(settings, settings.topic("out"))
+    assert sorted(committed) == sorted(inputs)  # every record once across two rebalances
