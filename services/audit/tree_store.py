@@ -240,7 +240,8 @@ class TreeStore(ABC):
         """Append audit events (canonical bytes) in one transaction; with ``signers``, sign a checkpoint too.
 
         Events whose event id is already logged (or repeated in ``leaves``) are skipped, so a redelivered
-        batch adds nothing; one whose bytes differ from the logged event's is named in ``conflicts``. With
+        batch adds nothing; one that differs from the logged event in more than ``occurred_at`` (a stage that
+        redoes a batch after a crash acts again, later, on the same input) is named in ``conflicts``. With
         ``signers``, a checkpoint of the new size is signed and stored in the same transaction, unless the
         latest checkpoint already has that size. Raises CodecError for a leaf that is
         not an audit event, InconsistentCheckpoint (and appends nothing) when the stored tree does not
@@ -288,9 +289,15 @@ class TreeStore(ABC):
             if logged is None:
                 seen[event_id] = leaf
                 fresh.append((leaf, event))
-            elif logged != leaf:
+            elif logged != leaf and not self._same_act(logged, event):
                 conflicts.append(leaf)
         return fresh, conflicts
+
+    def _same_act(self, logged: bytes, event: dict[str, Any]) -> bool:
+        """Whether ``event`` records the act ``logged`` does, at another time: every field but ``occurred_at``
+        equal."""
+        first = self._codec.decode(logged)
+        return {**first, "occurred_at": None} == {**event, "occurred_at": None}
 
     def _sign(self, size: int, signers: Sequence[NoteSigner]) -> StoredCheckpoint | None:
         """Inside the write transaction: check consistency with the latest checkpoint, sign, store."""

@@ -164,3 +164,16 @@ async def test_key_and_policy_changes_are_logged_once_per_state(settings: Settin
     changes = [e for e in writer.store.events(event_type="KEY_CHANGE") if e["actor"] == "FR"]
     assert sorted(e["outcome"] for e in changes) == ["active", "active", "active", "retiring"]
     assert writer.store.verify(load_note_verifiers(settings)).ok
+
+
+async def test_an_act_redone_later_is_a_duplicate_not_a_conflict(settings: Settings, keyring: KeyRing) -> None:
+    """A stage that redoes a batch after a crash (at-least-once) emits the same events at a later time: same
+    id, other ``occurred_at``. That is the act logged already, skipped without an alarm."""
+    writer = _writer(settings, keyring, Clock())
+    [first] = events(1)
+    decoded = codec(AUDIT_EVENT).decode(first)
+    later = codec(AUDIT_EVENT).encode({**decoded, "occurred_at": decoded["occurred_at"] + dt.timedelta(seconds=30)})
+    await writer.handle(_records(settings, [first]))
+    await writer.handle(_records(settings, [later]))
+    assert writer.conflicts._value.get() == 0
+    assert writer.store.size == 1 and not writer.store.events(event_type="ERROR")
