@@ -240,7 +240,7 @@ class TreeStore(ABC):
         """Append audit events (canonical bytes) in one transaction; with ``signers``, sign a checkpoint too.
 
         Events whose event id is already logged (or repeated in ``leaves``) are skipped, so a redelivered
-        batch adds nothing; one that differs from the logged event in more than ``occurred_at`` (a stage that
+        batch adds nothing; one that records another act than the logged one (``_same_act``: a stage that
         redoes a batch after a crash acts again, later, on the same input) is named in ``conflicts``. With
         ``signers``, a checkpoint of the new size is signed and stored in the same transaction, unless the
         latest checkpoint already has that size. Raises CodecError for a leaf that is
@@ -295,9 +295,13 @@ class TreeStore(ABC):
 
     def _same_act(self, logged: bytes, event: dict[str, Any]) -> bool:
         """Whether ``event`` records the act ``logged`` does, at another time: every field but ``occurred_at``
-        equal."""
+        equal, and for a receipt also but the commitment to its bytes (a partner re-sending the receipt of a
+        message delivered before signs it anew, with the same receipt id and outcome)."""
         first = self._codec.decode(logged)
-        return {**first, "occurred_at": None} == {**event, "occurred_at": None}
+        loose = {"occurred_at": None}
+        if event["event_type"] == "DELIVERY_RECEIPT":
+            loose["payload_commitment"] = None
+        return first | loose == event | loose
 
     def _sign(self, size: int, signers: Sequence[NoteSigner]) -> StoredCheckpoint | None:
         """Inside the write transaction: check consistency with the latest checkpoint, sign, store."""

@@ -177,3 +177,21 @@ async def test_an_act_redone_later_is_a_duplicate_not_a_conflict(settings: Setti
     await writer.handle(_records(settings, [later]))
     assert writer.conflicts._value.get() == 0
     assert writer.store.size == 1 and not writer.store.events(event_type="ERROR")
+
+
+async def test_a_receipt_signed_again_is_a_duplicate_but_another_outcome_is_not(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """A partner re-sends the receipt of a message it delivered before: same receipt id, new time and
+    signature (so another payload commitment). Skipped. The same id with another outcome is a conflict."""
+    writer = _writer(settings, keyring, Clock())
+    [first] = events(1)
+    decoded = codec(AUDIT_EVENT).decode(first) | {"event_type": "DELIVERY_RECEIPT", "outcome": "accepted"}
+    receipt = codec(AUDIT_EVENT).encode(decoded)
+    again = codec(AUDIT_EVENT).encode(decoded | {"payload_commitment": b"\x01" * 32})
+    other = codec(AUDIT_EVENT).encode(decoded | {"outcome": "rejected"})
+    await writer.handle(_records(settings, [receipt]))
+    await writer.handle(_records(settings, [again]))
+    assert writer.conflicts._value.get() == 0
+    await writer.handle(_records(settings, [other]))
+    assert writer.conflicts._value.get() == 1
