@@ -1,11 +1,12 @@
 """The audit writer: the single sequencer that appends ``crx.audit`` events and partner receipts to the log.
 
-Per consumed batch: decode and check every record (receipts are verified against the partner's registered
-signing key and logged as DELIVERY_RECEIPT events, an unverifiable receipt as an ERROR event, anything
-undecodable is dead-lettered), then append the batch to the Merkle tree store in one transaction, with a
-signed checkpoint in that same transaction when one is due. The batch loop produces the dead letters and
-commits the Kafka offsets only after the handler returns, so after the database commit: a crash in between
-redelivers the batch, which the store skips by event id.
+Per consumed batch: decode and check every record (events on ``crx.audit`` must be authenticated by a
+component allowed to emit their type, ``services/kernel/gate.py``; receipts are verified against the
+partner's registered signing key and logged as DELIVERY_RECEIPT events; what is refused is logged as an
+ERROR event in its place; a component's undecodable output is dead-lettered), then append the batch to the
+Merkle tree store in one transaction, with a signed checkpoint in that same transaction when one is due.
+The batch loop produces the dead letters and commits the Kafka offsets only after the handler returns, so
+after the database commit: a crash in between redelivers the batch, which the store skips by event id.
 
 A checkpoint (C2SP tlog-checkpoint, signed with the log's Ed25519 note key, see ``notekey``) is due when
 ``audit_checkpoint_entries`` entries are unsigned or the oldest unsigned entry is ``audit_checkpoint_seconds``
@@ -31,11 +32,13 @@ from services.audit.notekey import ensure_note_key
 from services.audit.observed import key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
 from services.kernel.audit_events import AuditEmitter, AuditEventType
+from services.kernel.batchauth import Reason
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Sealer, signed_part
 from services.kernel.errors import CrxError, EnvelopeError, handling
+from services.kernel.gate import InputGate, refusal_event
 from services.kernel.kafka import OutRecord
 from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
@@ -48,23 +51,39 @@ from services.keys.ring import KeyRing
 NAME = "audit"
 
 
+class UnverifiableReceipt(EnvelopeError):
+    """A receipt whose partner signature does not hold. The message stays opaque; ``reason`` (one of
+    ``batchauth.REASONS``: unsigned, unknown_key, bad_signature) labels the refusal metric only."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__()
+        self.reason: Reason = reason
+
+
 def verify_receipt(keyring: KeyRing, data: bytes, now: dt.datetime) -> dict[str, Any]:
     """Decode a receipt and check its signature against the party's registered signing key.
 
-    Raises EnvelopeError (opaque) when the receipt is unsigned, signed by an unknown or revoked key, or
-    altered.
+    Raises UnverifiableReceipt (an EnvelopeError, opaque) when the receipt does not decode or is unsigned
+    (``unsigned``), is signed by a key not registered for its party, not a signing key, revoked or expired
+    (``unknown_key``), or is altered (``bad_signature``).
     """
-    receipt = codec(RECEIPT).decode(data)
     try:
-        if receipt["signature"] is None:
-            raise EnvelopeError()
+        receipt = codec(RECEIPT).decode(data)
+    except CrxError:
+        raise UnverifiableReceipt("unsigned") from None
+    if receipt["signature"] is None:
+        raise UnverifiableReceipt("unsigned")
+    try:
         entry = keyring.registry.get(receipt["party"], receipt["signer_key_id"])
-        if entry.purpose != "signing" or not entry.usable_at(now):
-            raise EnvelopeError()
+    except CrxError:
+        raise UnverifiableReceipt("unknown_key") from None
+    if entry.purpose != "signing" or not entry.usable_at(now):
+        raise UnverifiableReceipt("unknown_key")
+    try:
         signed = signed_part(data, receipt["signature"])
         signature_alg(entry.algorithm).verify(entry.load_public(), receipt["signature"], signed)
     except (CrxError, InvalidSignature, TypeError, ValueError):
-        raise EnvelopeError() from None
+        raise UnverifiableReceipt("bad_signature") from None
     return receipt
 
 
@@ -95,6 +114,7 @@ class AuditWriter:
         )
         self._audit_codec = codec(AUDIT_EVENT)
         self._receipts_topic = settings.topic("receipts")
+        self._gate = InputGate(settings, keyring.registry, metrics.unauthenticated, NAME)
         self._log = get_logger(NAME)
         self.entries = Gauge("crx_audit_entries", "Entries in the audit log", registry=registry)
         self.receipts = Counter("crx_audit_receipts", "Receipts logged", ["outcome"], registry=registry)
@@ -110,7 +130,12 @@ class AuditWriter:
         self.signed.set(self._signed)
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
-        """Append one batch to the store (one transaction); return dead letters for undecodable input."""
+        """Append one batch to the store (one transaction); return dead letters for undecodable input.
+
+        An event on ``crx.audit`` not authenticated by a component allowed to emit its type, and a receipt
+        whose partner signature does not hold, are refused: counted, logged, and logged as an ERROR event in
+        their place (``gate``), never appended themselves and never dead-lettered.
+        """
         now = dt.datetime.now(dt.UTC)
         leaves: list[bytes] = []
         dead: list[OutRecord] = []
@@ -118,9 +143,12 @@ class AuditWriter:
             value: bytes = rec.value or b""
             try:
                 if rec.topic == self._receipts_topic:
-                    leaves.append(self._receipt_event(value, now))
+                    leaves.append(self._receipt_event(rec, now))
+                elif (reason := self._gate.refusal(rec, now)) is not None:
+                    actor = self._settings.broker_party
+                    leaves.append(refusal_event(self._emitter, rec, reason, actor=actor, now=now).value)
                 else:
-                    self._audit_codec.decode(value)  # refuse anything that is not an audit event
+                    self._audit_codec.decode(value)  # a component's malformed output: dead-lettered below
                     leaves.append(value)
             except CrxError as exc:
                 if handling(exc) == "retry":
@@ -205,12 +233,13 @@ class AuditWriter:
             discriminator=hashlib.sha256(refused).hexdigest(),
         ).value
 
-    def _receipt_event(self, value: bytes, now: dt.datetime) -> bytes:
+    def _receipt_event(self, rec: Any, now: dt.datetime) -> bytes:
+        value: bytes = rec.value or b""
         try:
             receipt = verify_receipt(self._keyring, value, now)
-        except EnvelopeError:
+        except UnverifiableReceipt as exc:
             self.receipts.labels("unverifiable").inc()
-            self._log.warning("unverifiable receipt")
+            self._gate.refused(rec, exc.reason)
             return self._error_event("UNVERIFIABLE_RECEIPT", value, now)
         outcome = "accepted" if receipt["outcome"] == "ACCEPTED" else "rejected"
         self.receipts.labels(outcome).inc()
@@ -250,6 +279,7 @@ def build(runtime: Runtime, *, ports: Ports) -> AuditService:
         handler=writer.handle,
         metrics=metrics,
         registry=registry,
+        signer=runtime.signer(NAME),
         metrics_port=ports.metrics,
     )
 

@@ -18,9 +18,10 @@ import click
 from services.cli.common import passphrase_of, settings_of
 from services.kernel.config import Settings
 from services.kernel.errors import CrxError, KeyUnavailable
+from services.kernel.producers import component_of
 from services.kernel.suites import DEFAULT_HPKE, DEFAULT_SIGNATURE, HPKE_SUITES, SIGNATURE_ALGS
 from services.keys.bundles import export_bundle, import_bundle
-from services.keys.lifecycle import describe, generate, rotate, set_status
+from services.keys.lifecycle import describe, generate, generate_component, generate_components, rotate, set_status
 from services.keys.ring import (
     KeyRing,
     PrivateKeyStore,
@@ -48,8 +49,14 @@ def _ring(ctx: click.Context, *, write: bool) -> Iterator[tuple[Settings, KeyRin
 
 
 def _party(settings: Settings, party: str) -> str:
-    """The broker's own id as configured; partner ids upper-cased (ISO 3166-1 alpha-2)."""
-    return party if party == settings.broker_party else party.upper()
+    """The broker's own id and its components' (``crx.router``) as given; partner ids upper-cased (ISO 3166-1
+    alpha-2)."""
+    return party if party == settings.broker_party or _component(settings, party) else party.upper()
+
+
+def _component(settings: Settings, party: str) -> bool:
+    """True when ``party`` names one of this broker's components (``<broker party>.<component>``)."""
+    return component_of(party) is not None and party.rpartition(".")[0] == settings.broker_party
 
 
 def _warn_unencrypted(ring: KeyRing) -> None:
@@ -76,17 +83,35 @@ def keys() -> None:
 @click.option("--signature", type=click.Choice(sorted(SIGNATURE_ALGS)), default=DEFAULT_SIGNATURE, show_default=True)
 @click.pass_context
 def keys_generate(ctx: click.Context, party: str, suite: str, signature: str) -> None:
-    """Generate an encryption and a signing key for PARTY and register them (private keys stay local)."""
+    """Generate an encryption and a signing key for PARTY and register them (private keys stay local).
+
+    For the broker itself, also a signing key (Ed25519) for each of its components that has none
+    (``crx.intake``, ``crx.normaliser`` ...: what authenticates the batches each one produces); for one
+    component's party id, that component's signing key alone.
+    """
     with _ring(ctx, write=True) as (settings, ring):
         party = _party(settings, party)
+        if _component(settings, party):
+            entry = generate_component(ring, party, _now())
+            _warn_unencrypted(ring)
+            _echo_json({"party": party, "signing_key_id": entry.key_id})
+            return
         enc, sig = generate(ring, party, _now(), hpke=suite, signature=signature)
+        result: dict[str, Any] = {"party": party, "encryption_key_id": enc.key_id, "signing_key_id": sig.key_id}
+        if party == settings.broker_party:
+            made = generate_components(ring, party, _now())
+            result["components"] = {e.party: e.key_id for e in made}
         _warn_unencrypted(ring)
-    _echo_json({"party": party, "encryption_key_id": enc.key_id, "signing_key_id": sig.key_id})
+    _echo_json(result)
 
 
 @keys.command(name="rotate")
 @click.option("--party", required=True)
-@click.option("--purpose", type=click.Choice(["encryption", "signing"]), default="encryption", show_default=True)
+@click.option(
+    "--purpose",
+    type=click.Choice(["encryption", "signing"]),
+    help="Default: encryption (signing for a component, which has no other key).",
+)
 @click.option(
     "--suite",
     "--algorithm",
@@ -97,15 +122,18 @@ def keys_generate(ctx: click.Context, party: str, suite: str, signature: str) ->
 @click.option("--not-before", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]), help="Start later.")
 @click.pass_context
 def keys_rotate(
-    ctx: click.Context, party: str, purpose: Purpose, algorithm: str | None, not_before: dt.datetime | None
+    ctx: click.Context, party: str, purpose: Purpose | None, algorithm: str | None, not_before: dt.datetime | None
 ) -> None:
     """Make a new active key for PARTY; the previous one becomes retiring (its private key is kept)."""
+    settings = settings_of(ctx)
+    party = _party(settings, party)
+    if purpose is None:
+        purpose = "signing" if _component(settings, party) else "encryption"
     if algorithm is not None and algorithm not in (HPKE_SUITES if purpose == "encryption" else SIGNATURE_ALGS):
         raise click.BadParameter(f"{algorithm} is not a {purpose} algorithm", param_hint="--suite")
     if not_before is not None and not_before.tzinfo is None:
         not_before = not_before.replace(tzinfo=dt.UTC)
-    with _ring(ctx, write=True) as (settings, ring):
-        party = _party(settings, party)
+    with _ring(ctx, write=True) as (_, ring):
         new, retired = rotate(ring, party, purpose, _now(), algorithm=algorithm, not_before=not_before)
         _warn_unencrypted(ring)
     _echo_json(

@@ -21,8 +21,14 @@ from services.kernel.logging import configure_logging
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.pass_context
 def push(ctx: click.Context, jurisdiction: str, adapter: str, files: tuple[Path, ...]) -> None:
-    """Push national payload FILES to the jurisdiction's feed (sealed to the broker)."""
+    """Push national payload FILES to the jurisdiction's feed (sealed to the broker).
+
+    What it produces is signed as the broker's intake where this key store holds the intake's key (the
+    operator pushing for a jurisdiction), else as the jurisdiction itself where it holds the jurisdiction's
+    signing key (a national system pushing with its own store); with neither, nothing is sent.
+    """
     from services.intake.publisher import FeedPublisher, Submission
+    from services.kernel.batchauth import BatchSigner
     from services.kernel.kafka import Producer
     from services.kernel.runtime import Runtime
 
@@ -30,9 +36,12 @@ def push(ctx: click.Context, jurisdiction: str, adapter: str, files: tuple[Path,
     configure_logging(settings.log_level)
     quiet_kafka_client()
     runtime = Runtime.create(settings)
+    signer = runtime.signer("intake")
+    if not runtime.keyring.holds_private_signing_key(signer.party, dt.datetime.now(dt.UTC)):
+        signer = BatchSigner(jurisdiction.upper(), runtime.keyring)  # Producer.start says so if not held either
 
     async def go() -> list[Any]:
-        producer = Producer(settings)
+        producer = Producer(settings, signer=signer)
         await producer.start()
         try:
             publisher = FeedPublisher(settings, runtime.keyring, producer, runtime.audit_secret)

@@ -24,6 +24,7 @@ from services.kernel.kafka import Producer, ensure_topics, standard_topics
 from services.kernel.lifecycle import Component
 from services.kernel.runtime import Ports, Runtime, passphrase_of
 from services.kernel.service import StreamService
+from services.keys.lifecycle import generate_components
 from services.keys.ring import KeyRing, generate_party_keys
 from services.partner import client as partner
 
@@ -31,7 +32,9 @@ from services.partner import client as partner
 def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) -> KeyRing:
     """Open the key ring, generating encryption and signing keys for any party that has none (demo use).
 
-    For the broker party, also the audit log's checkpoint (note) key (see ``services.audit.notekey``).
+    For the broker party, also a signing key for each of its components that has none (what authenticates
+    the batches each produces, ``services.kernel.batchauth``) and the audit log's checkpoint (note) key (see
+    ``services.audit.notekey``).
     """
     ring = KeyRing.open(settings.keys_dir, passphrase_of(settings))
     changed = False
@@ -39,6 +42,8 @@ def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) ->
         if not ring.registry.entries(party):
             generate_party_keys(ring.registry, ring.store, party, now=now)
             changed = True
+    if settings.broker_party in parties and generate_components(ring, settings.broker_party, now):
+        changed = True
     if changed:
         ring.registry.save()
     if settings.broker_party in parties:

@@ -10,10 +10,14 @@ too large to keep). Replaying opens them with the broker's key and sends them ag
   feed, so it is submitted again through the intake publisher, for its jurisdiction, with the adapter the
   operator names; it becomes a new submission (id derived from the dead letter's id), audited as any other.
 
-Only the broker's own dead letters are replayed: the sealed payload must be signed by the broker and bind the
-letter's id, stage and jurisdiction, and the id must follow from the letter's clear fields (``crx.dlq`` is
-written by the national intakes too: a forged or altered letter is refused). A consumed record goes back only
-to a feed topic (matching its envelope's channel) or to ``crx.records``.
+Only the broker's own dead letters are listed and replayed. A record on ``crx.dlq`` must be authenticated by
+a component allowed to write it (``services/kernel/batchauth.py``, ``producers.py``; a national intake only
+for letters refused at its own door); any other is left out of the list and counted (``DeadLetterScan``),
+and replaying it is refused and audited (an ERROR event). The sealed payload must then be signed by the
+broker and bind the letter's id, stage and jurisdiction, and the id must follow from the letter's clear
+fields (``crx.dlq`` is written by the national intakes too: a forged or altered letter is refused). A
+consumed record goes back only to a feed topic (matching its envelope's channel) or to ``crx.records``. The
+replay's own output is signed as the ``dlq`` component (``crx dlq replay`` loads that key alone).
 
 Each replay is audited (a COLLECTION event with reason ``REPLAYED_FROM_DLQ`` naming the dead letter), and
 replaying the same dead letter twice produces nothing new downstream: ids are stable.
@@ -23,21 +27,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from schemas import DEAD_LETTER, ENVELOPE
 from services.intake.publisher import FeedPublisher, PushResult, Submission
 from services.kernel.audit_events import AuditEmitter, AuditEventType
+from services.kernel.batchauth import BatchVerifier, Reason
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DLQ_CHANNEL, dead_letter_id, sealed_content_type
 from services.kernel.envelope import Opener
 from services.kernel.errors import CrxError, EnvelopeError
+from services.kernel.gate import authenticate, refusal_event, refusal_reason
 from services.kernel.kafka import OutRecord, Producer, client_options
-from services.keys.ring import KeyRing
+from services.kernel.producers import ProducerRules
+from services.keys.ring import KeyRegistry, KeyRing
 
 REPLAY_REASON = "REPLAYED_FROM_DLQ"
 
@@ -55,8 +63,32 @@ class Replayed:
     submission: PushResult | None = None
 
 
-async def read_dead_letters(settings: Settings, idle_ms: int = 1000) -> list[dict[str, Any]]:
-    """Every dead letter on ``crx.dlq`` from the beginning (no consumer group: nothing is committed)."""
+@dataclass(frozen=True)
+class RefusedLetter:
+    """A record on ``crx.dlq`` that no allowed component produced: where it is, why it is refused, and the
+    dead-letter id it claims when it decodes (untrusted: only to answer an operator who asks for it)."""
+
+    record: ConsumerRecord[Any, Any]
+    reason: Reason
+    claimed_id: str | None
+
+
+@dataclass(frozen=True)
+class DeadLetterScan:
+    """What ``crx.dlq`` holds: the authenticated dead letters (each once) and the refused records."""
+
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[RefusedLetter] = field(default_factory=list)
+
+    def refused_by_reason(self) -> dict[str, int]:
+        """How many records were refused, per reason."""
+        return dict(Counter(r.reason for r in self.refused))
+
+
+async def scan_dead_letters(settings: Settings, registry: KeyRegistry, idle_ms: int = 1000) -> DeadLetterScan:
+    """Every record on ``crx.dlq`` from the beginning (no consumer group: nothing is committed), sorted into
+    the dead letters authenticated by a component allowed to write them and the refused records. A letter
+    signed by an allowed component that does not decode is a bug of that component: it raises CodecError."""
     consumer = AIOKafkaConsumer(
         settings.topic(DLQ_CHANNEL),
         **client_options(settings),
@@ -66,17 +98,51 @@ async def read_dead_letters(settings: Settings, idle_ms: int = 1000) -> list[dic
         fetch_max_wait_ms=50,
     )
     decode = codec(DEAD_LETTER).decode
+    rules, verifier = ProducerRules(settings), BatchVerifier(registry)
     letters: dict[str, dict[str, Any]] = {}
+    refused: list[RefusedLetter] = []
+    now = dt.datetime.now(dt.UTC)
     try:
         await consumer.start()
         while batch := await consumer.getmany(timeout_ms=idle_ms):
             for records in batch.values():
                 for record in records:
-                    letter = decode(record.value or b"")
+                    value = record.value or b""
+                    reason = authenticate(verifier, rules, record, now)
+                    if reason is not None:
+                        refused.append(RefusedLetter(record, reason, _claimed_id(value)))
+                        continue
+                    letter = decode(value)
                     letters[letter["dead_letter_id"]] = letter  # a redelivered dead letter counts once
     finally:
         await consumer.stop()
-    return list(letters.values())
+    return DeadLetterScan(list(letters.values()), refused)
+
+
+async def read_dead_letters(settings: Settings, registry: KeyRegistry, idle_ms: int = 1000) -> list[dict[str, Any]]:
+    """The authenticated dead letters on ``crx.dlq`` (``scan_dead_letters``), each once."""
+    return (await scan_dead_letters(settings, registry, idle_ms)).letters
+
+
+def _claimed_id(value: bytes) -> str | None:
+    try:
+        return str(codec(DEAD_LETTER).decode(value)["dead_letter_id"])
+    except CrxError:
+        return None
+
+
+async def refuse_unauthenticated(
+    settings: Settings, producer: Producer, audit_secret: bytes, refused: RefusedLetter
+) -> NoReturn:
+    """Refuse to replay ``refused``: record the refusal as an ERROR audit event (sent by ``producer``), then
+    raise ReplayError with reason ``UNAUTHENTICATED_<REASON>``; TransientError when the event is not sent."""
+    emitter = AuditEmitter("dlq", settings.topic("audit"), audit_secret)
+    now = dt.datetime.now(dt.UTC)
+    await producer.send_all([refusal_event(emitter, refused.record, refused.reason, actor="operator", now=now)])
+    raise ReplayError(
+        f"the record with this id on crx.dlq is not authenticated by a crx component ({refused.reason})",
+        reason_code=refusal_reason(refused.reason),
+    )
 
 
 def summary(letter: dict[str, Any]) -> dict[str, Any]:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,7 +34,7 @@ from aiokafka.errors import (
 )
 
 from services.kernel.config import Settings
-from services.kernel.errors import ConfigError, TransientError
+from services.kernel.errors import ConfigError, CrxError, TransientError
 from services.kernel.lifecycle import bounded
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
@@ -47,6 +48,21 @@ class OutRecord:
     value: bytes
     key: bytes | None = None
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class BatchSigning(Protocol):
+    """What signs a produced batch (``services.kernel.batchauth.BatchSigner``): one signature per batch,
+    headers added to every record."""
+
+    party: str
+
+    def check(self, now: dt.datetime) -> None:
+        """Raise KeyUnavailable unless the signing key is here."""
+        ...
+
+    def sign(self, records: Sequence[OutRecord], now: dt.datetime) -> list[OutRecord]:
+        """``records`` with their batch-authentication headers. Raises KeyUnavailable without a key."""
+        ...
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -134,11 +150,18 @@ class Producer:
     duplicates of its own retries) and, given a ``transactional_id``, transactional: ``transactional`` then
     says so, and ``send_in_transaction`` commits a batch's outputs with its input offsets. A broker without
     producer ids (Tansu) gets a plain acks=all producer.
+
+    With a ``signer`` (every producer of the broker's components has one), each batch it sends is signed
+    once and every record carries the batch-authentication headers (``services.kernel.batchauth``), so the
+    consumers know which component produced it. ``signer`` may be set after construction, before ``start``.
     """
 
-    def __init__(self, settings: Settings, *, transactional_id: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, transactional_id: str | None = None, signer: BatchSigning | None = None
+    ) -> None:
         self._settings = settings
         self._transactional_id = transactional_id
+        self.signer = signer
         self._producer: AIOKafkaProducer | None = None
         self.transactional = False
         self._granted = False  # once transactional, never silently at-least-once after a restart
@@ -160,10 +183,21 @@ class Producer:
         """Connect (the client is created here, inside the running loop). Idempotent.
 
         Raises ConfigError when ``kafka_transactions`` is "on" and the broker refuses producer ids (or this
-        principal may not use its transactional id); KafkaError when the broker cannot be reached.
+        principal may not use its transactional id), or when the ``signer``'s key is not here; KafkaError when
+        the broker cannot be reached.
         """
         if self._producer is not None:
             return
+        await self._connect()
+        if self.signer is not None:  # checked once connected: an unreachable Kafka is reported first
+            try:
+                self.signer.check(dt.datetime.now(dt.UTC))
+            except CrxError as exc:
+                await self.stop()
+                raise ConfigError(exc.detail) from None
+
+    async def _connect(self) -> None:
+        """Start the client: transactional or idempotent where the broker allows (see ``start``)."""
         mode, bootstrap = self._settings.kafka_transactions, self._settings.kafka_bootstrap
         if self._granted:  # a replacement after a failed abort: transactional again, or not at all
             await self._restart_transactional()
@@ -230,8 +264,10 @@ class Producer:
 
         Raises TransientError when any step fails: the transaction is aborted (the client is replaced when
         it cannot abort, which also fences it), nothing of it becomes visible to read_committed consumers,
-        and the caller retries the batch from its first offset.
+        and the caller retries the batch from its first offset. Raises KeyUnavailable, before anything is
+        sent, when the ``signer`` has no key.
         """
+        records = self._signed(records)
         if self._producer is None:  # replaced after a failed abort and not yet back
             try:
                 await self.start()
@@ -261,14 +297,22 @@ class Producer:
             with contextlib.suppress(KafkaError):
                 await self.start()
 
+    def _signed(self, records: Sequence[OutRecord]) -> Sequence[OutRecord]:
+        """The batch as it is sent: signed once when there is a signer."""
+        if self.signer is None or not records:
+            return records
+        return self.signer.sign(records, dt.datetime.now(dt.UTC))
+
     async def send_all(self, records: Sequence[OutRecord]) -> None:
         """Send ``records`` together and return once every one is acknowledged.
 
         Raises TransientError when the broker refuses or times out; nothing is then known to be written,
-        and the caller retries the whole batch (consumers are idempotent).
+        and the caller retries the whole batch (consumers are idempotent). Raises KeyUnavailable, before
+        anything is sent, when the ``signer`` has no key.
         """
         if not records:
             return
+        records = self._signed(records)
         if self._producer is None:
             raise TransientError("producer not started")
         try:

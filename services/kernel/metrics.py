@@ -80,6 +80,7 @@ class ServiceMetrics:
     batch_seconds: Histogram
     record_seconds: Histogram
     ready: Gauge
+    unauthenticated: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, *, service: str | None = None) -> ServiceMetrics:
@@ -113,4 +114,10 @@ class ServiceMetrics:
                 registry=registry,
             ),
             ready=Gauge("crx_ready", "1 when the service is ready", ["service"], registry=registry),
+            unauthenticated=counter(
+                "crx_unauthenticated_messages",
+                "Consumed records refused: not authenticated by a producer allowed on their topic",
+                "topic",
+                "reason",
+            ),
         )

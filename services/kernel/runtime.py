@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from services.kernel.audit_events import load_audit_secret
+from services.kernel.batchauth import BatchSigner
 from services.kernel.config import Settings
+from services.kernel.producers import component_party
 from services.keys.ring import KeyRing
 
 
@@ -59,3 +61,9 @@ class Runtime:
         ring = keyring or KeyRing.open(settings.keys_dir, passphrase_of(settings))
         secret = load_audit_secret(settings.audit_secret.reveal() if settings.audit_secret else None, settings.data_dir)
         return cls(settings, ring, secret)
+
+    def signer(self, component: str) -> BatchSigner:
+        """The batch signer of ``component`` (one of ``producers.COMPONENTS``): it signs every batch the
+        component produces with the component's own key, party ``<broker party>.<component>``, and loads that
+        private key alone. Raises ConfigError for an unknown component."""
+        return BatchSigner(component_party(self.settings.broker_party, component), self.keyring)

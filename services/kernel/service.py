@@ -1,6 +1,7 @@
 """One consume-transform-produce service: topics checked, producer, batch loop and ops endpoints together.
 
-Each concrete service (normaliser, router, audit, partner) supplies only its handler.
+Each concrete service (normaliser, router, audit, partner) supplies only its handler, and the broker's
+components their batch signer (``Runtime.signer``), so that every batch they produce is authenticated.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.kernel.config import Settings
 from services.kernel.http import OpsServer
-from services.kernel.kafka import BatchLoop, Handler, Producer, ensure_topics, transactional_id
+from services.kernel.kafka import BatchLoop, BatchSigning, Handler, Producer, ensure_topics, transactional_id
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.topicwatch import TopicWatch
@@ -32,13 +33,16 @@ class StreamService:
         metrics: ServiceMetrics,
         registry: CollectorRegistry,
         producer: Producer | None = None,
+        signer: BatchSigning | None = None,
         metrics_port: int = 0,
     ) -> None:
         self.name = name
         self._settings = settings
         self._topics = list(topics)
         self._output_topics = list(output_topics)
-        self.producer = producer or Producer(settings, transactional_id=transactional_id(settings, group_id))
+        self.producer = producer or Producer(
+            settings, transactional_id=transactional_id(settings, group_id), signer=signer
+        )
         self.loop = BatchLoop(
             settings,
             service=name,

@@ -1,7 +1,8 @@
 """The broker-side stage: what the normaliser and the router share around their per-record transform.
 
-A stage opens envelopes addressed to the broker, seals what it produces, emits audit events, and turns a
-record's fault into a dead letter while letting every other error retry the batch (``errors.handling``).
+A stage refuses input not authenticated by a producer allowed on its topic (``gate``), opens envelopes
+addressed to the broker, seals what it produces, emits audit events, and turns a record's fault into a dead
+letter while letting every other error retry the batch (``errors.handling``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opener, Sealer
 from services.kernel.errors import handling
+from services.kernel.gate import InputGate, refusal_event
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
@@ -38,11 +40,14 @@ class BrokerStage:
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
         self._emitter = AuditEmitter(name, settings.topic("audit"), audit_secret)
         self._dead = DeadLetters(settings, name, self._sealer, self._emitter, metrics)
+        self._gate = InputGate(settings, keyring.registry, metrics.unauthenticated, name)
         self._log = get_logger(name)
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
-        """Transform one batch into outputs. A record's fault becomes its dead letter (the others go on);
-        any other error propagates, and the batch loop retries the whole batch with backoff.
+        """Transform one batch into outputs. A record not authenticated by a producer allowed on its topic is
+        refused (``gate``): its output is the ERROR event recording the refusal, nothing else. A record's fault
+        becomes its dead letter (the others go on); any other error propagates, and the batch loop retries the
+        whole batch with backoff.
 
         The work is CPU-bound (parsing, sealing) and runs on the event loop: every ``YIELD_SECONDS`` of it the
         loop gets a turn, so the consumer's heartbeats and the ops endpoints keep answering during a batch of
@@ -52,7 +57,11 @@ class BrokerStage:
         outputs: list[OutRecord] = []
         turn = time.monotonic()
         for rec in records:
-            outputs.extend(self.one(rec, now))
+            reason = self._gate.refusal(rec, now)
+            if reason is None:
+                outputs.extend(self.one(rec, now))
+            else:
+                outputs.append(refusal_event(self._emitter, rec, reason, actor=self._settings.broker_party, now=now))
             if time.monotonic() - turn >= YIELD_SECONDS:
                 await asyncio.sleep(0)
                 turn = time.monotonic()

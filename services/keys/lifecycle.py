@@ -5,6 +5,10 @@ services pick it up within a second (``KeyRegistry`` hot reload), with no restar
 in each status is decided in one place, ``services.keys.ring.USES``.
 
 - ``generate``: a party's first encryption and signing keys (refused if it has keys: use ``rotate``).
+- ``generate_component``: the first signing key (Ed25519) of one of the broker's components, party
+  ``<broker party>.<component>`` (``services.kernel.producers``): a component only signs the batches it
+  produces, so it has no encryption key. ``crx keys generate --party crx`` makes the broker's keys and every
+  component's that has none; ``rotate``, ``retire`` and ``revoke`` work on component keys as on any other.
 - ``rotate``: a new active key for one purpose. Immediate by default: the previous active keys become
   ``retiring`` (never sealed to or signed with again; still opened with and verified against). With
   ``--not-before`` in the future the previous key stays in use until then, the newest valid active key
@@ -29,6 +33,7 @@ import re
 from typing import Any
 
 from services.kernel.errors import CrxError, KeyUnavailable
+from services.kernel.producers import COMPONENT_SIGNATURE, COMPONENTS, component_of, component_party
 from services.kernel.suites import DEFAULT_HPKE, DEFAULT_SIGNATURE
 from services.keys.ring import (
     STATUS_ORDER,
@@ -59,10 +64,31 @@ def check_party(party: str) -> str:
 
 
 def generate(ring: KeyRing, party: str, now: dt.datetime, *, hpke: str, signature: str) -> tuple[KeyEntry, KeyEntry]:
-    """A party's first encryption and signing keys, valid from ``now - CLOCK_SKEW``. Refused if it has keys."""
-    if any(e.status != "revoked" for e in ring.registry.entries(check_party(party))):
+    """A party's first encryption and signing keys, valid from ``now - CLOCK_SKEW``. Refused if it has keys,
+    and for a component's party id (``generate_component``)."""
+    if component_of(check_party(party)):
+        raise KeyAdminError(f"{party} names a component: it gets a signing key only (generate_component)")
+    if any(e.status != "revoked" for e in ring.registry.entries(party)):
         raise KeyAdminError(f"party {party} already has keys: use `crx keys rotate`")
     return generate_party_keys(ring.registry, ring.store, party, now=now - CLOCK_SKEW, hpke=hpke, signature=signature)
+
+
+def generate_component(ring: KeyRing, party: str, now: dt.datetime) -> KeyEntry:
+    """The first signing key (``COMPONENT_SIGNATURE``) of the component party ``party`` (``crx.router``),
+    valid from ``now - CLOCK_SKEW``. Raises KeyAdminError for a party that names no component, or one that
+    has keys (use ``rotate``)."""
+    if not component_of(check_party(party)):
+        raise KeyAdminError(f"{party} names no component ({', '.join(COMPONENTS)})")
+    if any(e.status != "revoked" for e in ring.registry.entries(party)):
+        raise KeyAdminError(f"component {party} already has a key: use `crx keys rotate --party {party}`")
+    return generate_key(ring.registry, ring.store, party, "signing", COMPONENT_SIGNATURE, not_before=now - CLOCK_SKEW)
+
+
+def generate_components(ring: KeyRing, broker_party: str, now: dt.datetime) -> list[KeyEntry]:
+    """A first signing key for every component of ``broker_party`` that has no key yet (see
+    ``generate_component``); returns the new entries (none when every component has one)."""
+    parties = [component_party(broker_party, c) for c in COMPONENTS]
+    return [generate_component(ring, p, now) for p in parties if not ring.registry.entries(p)]
 
 
 def rotate(
@@ -76,15 +102,19 @@ def rotate(
 ) -> tuple[KeyEntry, list[KeyEntry]]:
     """A new active key for ``purpose``; returns it and the keys it made ``retiring`` (none when scheduled).
 
-    The algorithm defaults to the current key's. Refused for a party whose keys this node does not hold.
+    The algorithm defaults to the current key's. Refused for a party whose keys this node does not hold, and
+    for an encryption key of a component (a component only signs).
     """
     entries = ring.registry.entries(check_party(party))
+    if component_of(party) and purpose != "signing":
+        raise KeyAdminError(f"{party} is a component: it has a signing key only (--purpose signing)")
     if entries and not any(ring.store.holds(party, e.key_id) for e in entries):
         raise KeyAdminError(f"the keys of {party} are not held here: {party} rotates its own and sends a bundle")
     current = [e for e in entries if e.purpose == purpose and e.status == "active"]
     if algorithm is None:
         newest = max(current, key=lambda e: e.not_before, default=None)
-        algorithm = newest.algorithm if newest else (DEFAULT_HPKE if purpose == "encryption" else DEFAULT_SIGNATURE)
+        signing = COMPONENT_SIGNATURE if component_of(party) else DEFAULT_SIGNATURE
+        algorithm = newest.algorithm if newest else (DEFAULT_HPKE if purpose == "encryption" else signing)
     immediate = not_before is None or not_before <= now
     start = not_before if not_before is not None and not immediate else now - CLOCK_SKEW
     new = generate_key(ring.registry, ring.store, party, purpose, algorithm, not_before=start)

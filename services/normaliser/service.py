@@ -163,5 +163,6 @@ def build(runtime: Runtime, *, ports: Ports) -> StreamService:
         handler=normaliser.handle,
         metrics=metrics,
         registry=registry,
+        signer=runtime.signer(NAME),
         metrics_port=ports.metrics,
     )

@@ -132,5 +132,6 @@ def build(runtime: Runtime, *, ports: Ports) -> StreamService:
         handler=router.handle,
         metrics=metrics,
         registry=registry,
+        signer=runtime.signer(NAME),
         metrics_port=ports.metrics,
     )

@@ -25,6 +25,7 @@ from services.kernel.config import Settings
 from services.kernel.kafka import Producer
 from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
+from tests.fixtures.keys import signer
 from tests.integration.helpers import read_topic, sample
 
 pytestmark = pytest.mark.integration
@@ -120,7 +121,7 @@ async def test_a_service_recreates_its_topics_after_the_broker_lost_them(
             assert time.monotonic() < deadline, "topics not recreated"
             await asyncio.sleep(0.5)
         runtime = Runtime.create(local, keyring)
-        producer = Producer(local)
+        producer = Producer(local, signer=signer(local, keyring, "intake"))
         await producer.start()
         try:
             publisher = FeedPublisher(local, keyring, producer, runtime.audit_secret)

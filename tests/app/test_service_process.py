@@ -20,6 +20,7 @@ from services.kernel.audit_events import load_audit_secret
 from services.kernel.config import Settings
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
 from services.keys.ring import KeyRing
+from tests.fixtures.keys import signer
 from tests.integration.helpers import read_topic, sample
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,7 @@ async def test_normaliser_process_serves_health_and_drains_on_sigterm(settings: 
         assert await asyncio.to_thread(_get, f"{base}/readyz") == 200
         assert await asyncio.to_thread(_get, f"{base}/healthz") == 200
 
-        producer = Producer(settings)
+        producer = Producer(settings, signer=signer(settings, keyring, "intake"))
         await producer.start()
         try:
             publisher = FeedPublisher(settings, keyring, producer, load_audit_secret("test-audit-secret", Path()))

@@ -12,19 +12,23 @@ import pytest
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
-from schemas import AUDIT_EVENT
+from schemas import AUDIT_EVENT, RECEIPT
 from services.audit.notekey import key_path, load_note_verifiers, vkey_path
 from services.audit.sqlite_store import SqliteAuditStore
 from services.audit.store import AppendResult
 from services.audit.writer import AuditWriter
 from services.kernel.codec import codec
 from services.kernel.config import Settings
+from services.kernel.envelope import attach_signature
 from services.kernel.errors import TransientError
+from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.suites import signature_alg
 from services.keys.lifecycle import rotate
 from services.keys.ring import KeyRing
 from services.translog.notes import NoteSigner, open_note, parse_checkpoint
 from tests.audit.conftest import events
+from tests.fixtures.keys import consumed, signed
 
 
 class Clock:
@@ -37,13 +41,45 @@ class Clock:
         return self.now
 
 
-def _records(settings: Settings, values: Sequence[bytes]) -> list[ConsumerRecord[bytes, bytes]]:
-    topic = settings.topic("audit")
-    return [ConsumerRecord(topic, 0, i, 0, 0, None, v, None, 0, len(v), ()) for i, v in enumerate(values)]
+def _records(settings: Settings, keyring: KeyRing, values: Sequence[bytes]) -> list[ConsumerRecord[bytes, bytes]]:
+    """``values`` consumed from crx.audit, produced as one batch signed by the intake (which emits the
+    COLLECTION events of ``events``)."""
+    return consumed(signed(settings, keyring, "intake", [OutRecord(settings.topic("audit"), v) for v in values]))
 
 
-def _writer(settings: Settings, keyring: KeyRing, clock: Clock, store: SqliteAuditStore | None = None) -> AuditWriter:
-    registry = CollectorRegistry()
+def _receipt(
+    settings: Settings, keyring: KeyRing, party: str, outcome: str, at: dt.datetime, receipt_id: str = "r1"
+) -> bytes:
+    """A receipt as ``party``'s client signs it (services/partner/client.py)."""
+    entry = keyring.registry.active(party, "signing", at)
+    unsigned = codec(RECEIPT).encode(
+        {"receipt_id": receipt_id, "message_id": "m1", "correlation_id": "s1", "party": party, "channel": "out.FR",
+         "outcome": outcome, "reason": None, "envelope_sha256": bytes(32), "received_at": at,
+         "signer_key_id": entry.key_id, "signature": None}
+    )  # fmt: skip
+    signature = signature_alg(entry.algorithm).sign(keyring.store.load(party, entry.key_id), unsigned)
+    return attach_signature(unsigned, signature)
+
+
+def _receipts(settings: Settings, values: Sequence[bytes]) -> list[ConsumerRecord[bytes, bytes]]:
+    """``values`` consumed from crx.receipts (partners sign each receipt, not their batches)."""
+    return consumed([OutRecord(settings.topic("receipts"), v) for v in values])
+
+
+def _refused(registry: CollectorRegistry, settings: Settings, logical: str, reason: str) -> float:
+    """How many records of topic ``logical`` the writer counted as refused for ``reason``."""
+    labels = {"service": "audit", "topic": settings.topic(logical), "reason": reason}
+    return registry.get_sample_value("crx_unauthenticated_messages_total", labels) or 0.0
+
+
+def _writer(
+    settings: Settings,
+    keyring: KeyRing,
+    clock: Clock,
+    store: SqliteAuditStore | None = None,
+    registry: CollectorRegistry | None = None,
+) -> AuditWriter:
+    registry = registry or CollectorRegistry()
     store = store or SqliteAuditStore(":memory:", origin=settings.audit_log_origin)
     return AuditWriter(settings, keyring, store, b"secret", ServiceMetrics.create(registry), registry, clock=clock)
 
@@ -56,11 +92,11 @@ async def test_checkpoints_every_n_entries_or_t_seconds(settings: Settings, keyr
     writer = _writer(settings, keyring, clock)
     store = writer.store
     leaves = events(8)
-    assert await writer.handle(_records(settings, leaves[:2])) == []
+    assert await writer.handle(_records(settings, keyring, leaves[:2])) == []
     assert store.size == 2 and store.latest_checkpoint() is None
-    await writer.handle(_records(settings, leaves[2:3]))
+    await writer.handle(_records(settings, keyring, leaves[2:3]))
     assert [cp.size for cp in store.checkpoints()] == [3]
-    await writer.handle(_records(settings, leaves[3:5]))
+    await writer.handle(_records(settings, keyring, leaves[3:5]))
     clock.now += 59
     writer.tick()
     assert [cp.size for cp in store.checkpoints()] == [3]
@@ -69,15 +105,15 @@ async def test_checkpoints_every_n_entries_or_t_seconds(settings: Settings, keyr
     assert [cp.size for cp in store.checkpoints()] == [3, 5]
     writer.tick()
     writer.sign_pending()
-    await writer.handle(_records(settings, leaves[:5]))  # redelivered
+    await writer.handle(_records(settings, keyring, leaves[:5]))  # redelivered
     assert store.size == 5 and [cp.size for cp in store.checkpoints()] == [3, 5]
     clock.now += 120
-    await writer.handle(_records(settings, leaves[5:6]))  # a quiet spell does not count: the entry is new
+    await writer.handle(_records(settings, keyring, leaves[5:6]))  # a quiet spell does not count: the entry is new
     assert [cp.size for cp in store.checkpoints()] == [3, 5]
     clock.now += 60
     writer.tick()
     assert [cp.size for cp in store.checkpoints()] == [3, 5, 6]
-    await writer.handle(_records(settings, leaves[6:8]))
+    await writer.handle(_records(settings, keyring, leaves[6:8]))
     writer.sign_pending()  # what stopping the service does
     assert [cp.size for cp in store.checkpoints()] == [3, 5, 6, 8]
     verifiers = load_note_verifiers(settings)
@@ -89,9 +125,10 @@ async def test_checkpoints_every_n_entries_or_t_seconds(settings: Settings, keyr
 
 
 async def test_undecodable_records_are_dead_lettered_and_the_rest_logged(settings: Settings, keyring: KeyRing) -> None:
-    """A record that is not an audit event goes to the dead-letter topic; the batch's events are appended."""
+    """A record that is not an audit event, signed by a component allowed on crx.audit (its bug, not a
+    forgery), goes to the dead-letter topic; the batch's events are appended."""
     writer = _writer(settings, keyring, Clock())
-    out = await writer.handle(_records(settings, [*events(2), b"garbage"]))
+    out = await writer.handle(_records(settings, keyring, [*events(2), b"garbage"]))
     assert writer.store.size == 2
     assert {o.topic for o in out} == {settings.topic("dlq"), settings.topic("audit")}
 
@@ -105,11 +142,11 @@ async def test_an_event_id_logged_again_with_other_bytes_is_refused_and_recorded
     [genuine] = events(1)
     decoded = codec(AUDIT_EVENT).decode(genuine)
     forged = codec(AUDIT_EVENT).encode({**decoded, "outcome": "refused", "reason": "FORGED"})
-    await writer.handle(_records(settings, [genuine]))
-    await writer.handle(_records(settings, [forged]))  # a later batch
+    await writer.handle(_records(settings, keyring, [genuine]))
+    await writer.handle(_records(settings, keyring, [forged]))  # a later batch
     other = events(1, offset=7)[0]
     other_forged = codec(AUDIT_EVENT).encode({**codec(AUDIT_EVENT).decode(other), "outcome": "refused"})
-    await writer.handle(_records(settings, [other, other_forged]))  # the same batch: the first one stands
+    await writer.handle(_records(settings, keyring, [other, other_forged]))  # the same batch: the first one stands
     assert writer.conflicts._value.get() == 2
     logged = {str(e["event_id"]): e for e in writer.store.events()}
     assert logged[str(decoded["event_id"])]["outcome"] == "ok"
@@ -129,7 +166,7 @@ async def test_a_store_failure_fails_the_batch(settings: Settings, keyring: KeyR
     """The handler raises, so the batch loop retries the batch and does not commit its offsets."""
     writer = _writer(settings, keyring, Clock(), FailingStore(":memory:"))
     with pytest.raises(TransientError):
-        await writer.handle(_records(settings, events(1)))
+        await writer.handle(_records(settings, keyring, events(1)))
 
 
 def test_the_note_key_is_created_once_encrypted_and_private(
@@ -173,8 +210,8 @@ async def test_an_act_redone_later_is_a_duplicate_not_a_conflict(settings: Setti
     [first] = events(1)
     decoded = codec(AUDIT_EVENT).decode(first)
     later = codec(AUDIT_EVENT).encode({**decoded, "occurred_at": decoded["occurred_at"] + dt.timedelta(seconds=30)})
-    await writer.handle(_records(settings, [first]))
-    await writer.handle(_records(settings, [later]))
+    await writer.handle(_records(settings, keyring, [first]))
+    await writer.handle(_records(settings, keyring, [later]))
     assert writer.conflicts._value.get() == 0
     assert writer.store.size == 1 and not writer.store.events(event_type="ERROR")
 
@@ -185,13 +222,72 @@ async def test_a_receipt_signed_again_is_a_duplicate_but_another_outcome_is_not(
     """A partner re-sends the receipt of a message it delivered before: same receipt id, new time and
     signature (so another payload commitment). Skipped. The same id with another outcome is a conflict."""
     writer = _writer(settings, keyring, Clock())
-    [first] = events(1)
-    decoded = codec(AUDIT_EVENT).decode(first) | {"event_type": "DELIVERY_RECEIPT", "outcome": "accepted"}
-    receipt = codec(AUDIT_EVENT).encode(decoded)
-    again = codec(AUDIT_EVENT).encode(decoded | {"payload_commitment": b"\x01" * 32})
-    other = codec(AUDIT_EVENT).encode(decoded | {"outcome": "rejected"})
-    await writer.handle(_records(settings, [receipt]))
-    await writer.handle(_records(settings, [again]))
+    at = dt.datetime.now(dt.UTC)
+    receipt = _receipt(settings, keyring, "FR", "ACCEPTED", at)
+    again = _receipt(settings, keyring, "FR", "ACCEPTED", at + dt.timedelta(seconds=30))
+    other = _receipt(settings, keyring, "FR", "REJECTED", at + dt.timedelta(seconds=60))
+    await writer.handle(_receipts(settings, [receipt]))
+    await writer.handle(_receipts(settings, [again]))
     assert writer.conflicts._value.get() == 0
-    await writer.handle(_records(settings, [other]))
+    assert [e["outcome"] for e in writer.store.events(event_type="DELIVERY_RECEIPT")] == ["accepted"]
+    await writer.handle(_receipts(settings, [other]))
     assert writer.conflicts._value.get() == 1
+
+
+async def test_events_on_crx_audit_from_a_producer_not_allowed_are_refused_and_recorded(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """Anyone who can write crx.audit used to append any event, a DELIVERY_RECEIPT that skipped the receipt
+    check included. Now an event is logged only when signed by a component allowed to emit its type: an
+    unsigned one, a NORMALISATION signed by the intake, a DELIVERY_RECEIPT or KEY_CHANGE signed by the audit
+    component itself are each refused, counted by reason, never dead-lettered, and logged as an ERROR event
+    committing to their bytes in their place; the genuine event of the same batch is logged."""
+    registry = CollectorRegistry()
+    writer = _writer(settings, keyring, Clock(), registry=registry)
+    genuine, unsigned, normalisation, receipt, key_change = events(5)
+
+    def retyped(value: bytes, kind: str) -> bytes:
+        return codec(AUDIT_EVENT).encode(codec(AUDIT_EVENT).decode(value) | {"event_type": kind})
+
+    def on_audit(*values: bytes) -> list[OutRecord]:
+        return [OutRecord(settings.topic("audit"), v) for v in values]
+
+    produced = [
+        *signed(settings, keyring, "intake", on_audit(genuine)),
+        *on_audit(unsigned),
+        *signed(settings, keyring, "intake", on_audit(retyped(normalisation, "NORMALISATION"))),
+        *signed(settings, keyring, "audit", on_audit(retyped(receipt, "DELIVERY_RECEIPT"))),
+        *signed(settings, keyring, "audit", on_audit(retyped(key_change, "KEY_CHANGE"))),
+    ]
+    out = await writer.handle(consumed(produced))
+    assert out == []  # nothing dead-lettered
+    logged = writer.store.events()
+    assert [e["event_type"] for e in logged] == ["COLLECTION", "ERROR", "ERROR", "ERROR", "ERROR"]
+    reasons = [e["reason"] for e in logged[1:]]
+    assert reasons == ["UNAUTHENTICATED_UNSIGNED"] + ["UNAUTHENTICATED_NOT_ALLOWED"] * 3
+    assert all(e["payload_commitment"] is not None for e in logged[1:])
+    assert _refused(registry, settings, "audit", "unsigned") == 1
+    assert _refused(registry, settings, "audit", "not_allowed") == 3
+    assert writer.store.verify(load_note_verifiers(settings)).ok
+
+
+async def test_an_unverifiable_receipt_is_refused_counted_by_reason_and_recorded(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """A receipt on crx.receipts that is unsigned (or not a receipt at all), signed with a key not registered
+    for the party it names, or altered after signing becomes an ERROR event UNVERIFIABLE_RECEIPT, counted by
+    reason; never a DELIVERY_RECEIPT, never a dead letter. A genuine receipt of the same batch is logged."""
+    registry = CollectorRegistry()
+    writer = _writer(settings, keyring, Clock(), registry=registry)
+    at = dt.datetime.now(dt.UTC)
+    genuine = _receipt(settings, keyring, "FR", "ACCEPTED", at)
+    unsigned = codec(RECEIPT).encode(codec(RECEIPT).decode(genuine) | {"signature": None, "receipt_id": "r2"})
+    as_pl = _receipt(settings, keyring, "FR", "ACCEPTED", at, receipt_id="r3").replace(b"\x04FR", b"\x04PL", 1)
+    altered = genuine.replace(b"r1", b"r4", 1)
+    out = await writer.handle(_receipts(settings, [genuine, unsigned, b"not a receipt", as_pl, altered]))
+    assert out == []
+    assert [e["event_type"] for e in writer.store.events()] == ["DELIVERY_RECEIPT", *["ERROR"] * 4]
+    assert {e["reason"] for e in writer.store.events(event_type="ERROR")} == {"UNVERIFIABLE_RECEIPT"}
+    assert _refused(registry, settings, "receipts", "unsigned") == 2
+    assert _refused(registry, settings, "receipts", "unknown_key") == 1
+    assert _refused(registry, settings, "receipts", "bad_signature") == 1

@@ -1,5 +1,5 @@
 """``make bench``: end-to-end throughput and latency on the embedded broker (and on Apache Kafka, side by
-side, where Java and Maven are present), and per-stage costs.
+side, where Java and Maven are present), per-stage costs, and the cost of batch authentication per record.
 
 10,000 json-v1 notifications from DE about persons of nationalities FR, PL and IT (3 recipients each) are
 pushed in batches; latency is from the push call to the partner client's decryption of each copy. The
@@ -47,6 +47,9 @@ from services.partner import client as partner
 from tests.bench.adapters import adapter_rates
 from tests.bench.adapters import report as report_adapters
 from tests.bench.audit import main as audit_figures
+from tests.bench.batchauth import primitives as batchauth_primitives
+from tests.bench.batchauth import rates as batchauth_rates
+from tests.bench.batchauth import report as report_batchauth
 from tests.bench.envelope import report as report_envelope
 from tests.bench.envelope import suite_rates
 
@@ -207,7 +210,7 @@ async def end_to_end(
     if mode == "processes":
         runtime = Runtime.create(settings, keyring)
         partners = [partner.build(runtime, ports=Ports(), party=r, sink=sinks[r]) for r in RECIPIENTS]
-        producer = Producer(settings)
+        producer = Producer(settings, signer=runtime.signer("intake"))  # this process is the intake
         secret = load_audit_secret(None, settings.data_dir)
         publisher = FeedPublisher(settings, keyring, producer, secret)
         await ensure_topics(settings, standard_topics(settings))
@@ -344,6 +347,8 @@ async def main() -> None:
         _side_by_side(results)
     print(f"envelope size (one canonical record, sealed and signed): {int(stage.pop('envelope_bytes'))} bytes")
     print("per stage (µs/record, one core): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
+    with tempfile.TemporaryDirectory() as keys_tmp:
+        report_batchauth(batchauth_rates(Path(keys_tmp)), batchauth_primitives())
     report_adapters(adapter_rates())
     with tempfile.TemporaryDirectory() as keys_tmp:
         report_envelope(suite_rates(Path(keys_tmp)))

@@ -62,8 +62,8 @@ Grant = tuple[str, str, str]  # (operation, resource type, resource name)
 class _CapturingProducer(Producer):
     """A producer that records the topics it is asked to write and sends nothing."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(settings, **options)
         self.topics: set[str] = set()
 
     async def send_all(self, records: Sequence[OutRecord]) -> None:

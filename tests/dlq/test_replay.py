@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner
 
 from schemas import AUDIT_EVENT, DEAD_LETTER
@@ -24,6 +25,7 @@ from services.kernel.envelope import SealContext, Sealer
 from services.kernel.errors import UnmappedCode
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
 from services.keys.ring import KeyRing
+from tests.fixtures.keys import signer
 from tests.integration.helpers import read_topic, running, sample, wait_for
 
 pytestmark = pytest.mark.integration
@@ -44,7 +46,7 @@ async def test_a_fixed_cause_then_replay_delivers_the_dead_letter(settings: Sett
         ids = [unmapped.submission_id, wrong_adapter.submission_id]
         await wait_for(lambda: account(pipeline.store, ids).dead_lettered == 2)
         assert set(account(pipeline.store, ids).dead_letter_reasons) == {"UNMAPPED_CODE", "UNKNOWN_ADAPTER"}
-    letters = {x["reason_code"]: x for x in await read_dead_letters(settings)}
+    letters = {x["reason_code"]: x for x in await read_dead_letters(settings, keyring.registry)}
     async with running(settings, keyring) as pipeline:  # the cause fixed: DE is no longer strict
         done = await replay(settings, keyring, pipeline.producer, secret, letters["UNMAPPED_CODE"])
         assert done.topic == settings.topic("feed.DE") and done.submission is None
@@ -117,7 +119,7 @@ async def test_a_forged_or_altered_dead_letter_is_not_replayed(
         "other-stage": lambda: {**genuine, "stage": "router", "source_topic": settings.topic("records")},
         "other-jurisdiction": lambda: {**genuine, "jurisdiction": "FR"},
     }[forgery]()
-    producer = Producer(settings)
+    producer = Producer(settings, signer=signer(settings, keyring, "dlq"))
     await producer.start()
     try:
         with pytest.raises(ReplayError):
@@ -128,3 +130,34 @@ async def test_a_forged_or_altered_dead_letter_is_not_replayed(
     assert done.topic == settings.topic("feed.DE")
     assert not await read_topic(settings, settings.topic("out.FR"))
     assert not await read_topic(settings, settings.topic("records"))
+
+
+async def test_a_forged_letter_is_not_listed_and_replaying_it_is_refused_and_audited(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """A letter on crx.dlq that no component signed (anyone with Write on crx.dlq can put one there) is left out
+    of `crx dlq list`, which counts it on stderr; `crx dlq replay` of its id exits 1 without replaying it and
+    records the refusal as an ERROR event signed by the dlq component; nothing reaches a feed."""
+    await ensure_topics(settings, standard_topics(settings))
+    forged = _letter(settings, keyring, signer=settings.broker_party)
+    value = codec(DEAD_LETTER).encode(forged)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topic("dlq"), value)
+    finally:
+        await producer.stop()
+    env = {"CRX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "CRX_TOPIC_PREFIX": settings.topic_prefix,
+           "CRX_DATA_DIR": str(settings.data_dir), "CRX_AUDIT_SECRET": "test-audit-secret"}  # fmt: skip
+    listed = await asyncio.to_thread(CliRunner(env=env).invoke, main, ["dlq", "list", "--json"])
+    assert listed.exit_code == 0 and listed.stdout == ""
+    assert "1 record(s) refused, not authenticated by a crx component: unsigned 1" in listed.stderr
+    replayed = await asyncio.to_thread(CliRunner(env=env).invoke, main, ["dlq", "replay", forged["dead_letter_id"]])
+    assert replayed.exit_code == 1 and "UNAUTHENTICATED_UNSIGNED" in replayed.stderr
+    assert not await read_topic(settings, settings.topic("feed.DE"))
+    [event] = await read_topic(settings, settings.topic("audit"))
+    decoded = codec(AUDIT_EVENT).decode(event.value)
+    assert (decoded["event_type"], decoded["reason"], decoded["component"]) == (
+        "ERROR", "UNAUTHENTICATED_UNSIGNED", "dlq"
+    )  # fmt: skip
+    assert ("crx-auth-signer", b"crx.dlq") in event.headers

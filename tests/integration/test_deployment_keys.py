@@ -25,6 +25,7 @@ import pytest
 from services.audit.store import open_store
 from services.devstack.embedded_broker import free_port
 from services.kernel.config import Settings, load_settings
+from services.kernel.producers import COMPONENTS, component_party
 
 pytestmark = pytest.mark.integration
 
@@ -146,12 +147,13 @@ def _post(url: str, token: str, body: bytes) -> int:
 
 def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Party], tmp_path: Path) -> None:
     """No store holds another party's private key. Three DE records reach FR and PL, each decrypting with its
-    own store: one pushed by DE from its own store (signed by DE), one pushed with the broker's store (which
-    holds only DE's public key: signed by the broker), one over the broker's HTTP intake; the audit log
-    verifies."""
+    own store: one pushed by DE from its own store (signed by DE, its batch too), one pushed with the broker's
+    store (which holds only DE's public key: signed by the broker, its batch by the intake component), one
+    over the broker's HTTP intake; the audit log verifies."""
     broker = parties["crx"]
     held = {(k["party"], bool(k["private_key_held"])) for k in broker.key_list()}
-    assert held == {("crx", True), ("DE", False), ("FR", False), ("PL", False)}
+    components = {(component_party("crx", c), True) for c in COMPONENTS}  # made with the broker's keys
+    assert held == {("crx", True), ("DE", False), ("FR", False), ("PL", False), *components}
     for name in (SENDER, *PARTNERS):
         assert {(k["party"], bool(k["private_key_held"])) for k in parties[name].key_list()} == {
             (name, True),

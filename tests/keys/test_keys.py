@@ -441,6 +441,31 @@ def test_rotate_retire_revoke_and_list(tmp_path: Path) -> None:
                 assert secret.hex() not in output and base64.b64encode(secret).decode() not in output
 
 
+def test_the_broker_generates_its_components_keys_and_rotates_one(tmp_path: Path) -> None:
+    """`generate --party crx` also makes an Ed25519 signing key (and nothing else) for each broker component,
+    under `crx.<component>`; one missing is made on its own; rotating a component rotates its signing key
+    (the default purpose there), and it never gets an encryption key; its id is not upper-cased."""
+    out = _ok(_crx(tmp_path, "generate", "--party", "crx", passphrase="pw"))
+    parties = [f"crx.{c}" for c in ("intake", "normaliser", "router", "audit", "dlq")]
+    assert sorted(out["components"]) == sorted(parties)
+    rows = _ok(_crx(tmp_path, "list", "--json", passphrase="pw"))
+    for party in parties:
+        [row] = [r for r in rows if r["party"] == party]
+        assert (row["purpose"], row["algorithm"], row["private_key_held"]) == ("signing", "Ed25519", True)
+    again = _crx(tmp_path, "generate", "--party", "crx.router", passphrase="pw")
+    assert again.exit_code == 1 and "rotate" in again.output
+    rotated = _ok(_crx(tmp_path, "rotate", "--party", "crx.router", passphrase="pw"))
+    assert (rotated["party"], rotated["purpose"], rotated["algorithm"]) == ("crx.router", "signing", "Ed25519")
+    assert rotated["retiring"] == [out["components"]["crx.router"]]
+    no = _crx(tmp_path, "rotate", "--party", "crx.router", "--purpose", "encryption", passphrase="pw")
+    assert no.exit_code == 1 and "signing key only" in no.output
+    ring = KeyRing.open(tmp_path / "keys", b"pw")
+    revoked = ring.registry.active("crx.dlq", "signing", dt.datetime.now(dt.UTC)).key_id
+    _ok(_crx(tmp_path, "revoke", "--party", "crx.dlq", "--key-id", revoked, passphrase="pw"))
+    made = _ok(_crx(tmp_path, "generate", "--party", "crx.dlq", passphrase="pw"))
+    assert made["party"] == "crx.dlq" and made["signing_key_id"] != revoked
+
+
 def _private_parts(ring: KeyRing, entry: KeyEntry) -> Any:
     blocks = _pem_blocks(ring.store.path(entry.party, entry.key_id).read_bytes())
     keys = [serialization.load_pem_private_key(b, b"pw") for b in blocks]

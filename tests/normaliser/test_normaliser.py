@@ -22,6 +22,7 @@ from services.kernel.metrics import ServiceMetrics
 from services.keys import lifecycle
 from services.keys.ring import KeyRing
 from services.normaliser.service import Normaliser
+from tests.fixtures.keys import consumed, signed
 
 SAMPLE = "DE-notification-fr-pl.json"
 
@@ -29,7 +30,8 @@ SAMPLE = "DE-notification-fr-pl.json"
 def _feed(
     settings: Settings, keyring: KeyRing, payload: bytes, adapter: str = "json-v1", offset: int = 0
 ) -> ConsumerRecord[Any, Any]:
-    """``payload`` as the intake puts it on crx.feed.DE: sealed to the broker, signed by DE."""
+    """``payload`` as the intake puts it on crx.feed.DE: sealed to the broker, signed by DE, in a batch signed
+    by the intake component."""
     ctx = SealContext(
         channel="feed.DE",
         message_id=f"submission-{offset}",
@@ -41,9 +43,9 @@ def _feed(
     now = dt.datetime.now(dt.UTC)
     sealed = Sealer(keyring.registry, keyring.store, "DE").seal(payload, ctx, now)
     appended = int(now.timestamp() * 1000)  # the broker's append time: the adapters' time of receipt
-    return ConsumerRecord(
-        settings.topic("feed.DE"), 0, offset, appended, 0, None, sealed, None, 0, len(sealed), routing_headers(ctx)
-    )
+    produced = OutRecord(settings.topic("feed.DE"), sealed, headers=routing_headers(ctx))
+    [record] = consumed(signed(settings, keyring, "intake", [produced]), offset=offset, timestamp=appended)
+    return record
 
 
 def _normaliser(settings: Settings, keyring: KeyRing) -> Normaliser:
@@ -166,3 +168,32 @@ async def test_a_long_batch_gives_the_event_loop_turns(
         task.cancel()
     assert len(outputs) == 2 * len(batch)
     assert ticks - started > 1, "the batch held the event loop from start to end"
+
+
+@pytest.mark.parametrize(("producer", "reason"), [(None, "unsigned"), ("router", "not_allowed"), ("FR", "not_allowed")])
+async def test_a_feed_record_its_intake_did_not_sign_is_refused_counted_and_audited(
+    settings: Settings, keyring: KeyRing, producer: str | None, reason: str
+) -> None:
+    """A record on crx.feed.DE produced by neither the intake nor DE's own `crx push` (unsigned, signed by a
+    component that may not write feeds, by another jurisdiction) is not opened: no record, no dead letter
+    holding its bytes; its one output is an ERROR event with a commitment to it, and it is counted by reason.
+    A genuine record of the same batch, and one DE signed itself, go on."""
+    payload = dict(get_adapter("json-v1").samples())[SAMPLE]
+    genuine = _feed(settings, keyring, payload, offset=0)
+    unsigned = OutRecord(genuine.topic, genuine.value, headers=[h for h in genuine.headers if h[0] == "crx-channel"])
+    forged = unsigned if producer is None else signed(settings, keyring, producer, [unsigned])[0]
+    [by_de] = consumed(signed(settings, keyring, "DE", [unsigned]), offset=2, timestamp=genuine.timestamp)
+    registry = CollectorRegistry()
+    normaliser = Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
+
+    [refused] = consumed([forged], offset=1, timestamp=genuine.timestamp)
+    topics = _by_topic(await normaliser.handle([genuine, refused, by_de]))
+
+    assert settings.topic("dlq") not in topics
+    assert len(topics[settings.topic("records")]) == 2
+    events = [codec(AUDIT_EVENT).decode(out.value) for out in topics[settings.topic("audit")]]
+    [error] = [e for e in events if e["event_type"] == "ERROR"]
+    assert (error["reason"], error["rule"]) == (f"UNAUTHENTICATED_{reason.upper()}", f"{genuine.topic}[0]@1")
+    assert error["payload_commitment"] is not None and error["outcome"] == "rejected"
+    labels = {"service": "normaliser", "topic": genuine.topic, "reason": reason}
+    assert registry.get_sample_value("crx_unauthenticated_messages_total", labels) == 1

@@ -1,0 +1,65 @@
+"""The kernel's producer signs every batch it sends, and the signature survives the real broker."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from services.kernel.batchauth import HEADER_SIGNER, BatchProof, BatchSigner, BatchVerifier
+from services.kernel.config import Settings
+from services.kernel.errors import ConfigError
+from services.kernel.kafka import OutRecord, Producer, ensure_topics, standard_topics
+from services.kernel.producers import ProducerRules
+from services.keys.ring import KeyRing
+from tests.fixtures.keys import signer
+from tests.integration.helpers import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+async def test_each_sent_batch_is_signed_once_and_verifies_after_the_broker(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """Two send_all calls as the normaliser (records and audit topics mixed, routing headers kept) give two
+    batches, one signature each; every record read back from the broker verifies as the normaliser's."""
+    await ensure_topics(settings, standard_topics(settings))
+    producer = Producer(settings, signer=signer(settings, keyring, "normaliser"))
+    await producer.start()
+    try:
+        first = [OutRecord(settings.topic("records"), f"r{i}".encode(), key=b"k", headers=[("crx-channel", b"r")])
+                 for i in range(3)]  # fmt: skip
+        await producer.send_all([*first, OutRecord(settings.topic("audit"), b"not an event")])
+        await producer.send_all([OutRecord(settings.topic("records"), b"alone")])
+    finally:
+        await producer.stop()
+    read = await read_topic(settings, settings.topic("records")) + await read_topic(settings, settings.topic("audit"))
+    assert len(read) == 5
+    verifier, rules, now = BatchVerifier(keyring.registry), ProducerRules(settings), dt.datetime.now(dt.UTC)
+    for r in read:
+        allowed = rules.allowed(r.topic, r.value)
+        assert verifier.verify(r.topic, r.key, r.value, r.headers, allowed=allowed, now=now) == "crx.normaliser"
+        assert (HEADER_SIGNER, b"crx.normaliser") in r.headers
+    sizes = sorted({BatchProof.parse(r.headers).size for r in read})
+    assert sizes == [1, 4] and len({BatchProof.parse(r.headers).signature for r in read}) == 2
+    assert all(("crx-channel", b"r") in r.headers for r in read if r.value.startswith(b"r"))
+
+
+async def test_a_producer_whose_key_is_not_here_does_not_start(settings: Settings, keyring: KeyRing) -> None:
+    """A component whose signing key is missing (or revoked with no successor) is refused at start, with the
+    command that makes the key, instead of producing records every consumer would refuse."""
+    await ensure_topics(settings, standard_topics(settings))
+    empty = KeyRing.open(settings.data_dir / "elsewhere", None)
+    producer = Producer(settings, signer=BatchSigner("crx.router", empty))
+    with pytest.raises(ConfigError, match=r"crx keys generate --party crx\.router"):
+        await producer.start()
+    await producer.stop()
+
+
+def test_a_batch_already_signed_is_signed_again_not_twice(settings: Settings, keyring: KeyRing) -> None:
+    """A record forwarded with another component's headers (a replay) carries only its new producer's."""
+    now = dt.datetime.now(dt.UTC)
+    [by_intake] = signer(settings, keyring, "intake").sign([OutRecord(settings.topic("feed.DE"), b"x")], now)
+    [by_dlq] = signer(settings, keyring, "dlq").sign([dataclasses.replace(by_intake)], now)
+    assert [v for n, v in by_dlq.headers if n == HEADER_SIGNER] == [b"crx.dlq"]
