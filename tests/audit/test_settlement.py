@@ -38,14 +38,26 @@ def receipt(party: str, outcome: str = "accepted", message_id: str = "m1") -> di
         ([COLLECTED, NORMALISED, ev("REFUSAL", "m1", outcome="refused")], "refused"),
         ([COLLECTED, ev("DEAD_LETTER", reason="PARSE")], "dead_lettered"),
         # a batch: one record delivered, the other dead-lettered by the router: settled, as delivered
-        ([COLLECTED, NORMALISED, ev("NORMALISATION", "m2"), DISCLOSED, receipt("FR"), receipt("PL"),
-          ev("DEAD_LETTER", "m2", reason="KEY")], "delivered"),  # fmt: skip
+        (
+            [
+                COLLECTED,
+                NORMALISED,
+                ev("NORMALISATION", "m2"),
+                DISCLOSED,
+                receipt("FR"),
+                receipt("PL"),
+                ev("DEAD_LETTER", "m2", reason="KEY"),
+            ],
+            "delivered",
+        ),
         # the second record not routed yet: pending although the first is delivered
         ([COLLECTED, NORMALISED, ev("NORMALISATION", "m2"), DISCLOSED, receipt("FR"), receipt("PL")], "pending"),
         # the intake gave up re-sending: dead-lettered, unless the receipts came after all
         ([COLLECTED, NORMALISED, DISCLOSED, receipt("FR"), ev("DEAD_LETTER", reason=UNDELIVERED)], "dead_lettered"),
-        ([COLLECTED, NORMALISED, DISCLOSED, receipt("FR"), receipt("PL"), ev("DEAD_LETTER", reason=UNDELIVERED)],
-         "delivered"),  # fmt: skip
+        (
+            [COLLECTED, NORMALISED, DISCLOSED, receipt("FR"), receipt("PL"), ev("DEAD_LETTER", reason=UNDELIVERED)],
+            "delivered",
+        ),
         # a receipt for another message does not count
         ([COLLECTED, NORMALISED, DISCLOSED, receipt("FR"), receipt("PL", message_id="m9")], "pending"),
     ],
