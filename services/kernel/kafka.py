@@ -408,30 +408,6 @@ class BatchLoop:
             self._log.debug("batch done", records=len(records), seconds=round(time.perf_counter() - started, 4))
             self.batches += 1
 
-    async def rewind_truncated(self) -> list[TopicPartition]:
-        """Read again from its start every assigned partition whose end is now below this consumer's position:
-        the broker lost its log (a crash of a broker that keeps it in memory, a lost volume) and the topic
-        came back empty, so waiting at the old position would skip whatever is written there next. Waits for
-        the batch in flight. Returns the partitions rewound (logged); raises KafkaError when the broker does
-        not answer."""
-        consumer = self._consumer
-        if consumer is None:
-            return []
-        async with self._in_flight:
-            assigned = list(consumer.assignment())
-            if not assigned:
-                return []
-            ends = await consumer.end_offsets(assigned)
-            rewound = []
-            for tp in assigned:
-                with contextlib.suppress(KafkaError, AssertionError):  # a partition revoked meanwhile
-                    if await consumer.position(tp) > ends.get(tp, 0):
-                        await consumer.seek_to_beginning(tp)
-                        rewound.append(tp)
-        if rewound:
-            self._log.warning("partitions truncated (the broker lost data): read again", partitions=len(rewound))
-        return rewound
-
     async def _process(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], records: list[Any]
     ) -> None:

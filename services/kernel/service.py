@@ -55,9 +55,7 @@ class StreamService:
             ready=lambda: self.loop.ready,
             healthy=lambda: self.loop.alive,
         )
-        self.topics = TopicWatch(
-            settings, name, [*self._topics, *self._output_topics], after=self.loop.rewind_truncated
-        )
+        self.topics = TopicWatch(settings, name, [*self._topics, *self._output_topics])
         self._started = False
         self._log = get_logger(name)
 

@@ -1,13 +1,12 @@
 """Topics that come back: a broker that lost its data (a crash of the embedded broker, a lost volume) has lost
 the topics too. Every service checks its topics periodically and recreates the missing ones, so it resumes
-by itself once the broker is back instead of looping on ``UnknownTopicOrPartition``; a consuming service
-then also reads again any partition that came back shorter than its position (``BatchLoop.rewind_truncated``).
+by itself once the broker is back instead of looping on ``UnknownTopicOrPartition``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from aiokafka.errors import KafkaError
 
@@ -21,17 +20,9 @@ from services.kernel.logging import get_logger
 class TopicWatch:
     """Every ``topic_check_seconds``, ``ensure_topics`` for the topics a service reads and writes."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        service: str,
-        topics: Sequence[str],
-        *,
-        after: Callable[[], Awaitable[object]] | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, service: str, topics: Sequence[str]) -> None:
         self._settings = settings
         self._topics = sorted(set(topics))
-        self._after = after  # run after each check that found the broker (a consumer's truncation check)
         self._task: asyncio.Task[None] | None = None
         self._log = get_logger(service)
         self.recreated = 0
@@ -47,13 +38,10 @@ class TopicWatch:
         await cancel(task)
 
     async def check_once(self) -> bool:
-        """Recreate any missing topic, then run ``after``; True when all exist now. Logs (never raises) a broker
-        out of reach."""
+        """Recreate any missing topic; True when all exist now. Logs (never raises) a broker out of reach."""
         try:
             async with asyncio.timeout(max(5.0, self._settings.topic_check_seconds)):
                 created = await ensure_topics(self._settings, self._topics)
-                if self._after is not None:
-                    await self._after()
         except (KafkaError, CrxError, OSError, TimeoutError) as exc:
             self._log.warning("topics not checked", error_class=type(exc).__name__)
             return False
