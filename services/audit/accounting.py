@@ -54,6 +54,11 @@ def settlement(events: Iterable[dict[str, Any]]) -> str:
     return "pending"
 
 
+def settlement_states(store: AuditStore, submission_ids: Iterable[str]) -> dict[str, str]:
+    """``settlement`` of each submission, from the store. Raises TransientError when the store fails."""
+    return {sid: settlement(store.events(submission_id=sid)) for sid in submission_ids}
+
+
 def _accepted(events: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
     """(message id, recipient) of every ACCEPTED receipt among ``events``."""
     receipts = (e for e in events if e["event_type"] == "DELIVERY_RECEIPT" and e["outcome"] == "accepted")

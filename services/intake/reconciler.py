@@ -13,8 +13,8 @@ asks the audit log what became of each (``accounting.settlement``, the rule of t
 - after ``reconcile_attempts`` publications: dead-lettered, reason ``UNDELIVERED`` (the sealed feed envelope
   kept whole, replayable with ``crx dlq replay``), counted, and kept until that dead letter is logged.
 
-The audit log is read where the audit writer keeps it (``audit_db``: the SQLite file, or PostgreSQL with
-a role that may read the ``leaves`` table); while it cannot be read, nothing is re-published and the
+The audit log is read where the audit writer keeps it (``settlement.py``: its database through ``audit_db``,
+or the audit service's API at ``audit_api_url``); while it cannot be read, nothing is re-published and the
 failure is logged once per pass. Metrics: ``crx_intake_unsettled`` (kept submissions),
 ``crx_intake_unsettled_oldest_seconds``, ``crx_intake_republished_total``, ``crx_intake_undelivered_total``,
 ``crx_intake_settled_total{outcome}``, ``crx_intake_outbox_limit``.
@@ -30,9 +30,9 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.audit.accounting import SETTLED, UNDELIVERED, settlement
-from services.audit.store import AuditStore, open_store
+from services.audit.accounting import SETTLED, UNDELIVERED
 from services.intake.outbox import GIVEN_UP, Kept, Outbox
+from services.intake.settlement import SettlementSource, settlement_source
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.errors import CrxError
@@ -59,15 +59,14 @@ class Reconciler:
         dead_letters: DeadLetters,
         registry: CollectorRegistry,
         *,
-        open_log: Callable[[], AuditStore] | None = None,
+        source: SettlementSource | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._outbox = outbox
         self._producer = producer
         self._dead = dead_letters
-        self._open_log = open_log or (lambda: open_store(settings, create=False))
-        self._log_store: AuditStore | None = None
+        self._source = source or settlement_source(settings)
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._log = get_logger("intake")
@@ -95,9 +94,7 @@ class Reconciler:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        store, self._log_store = self._log_store, None
-        if store is not None:
-            store.close()
+        await self._source.close()
 
     async def _run(self) -> None:
         while True:
@@ -119,10 +116,10 @@ class Reconciler:
             due = self._outbox.due(now, PASS_LIMIT)
             if not due:
                 break
-            store = self._audit_log()
+            states = await self._source.states([kept.submission_id for kept in due])
             settled: list[str] = []
             for kept in due:
-                state = settlement(store.events(submission_id=kept.submission_id))
+                state = states.get(kept.submission_id, "pending")
                 if state in SETTLED:
                     settled.append(kept.submission_id)
                     self.settled.labels(state).inc()
@@ -136,11 +133,6 @@ class Reconciler:
         oldest = self._outbox.oldest()
         self.oldest.set(0.0 if oldest is None else max(0.0, now - oldest))
         return acted
-
-    def _audit_log(self) -> AuditStore:
-        if self._log_store is None:
-            self._log_store = self._open_log()
-        return self._log_store
 
     async def _unsettled(self, kept: Kept, now: float) -> int:
         after = self._settings.reconcile_after_seconds

@@ -13,14 +13,17 @@ import os
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from services.audit.accounting import UNDELIVERED, account
-from services.devstack.embedded_broker import EmbeddedBroker
+from services.devstack.embedded_broker import EmbeddedBroker, free_port
 from services.devstack.pipeline import Pipeline
 from services.intake.publisher import Submission
+from services.intake.settlement import LogSettlement
 from services.kernel.config import Settings
+from services.kernel.errors import TransientError
 from services.keys.ring import KeyRing
 from tests.integration.helpers import PARTNERS, sample_json, wait_for
 
@@ -90,9 +93,12 @@ async def test_a_submission_never_receipted_is_dead_lettered_after_the_last_atte
 ) -> None:
     """PL runs no partner client, so a record for FR and PL is never fully receipted: published again
     ``reconcile_attempts`` times, then dead-lettered (UNDELIVERED, its feed envelope kept for replay),
-    counted, and settled as dead-lettered in the books."""
-    local = fast(settings, broker, reconcile_after_seconds=1.0, reconcile_attempts=1)
-    pipeline = Pipeline.build(local, keyring, partners=("FR",))
+    counted, and settled as dead-lettered in the books. The intake asks the audit service's API here, as
+    where it shares no volume with the audit writer."""
+    port = free_port()
+    local = fast(settings, broker, reconcile_after_seconds=1.0, reconcile_attempts=1, audit_api_port=port,
+                 audit_api_url=f"http://127.0.0.1:{port}")  # fmt: skip
+    pipeline = Pipeline.build(local, keyring, partners=("FR",), audit_api_port=None)
     await pipeline.start()
     try:
         [result] = await pipeline.publisher.publish(submissions(1, "NOPL"), dt.datetime.now(dt.UTC))
@@ -107,3 +113,12 @@ async def test_a_submission_never_receipted_is_dead_lettered_after_the_last_atte
         assert letter["reason"] == UNDELIVERED and letter["submission_id"] == result.submission_id
     finally:
         await pipeline.stop()
+
+
+async def test_without_the_writers_log_nothing_is_taken_for_unsettled(settings: Settings, tmp_path: Path) -> None:
+    """An intake that cannot see the audit writer's SQLite file (another volume) fails its passes loudly
+    instead of reading an empty log and publishing everything again."""
+    source = LogSettlement(settings.replace(audit_db=str(tmp_path / "elsewhere" / "audit.sqlite3")))
+    with pytest.raises(TransientError, match="no audit log"):
+        await source.states(["s-1"])
+    assert not (tmp_path / "elsewhere").exists()
