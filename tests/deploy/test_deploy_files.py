@@ -550,11 +550,11 @@ def test_k8s_deployments() -> None:
         _check_cli(container["args"])
         port = int(_option(container["args"], "--metrics-port"))
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        command = _resolve(container["args"])[0]
+        command = " ".join(_resolve(container["args"])[0])
         api = {
-            ("intake", "run"): {"api": _k8s_settings(container).intake_port},
-            ("audit", "run"): {"api": _k8s_settings(container).audit_api_port},  # proofs, settlement
-        }.get(tuple(command), {})
+            "intake run": {"api": _k8s_settings(container).intake_port},
+            "audit run": {"api": _k8s_settings(container).audit_api_port},  # proofs, settlement
+        }.get(command, {})
         assert ports == {"ops": port} | api
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
