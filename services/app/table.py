@@ -30,21 +30,9 @@ class Builder(Protocol):
         ...
 
 
-def _intake(runtime: Runtime, *, ports: Ports) -> Component:
-    """The intake, its producer signing every batch as the intake component (``Runtime.signer``).
-
-    Transitional: once ``intake.build`` passes ``signer=runtime.signer(NAME)`` to its producer itself, this
-    wrapper does nothing and the table can name ``intake.build`` again.
-    """
-    service = intake.build(runtime, ports=ports)
-    if service.producer.signer is None:
-        service.producer.signer = runtime.signer(intake.NAME)
-    return service
-
-
 SERVICES: Mapping[str, Builder] = MappingProxyType(
     {
-        "intake": _intake,
+        "intake": intake.build,
         "normaliser": normaliser.build,
         "router": router.build,
         "audit": audit.build,

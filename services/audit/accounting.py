@@ -1,13 +1,20 @@
 """Accounting from the audit log: what became of every pushed submission.
 
-A submission is ``delivered`` when at least one DISCLOSURE names it, else ``refused`` when the router refused
-it for every candidate, else ``dead_lettered`` when a DEAD_LETTER names it (a dead letter replayed with
-success is therefore delivered or refused), and ``pending`` otherwise. The
-audit log is the source of truth, so the books balance only if every act was audited.
+``settlement`` is the one rule, used by the books below and by the intake's reconciler (which keeps every
+accepted submission until the log shows it settled). From a submission's events:
 
-A submission may hold many records (a batch file). The same books are kept per canonical record too: every
-record the normaliser produced (a NORMALISATION event) is ``delivered`` to at least one recipient, or
-``refused`` for all, or still pending.
+- ``delivered``: every record the normaliser produced is disclosed or refused, at least one is disclosed,
+  and every disclosure (record, recipient) is acknowledged by an ACCEPTED receipt from that recipient. A
+  DISCLOSURE alone is not a delivery: a partner that rejected the envelope (a revoked key, say) or never
+  answered has not received it;
+- else ``dead_lettered`` when the intake gave up on it (a DEAD_LETTER with reason ``UNDELIVERED``);
+- else ``pending`` while a record awaits the router or a disclosure awaits its ACCEPTED receipt;
+- else ``refused`` when the router refused it for every candidate, ``dead_lettered`` when a stage
+  dead-lettered it (a dead letter replayed with success is therefore delivered or refused later), and
+  ``pending`` when the log shows nothing but its collection.
+
+The audit log is the source of truth, so the books balance only if every act was audited. A submission may
+hold many records (a batch file): the books are kept per canonical record too (NORMALISATION events).
 """
 
 from __future__ import annotations
@@ -19,14 +26,61 @@ from typing import Any
 
 from services.audit.store import AuditStore
 
+UNDELIVERED = "UNDELIVERED"  # the reason of the intake's dead letter for a submission it stopped re-sending
+SETTLED = ("delivered", "refused", "dead_lettered")
+
+
+def settlement(events: Iterable[dict[str, Any]]) -> str:
+    """``delivered``, ``refused``, ``dead_lettered`` or ``pending``: what became of one submission, from
+    its audit events (the module docstring gives the rule). Never raises for well-formed events."""
+    events = list(events)
+    of_type = _by_type(events)
+    disclosed = {(e["message_id"], r) for e in of_type["DISCLOSURE"] for r in e["recipients"]}
+    accepted = _accepted(of_type["DELIVERY_RECEIPT"])
+    normalised = {e["message_id"] for e in of_type["NORMALISATION"]}
+    routed = {e["message_id"] for e in of_type["DISCLOSURE"]} | {e["message_id"] for e in of_type["REFUSAL"]}
+    dead = {e["message_id"] for e in of_type["DEAD_LETTER"]}
+    records_waiting = bool(normalised - routed - dead)
+    if disclosed and disclosed <= accepted and not records_waiting:
+        return "delivered"
+    if any(e["reason"] == UNDELIVERED for e in of_type["DEAD_LETTER"]):
+        return "dead_lettered"
+    if records_waiting or disclosed:
+        return "pending"
+    if of_type["REFUSAL"]:
+        return "refused"
+    if of_type["DEAD_LETTER"]:
+        return "dead_lettered"
+    return "pending"
+
+
+def settlement_states(store: AuditStore, submission_ids: Iterable[str]) -> dict[str, str]:
+    """``settlement`` of each submission, from the store. Raises TransientError when the store fails."""
+    return {sid: settlement(store.events(submission_id=sid)) for sid in submission_ids}
+
+
+def _accepted(events: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(message id, recipient) of every ACCEPTED receipt among ``events``."""
+    receipts = (e for e in events if e["event_type"] == "DELIVERY_RECEIPT" and e["outcome"] == "accepted")
+    return {(e["message_id"], r) for e in receipts for r in e["recipients"]}
+
+
+def _by_type(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {
+        t: [] for t in ("DISCLOSURE", "DELIVERY_RECEIPT", "NORMALISATION", "REFUSAL", "DEAD_LETTER")
+    }
+    for e in events:
+        grouped.setdefault(str(e["event_type"]), []).append(e)
+    return grouped
+
 
 @dataclass
 class Accounting:
     """Totals over a set of submissions."""
 
     pushed: int = 0
-    delivered_records: int = 0
-    delivered: Counter[str] = field(default_factory=Counter)
+    delivered_records: int = 0  # submissions delivered (see ``settlement``)
+    delivered: Counter[str] = field(default_factory=Counter)  # ACCEPTED receipts per recipient
     refused: int = 0
     dead_lettered: int = 0
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
@@ -45,8 +99,8 @@ class Accounting:
 
     @property
     def complete(self) -> bool:
-        """Balanced, nothing pending, and every disclosure acknowledged by a receipt."""
-        return self.balanced and not self.pending and not self.records_pending and self.receipts >= self.disclosures
+        """Balanced and nothing pending (so every delivery acknowledged by an ACCEPTED receipt)."""
+        return self.balanced and not self.pending and not self.records_pending
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -70,21 +124,21 @@ class Accounting:
 
 
 def account(store: AuditStore, submission_ids: Iterable[str]) -> Accounting:
-    """Classify each submission from its audit events."""
+    """Classify each submission from its audit events (``settlement``)."""
     acc = Accounting()
     for sid in submission_ids:
         acc.pushed += 1
         events = store.events(submission_id=sid)
-        types = {e["event_type"] for e in events}
-        disclosures = [e for e in events if e["event_type"] == "DISCLOSURE"]
-        acc.disclosures += len(disclosures)
-        acc.receipts += sum(1 for e in events if e["event_type"] == "DELIVERY_RECEIPT" and e["outcome"] == "accepted")
-        if disclosures:  # also a dead letter replayed once its cause was fixed
+        accepted = _accepted(events)
+        acc.disclosures += sum(len(e["recipients"]) for e in events if e["event_type"] == "DISCLOSURE")
+        acc.receipts += len(accepted)
+        state = settlement(events)
+        if state == "delivered":
             acc.delivered_records += 1
-            acc.delivered.update(r for e in disclosures for r in e["recipients"])
-        elif "REFUSAL" in types:
+            acc.delivered.update(r for _, r in accepted)
+        elif state == "refused":
             acc.refused += 1
-        elif "DEAD_LETTER" in types:
+        elif state == "dead_lettered":
             acc.dead_lettered += 1
             acc.dead_letter_reasons.update(e["reason"] for e in events if e["event_type"] == "DEAD_LETTER")
         else:

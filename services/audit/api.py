@@ -4,6 +4,9 @@
 - ``GET /v1/proof/{event_id}``: a ``c2sp.org/tlog-proof@v1`` bundle for one event (``text/plain``); 404 for
   an unknown event, 409 while it is not yet covered by a signed checkpoint (retry after ``Retry-After``).
 - ``GET /v1/consistency?old=N[&new=M]``: a consistency proof between two sizes (JSON, base64 hashes).
+- ``POST /v1/settlement`` with ``{"submission_ids": [...]}`` (at most ``MAX_SETTLEMENT_IDS``): what became of
+  each submission (``accounting.settlement``: delivered, refused, dead_lettered or pending), for the intake's
+  reconciler where it cannot read the log's database itself.
 
 Audit events hold only ids, codes and salted commitments, so nothing here is personal data; still, the API
 only reads, and it belongs behind the same TLS and access control as the rest of crx.
@@ -17,11 +20,13 @@ import json
 from aiohttp import web
 
 from services.audit import proofs
+from services.audit.accounting import settlement_states
 from services.audit.store import AuditStore
 from services.kernel.errors import CrxError
 from services.kernel.webapp import AppServer
 
 RETRY_AFTER_SECONDS = 5
+MAX_SETTLEMENT_IDS = 2000
 
 
 def _error(status: int, exc: CrxError, **headers: str) -> web.Response:
@@ -41,6 +46,7 @@ class AuditApi:
         app.router.add_get("/v1/checkpoint", self.checkpoint)
         app.router.add_get("/v1/proof/{event_id}", self.proof)
         app.router.add_get("/v1/consistency", self.consistency)
+        app.router.add_post("/v1/settlement", self.settlement)
         return app
 
     async def checkpoint(self, _request: web.Request) -> web.Response:
@@ -73,6 +79,19 @@ class AuditApi:
         except proofs.NotFound as exc:
             return _error(404, exc)
         return web.Response(text=body, content_type="application/json")
+
+    async def settlement(self, request: web.Request) -> web.Response:
+        """``{"states": {submission id: state}}`` for the submission ids in the JSON body."""
+        try:
+            body = await request.json()
+            ids = body["submission_ids"]
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > MAX_SETTLEMENT_IDS:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            detail = f'body must be {{"submission_ids": [at most {MAX_SETTLEMENT_IDS} strings]}}'
+            return _error(400, CrxError(detail, reason_code="BAD_QUERY"))
+        states = await asyncio.to_thread(settlement_states, self._store, ids)
+        return web.Response(text=json.dumps({"states": states}), content_type="application/json")
 
 
 class AuditHttpServer(AppServer):

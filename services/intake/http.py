@@ -5,15 +5,18 @@
 - The adapter is named in the ``Crx-Adapter`` header or the ``adapter`` query parameter (400 without one).
 - ``Idempotency-Key`` (optional, 1-255 printable ASCII characters): a retry with the same key and body gets
   the first answer again (header ``Idempotent-Replayed: true``) and publishes nothing; the same key with
-  another body is 422; the same key while the first request is still in flight is 409.
+  another body is 422; the same key while the first request is still in flight is 409. Once the key's entry
+  has expired (7 days) a use of the key is a new submission with a new id.
 - The body is read as a stream. Up to the payload limit it is published: ``202`` with the submission id
   when it is on the feed, ``422`` with the reason when it was refused at the door (unknown adapter) and
   dead-lettered. A larger body is hashed and discarded as it arrives (never held whole), dead-lettered with
-  its size and digest, and answered ``413``. ``503`` with ``Retry-After`` when the broker is unavailable;
-  retrying with the same key is then safe.
+  its size and digest, and answered ``413``. ``503`` with ``Retry-After`` when the broker is unavailable
+  (``BROKER_UNAVAILABLE``) or the intake's outbox is full (``OUTBOX_FULL``); retrying with the same key is
+  then safe.
 
-Every answer that carries a submission id is accounted for downstream (delivered, refused by policy or
-dead-lettered). Refusals before a submission id exists (401, 403, 400, 409, 422 for a reused key) are
+Every answer that carries a submission id is a promise: what was published for it is in the intake's outbox
+before the answer, and is published again until the audit log shows it delivered, refused by policy or
+dead-lettered (``reconciler.py``). Refusals before a submission id exists (401, 403, 400, 409, 422 for a reused key) are
 answered synchronously and counted in ``crx_intake_requests_total``; nothing of the body is logged.
 """
 
@@ -30,9 +33,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from services.intake.idempotency import IdempotencyStore
-from services.intake.publisher import FeedPublisher, Submission
+from services.intake.publisher import FeedPublisher, Submission, keyed
 from services.intake.tokens import TokenBook
-from services.kernel.errors import ConfigError, CrxError, TransientError
+from services.kernel.errors import ConfigError, CrxError
 from services.kernel.logging import get_logger
 from services.kernel.webapp import AppServer
 
@@ -43,6 +46,7 @@ _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _ADAPTER = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 READ_CHUNK = 64 * 1024
 RETRY_AFTER_SECONDS = 5
+_UNAVAILABLE = {"TRANSIENT": "BROKER_UNAVAILABLE", "OUTBOX_FULL": "OUTBOX_FULL"}  # 503 reasons by error reason
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,9 @@ class IntakeApi:
     async def _submit(self, request: web.Request, who: str, adapter: str, key: str | None) -> web.StreamResponse:
         body, size, digest = await self._read(request)
         now = dt.datetime.now(dt.UTC)
+        generation = 0
         if key is not None:
+            generation = self._idempotency.generation(who, key, now)
             earlier = self._idempotency.get(who, key, now)
             if earlier is not None and earlier.body_sha256 != digest.hex():
                 return self._refuse(who, "conflict", 422, "IDEMPOTENCY_KEY_REUSED")
@@ -131,15 +137,16 @@ class IntakeApi:
                 self.requests.labels(who, "replayed").inc()
                 return web.Response(status=earlier.status, text=earlier.response, content_type="application/json",
                                     headers={REPLAYED_HEADER: "true"})  # fmt: skip
+        basis = None if key is None else keyed(key, generation)
         try:
             if body is None:
-                result = await self._publisher.refuse_unread(who, key, size, digest, now)
+                result = await self._publisher.refuse_unread(who, basis, size, digest, now)
                 status = 413
             else:
-                [result] = await self._publisher.publish([Submission(who, adapter, body, key)], now)
+                [result] = await self._publisher.publish([Submission(who, adapter, body, basis)], now)
                 status = 202 if result.accepted else 422
         except CrxError as exc:  # the publisher dead-letters the payload's faults itself: these are ours
-            reason = "BROKER_UNAVAILABLE" if isinstance(exc, TransientError) else f"{exc.reason_code}_UNAVAILABLE"
+            reason = _UNAVAILABLE.get(exc.reason_code, f"{exc.reason_code}_UNAVAILABLE")
             return self._refuse(who, "unavailable", 503, reason, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
         answer = {
             "submission_id": result.submission_id,
@@ -149,7 +156,7 @@ class IntakeApi:
         }
         text = json.dumps(answer, sort_keys=True)
         if key is not None:
-            self._idempotency.put(who, key, digest.hex(), status, text, now)
+            self._idempotency.put(who, key, digest.hex(), status, text, now, generation)
         outcome = "accepted" if result.accepted else "dead_lettered"
         self.requests.labels(who, outcome).inc()
         self._log.info("submission", jurisdiction=who, submission_id=result.submission_id, outcome=outcome, size=size)

@@ -2,7 +2,10 @@
 
 Keyed by (jurisdiction, key); each entry remembers the digest of the body and the response given. A retry
 with the same key and body gets the same answer without publishing again; the same key with another body
-is a conflict. Entries live ``ttl`` (default 7 days), then the key may be reused.
+is a conflict. Entries live ``ttl`` (default 7 days), then the key may be reused: each use after the time to
+live is a new *generation* of the key, a new submission with a new submission id (``publisher.keyed``), so
+it is not taken downstream for a repeat of the first. An expired entry keeps only its key and generation
+(about 100 bytes per distinct key): dropping it would give the key's next use the first use's id again.
 
 Crash window: the entry is written after the broker acknowledged the submission. A crash in between makes
 the client's retry publish again, with the same submission id (it derives from the key), which every
@@ -28,6 +31,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
     status INTEGER NOT NULL,
     response TEXT NOT NULL,
     created_at TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (jurisdiction, key)
 )
 """
@@ -49,6 +53,9 @@ class IdempotencyStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(idempotency)")}
+        if "generation" not in columns:  # a store written before generations
+            self._db.execute("ALTER TABLE idempotency ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
         self._ttl = ttl
         self._lock = threading.Lock()
         self._puts = 0
@@ -64,16 +71,40 @@ class IdempotencyStore:
             return None
         return Remembered(row[0], int(row[1]), row[2])
 
-    def put(self, jurisdiction: str, key: str, body_sha256: str, status: int, response: str, now: dt.datetime) -> None:
-        """Remember the response (replacing an expired entry); every ``PURGE_EVERY`` puts, drop expired ones."""
+    def generation(self, jurisdiction: str, key: str, now: dt.datetime) -> int:
+        """The generation of a use of (jurisdiction, key) now: 0 for its first use, the same while its entry
+        lives, one more once the entry has expired."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT generation, created_at FROM idempotency WHERE jurisdiction=? AND key=?", (jurisdiction, key)
+            ).fetchone()
+        if row is None:
+            return 0
+        return int(row[0]) + (1 if dt.datetime.fromisoformat(row[1]) + self._ttl < now else 0)
+
+    def put(
+        self,
+        jurisdiction: str,
+        key: str,
+        body_sha256: str,
+        status: int,
+        response: str,
+        now: dt.datetime,
+        generation: int = 0,
+    ) -> None:
+        """Remember the response of the ``generation``-th use (replacing an expired entry); every
+        ``PURGE_EVERY`` puts, empty the expired entries (their key and generation stay)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-                (jurisdiction, key, body_sha256, status, response, now.isoformat()),
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (jurisdiction, key, body_sha256, status, response, now.isoformat(), generation),
             )
             self._puts += 1
             if self._puts % PURGE_EVERY == 0:
-                self._db.execute("DELETE FROM idempotency WHERE created_at < ?", ((now - self._ttl).isoformat(),))
+                self._db.execute(
+                    "UPDATE idempotency SET body_sha256 = '', response = '' WHERE created_at < ? AND response != ''",
+                    ((now - self._ttl).isoformat(),),
+                )
 
     def close(self) -> None:
         """Close the database."""

@@ -1,20 +1,27 @@
 """Publish national payloads to feed topics: checked, sealed to the broker, audited; refusals dead-lettered.
 
-This is what ``crx push``, the demo and (later) the HTTP intake call. A payload is refused at the door, with
+This is what ``crx push``, the demo and the HTTP intake call. A payload is refused at the door, with
 a dead letter and an audit event, when its jurisdiction is not configured, its adapter is unknown or it is
 larger than the payload limit; otherwise it is sealed to the broker's key (signed by the jurisdiction when
 this node holds its signing key) and produced to ``crx.feed.<jurisdiction>``.
+
+Given an outbox (the intake's; ``crx push`` at a national system has none), what was produced for each
+submission is kept there once the broker acknowledged it and before ``publish`` returns, so before any
+answer: the reconciler re-publishes it if the log never shows it settled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.base import get_adapter
+from services.intake.outbox import Outbox
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
@@ -57,11 +64,26 @@ def stable_submission_id(jurisdiction: str, idempotency_key: str | None, payload
     return str(uuid.uuid5(SUBMISSION_NAMESPACE, f"{jurisdiction}\x1f{basis}"))
 
 
+def keyed(idempotency_key: str, generation: int) -> str:
+    """The basis of the submission id of the ``generation``-th use of an ``Idempotency-Key`` (each use after
+    the key's time to live is a new submission with a new id; the first use keeps the key alone)."""
+    return idempotency_key if generation == 0 else f"{idempotency_key}\x1f{generation}"
+
+
 class FeedPublisher:
     """Seals and produces submissions; refuses bad ones into the dead-letter topic. Batch-oriented."""
 
-    def __init__(self, settings: Settings, keyring: KeyRing, producer: Producer, audit_secret: bytes) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: KeyRing,
+        producer: Producer,
+        audit_secret: bytes,
+        *,
+        outbox: Outbox | None = None,
+    ) -> None:
         self._settings = settings
+        self._outbox = outbox
         self._keyring = keyring
         self._producer = producer
         self._emitter = AuditEmitter("intake", settings.topic("audit"), audit_secret)
@@ -69,36 +91,50 @@ class FeedPublisher:
         signer = broker if keyring.holds_private_signing_key(broker, dt.datetime.now(dt.UTC)) else None
         self._dead = DeadLetters(settings, "intake", Sealer(keyring.registry, keyring.store, signer), self._emitter)
 
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The intake's dead letters (sealed to and signed by the broker), for the reconciler."""
+        return self._dead
+
     async def publish(self, submissions: Sequence[Submission], now: dt.datetime) -> list[PushResult]:
         """Publish ``submissions`` as one batch; returns once every output is acknowledged.
 
-        Raises TransientError if the broker does not acknowledge (nothing is then known to be written;
-        publishing again is safe because ids are stable), and any other error that is not a payload's fault
-        (``errors.handling``: a key not there yet) before anything is sent.
+        Raises TransientError if the broker does not acknowledge or the outbox cannot keep them (nothing is
+        then promised; publishing again is safe because ids are stable), OutboxFull before anything is sent
+        when the outbox is full, and any other error that is not a payload's fault (``errors.handling``: a key
+        not there yet) before anything is sent.
         """
-        outputs: list[OutRecord] = []
+        if self._outbox is not None:
+            self._outbox.room(len(submissions))
+        kept: list[tuple[str, str, list[OutRecord]]] = []
         results = []
         for sub in submissions:
             sid = submission_id_of(sub)
             try:
-                outputs.extend(self._accept(sub, sid, now))
+                kept.append((sid, sub.jurisdiction, self._accept(sub, sid, now)))
                 results.append(PushResult(sid, sub.jurisdiction, True))
             except CrxError as exc:
                 if handling(exc) == "retry":
                     raise  # not the payload's fault (no broker key yet...): nothing is published, the caller retries
-                outputs.extend(
-                    self._dead.records(
-                        exc,
-                        value=sub.payload,
-                        source_topic=self._settings.topic(f"feed.{sub.jurisdiction}"),
-                        submission_id=sid,
-                        jurisdiction=sub.jurisdiction if sub.jurisdiction in self._settings.jurisdictions else None,
-                        now=now,
-                    )
+                letter = self._dead.records(
+                    exc,
+                    value=sub.payload,
+                    source_topic=self._settings.topic(f"feed.{sub.jurisdiction}"),
+                    submission_id=sid,
+                    jurisdiction=sub.jurisdiction if sub.jurisdiction in self._settings.jurisdictions else None,
+                    now=now,
                 )
+                kept.append((sid, sub.jurisdiction, letter))
                 results.append(PushResult(sid, sub.jurisdiction, False, exc.reason_code))
-        await self._producer.send_all(outputs)
+        await self._producer.send_all([r for _, _, records in kept for r in records])
+        await self._keep(kept)
         return results
+
+    async def _keep(self, kept: list[tuple[str, str, list[OutRecord]]]) -> None:
+        """Keep what was published in the outbox (when there is one), off the event loop: a durable write."""
+        if self._outbox is not None:
+            first = min(self._settings.reconcile_interval_seconds, self._settings.reconcile_after_seconds or 1.0)
+            await asyncio.to_thread(self._outbox.keep, kept, time.time(), first)
 
     async def refuse_unread(
         self, jurisdiction: str, idempotency_key: str | None, size: int, payload_sha256: bytes, now: dt.datetime
@@ -119,7 +155,10 @@ class FeedPublisher:
             now=now,
             unkept=(size, payload_sha256),
         )
+        if self._outbox is not None:
+            self._outbox.room(1)
         await self._producer.send_all(outputs)
+        await self._keep([(sid, jurisdiction, outputs)])
         return PushResult(sid, jurisdiction, False, error.reason_code)
 
     def _feed_signer(self, jurisdiction: str, now: dt.datetime) -> str:

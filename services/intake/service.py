@@ -1,15 +1,20 @@
-"""The intake service: the HTTP API and the drop directory, publishing through one producer.
+"""The intake service: the HTTP API and the drop directory, publishing through one producer, every accepted
+submission kept in the outbox until the reconciler finds it settled in the audit log.
 
 ``crx intake run`` runs it on its own; the demo pipeline runs it beside the other services.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from adapters.base import available
 from services.intake.dropdir import DropDirectory
 from services.intake.http import IntakeApi, IntakeHttpServer, IntakeLimits
 from services.intake.idempotency import IdempotencyStore
+from services.intake.outbox import Outbox
 from services.intake.publisher import FeedPublisher
+from services.intake.reconciler import Reconciler
 from services.intake.tokens import TokenBook
 from services.kernel.http import OpsServer
 from services.kernel.kafka import Producer, ensure_topics
@@ -34,12 +39,16 @@ class IntakeService:
         self.name = NAME
         settings, registry = runtime.settings, runtime.new_registry()
         self._settings = settings
-        self.producer = Producer(settings)
+        self.producer = Producer(settings, signer=runtime.signer(NAME))
+        self.outbox = Outbox(settings)
         self.publisher = FeedPublisher(
-            settings, runtime.keyring, producer=self.producer, audit_secret=runtime.audit_secret
+            settings, runtime.keyring, producer=self.producer, audit_secret=runtime.audit_secret, outbox=self.outbox
         )
+        self.reconciler = Reconciler(settings, self.outbox, self.producer, self.publisher.dead_letters, registry)
         self.tokens = TokenBook.open(settings.intake_tokens_path)
-        self.idempotency = IdempotencyStore(settings.data_dir / "intake-idempotency.sqlite3")
+        self.idempotency = IdempotencyStore(
+            settings.data_dir / "intake-idempotency.sqlite3", dt.timedelta(seconds=settings.idempotency_ttl_seconds)
+        )
         self.api = IntakeApi(
             self.publisher, self.tokens, self.idempotency, IntakeLimits(settings.max_payload_bytes), registry
         )
@@ -77,6 +86,7 @@ class IntakeService:
         await self.producer.start()
         await self.http.start()
         await self.drop.start()
+        self.reconciler.start()
         self.topics.start()
         self._ready = True
         self._log.info("started", http=self.http.url, drop=str(self._settings.drop_dir), ops=self.ops.url)
@@ -90,7 +100,9 @@ class IntakeService:
         await self.topics.stop()
         await self.http.stop()
         await self.drop.stop()
+        await self.reconciler.stop()
         await self.producer.stop()
         await self.ops.stop()
         self.idempotency.close()
+        self.outbox.close()
         self._log.info("stopped")

@@ -101,6 +101,17 @@ class Settings:
     intake_host: str = "127.0.0.1"
     intake_port: int = 8088
     drop_poll_ms: int = 500
+    idempotency_ttl_seconds: float = 7 * 86_400.0  # how long an Idempotency-Key's answer is replayed
+    # Store-and-forward: every accepted submission is kept (services/intake/outbox.py) until the audit log
+    # shows it settled; unsettled after ``reconcile_after_seconds`` it is published again (the same bytes),
+    # then again after twice as long, and so on; after ``reconcile_attempts`` it is dead-lettered
+    # (UNDELIVERED). ``reconcile_after_seconds`` 0 turns the reconciler off (the outbox is still written).
+    intake_db: str | None = None  # None: intake-outbox.sqlite3 in the data directory; or a postgresql:// URI
+    intake_pg_schema: str = "crx_intake"
+    outbox_max_submissions: int = 200_000
+    reconcile_after_seconds: float = 300.0
+    reconcile_interval_seconds: float = 5.0
+    reconcile_attempts: int = 5
 
     # Observability.
     metrics_host: str = "127.0.0.1"

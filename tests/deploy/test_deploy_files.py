@@ -550,9 +550,11 @@ def test_k8s_deployments() -> None:
         _check_cli(container["args"])
         port = int(_option(container["args"], "--metrics-port"))
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        api = (
-            {"api": _k8s_settings(container).intake_port} if _resolve(container["args"])[0] == ["intake", "run"] else {}
-        )
+        command = " ".join(_resolve(container["args"])[0])
+        api = {
+            "intake run": {"api": _k8s_settings(container).intake_port},
+            "audit run": {"api": _k8s_settings(container).audit_api_port},  # proofs, settlement
+        }.get(command, {})
         assert ports == {"ops": port} | api
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
@@ -561,6 +563,11 @@ def test_k8s_deployments() -> None:
         env = {e["name"]: e for e in container["env"]}
         assert env["CRX_KAFKA_SASL_USERNAME"]["value"] == _principal_for(container["args"])
         assert "secretKeyRef" in env["CRX_KAFKA_SASL_PASSWORD"]["valueFrom"]
+    settings = {
+        d["metadata"]["name"]: _k8s_settings(d["spec"]["template"]["spec"]["containers"][0]) for d in deployments
+    }
+    assert settings["crx-audit"].audit_api_host == "0.0.0.0"  # noqa: S104 - checks a setting
+    assert settings["crx-intake"].audit_api_url == f"http://crx-audit-api:{settings['crx-audit'].audit_api_port}"
     for name in ("crx-audit", "crx-intake"):  # one sequencer; one SQLite idempotency store and token file
         single = next(d for d in deployments if d["metadata"]["name"] == name)
         assert single["spec"]["replicas"] == 1 and single["spec"]["strategy"]["type"] == "Recreate", name
@@ -581,8 +588,12 @@ def test_compose_intake_api_is_loopback_only_and_keeps_state() -> None:
         Path(target): source for source, target, *mode in (str(v).split(":") for v in svc["volumes"]) if mode != ["ro"]
     }
     assert writable.get(settings.data_dir) in compose["volumes"]  # named volume: starts out owned by crx
-    for path in (settings.intake_tokens_path, settings.drop_dir, settings.data_dir / "intake-idempotency.sqlite3"):
+    kept = ("intake-idempotency.sqlite3", "intake-outbox.sqlite3")
+    for path in (settings.intake_tokens_path, settings.drop_dir, *(settings.data_dir / name for name in kept)):
         assert any(path.is_relative_to(mount) for mount in writable), path
+    audit = load_settings(None, {k: str(v) for k, v in compose["services"]["audit"]["environment"].items()})
+    assert audit.audit_api_host == "0.0.0.0" and "ports" not in compose["services"]["audit"]  # noqa: S104
+    assert settings.audit_api_url == f"http://audit:{audit.audit_api_port}"  # the reconciler's view of the log
     # A fresh named volume starts as a copy of the image's directory: the Dockerfile makes each one, owned by crx.
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     made = set(re.findall(r"mkdir -p ([^\\&]+)", dockerfile)[0].split()) | {str(settings.data_dir)}  # home dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -87,6 +88,31 @@ async def test_idempotency_key_replays_and_refuses_reuse(settings: Settings, key
         other = await _post(session, url, body, token, **{**hdrs, "Idempotency-Key": "another"})
         assert other[0] == 202 and other[2]["submission_id"] != first[2]["submission_id"]
     assert len(await read_topic(settings, settings.topic("feed.DE"))) == 2
+
+
+async def test_an_idempotency_key_used_again_after_its_time_to_live_is_a_new_submission(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """Once the key's answer has expired, the same key (even with the same body) is a new submission with a
+    new id, published; within the time to live it is replayed. Ids of earlier generations are never reused."""
+    body = sample("DE-notification-fr-pl.json")
+    async with (
+        intake(settings.replace(idempotency_ttl_seconds=1.0), keyring) as service,
+        aiohttp.ClientSession() as session,
+    ):
+        token = _tokens(service)["DE"]
+        url = f"{service.http.url}/v1/feeds/DE"
+        hdrs = {"Crx-Adapter": "json-v1", "Idempotency-Key": "daily-export"}
+        first = await _post(session, url, body, token, **hdrs)
+        assert (await _post(session, url, body, token, **hdrs))[1].get("Idempotent-Replayed") == "true"
+        ids = [first[2]["submission_id"]]
+        for _ in range(2):
+            await asyncio.sleep(1.2)
+            later = await _post(session, url, body, token, **hdrs)
+            assert later[0] == 202 and "Idempotent-Replayed" not in later[1]
+            ids.append(later[2]["submission_id"])
+    assert len(set(ids)) == 3
+    assert len(await read_topic(settings, settings.topic("feed.DE"))) == 3
 
 
 async def test_oversized_body_is_streamed_refused_and_dead_lettered(settings: Settings, keyring: KeyRing) -> None:

@@ -1,0 +1,220 @@
+"""The intake's outbox: every accepted submission kept until the audit log shows it settled.
+
+A 202 is a promise, and Kafka can lose acknowledged records (a broker that keeps them in memory, an unclean
+leader election, a lost volume). So the intake keeps what it produced for each accepted submission (the
+sealed feed envelope and its COLLECTION event, or a dead letter and its event: ciphertext and ids only, no
+personal data in clear) after the broker acknowledged it and before it answers. The reconciler
+(``reconciler.py``) re-publishes what is still unsettled after a while, with the same bytes and so the same
+ids (every consumer downstream is idempotent), and deletes what is settled.
+
+SQLite in the data directory by default (``intake-outbox.sqlite3``, WAL, synchronous=FULL: a row is on disk
+before the 202), PostgreSQL when ``intake_db`` is a ``postgresql://`` URI (table ``outbox`` in
+``intake_pg_schema``). Bounded: ``room`` refuses a batch that would take it over ``outbox_max_submissions``;
+the intake then answers 503 rather than promise what it cannot keep.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from base64 import b64decode, b64encode
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.kernel.config import Settings
+from services.kernel.errors import ConfigError, CrxError, TransientError
+from services.kernel.kafka import OutRecord
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
+_COLUMNS = "submission_id, jurisdiction, accepted_at, next_check, attempts, state, records"
+_INSERT = f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (submission_id) DO NOTHING"  # noqa: S608
+_DUE = f"SELECT {_COLUMNS} FROM {{table}} WHERE next_check <= ? ORDER BY next_check LIMIT ?"  # noqa: S608 - constants
+_GIVE_UP = "UPDATE {table} SET records = ?, state = ?, attempts = 0, next_check = ? WHERE submission_id = ?"
+_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    submission_id TEXT PRIMARY KEY,
+    jurisdiction TEXT NOT NULL,
+    accepted_at DOUBLE PRECISION NOT NULL,
+    next_check DOUBLE PRECISION NOT NULL,
+    attempts INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    records {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {index} ON {table} (next_check)
+"""
+
+OPEN, GIVEN_UP = "open", "given_up"
+
+
+class OutboxFull(CrxError, retriable=True, dead_letter=False, reason_code="OUTBOX_FULL"):
+    """The outbox holds ``outbox_max_submissions`` unsettled submissions: nothing more is accepted until the
+    reconciler settles some (answered 503 with Retry-After)."""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One kept submission: its outputs, when it was accepted, how often it was re-published."""
+
+    submission_id: str
+    jurisdiction: str
+    accepted_at: float  # Unix seconds
+    next_check: float
+    attempts: int
+    state: str  # OPEN, or GIVEN_UP once its records are the intake's dead letter
+    records: tuple[OutRecord, ...]
+
+
+def encode_records(records: Sequence[OutRecord]) -> bytes:
+    """A submission's outputs as stored (JSON, bytes in base64)."""
+
+    def b(value: bytes | None) -> str | None:
+        return None if value is None else b64encode(value).decode()
+
+    return json.dumps(
+        [{"t": r.topic, "k": b(r.key), "v": b(r.value), "h": [[n, b(v)] for n, v in r.headers or ()]} for r in records]
+    ).encode()
+
+
+def decode_records(data: bytes) -> tuple[OutRecord, ...]:
+    """The inverse of ``encode_records``."""
+
+    def b(value: str | None) -> bytes | None:
+        return None if value is None else b64decode(value)
+
+    return tuple(
+        OutRecord(r["t"], b64decode(r["v"]), key=b(r["k"]), headers=[(n, b(v) or b"") for n, v in r["h"]])
+        for r in json.loads(data)
+    )
+
+
+class Outbox:
+    """The kept submissions. Thread-safe; every method is one short transaction.
+
+    Raises TransientError when the database does not answer (the caller answers 503 or retries later).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._limit = settings.outbox_max_submissions
+        self._lock = threading.Lock()
+        location = settings.intake_db or str(settings.data_dir / "intake-outbox.sqlite3")
+        self._pg = location.startswith(("postgresql://", "postgres://"))
+        if self._pg:
+            schema = settings.intake_pg_schema
+            if not _SCHEMA_NAME.fullmatch(schema):
+                raise ConfigError("intake_pg_schema must be a lower-case identifier ([a-z_][a-z0-9_]*)")
+            self._table = f'"{schema}".outbox'
+            self._conn: Any = self._connect_pg(location, schema)
+        else:
+            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            self._table = "outbox"
+            self._conn = sqlite3.connect(location, isolation_level=None, check_same_thread=False, timeout=10.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            for statement in _DDL.format(table="outbox", index="outbox_next", blob="BLOB").split(";"):
+                self._conn.execute(statement)
+        self._count = self.size()
+
+    @staticmethod
+    def _connect_pg(location: str, schema: str) -> Any:
+        import psycopg  # only when configured
+
+        try:
+            conn = psycopg.connect(location, autocommit=True, connect_timeout=10)
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            for statement in _DDL.format(table=f'"{schema}".outbox', index="outbox_next", blob="BYTEA").split(";"):
+                conn.execute(statement)
+        except psycopg.Error as exc:
+            raise TransientError(f"intake outbox database: {type(exc).__name__}") from None
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """One transaction on the connection, serialised between threads; database errors -> TransientError."""
+        with self._lock:
+            try:
+                if self._pg:
+                    with self._conn.transaction(), self._conn.cursor() as cursor:
+                        yield cursor
+                else:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield self._conn
+                    except BaseException:
+                        self._conn.execute("ROLLBACK")
+                        raise
+                    self._conn.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                raise TransientError(f"intake outbox database: {type(exc).__name__}") from None
+            except Exception as exc:
+                if type(exc).__module__.startswith("psycopg"):
+                    raise TransientError(f"intake outbox database: {type(exc).__name__}") from None
+                raise
+
+    def _q(self, query: str) -> str:
+        return query.replace("{table}", self._table).replace("?", "%s" if self._pg else "?")
+
+    def room(self, count: int) -> None:
+        """Raises OutboxFull unless ``count`` more submissions fit (by this process's count, refreshed by
+        every ``size``)."""
+        if self._count + count > self._limit:
+            raise OutboxFull(f"the intake keeps {self._limit} unsettled submissions at most")
+
+    def keep(self, submissions: Sequence[tuple[str, str, Sequence[OutRecord]]], now: float, first_check: float) -> None:
+        """Keep (submission id, jurisdiction, outputs) of each accepted submission, first checked at
+        ``now + first_check``. A submission kept already (a retry) keeps its first row."""
+        rows = [(sid, jur, now, now + first_check, 0, OPEN, encode_records(recs)) for sid, jur, recs in submissions]
+        if not rows:
+            return
+        with self._tx() as db:
+            db.executemany(self._q(_INSERT), rows)
+        self._count += len(rows)
+
+    def due(self, now: float, limit: int) -> list[Kept]:
+        """Up to ``limit`` kept submissions whose next check is due, the longest waiting first."""
+        with self._tx() as db:
+            rows = db.execute(self._q(_DUE), (now, limit)).fetchall()
+        return [Kept(r[0], r[1], r[2], r[3], r[4], r[5], decode_records(bytes(r[6]))) for r in rows]
+
+    def settle(self, submission_ids: Sequence[str]) -> None:
+        """Forget settled submissions."""
+        if submission_ids:
+            with self._tx() as db:
+                db.executemany(self._q("DELETE FROM {table} WHERE submission_id = ?"), [(s,) for s in submission_ids])
+
+    def reschedule(self, submission_id: str, next_check: float, attempts: int) -> None:
+        """Set when ``submission_id`` is next checked and how often it was re-published."""
+        with self._tx() as db:
+            db.execute(
+                self._q("UPDATE {table} SET next_check = ?, attempts = ? WHERE submission_id = ?"),
+                (next_check, attempts, submission_id),
+            )
+
+    def give_up(self, submission_id: str, records: Sequence[OutRecord], next_check: float) -> None:
+        """Replace a submission's outputs by its dead letter (state GIVEN_UP), kept until that is logged."""
+        with self._tx() as db:
+            db.execute(
+                self._q(_GIVE_UP),
+                (encode_records(records), GIVEN_UP, next_check, submission_id),
+            )
+
+    def size(self) -> int:
+        """How many submissions are kept."""
+        with self._tx() as db:
+            self._count = int(db.execute(self._q("SELECT COUNT(*) FROM {table}")).fetchone()[0])
+        return self._count
+
+    def oldest(self) -> float | None:
+        """When the longest-kept submission was accepted (Unix seconds), or None when empty."""
+        with self._tx() as db:
+            row = db.execute(self._q("SELECT MIN(accepted_at) FROM {table}")).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def close(self) -> None:
+        """Close the database connection. Idempotent."""
+        with self._lock:
+            self._conn.close()

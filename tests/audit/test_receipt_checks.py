@@ -1,0 +1,99 @@
+"""Receipts on crx.receipts: only a receipt signed by the named partner's registered, usable signing key becomes
+a DELIVERY_RECEIPT; an unsigned, altered, foreign-signed or revoked-key receipt becomes an ERROR event
+(UNVERIFIABLE_RECEIPT, a commitment to its bytes) and is counted, never a crash or a delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from schemas import RECEIPT
+from services.audit.sqlite_store import SqliteAuditStore
+from services.audit.writer import AuditWriter
+from services.kernel.codec import codec
+from services.kernel.config import Settings
+from services.kernel.envelope import attach_signature
+from services.kernel.metrics import ServiceMetrics
+from services.kernel.suites import signature_alg
+from services.keys.lifecycle import set_status
+from services.keys.ring import KeyRing
+
+
+def receipt(keyring: KeyRing, party: str, *, signer: str | None = None, outcome: str = "ACCEPTED") -> bytes:
+    """A receipt from ``party`` signed with ``signer``'s active signing key (``party`` by default)."""
+    now = dt.datetime.now(dt.UTC)
+    entry = keyring.registry.active(signer or party, "signing", now)
+    fields: dict[str, Any] = {
+        "receipt_id": f"r-{party}-{outcome}", "message_id": "m-1", "correlation_id": "s-1", "party": party,
+        "channel": f"out.{party}", "outcome": outcome, "reason": None,
+        "envelope_sha256": hashlib.sha256(b"envelope").digest(), "received_at": now,
+        "signer_key_id": entry.key_id, "signature": None,
+    }  # fmt: skip
+    unsigned = codec(RECEIPT).encode(fields)
+    key = keyring.store.load(signer or party, entry.key_id)
+    return attach_signature(unsigned, signature_alg(entry.algorithm).sign(key, unsigned))
+
+
+def _writer(settings: Settings, keyring: KeyRing) -> AuditWriter:
+    registry = CollectorRegistry()
+    store = SqliteAuditStore(":memory:", origin=settings.audit_log_origin)
+    return AuditWriter(settings, keyring, store, b"secret", ServiceMetrics.create(registry), registry)
+
+
+async def _handle(writer: AuditWriter, settings: Settings, value: bytes) -> list[dict[str, Any]]:
+    topic = settings.topic("receipts")
+    out = await writer.handle([ConsumerRecord(topic, 0, 0, 0, 0, None, value, None, 0, len(value), ())])
+    assert out == []  # never a dead letter: a receipt that does not verify is logged as an error instead
+    return writer.store.events()
+
+
+def _flip(value: bytes, at: int) -> bytes:
+    changed = bytearray(value)
+    changed[at] ^= 0x01
+    return bytes(changed)
+
+
+async def test_a_genuine_receipt_is_logged_as_a_delivery_receipt(settings: Settings, keyring: KeyRing) -> None:
+    writer = _writer(settings, keyring)
+    [event] = await _handle(writer, settings, receipt(keyring, "FR"))
+    assert (event["event_type"], event["actor"], event["outcome"], event["recipients"]) == (
+        "DELIVERY_RECEIPT", "FR", "accepted", ["FR"],
+    )  # fmt: skip
+    assert writer.receipts.labels("accepted")._value.get() == 1
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "altered", "signed-by-another-party", "revoked-key"])
+async def test_an_unverifiable_receipt_is_an_error_event_not_a_delivery(
+    settings: Settings, keyring: KeyRing, forgery: str
+) -> None:
+    genuine = receipt(keyring, "FR")
+    if forgery == "unsigned":
+        value = codec(RECEIPT).encode(codec(RECEIPT).decode(genuine) | {"signature": None})
+    elif forgery == "altered":
+        value = _flip(genuine, 30)  # inside the receipt id: the signature no longer matches
+    elif forgery == "signed-by-another-party":
+        value = receipt(keyring, "FR", signer="PL")  # PL's key, FR's name: the key id is not FR's
+    elif forgery == "revoked-key":
+        entry = keyring.registry.active("FR", "signing", dt.datetime.now(dt.UTC))
+        set_status(keyring, "FR", entry.key_id, "revoked")
+        value = genuine
+    writer = _writer(settings, keyring)
+    [event] = await _handle(writer, settings, value)
+    assert (event["event_type"], event["reason"], event["outcome"]) == ("ERROR", "UNVERIFIABLE_RECEIPT", "rejected")
+    assert event["payload_commitment"] is not None
+    assert writer.receipts.labels("unverifiable")._value.get() == 1
+    assert not writer.store.events(event_type="DELIVERY_RECEIPT")
+
+
+async def test_bytes_that_are_no_receipt_are_an_error_event(settings: Settings, keyring: KeyRing) -> None:
+    """Not a receipt at all: refused like an unsigned one (an ERROR event committing to the bytes), never a
+    dead letter full of whatever was written there."""
+    writer = _writer(settings, keyring)
+    [event] = await _handle(writer, settings, b"\xc3\x01not a receipt at all")
+    assert (event["event_type"], event["outcome"]) == ("ERROR", "rejected")
+    assert not writer.store.events(event_type="DELIVERY_RECEIPT")
