@@ -9,12 +9,17 @@ UPGRADE ?=
 BROKERS ?= 1
 SECURE ?=
 KAFKA ?=
+# make chaos: which brokers, and optionally which faults, how many records, which seed (tools/chaos).
+CHAOS_BROKERS ?= embedded,apache
+FAULTS ?=
+RECORDS ?= 1000
+SEED ?=
 # The integration tests that also run on Apache Kafka (make test-apache); tests/kafka runs on it in make test.
 APACHE_TESTS := tests/integration/test_pipeline.py tests/integration/test_nothing_lost.py \
                 tests/integration/test_deployment_keys.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-apache kafka lint lock lock-check deps-latest lxml-matrix bench clean
+.PHONY: help install run test test-apache chaos kafka lint lock lock-check deps-latest lxml-matrix bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +52,10 @@ test-apache: $(STAMP) ## pipeline, nothing-lost and separate-key-store tests aga
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
 	  echo "CRX_TEST_KAFKA=apache $(BIN)/pytest -q $(APACHE_TESTS)"; CRX_TEST_KAFKA=apache $(BIN)/pytest -q $(APACHE_TESTS); \
 	else echo "test-apache: skipped: no java or mvn on PATH (Apache Kafka needs Java 17+ and Maven)"; fi
+
+chaos: $(STAMP) ## fault per row, services as processes, embedded then Apache Kafka (var/chaos); FAULTS=a,b RECORDS=N SEED=N
+	$(BIN)/python -m tools.chaos --broker $(CHAOS_BROKERS) --records $(RECORDS) $(if $(FAULTS),--faults $(FAULTS)) \
+	  $(if $(SEED),--seed $(SEED)) --out var/chaos
 
 kafka: $(STAMP) ## Apache Kafka (KRaft) on loopback until Ctrl-C; BROKERS=3, SECURE=1 (deploy/kafka's SASL_SSL + ACLs)
 	$(BIN)/python -m tools.kafka start --brokers $(BROKERS) $(if $(SECURE),--secure)

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.keys", "tests.fixtures.postgres"]
+pytest_plugins = [
+    "tests.fixtures.containers",  # first: broker and postgres import it (so it is registered, and rewritten, once)
+    "tests.fixtures.broker",
+    "tests.fixtures.keys",
+    "tests.fixtures.postgres",
+]
 
 TESTS = Path(__file__).parent
 BROKER_DIR = "integration"  # tests/kafka/test_distribution.py checks jars, and runs no broker

@@ -216,8 +216,18 @@ class AuditWriter:
         event stands; the other is refused, counted, logged, and itself recorded as an ERROR event (its bytes
         committed to, not kept) so the log shows the attempt."""
         self.conflicts.inc(len(refused))
-        ids = [str(self._audit_codec.decode(leaf)["event_id"]) for leaf in refused]
-        self._log.error("event id logged again with other bytes: refused", event_ids=ids)
+        for leaf in refused:
+            event = self._audit_codec.decode(leaf)
+            index = self.store.index_of(str(event["event_id"]))
+            logged = self._audit_codec.decode(self.store.leaf(index)) if index is not None else {}
+            differ = sorted(k for k in event if logged.get(k) != event[k])  # field names only, never values
+            self._log.error(
+                "event id logged again with other bytes: refused",
+                event_id=str(event["event_id"]),
+                event_type=str(event["event_type"]),
+                component=str(event["component"]),
+                fields=differ,
+            )
         now = dt.datetime.now(dt.UTC)
         self.store.append([self._error_event("EVENT_ID_CONFLICT", leaf, now) for leaf in refused])
 

@@ -217,7 +217,12 @@ def _authentic(settings: Settings, keyring: KeyRing, letter: dict[str, Any], now
     if (
         opened.message_id != letter["dead_letter_id"]
         or expected_id != letter["dead_letter_id"]
-        or opened.envelope["content_type"] != sealed_content_type(letter["stage"], letter["jurisdiction"])
+        or opened.envelope["content_type"]
+        != sealed_content_type(
+            letter["stage"],
+            letter["jurisdiction"],
+            (letter["source_topic"], letter["source_partition"], letter["source_offset"]),
+        )
     ):
         raise refused
     return original

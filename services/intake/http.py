@@ -10,9 +10,10 @@
 - The body is read as a stream. Up to the payload limit it is published: ``202`` with the submission id
   when it is on the feed, ``422`` with the reason when it was refused at the door (unknown adapter) and
   dead-lettered. A larger body is hashed and discarded as it arrives (never held whole), dead-lettered with
-  its size and digest, and answered ``413``. ``503`` with ``Retry-After`` when the broker is unavailable
-  (``BROKER_UNAVAILABLE``) or the intake's outbox is full (``OUTBOX_FULL``); retrying with the same key is
-  then safe.
+  its size and digest, and answered ``413``. ``503`` with ``Retry-After`` when the broker did not confirm
+  (``BROKER_UNAVAILABLE``: the submission may be taken in all the same, since the intake kept it; retrying
+  with the same key, or the same body, is safe and answers with the same id) or the intake's outbox is full
+  (``OUTBOX_FULL``: nothing was taken in).
 
 Every answer that carries a submission id is a promise: what was published for it is in the intake's outbox
 before the answer, and is published again until the audit log shows it delivered, refused by policy or

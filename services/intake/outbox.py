@@ -1,9 +1,11 @@
 """The intake's outbox: every accepted submission kept until the audit log shows it settled.
 
 A 202 is a promise, and Kafka can lose acknowledged records (a broker that keeps them in memory, an unclean
-leader election, a lost volume). So the intake keeps what it produced for each accepted submission (the
-sealed feed envelope and its COLLECTION event, or a dead letter and its event: ciphertext and ids only, no
-personal data in clear) after the broker acknowledged it and before it answers. The reconciler
+leader election, a lost volume). So the intake keeps what it produces for each submission (the sealed feed
+envelope and its COLLECTION event, or a dead letter and its event: ciphertext and ids only, no personal data
+in clear) before it sends them, so before it answers; a submission sent again (a client's retry after a 503,
+a drop-directory file claimed again) is sent with the bytes kept, never sealed a second time, so every
+stage downstream sees one envelope per submission id. The reconciler
 (``reconciler.py``) re-publishes what is still unsettled after a while, with the same bytes and so the same
 ids (every consumer downstream is idempotent), and deletes what is settled.
 
@@ -31,9 +33,9 @@ from services.kernel.errors import ConfigError, CrxError, TransientError
 from services.kernel.kafka import OutRecord
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
-_COLUMNS = "submission_id, jurisdiction, accepted_at, next_check, attempts, state, records"
-_INSERT = f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (submission_id) DO NOTHING"  # noqa: S608
-_DUE = f"SELECT {_COLUMNS} FROM {{table}} WHERE next_check <= ? ORDER BY next_check LIMIT ?"  # noqa: S608 - constants
+_COLUMNS = "submission_id, jurisdiction, accepted_at, next_check, attempts, state, records, result"
+_INSERT = f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (submission_id) DO NOTHING"  # noqa: S608
+_DUE = f"SELECT {_COLUMNS} FROM {{table}} WHERE state <> 'settled' AND next_check <= ? ORDER BY next_check LIMIT ?"  # noqa: S608
 _GIVE_UP = "UPDATE {table} SET records = ?, state = ?, attempts = 0, next_check = ? WHERE submission_id = ?"
 _DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -43,12 +45,13 @@ CREATE TABLE IF NOT EXISTS {table} (
     next_check DOUBLE PRECISION NOT NULL,
     attempts INTEGER NOT NULL,
     state TEXT NOT NULL,
-    records {blob} NOT NULL
+    records {blob} NOT NULL,
+    result TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {index} ON {table} (next_check)
 """
 
-OPEN, GIVEN_UP = "open", "given_up"
+OPEN, GIVEN_UP, SETTLED = "open", "given_up", "settled"  # a settled row keeps its id and result, not its bytes
 
 
 class OutboxFull(CrxError, retriable=True, dead_letter=False, reason_code="OUTBOX_FULL"):
@@ -67,6 +70,16 @@ class Kept:
     attempts: int
     state: str  # OPEN, or GIVEN_UP once its records are the intake's dead letter
     records: tuple[OutRecord, ...]
+    result: str = ""  # what the intake answered: "" accepted, else the reason it was dead-lettered at the door
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A submission the outbox knows: its kept outputs (none once settled) and the answer it was given."""
+
+    records: tuple[OutRecord, ...]
+    result: str
+    settled: bool
 
 
 def encode_records(records: Sequence[OutRecord]) -> bytes:
@@ -164,27 +177,59 @@ class Outbox:
         if self._count + count > self._limit:
             raise OutboxFull(f"the intake keeps {self._limit} unsettled submissions at most")
 
-    def keep(self, submissions: Sequence[tuple[str, str, Sequence[OutRecord]]], now: float, first_check: float) -> None:
-        """Keep (submission id, jurisdiction, outputs) of each accepted submission, first checked at
+    def keep(
+        self, submissions: Sequence[tuple[str, str, Sequence[OutRecord], str]], now: float, first_check: float
+    ) -> None:
+        """Keep (submission id, jurisdiction, outputs, result) of each submission, first checked at
         ``now + first_check``. A submission kept already (a retry) keeps its first row."""
-        rows = [(sid, jur, now, now + first_check, 0, OPEN, encode_records(recs)) for sid, jur, recs in submissions]
+        rows = [
+            (sid, jur, now, now + first_check, 0, OPEN, encode_records(recs), result)
+            for sid, jur, recs, result in submissions
+        ]
         if not rows:
             return
         with self._tx() as db:
             db.executemany(self._q(_INSERT), rows)
         self._count += len(rows)
 
+    def stored(self, submission_ids: Sequence[str]) -> dict[str, Stored]:
+        """Those of ``submission_ids`` that are here, unsettled (their kept outputs: a retried submission is
+        sent again with its first bytes, never sealed a second time) or settled within ``idempotency_ttl``
+        (nothing to send: the answer stands)."""
+        found: dict[str, Stored] = {}
+        ids = list(dict.fromkeys(submission_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT submission_id, records, result, state FROM {{table}} WHERE submission_id IN ({marks})"  # noqa: S608
+            with self._tx() as db:
+                rows = db.execute(self._q(query), chunk).fetchall()
+            for sid, records, result, state in rows:
+                settled = state == SETTLED
+                found[str(sid)] = Stored(() if settled else decode_records(bytes(records)), str(result), settled)
+        return found
+
     def due(self, now: float, limit: int) -> list[Kept]:
         """Up to ``limit`` kept submissions whose next check is due, the longest waiting first."""
         with self._tx() as db:
             rows = db.execute(self._q(_DUE), (now, limit)).fetchall()
-        return [Kept(r[0], r[1], r[2], r[3], r[4], r[5], decode_records(bytes(r[6]))) for r in rows]
+        return [Kept(r[0], r[1], r[2], r[3], r[4], r[5], decode_records(bytes(r[6])), r[7]) for r in rows]
 
-    def settle(self, submission_ids: Sequence[str]) -> None:
-        """Forget settled submissions."""
+    def settle(self, submission_ids: Sequence[str], forget_at: float) -> None:
+        """Mark submissions settled: their bytes are dropped, their id and answer kept until ``forget_at``
+        (a late retry is answered, not sealed again), then ``purge`` forgets them."""
         if submission_ids:
+            rows = [(SETTLED, b"", forget_at, s) for s in submission_ids]
             with self._tx() as db:
-                db.executemany(self._q("DELETE FROM {table} WHERE submission_id = ?"), [(s,) for s in submission_ids])
+                db.executemany(
+                    self._q("UPDATE {table} SET state = ?, records = ?, next_check = ? WHERE submission_id = ?"), rows
+                )
+            self._count -= len(rows)
+
+    def purge(self, now: float) -> None:
+        """Forget the settled submissions whose time is up."""
+        with self._tx() as db:
+            db.execute(self._q("DELETE FROM {table} WHERE state = 'settled' AND next_check <= ?"), (now,))
 
     def reschedule(self, submission_id: str, next_check: float, attempts: int) -> None:
         """Set when ``submission_id`` is next checked and how often it was re-published."""
@@ -203,15 +248,17 @@ class Outbox:
             )
 
     def size(self) -> int:
-        """How many submissions are kept."""
+        """How many unsettled submissions are kept."""
         with self._tx() as db:
-            self._count = int(db.execute(self._q("SELECT COUNT(*) FROM {table}")).fetchone()[0])
+            self._count = int(
+                db.execute(self._q("SELECT COUNT(*) FROM {table} WHERE state <> 'settled'")).fetchone()[0]
+            )
         return self._count
 
     def oldest(self) -> float | None:
         """When the longest-kept submission was accepted (Unix seconds), or None when empty."""
         with self._tx() as db:
-            row = db.execute(self._q("SELECT MIN(accepted_at) FROM {table}")).fetchone()
+            row = db.execute(self._q("SELECT MIN(accepted_at) FROM {table} WHERE state <> 'settled'")).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def close(self) -> None:

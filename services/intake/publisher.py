@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.base import get_adapter
-from services.intake.outbox import Outbox
+from services.intake.outbox import Outbox, Stored
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
@@ -99,19 +99,29 @@ class FeedPublisher:
     async def publish(self, submissions: Sequence[Submission], now: dt.datetime) -> list[PushResult]:
         """Publish ``submissions`` as one batch; returns once every output is acknowledged.
 
-        Raises TransientError if the broker does not acknowledge or the outbox cannot keep them (nothing is
-        then promised; publishing again is safe because ids are stable), OutboxFull before anything is sent
+        With an outbox, what is sent is kept first, and a submission kept already (the same id: a retry) is
+        sent with its kept bytes. Raises TransientError if the broker does not acknowledge or the outbox
+        cannot keep them (nothing is confirmed; what was kept is published by the reconciler, and publishing
+        again is safe: the same ids and, with the outbox, the same bytes), OutboxFull before anything is sent
         when the outbox is full, and any other error that is not a payload's fault (``errors.handling``: a key
         not there yet) before anything is sent.
         """
+        sids = [submission_id_of(sub) for sub in submissions]
+        stored: dict[str, Stored] = {}
         if self._outbox is not None:
-            self._outbox.room(len(submissions))
-        kept: list[tuple[str, str, list[OutRecord]]] = []
+            stored = await asyncio.to_thread(self._outbox.stored, sids)
+            self._outbox.room(len(set(sids) - set(stored)))
+        kept: list[tuple[str, str, list[OutRecord], str]] = []
+        again: list[OutRecord] = []  # kept earlier, not settled: sent again as they are
         results = []
-        for sub in submissions:
-            sid = submission_id_of(sub)
+        for sub, sid in zip(submissions, sids, strict=True):
+            if sid in stored:
+                known = stored[sid]
+                again.extend(known.records)
+                results.append(PushResult(sid, sub.jurisdiction, not known.result, known.result or None))
+                continue
             try:
-                kept.append((sid, sub.jurisdiction, self._accept(sub, sid, now)))
+                kept.append((sid, sub.jurisdiction, self._accept(sub, sid, now), ""))
                 results.append(PushResult(sid, sub.jurisdiction, True))
             except CrxError as exc:
                 if handling(exc) == "retry":
@@ -124,14 +134,15 @@ class FeedPublisher:
                     jurisdiction=sub.jurisdiction if sub.jurisdiction in self._settings.jurisdictions else None,
                     now=now,
                 )
-                kept.append((sid, sub.jurisdiction, letter))
+                kept.append((sid, sub.jurisdiction, letter, exc.reason_code))
                 results.append(PushResult(sid, sub.jurisdiction, False, exc.reason_code))
-        await self._producer.send_all([r for _, _, records in kept for r in records])
         await self._keep(kept)
+        await self._producer.send_all([r for _, _, records, _ in kept for r in records] + again)
         return results
 
-    async def _keep(self, kept: list[tuple[str, str, list[OutRecord]]]) -> None:
-        """Keep what was published in the outbox (when there is one), off the event loop: a durable write."""
+    async def _keep(self, kept: list[tuple[str, str, list[OutRecord], str]]) -> None:
+        """Keep what is about to be sent in the outbox (when there is one; a submission kept already keeps its
+        row), off the event loop: a durable write."""
         if self._outbox is not None:
             first = min(self._settings.reconcile_interval_seconds, self._settings.reconcile_after_seconds or 1.0)
             await asyncio.to_thread(self._outbox.keep, kept, time.time(), first)
@@ -146,6 +157,11 @@ class FeedPublisher:
         """
         sid = stable_submission_id(jurisdiction, idempotency_key, payload_sha256)
         error = PayloadTooLarge(f"payload exceeds the limit of {self._settings.max_payload_bytes} bytes")
+        if self._outbox is not None:
+            stored = await asyncio.to_thread(self._outbox.stored, [sid])
+            if sid in stored:
+                await self._producer.send_all(stored[sid].records)
+                return PushResult(sid, jurisdiction, False, error.reason_code)
         outputs = self._dead.records(
             error,
             value=b"",
@@ -157,8 +173,8 @@ class FeedPublisher:
         )
         if self._outbox is not None:
             self._outbox.room(1)
+        await self._keep([(sid, jurisdiction, outputs, error.reason_code)])
         await self._producer.send_all(outputs)
-        await self._keep([(sid, jurisdiction, outputs)])
         return PushResult(sid, jurisdiction, False, error.reason_code)
 
     def _feed_signer(self, jurisdiction: str, now: dt.datetime) -> str:

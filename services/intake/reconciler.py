@@ -126,9 +126,10 @@ class Reconciler:
                 else:
                     acted += await self._unsettled(kept, now)
                 await asyncio.sleep(0)  # the HTTP intake keeps answering during a long pass
-            self._outbox.settle(settled)
+            self._outbox.settle(settled, now + self._settings.idempotency_ttl_seconds)
             if len(due) < PASS_LIMIT:
                 break
+        self._outbox.purge(now)
         self.unsettled.set(self._outbox.size())
         oldest = self._outbox.oldest()
         self.oldest.set(0.0 if oldest is None else max(0.0, now - oldest))

@@ -23,18 +23,27 @@ from services.kernel.metrics import ServiceMetrics
 DLQ_CHANNEL = "dlq"
 
 
-def sealed_content_type(stage: str, jurisdiction: str | None) -> str:
+def sealed_content_type(stage: str, jurisdiction: str | None, source: tuple[str, int, int]) -> str:
     """The content type a dead letter's sealed payload carries: it binds, under the broker's signature, the
-    stage and the jurisdiction that the letter states in clear (a replay checks them)."""
-    return f"raw/dead-letter;stage={stage};jurisdiction={jurisdiction or ''}"
+    stage, the jurisdiction and the source (topic, partition, offset) that the letter states in clear (a
+    replay checks them; the id binds them only where it derives from them)."""
+    topic, partition, offset = source
+    return f"raw/dead-letter;stage={stage};jurisdiction={jurisdiction or ''};source={topic}/{partition}/{offset}"
+
+
+# Stages whose input is the intake's own feed envelope: the same bytes every time the intake publishes the
+# submission (its reconciler publishes an unsettled one again, at another offset), so their dead letters are
+# identified by submission and payload, not by offset: the second publication is the same dead letter.
+BY_SUBMISSION = frozenset({"normaliser"})
 
 
 def dead_letter_id(
     stage: str, source_topic: str, partition: int, offset: int, submission_id: str | None, value_sha256: bytes
 ) -> str:
-    """A dead letter's stable id: from where it was consumed, or (refused at the door, never on a topic) from
-    its stage, submission and payload digest. The sealed payload carries it as its message id."""
-    if offset >= 0:
+    """A dead letter's stable id: from its stage, submission and payload digest when it was refused at the door
+    (never on a topic) or by a stage in ``BY_SUBMISSION``, else from where it was consumed. The sealed payload
+    carries it as its message id."""
+    if offset >= 0 and not (submission_id is not None and stage in BY_SUBMISSION):
         return stable_id("dlq", source_topic, str(partition), str(offset))
     return stable_id("dlq", stage, submission_id or "", value_sha256.hex())
 
@@ -125,7 +134,7 @@ class DeadLetters:
                     correlation_id=submission_id or dl_id,
                     sender=self._settings.broker_party,
                     recipient=self._settings.broker_party,
-                    content_type=sealed_content_type(self._stage, jurisdiction),
+                    content_type=sealed_content_type(self._stage, jurisdiction, (source_topic, partition, offset)),
                 ),
                 now,
             )

@@ -93,7 +93,7 @@ class Normaliser(BrokerStage):
             if len(opened.plaintext) > self._settings.max_payload_bytes:
                 raise PayloadTooLarge("payload exceeds the configured limit")
             adapter_name = str(opened.envelope["content_type"]).removeprefix("feed/")
-            received = dt.datetime.fromtimestamp(rec.timestamp / 1000, dt.UTC)
+            received = opened.envelope["created_at"]  # sealed at the intake: the same on every publication
             canonical = get_adapter(adapter_name).parse(opened.plaintext, ParseContext(jurisdiction, received))
             unmapped = self._check_codes(canonical, jurisdiction)
             return [

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.intake.outbox import GIVEN_UP, OPEN, Outbox, OutboxFull, decode_records, encode_records
+from services.intake.outbox import GIVEN_UP, OPEN, Outbox, OutboxFull, Stored, decode_records, encode_records
 from services.kernel.config import Settings
 from services.kernel.kafka import OutRecord
 from tests.fixtures.postgres import postgres_dsn  # noqa: F401 - the fixture
@@ -44,8 +44,8 @@ def outbox(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -
 
 
 def test_kept_submissions_come_due_in_order_and_leave_when_settled(outbox: Outbox) -> None:
-    outbox.keep([("s1", "DE", RECORDS), ("s2", "FR", RECORDS[:1])], now=100.0, first_check=5.0)
-    outbox.keep([("s1", "DE", RECORDS[:1])], now=101.0, first_check=5.0)  # a retry keeps the first row
+    outbox.keep([("s1", "DE", RECORDS, ""), ("s2", "FR", RECORDS[:1], "")], now=100.0, first_check=5.0)
+    outbox.keep([("s1", "DE", RECORDS[:1], "")], now=101.0, first_check=5.0)  # a retry keeps the first row
     assert outbox.due(104.0, 10) == []
     due = outbox.due(105.0, 10)
     assert [(k.submission_id, k.jurisdiction, k.state, k.attempts) for k in due] == [
@@ -60,16 +60,22 @@ def test_kept_submissions_come_due_in_order_and_leave_when_settled(outbox: Outbo
     assert (s1.submission_id, s1.attempts) == ("s1", 1)
     assert (s2.state, s2.attempts, s2.records) == (GIVEN_UP, 0, tuple(RECORDS[1:]))
     assert outbox.oldest() == 100.0 and outbox.size() == 2
-    outbox.settle(["s1", "s2"])
+    assert outbox.stored(["s1", "nope"]) == {"s1": Stored(tuple(RECORDS), "", settled=False)}
+    outbox.settle(["s1", "s2"], forget_at=1000.0)
     assert outbox.size() == 0 and outbox.oldest() is None and outbox.due(1e12, 10) == []
+    assert outbox.stored(["s1"]) == {"s1": Stored((), "", settled=True)}  # the answer stands, the bytes are gone
+    outbox.purge(999.0)
+    assert set(outbox.stored(["s1", "s2"])) == {"s1", "s2"}
+    outbox.purge(1000.0)
+    assert outbox.stored(["s1", "s2"]) == {}
 
 
 def test_a_full_outbox_refuses_before_anything_is_published(outbox: Outbox) -> None:
     outbox.room(3)
-    outbox.keep([("a", "DE", RECORDS), ("b", "DE", RECORDS)], now=1.0, first_check=1.0)
+    outbox.keep([("a", "DE", RECORDS, ""), ("b", "DE", RECORDS, "UNKNOWN_ADAPTER")], now=1.0, first_check=1.0)
     outbox.room(1)
     with pytest.raises(OutboxFull):
         outbox.room(2)
-    outbox.settle(["a"])
+    outbox.settle(["a"], forget_at=10.0)
     outbox.size()  # what the reconciler's pass does: the count is refreshed
     outbox.room(2)
