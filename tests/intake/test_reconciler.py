@@ -25,7 +25,7 @@ from services.intake.settlement import LogSettlement
 from services.kernel.config import Settings
 from services.kernel.errors import TransientError
 from services.keys.ring import KeyRing
-from tests.integration.helpers import PARTNERS, sample_json, wait_for
+from tests.integration.helpers import PARTNERS, read_topic, sample_json, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +122,24 @@ async def test_without_the_writers_log_nothing_is_taken_for_unsettled(settings: 
     with pytest.raises(TransientError, match="no audit log"):
         await source.states(["s-1"])
     assert not (tmp_path / "elsewhere").exists()
+
+
+async def test_a_late_retry_of_a_settled_submission_is_answered_and_not_sealed_again(
+    settings: Settings, keyring: KeyRing, broker: EmbeddedBroker
+) -> None:
+    """Once settled, a submission keeps only its id and answer in the outbox; the same submission sent again
+    (a client's late retry) gets the same answer and nothing reaches the feed a second time."""
+    local = fast(settings, broker)
+    pipeline = Pipeline.build(local, keyring, partners=PARTNERS)
+    await pipeline.start()
+    try:
+        [sub] = submissions(1, "LATE")
+        [first] = await pipeline.publisher.publish([sub], dt.datetime.now(dt.UTC))
+        await wait_for(lambda: account(pipeline.store, [first.submission_id]).complete, seconds=60)
+        await wait_for(lambda: pipeline.intake.outbox.size() == 0, seconds=30)  # settled: bytes dropped
+        assert pipeline.intake.outbox.stored([first.submission_id])[first.submission_id].settled
+        [again] = await pipeline.publisher.publish([sub], dt.datetime.now(dt.UTC))
+        assert again == first
+    finally:
+        await pipeline.stop()
+    assert len(await read_topic(local, local.topic("feed.DE"))) == 1
