@@ -47,15 +47,15 @@ def start_echo(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
-async def test_kill_9_mid_batch_leaves_no_duplicate_and_loses_nothing(cluster3: KafkaCluster) -> None:
-    """2,000 records through a service killed with SIGKILL six times at random moments, then run to the end:
-    the committed output is exactly the input, once each; aborted transactions stay invisible."""
+async def loaded_input(cluster: KafkaCluster, count: int) -> tuple[Settings, list[bytes]]:
+    """Settings of a fresh topic prefix on ``cluster`` (2 partitions, replication 3), with ``count`` distinct
+    records already on its ``in`` topic (acks=all); returns them with the records."""
     settings = load_settings(
-        None, {}, kafka_bootstrap=cluster3.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        None, {}, kafka_bootstrap=cluster.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
         topic_partitions=2, topic_replication=3,
     )  # fmt: skip
     await ensure_topics(settings, [settings.topic("in"), settings.topic("out")])
-    inputs = [f"record-{i:05d}".encode() for i in range(2_000)]
+    inputs = [f"record-{i:05d}".encode() for i in range(count)]
     producer = AIOKafkaProducer(**client_options(settings), acks="all")
     await producer.start()
     try:
@@ -64,6 +64,13 @@ async def test_kill_9_mid_batch_leaves_no_duplicate_and_loses_nothing(cluster3: 
         await producer.flush()
     finally:
         await producer.stop()
+    return settings, inputs
+
+
+async def test_kill_9_mid_batch_leaves_no_duplicate_and_loses_nothing(cluster3: KafkaCluster) -> None:
+    """2,000 records through a service killed with SIGKILL six times at random moments, then run to the end:
+    the committed output is exactly the input, once each; aborted transactions stay invisible."""
+    settings, inputs = await loaded_input(cluster3, 2_000)
 
     env, rng = echo_environ(settings, "on"), random.Random(7)  # noqa: S311 - kill times, not secrets
     for _ in range(6):
@@ -94,20 +101,7 @@ async def test_a_rebalance_with_batches_in_flight_repeats_nothing(cluster3: Kafk
     """A second replica joins while the first is in the middle of slow batches, then leaves: each rebalance
     waits for the batch in flight (aiokafka commits transactional offsets without the group generation, so
     a new owner that read the committed offset before that batch's commit would process it again)."""
-    settings = load_settings(
-        None, {}, kafka_bootstrap=cluster3.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
-        topic_partitions=2, topic_replication=3,
-    )  # fmt: skip
-    await ensure_topics(settings, [settings.topic("in"), settings.topic("out")])
-    inputs = [f"record-{i:05d}".encode() for i in range(1_000)]
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
-    await producer.start()
-    try:
-        for value in inputs:
-            await producer.send(settings.topic("in"), value, key=value[-1:])
-        await producer.flush()
-    finally:
-        await producer.stop()
+    settings, inputs = await loaded_input(cluster3, 1_000)
 
     slow = {"ECHO_BATCH_SECONDS": "0.3", "CRX_BATCH_MAX_RECORDS": "20"}
     first, mode = start_echo(echo_environ(settings, "on") | slow)
