@@ -16,8 +16,9 @@ ENVELOPE: Final = "envelope"
 AUDIT_EVENT: Final = "audit_event"
 RECEIPT: Final = "receipt"
 DEAD_LETTER: Final = "dead_letter"
+CASE_NOTICE: Final = "case_notice"
 
-ALL = (CANONICAL_RECORD, ENVELOPE, AUDIT_EVENT, RECEIPT, DEAD_LETTER)
+ALL = (CANONICAL_RECORD, ENVELOPE, AUDIT_EVENT, RECEIPT, DEAD_LETTER, CASE_NOTICE)
 
 
 def load_json(name: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ GENERATED from schemas/*.avsc by tools/avro_typeddict.py: do not edit. After cha
 tests/schemas/test_records_types.py fails while this file and the schemas disagree. The tool's docstring says how Avro
 maps to Python (every field a required key, enums as Literal, logical types). Top-level records: ``canonical_record`` ->
 ``CriminalRecord``, ``envelope`` -> ``Envelope``, ``audit_event`` -> ``AuditEvent``, ``receipt`` -> ``Receipt``,
-``dead_letter`` -> ``DeadLetter``.
+``dead_letter`` -> ``DeadLetter``, ``case_notice`` -> ``CaseNotice``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,24 @@ MessageTypeSymbol = Literal["NOTIFICATION", "UPDATE", "DELETION", "REQUEST", "RE
 
 # Symbols of the Avro enum ``crx.v1.Urgency``.
 UrgencySymbol = Literal["NORMAL", "URGENT"]
+
+
+# Symbols of the Avro enum ``crx.v1.CaseMessage`` (enum default 'OTHER': decoding maps a symbol this version lacks to
+# it).
+CaseMessageSymbol = Literal["OTHER", "CANCELLATION", "MORE_INFORMATION_REQUEST", "MORE_INFORMATION"]
+
+
+# Symbols of the Avro enum ``crx.v1.ResponseOutcome`` (enum default 'OTHER': decoding maps a symbol this version lacks
+# to it).
+ResponseOutcomeSymbol = Literal[
+    "OTHER",
+    "CONVICTIONS_FOUND",
+    "NO_RECORD",
+    "NOT_A_NATIONAL",
+    "REFUSED_UNDER_NATIONAL_LAW",
+    "MULTIPLE_MATCHES",
+    "INSUFFICIENT_IDENTIFICATION",
+]
 
 
 class Header(TypedDict):
@@ -51,6 +69,14 @@ class Header(TypedDict):
     # The sender's own identifier of the message (e.g. an ECRIS message identifier), kept for correlation with the
     # national system.
     external_message_id: str | None
+    # The authority on whose behalf a REQUEST is made (a court, a prosecutor's office), as the requesting state names
+    # it: an institution, never a person. Null for other message types.
+    requesting_authority: str | None
+    # Null for an ordinary message: a REQUEST opens a case, a RESPONSE answers one.
+    case_message: CaseMessageSymbol | None
+    # The outcome of a RESPONSE; null for other message types. A format that does not say gets CONVICTIONS_FOUND or
+    # NO_RECORD from its adapter, by the convictions it carries.
+    outcome: ResponseOutcomeSymbol | None
 
 
 # Symbols of the Avro enum ``crx.v1.NameKind``.
@@ -317,6 +343,13 @@ class AuditEvent(TypedDict):
     rule: str | None
     # SHA-256(salt || payload), salt derived from the audit secret and message id.
     payload_commitment: bytes | None
+    # The message type of the record acted on (NOTIFICATION, REQUEST, RESPONSE, ...), with its case message after a '/'
+    # when it has one (REQUEST/CANCELLATION); CASE_NOTICE/<kind> for a case notice.
+    message_type: str | None
+    # For a REQUEST, the authority that asked (an institution, never a person): ECRIS-TCN Art. 31, CJIS 5.4.
+    requesting_authority: str | None
+    # For a REQUEST's disclosure and a case notice, the case's deadline (the requested state's working days).
+    deadline: dt.datetime | None
 
 
 # Symbols of the Avro enum ``crx.v1.ReceiptOutcome``.
@@ -367,3 +400,36 @@ class DeadLetter(TypedDict):
     # Single-object Envelope sealed to the broker (channel 'dlq') holding the original bytes; null when too large to
     # keep.
     sealed_payload: bytes | None
+
+
+# Symbols of the Avro enum ``crx.v1.CaseNoticeKind`` (enum default 'OTHER': decoding maps a symbol this version lacks to
+# it).
+CaseNoticeKindSymbol = Literal["OTHER", "REMINDER", "OVERDUE"]
+
+
+class CaseNotice(TypedDict):
+    """Avro record ``crx.v1.CaseNotice``. What crx tells a requested state about an open case: a reminder before the
+    deadline, a notice when it has passed. No personal data: the request is named by its ids, the person never.
+    """
+
+    # Stable: the same notice of the same case always has the same id.
+    notice_id: str | uuid.UUID
+    # REMINDER: the deadline is near; OVERDUE: it has passed. OTHER: what a reader gets for a kind added after it was
+    # built.
+    kind: CaseNoticeKindSymbol
+    # crx's id of the case: one per (request, requested state).
+    case_id: str
+    # The crx message id of the REQUEST (what its RESPONSE names in reply_to).
+    request_message_id: str
+    # The requesting state's own id of the request, e.g. its ECRIS message identifier.
+    request_external_id: str | None
+    # ISO 3166-1 alpha-2.
+    requesting_state: str
+    # ISO 3166-1 alpha-2: the recipient of this notice.
+    requested_state: str
+    purpose: str
+    # When crx delivered the request to the requested state: the day the deadline runs from.
+    received_at: dt.datetime
+    # The end of the last working day of the answer period, in the requested state's calendar.
+    deadline: dt.datetime
+    issued_at: dt.datetime

@@ -15,7 +15,16 @@ from typing import TypeVar
 from adapters.base import record_message_id
 from adapters.kit.languages import LATIN
 from adapters.kit.refs import REFERENCE_TABLES
-from schemas.records import Header, MessageTypeSymbol, NameKindSymbol, PersonName, Place, UrgencySymbol
+from schemas.records import (
+    CaseMessageSymbol,
+    Header,
+    MessageTypeSymbol,
+    NameKindSymbol,
+    PersonName,
+    Place,
+    ResponseOutcomeSymbol,
+    UrgencySymbol,
+)
 
 MAX_VERSION = 2**31 - 1  # source_record_version is an Avro int
 Symbol = TypeVar("Symbol", bound=str)  # a symbol of a schema enum (one of the ``...Symbol`` Literal aliases)
@@ -41,6 +50,9 @@ def header(
     deadline: dt.datetime | None = None,
     addressed_to: Sequence[str] = (),
     external_message_id: str | None = None,
+    requesting_authority: str | None = None,
+    case_message: CaseMessageSymbol | None = None,
+    outcome: ResponseOutcomeSymbol | None = None,
 ) -> Header:
     """The canonical header of version ``version`` of source record ``record_id`` of ``sender``.
 
@@ -62,6 +74,9 @@ def header(
         "reference_tables": REFERENCE_TABLES,
         "addressed_to": list(addressed_to),
         "external_message_id": external_message_id,
+        "requesting_authority": requesting_authority,
+        "case_message": case_message,
+        "outcome": outcome,
     }
 
 

@@ -114,6 +114,9 @@ class AuditEmitter:
         rule: str | None = None,
         payload: bytes | None = None,
         discriminator: str = "",
+        message_type: str | None = None,
+        requesting_authority: str | None = None,
+        deadline: dt.datetime | None = None,
     ) -> OutRecord:
         """An audit event as an output record keyed by submission (so one submission's events stay in order).
 
@@ -151,6 +154,9 @@ class AuditEmitter:
             "payload_commitment": (
                 self.commitment(message_id or submission_id or "", payload) if payload is not None else None
             ),
+            "message_type": message_type,
+            "requesting_authority": requesting_authority,
+            "deadline": deadline,
         }
         key = (submission_id or message_id or event_id).encode()
         return OutRecord(self.topic, self._codec.encode(record), key=key)

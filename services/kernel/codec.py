@@ -21,7 +21,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import fastavro
 
 import schemas
-from schemas.records import AuditEvent, CriminalRecord, DeadLetter, Envelope, Receipt
+from schemas.records import AuditEvent, CaseNotice, CriminalRecord, DeadLetter, Envelope, Receipt
 from services.kernel.errors import CodecError, ValidationError
 
 MAGIC = b"\xc3\x01"
@@ -143,6 +143,8 @@ def typed_codec(name: Literal["audit_event"]) -> Codec[AuditEvent]: ...
 def typed_codec(name: Literal["receipt"]) -> Codec[Receipt]: ...
 @overload
 def typed_codec(name: Literal["dead_letter"]) -> Codec[DeadLetter]: ...
+@overload
+def typed_codec(name: Literal["case_notice"]) -> Codec[CaseNotice]: ...
 def typed_codec(name: str) -> Codec[Any]:
     """Return the cached codec of ``name`` (one of ``schemas.ALL``), typed with that schema's TypedDict.
 

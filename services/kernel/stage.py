@@ -29,6 +29,12 @@ from services.keys.ring import KeyRing
 YIELD_SECONDS = 0.05  # the longest a batch holds the event loop without giving it a turn
 
 
+def message_type_label(header: Mapping[str, Any]) -> str:
+    """The audit events' ``message_type`` of a record: its type, then ``/`` and its case message if any."""
+    case_message = header.get("case_message")
+    return str(header["message_type"]) + (f"/{case_message}" if case_message else "")
+
+
 class BrokerStage:
     """Opener, sealer, audit emitter and dead letters of one stage; subclasses implement ``one``."""
 
@@ -82,8 +88,9 @@ class BrokerStage:
         **fields: Any,
     ) -> OutRecord:
         """The audit event of this stage's act on one canonical record, by the broker: message id, legal basis,
-        purpose, reply-to and source jurisdiction from the record's ``header``; ``fields`` as ``event`` takes
-        them (recipients, reason, rule, payload). Raises ValidationError if the event does not fit the schema."""
+        purpose, reply-to, source jurisdiction, message type (with its case message) and requesting authority
+        from the record's ``header``; ``fields`` as ``event`` takes them (recipients, reason, rule, payload,
+        deadline). Raises ValidationError if the event does not fit the schema."""
         return self._emitter.event(
             event_type,
             occurred_at=now,
@@ -95,6 +102,8 @@ class BrokerStage:
             purpose=header["purpose"],
             reply_to=header["reply_to"],
             source_jurisdiction=header["source_jurisdiction"],
+            message_type=message_type_label(header),
+            requesting_authority=header.get("requesting_authority"),
             **fields,
         )
 

@@ -400,6 +400,9 @@ def expected_record(p: Person, head: Header, table: CodeTable, received_at: dt.d
             "reference_tables": "crx-categories-1",
             "addressed_to": [],
             "external_message_id": f"{head.batch_number:08d}",
+            "requesting_authority": None,
+            "case_message": None,
+            "outcome": None,
         },
         "person": {
             "names": names,

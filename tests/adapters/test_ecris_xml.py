@@ -171,6 +171,9 @@ def test_fr_pl_sample_maps_every_section() -> None:
         "reference_tables": "crx-categories-1",
         "addressed_to": [],
         "external_message_id": "ECRIS-DE-SYNTH-2024-000101",
+        "requesting_authority": None,
+        "case_message": None,
+        "outcome": None,
     }
     assert [(n["kind"], n["family"], n["script"], n["transliteration"]) for n in who["names"]] == [
         ("CURRENT", "Exemplewicz", "Latn", None),

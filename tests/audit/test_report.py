@@ -39,6 +39,9 @@ def _leaf(
         "reason": None,
         "rule": None,
         "payload_commitment": None,
+        "message_type": None,
+        "requesting_authority": None,
+        "deadline": None,
     }
     return typed_codec(AUDIT_EVENT).encode(event)
 
