@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from services.audit import writer as audit
+from services.cases import service as cases
 from services.intake import service as intake
 from services.kernel.lifecycle import Component
 from services.kernel.runtime import Ports, Runtime
@@ -35,6 +36,7 @@ SERVICES: Mapping[str, Builder] = MappingProxyType(
         "intake": intake.build,
         "normaliser": normaliser.build,
         "router": router.build,
+        "cases": cases.build,
         "audit": audit.build,
     }
 )

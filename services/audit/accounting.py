@@ -84,6 +84,7 @@ class Accounting:
     refused: int = 0
     dead_lettered: int = 0
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    refusal_reasons: Counter[str] = field(default_factory=Counter)  # per REFUSAL event (one per recipient refused)
     pending: list[str] = field(default_factory=list)
     disclosures: int = 0
     receipts: int = 0
@@ -111,6 +112,7 @@ class Accounting:
             "refused": self.refused,
             "dead_lettered": self.dead_lettered,
             "dead_letter_reasons": dict(sorted(self.dead_letter_reasons.items())),
+            "refusal_reasons": dict(sorted(self.refusal_reasons.items())),
             "pending": len(self.pending),
             "receipts": self.receipts,
             "balanced": self.balanced,
@@ -132,6 +134,7 @@ def account(store: AuditStore, submission_ids: Iterable[str]) -> Accounting:
         accepted = _accepted(events)
         acc.disclosures += sum(len(e["recipients"]) for e in events if e["event_type"] == "DISCLOSURE")
         acc.receipts += len(accepted)
+        acc.refusal_reasons.update(e["reason"] or "-" for e in events if e["event_type"] == "REFUSAL")
         state = settlement(events)
         if state == "delivered":
             acc.delivered_records += 1

@@ -11,7 +11,21 @@ from typing import Any
 
 import click
 
-from services.cli import adapters, audit, broker, demo, dlq, envelope, intake, keys, normaliser, partner, push, router
+from services.cli import (
+    adapters,
+    audit,
+    broker,
+    cases,
+    demo,
+    dlq,
+    envelope,
+    intake,
+    keys,
+    normaliser,
+    partner,
+    push,
+    router,
+)
 from services.cli.common import quiet_kafka_client, settings_of
 from services.kernel.errors import CrxError
 
@@ -51,6 +65,7 @@ COMMANDS: tuple[click.Command, ...] = (
     intake.group,
     normaliser.group,
     router.group,
+    cases.group,
     audit.group,
     partner.group,
     push.push,

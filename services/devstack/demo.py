@@ -26,15 +26,32 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import available, get_adapter
+from adapters.base import ParseContext, available, get_adapter
 from services.audit.accounting import Accounting, account
+from services.cases.book import NO_OPEN_REQUEST
+from services.cases.store import ACTIVE, ANSWERED, CaseStore
 from services.devstack.pipeline import Pipeline
 from services.intake.publisher import PushResult, Submission, submission_id_of
 from services.kernel.config import Settings
+from services.kernel.errors import CrxError
 
 DEMO_PARTIES = ("DE", "FR", "PL", "US")
 DROPPED_ADAPTERS = frozenset({"fixed-width"})  # batch formats arrive as files
 TOKENS_FILE = "demo-intake-tokens.json"
+MAX_SAMPLE_BYTES = 1_000_000  # the deliberately huge bad submission is not a sample, nor parsed to classify
+
+
+def is_response(sub: Submission) -> bool:
+    """True when ``sub`` (a packaged sample) is a RESPONSE: it answers a request, so it is sent only once the
+    requests before it were delivered, as a requested state would."""
+    if len(sub.payload) > MAX_SAMPLE_BYTES:
+        return False
+    ctx = ParseContext(sub.jurisdiction, dt.datetime.now(dt.UTC))
+    try:
+        records = get_adapter(sub.adapter).parse(sub.payload, ctx)
+    except CrxError:
+        return False
+    return any(r["header"]["message_type"] == "RESPONSE" for r in records)
 
 
 def sample_submissions(jurisdictions: Sequence[str]) -> list[Submission]:
@@ -121,15 +138,41 @@ async def submit(pipeline: Pipeline, submissions: list[Submission]) -> list[Push
 
 
 async def push_and_account(pipeline: Pipeline, submissions: list[Submission], wait_seconds: float = 60.0) -> DemoRun:
-    """Submit ``submissions``, then poll the audit log until every one is accounted for (or ``wait_seconds``)."""
+    """Submit ``submissions``, then poll the audit log until every one is accounted for (or ``wait_seconds``).
+
+    Responses go in a second round, once the first is accounted for: a requested state answers a request it
+    has received (a response sent before its request was delivered answers no open case and is refused)."""
     started = time.monotonic()
-    results = await submit(pipeline, submissions)
-    ids = list(dict.fromkeys(r.submission_id for r in results))
-    acc = account(pipeline.store, ids)
-    while not acc.complete and time.monotonic() - started < wait_seconds:
-        await asyncio.sleep(0.2)
+    results: list[PushResult] = []
+    acc = Accounting()
+    answers = [is_response(s) for s in submissions]
+    rounds = [[s for s, a in zip(submissions, answers, strict=True) if a is later] for later in (False, True)]
+    for batch in rounds:
+        results += await submit(pipeline, batch)
+        ids = list(dict.fromkeys(r.submission_id for r in results))
         acc = account(pipeline.store, ids)
+        while not acc.complete and time.monotonic() - started < wait_seconds:
+            await asyncio.sleep(0.2)
+            acc = account(pipeline.store, ids)
     return DemoRun(results, acc, time.monotonic() - started)
+
+
+def case_summary(run: DemoRun, pipeline: Pipeline) -> dict[str, int]:
+    """What became of the requests among the demo's submissions, from the case store and the audit log."""
+    store = CaseStore.open(pipeline.settings)
+    try:
+        ids = dict.fromkeys(r.submission_id for r in run.results)
+        cases = {c.case_id: c for sid in ids for c in store.for_submission(sid)}.values()
+    finally:
+        store.close()
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "opened": len(cases),
+        "answered": sum(c.status == ANSWERED for c in cases),
+        "open": sum(c.status in ACTIVE for c in cases),
+        "overdue": sum(c.late(now) and c.status != ANSWERED for c in cases),
+        "orphan_responses_refused": run.accounting.refusal_reasons[NO_OPEN_REQUEST],
+    }
 
 
 def summary(run: DemoRun, pipeline: Pipeline) -> dict[str, Any]:
@@ -137,6 +180,7 @@ def summary(run: DemoRun, pipeline: Pipeline) -> dict[str, Any]:
     verified = pipeline.verify_audit()
     return {
         **run.accounting.as_dict(),
+        "cases": case_summary(run, pipeline),
         "audit_entries": pipeline.store.size,
         "audit_verified": verified.ok,
         "audit_problem": verified.problem,
@@ -178,6 +222,11 @@ def _print_human(result: dict[str, Any], pipeline: Pipeline) -> None:
         f"{records['refused']} refused, {records['pending']} pending"
     )
     print(f"  receipts       {result['receipts']}")
+    cases = result["cases"]
+    print(
+        f"  cases          {cases['opened']} opened: {cases['answered']} answered, {cases['open']} open"
+        f" ({cases['overdue']} overdue); {cases['orphan_responses_refused']} orphan response(s) refused"
+    )
     print(f"  audit log      {result['audit_entries']} entries, verified: {result['audit_verified']}")
     print(f"  balanced       {result['balanced']}")
     print(f"\n  partner output {result['output_dir']}/<party>/<message id>.json")

@@ -68,9 +68,10 @@ def stable_id(*parts: str) -> str:
     return str(uuid.uuid5(AUDIT_NAMESPACE, "\x1f".join(parts)))
 
 
-def disclosure_event_id(message_id: str, submission_id: str, recipient: str) -> str:
-    """The id of the router's DISCLOSURE event for ``message_id`` to ``recipient``: what a partner looks up."""
-    return stable_id(AuditEventType.DISCLOSURE, "router", message_id, submission_id, recipient, "")
+def disclosure_event_id(message_id: str, submission_id: str, recipient: str, component: str = "router") -> str:
+    """The id of the DISCLOSURE event for ``message_id`` to ``recipient``: what a partner looks up. The router
+    discloses records; the case service (``component="cases"``) its notices, ``submission_id`` the case id."""
+    return stable_id(AuditEventType.DISCLOSURE, component, message_id, submission_id, recipient, "")
 
 
 def receipt_event_id(message_id: str, correlation_id: str, party: str, receipt_id: str) -> str:

@@ -113,6 +113,14 @@ class Settings:
     reconcile_interval_seconds: float = 5.0
     reconcile_attempts: int = 5
 
+    # Cases (services/cases): one per REQUEST and requested state, with a deadline in the requested state's
+    # working days (the rules are in the agreements file). The router writes the case book as it routes
+    # requests and responses; the case service sends reminders and overdue notices, checking every
+    # ``case_check_seconds``.
+    cases_db: str | None = None  # None: cases.sqlite3 in the data directory; or a postgresql:// URI
+    cases_pg_schema: str = "crx_cases"
+    case_check_seconds: float = 30.0
+
     # Observability.
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"

@@ -3,7 +3,7 @@ producers a consumer accepts.
 
 Every record crx puts on a topic is authenticated by the component that produced it (``batchauth``). A
 component signs with a key registered for the party ``<broker party>.<component>`` (``crx.intake``,
-``crx.normaliser``, ``crx.router``, ``crx.audit``, ``crx.dlq``): a party id with a dot can never be a
+``crx.normaliser``, ``crx.router``, ``crx.cases``, ``crx.audit``, ``crx.dlq``): a party id with a dot can never be a
 jurisdiction (ISO 3166-1 alpha-2), so these ids never collide with a partner's. A national system that runs
 ``crx push`` with its own key store is the intake of its own jurisdiction: it signs with that
 jurisdiction's signing key, and may write only what concerns its own jurisdiction.
@@ -15,7 +15,7 @@ topic                producers accepted
 ===================  ==========================================================================================
 ``feed.<J>``         intake, dlq (``crx dlq replay``), and J itself (its own ``crx push``)
 ``records``          normaliser, dlq (``crx dlq replay``)
-``out.<J>``          router (partners need not check: the envelope is the broker's signed one)
+``out.<J>``          router, cases (its reminders; partners need not check: the envelope is the broker's signed one)
 ``dlq``              intake, normaliser, router, audit, dlq; J for letters refused at its own door (stage
                      ``intake``, jurisdiction J)
 ``audit``            by event type, see ``EVENT_PRODUCERS``; J for COLLECTION and DEAD_LETTER events about J.
@@ -36,7 +36,7 @@ from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError, CrxError
 
-COMPONENTS: tuple[str, ...] = ("intake", "normaliser", "router", "audit", "dlq")
+COMPONENTS: tuple[str, ...] = ("intake", "normaliser", "router", "cases", "audit", "dlq")
 """The broker's producing components, each with a signing key of its own."""
 
 COMPONENT_SIGNATURE = "Ed25519"
@@ -46,7 +46,7 @@ EVENT_PRODUCERS: Mapping[AuditEventType, frozenset[str]] = MappingProxyType(
     {
         AuditEventType.COLLECTION: frozenset({"intake", "dlq"}),
         AuditEventType.NORMALISATION: frozenset({"normaliser"}),
-        AuditEventType.DISCLOSURE: frozenset({"router"}),
+        AuditEventType.DISCLOSURE: frozenset({"router", "cases"}),  # cases: its reminders and overdue notices
         AuditEventType.REFUSAL: frozenset({"router"}),
         AuditEventType.DEAD_LETTER: frozenset({"intake", "normaliser", "router", "audit", "dlq"}),
         # refusals of unauthenticated input by the consumers that produce (the audit writer appends its own)
@@ -92,11 +92,11 @@ class ProducerRules:
         self._feeds = {settings.topic(f"feed.{j}"): j for j in settings.jurisdictions}
         self._feed_components = parties("intake", "dlq")
         self._fixed: dict[str, frozenset[str]] = {settings.topic("records"): parties("normaliser", "dlq")}
-        self._fixed.update((settings.topic(f"out.{j}"), parties("router")) for j in settings.jurisdictions)
+        self._fixed.update((settings.topic(f"out.{j}"), parties("router", "cases")) for j in settings.jurisdictions)
         self._audit, self._dlq = settings.topic("audit"), settings.topic("dlq")
         self._events = {kind: parties(*components) for kind, components in EVENT_PRODUCERS.items()}
         self._audit_any = frozenset().union(*self._events.values())
-        self._dlq_components = parties("intake", "normaliser", "router", "audit", "dlq")
+        self._dlq_components = parties("intake", "normaliser", "router", "cases", "audit", "dlq")
         self._event_codec = typed_codec(AUDIT_EVENT)
         self._letter_codec = typed_codec(DEAD_LETTER)
 

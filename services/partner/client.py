@@ -22,7 +22,9 @@ import aiohttp
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter
 
-from schemas import CANONICAL_RECORD, RECEIPT
+from schemas import CANONICAL_RECORD, CASE_NOTICE, RECEIPT
+from services.cases.notices import COMPONENT as NOTICE_COMPONENT
+from services.cases.notices import CONTENT_TYPE as NOTICE_CONTENT_TYPE
 from services.kernel.audit_events import disclosure_event_id, receipt_event_id, stable_id
 from services.kernel.codec import codec
 from services.kernel.config import Settings
@@ -49,7 +51,8 @@ class Sink(Protocol):
         ...
 
     def deliver(self, message_id: str, record: dict[str, Any]) -> None:
-        """Hand over one record; must be durable when it returns."""
+        """Hand over one record; must be durable when it returns. A case notice (a reminder or an overdue
+        notice about a request this party was asked) arrives as ``{"case_notice": {...}}``."""
         ...
 
 
@@ -138,6 +141,7 @@ class PartnerClient:
         self._sink = sink
         self._codec = codec(CANONICAL_RECORD)
         self._receipt_codec = codec(RECEIPT)
+        self._notice_codec = codec(CASE_NOTICE)
         self._metrics = metrics
         self._broker = frozenset({settings.broker_party})
         self._channel = f"out.{party}"
@@ -163,21 +167,26 @@ class PartnerClient:
                 value, channel=self._channel, now=now, signers=self._broker, headers=dict(rec.headers or ())
             )
             with bind_message_id(message_id=opened.message_id):
+                notice = opened.envelope["content_type"] == NOTICE_CONTENT_TYPE
+                payload_codec = self._notice_codec if notice else self._codec
                 fingerprint = opened.envelope["schema_fingerprint"]
-                if not self._codec.knows(fingerprint) or opened.plaintext[2:10] != fingerprint:
+                if not payload_codec.knows(fingerprint) or opened.plaintext[2:10] != fingerprint:
                     raise CrxError("unknown payload schema", reason_code="CODEC")
                 if not self._sink.delivered(opened.message_id):
-                    record = self._codec.decode(opened.plaintext)
-                    if str(record["header"]["message_id"]) != opened.message_id:
+                    record = payload_codec.decode(opened.plaintext)
+                    named = record["notice_id"] if notice else record["header"]["message_id"]
+                    if str(named) != opened.message_id:
                         raise CrxError("record and envelope name different messages", reason_code="MISMATCH")
-                    self._sink.deliver(opened.message_id, record)
+                    self._sink.deliver(opened.message_id, {"case_notice": record} if notice else record)
                 self.accepted.labels(self.party).inc()
                 self._log.info("delivered", channel=self._channel)
                 correlation_id = str(opened.envelope["correlation_id"])
                 receipt_id = self._receipt_id(opened.message_id, "ACCEPTED")
                 receipt = self._receipt(opened.message_id, correlation_id, value, "ACCEPTED", None, now, receipt_id)
                 message_id = opened.message_id
-                expected.append((disclosure_event_id(message_id, correlation_id, self.party), "DISCLOSURE", message_id))
+                component = NOTICE_COMPONENT if notice else "router"
+                disclosure = disclosure_event_id(message_id, correlation_id, self.party, component)
+                expected.append((disclosure, "DISCLOSURE", message_id))
                 receipt_event = receipt_event_id(message_id, correlation_id, self.party, receipt_id)
                 expected.append((receipt_event, "DELIVERY_RECEIPT", message_id))
                 return receipt

@@ -3,6 +3,10 @@
 Per record: for every allowed recipient an envelope on ``crx.out.<recipient>`` plus a DISCLOSURE audit
 event; for every refused candidate (or for the record as a whole when nobody may receive it) a REFUSAL
 audit event naming the rule and reason. A record that cannot be opened or decoded is dead-lettered.
+
+Requests and responses are cases (``services.cases.book``): a REQUEST the policy lets through opens a case
+per requested state before it is disclosed (its DISCLOSURE carries the deadline); a RESPONSE, a cancellation
+or more information is disclosed only if it follows an open case, else refused with NO_OPEN_REQUEST.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import Any
 
 from schemas import CANONICAL_RECORD
 from schemas.records import CriminalRecord
+from services.cases.book import CASE_TYPES, NO_OPEN_REQUEST, CaseBook
+from services.cases.deadlines import DeadlineRules
+from services.cases.store import CaseStore
 from services.kernel.audit_events import AuditEventType
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
@@ -34,12 +41,19 @@ class Router(BrokerStage):
     """The router's handler."""
 
     def __init__(
-        self, settings: Settings, keyring: KeyRing, audit_secret: bytes, policy: Policy, metrics: ServiceMetrics
+        self,
+        settings: Settings,
+        keyring: KeyRing,
+        audit_secret: bytes,
+        policy: Policy,
+        metrics: ServiceMetrics,
+        cases: CaseBook | None = None,
     ) -> None:
         super().__init__(NAME, settings, keyring, audit_secret, metrics)
         self._policy = policy
         self._codec = typed_codec(CANONICAL_RECORD)
         self._broker = frozenset({settings.broker_party})
+        self._cases = cases
 
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
         """Per recipient a sealed minimised view and its DISCLOSURE, or a REFUSAL; or the record's dead letter."""
@@ -63,14 +77,43 @@ class Router(BrokerStage):
         for decision in self._policy.decide(record):
             if decision.allowed and decision.recipient not in self._settings.jurisdictions:
                 decision = Decision(decision.recipient, False, decision.rule, "RECIPIENT_NOT_CONFIGURED")
+            deadline = None
+            if decision.allowed and self._cases is not None and record["header"]["message_type"] in CASE_TYPES:
+                decision, deadline = self._case(record, decision, submission_id, now)
             if decision.allowed:
-                outputs.extend(self._disclose(record, decision, submission_id, key, now))
+                outputs.extend(self._disclose(record, decision, submission_id, key, now, deadline))
             else:
                 outputs.append(self._refuse(record, decision, submission_id, now))
         return outputs
 
+    def _case(
+        self, record: CriminalRecord, decision: Decision, submission_id: str, now: dt.datetime
+    ) -> tuple[Decision, dt.datetime | None]:
+        """The decision for a request or response once the case book has had its say, and the case deadline
+        to audit with a disclosure that opens a case (None otherwise). Raises TransientError (the batch
+        waits) when the case store does not answer."""
+        assert self._cases is not None and decision.recipient is not None  # allowed implies a recipient
+        header = record["header"]
+        if header["message_type"] == "REQUEST" and header["case_message"] is None:
+            agreement = decision.agreement.id if decision.agreement else None
+            case = self._cases.open(record, decision.recipient, agreement, submission_id, now)
+            return decision, case.deadline
+        verdict = self._cases.follow(record, decision.recipient, submission_id, now)
+        if verdict.allowed:
+            return Decision(decision.recipient, True, f"{decision.rule}/{verdict.rule}", None, decision.agreement), None
+        refused = Decision(
+            decision.recipient, False, f"{decision.rule}/{verdict.rule}", NO_OPEN_REQUEST, decision.agreement
+        )
+        return refused, None
+
     def _disclose(
-        self, record: CriminalRecord, decision: Decision, submission_id: str, key: bytes | None, now: dt.datetime
+        self,
+        record: CriminalRecord,
+        decision: Decision,
+        submission_id: str,
+        key: bytes | None,
+        now: dt.datetime,
+        deadline: dt.datetime | None = None,
     ) -> list[OutRecord]:
         assert decision.agreement is not None and decision.recipient is not None  # allowed implies both
         header = record["header"]
@@ -94,6 +137,7 @@ class Router(BrokerStage):
             recipients=[recipient],
             rule=decision.rule,
             payload=view,
+            deadline=deadline,
         )
         self._log.info("disclosed", recipient=recipient, rule=decision.rule)
         out = OutRecord(self._settings.topic(ctx.channel), sealed, key=key, headers=routing_headers(ctx))
@@ -121,7 +165,9 @@ def build(runtime: Runtime, *, ports: Ports) -> StreamService:
     """
     settings, registry = runtime.settings, runtime.new_registry()
     metrics = ServiceMetrics.create(registry, service=NAME)
-    router = Router(settings, runtime.keyring, runtime.audit_secret, Policy.load(settings.agreements_file), metrics)
+    policy = Policy.load(settings.agreements_file)
+    cases = CaseBook(CaseStore.open(settings), DeadlineRules.load(settings.agreements_file), runtime.audit_secret)
+    router = Router(settings, runtime.keyring, runtime.audit_secret, policy, metrics, cases)
     outs = [settings.topic(f"out.{j}") for j in settings.jurisdictions]
     return StreamService(
         settings,
