@@ -79,7 +79,7 @@ def _start(service: str, settings: Settings, broker: EmbeddedBroker) -> tuple[su
     return proc, port
 
 
-@pytest.mark.parametrize("service", ["intake", "normaliser", "router", "audit"])
+@pytest.mark.parametrize("service", ["intake", "normaliser", "router", "cases", "audit"])
 def test_sigterm_with_the_broker_gone_exits_promptly_and_cleanly(
     service: str, settings: Settings, keyring: KeyRing, broker: EmbeddedBroker
 ) -> None:

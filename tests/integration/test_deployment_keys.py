@@ -161,7 +161,7 @@ def test_separate_stores_and_processes_deliver_and_audit(parties: dict[str, Part
         }
     by_de, by_broker, by_http = _documents(tmp_path, 3)
 
-    started = [broker.spawn(service, "run") for service in ("intake", "normaliser", "router", "audit")]
+    started = [broker.spawn(service, "run") for service in ("intake", "normaliser", "router", "cases", "audit")]
     started += [
         parties[p].spawn("partner", "consume", "--as", p, "--out", str(parties[p].dir / "records")) for p in PARTNERS
     ]

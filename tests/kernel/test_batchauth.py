@@ -318,7 +318,7 @@ def test_the_receipts_topic_takes_no_batch_signature_and_unknown_topics_none(
     rules = ProducerRules(settings)
     assert rules.allowed(settings.topic("receipts"), b"") == frozenset()
     assert rules.allowed("elsewhere", b"") == frozenset()
-    assert rules.allowed(settings.topic("out.FR"), b"") == {"crx.router"}
+    assert rules.allowed(settings.topic("out.FR"), b"") == {"crx.router", "crx.cases"}
 
 
 def test_header_parsing_is_strict_and_the_format_is_as_documented(settings: Settings, keyring: KeyRing) -> None:
@@ -338,7 +338,7 @@ def test_header_parsing_is_strict_and_the_format_is_as_documented(settings: Sett
 def test_component_keys_are_ed25519_signing_keys_under_their_own_party(settings: Settings, keyring: KeyRing) -> None:
     """Each component has one Ed25519 signing key (and no encryption key) under ``<broker>.<component>``, a
     party id no jurisdiction can have; a component gets no encryption key, by generation or rotation."""
-    for component in ("intake", "normaliser", "router", "audit", "dlq"):
+    for component in ("intake", "normaliser", "router", "cases", "audit", "dlq"):
         party = component_party("crx", component)
         assert component_of(party) == component
         [entry] = keyring.registry.entries(party)

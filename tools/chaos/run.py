@@ -37,7 +37,7 @@ from tools.chaos.settle import (
 )
 from tools.chaos.table import ERROR, NOT_EXACT, SKIPPED, Row
 
-SERVICES = ("intake", "normaliser", "router", "audit")
+SERVICES = ("intake", "normaliser", "router", "cases", "audit")
 CHECK_EVERY = 2.0
 
 

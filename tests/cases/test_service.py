@@ -1,0 +1,89 @@
+"""The case service on a real broker: reminders and overdue notices at the right instants, sealed to the
+requested state alone, audited, counted; and nothing sent twice by passes that find nothing new."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from adapters.base import ParseContext, get_adapter
+from schemas import AUDIT_EVENT, CASE_NOTICE
+from services.cases.book import CaseBook
+from services.cases.deadlines import DeadlineRules
+from services.cases.notices import CONTENT_TYPE
+from services.cases.service import CaseService
+from services.cases.store import OVERDUE, CaseStore
+from services.kernel.codec import typed_codec
+from services.kernel.config import Settings
+from services.kernel.envelope import Opener
+from services.kernel.kafka import ensure_topics
+from services.kernel.runtime import Runtime
+from services.keys.ring import KeyRing
+from tests.integration.helpers import read_topic
+
+pytestmark = pytest.mark.integration
+
+RECEIVED = dt.datetime(2026, 12, 18, 13, 0, tzinfo=dt.UTC)  # a Friday, before Christmas
+MS = dt.timedelta(milliseconds=1)
+
+
+def open_case(settings: Settings, secret: bytes) -> CaseStore:
+    """PL's urgent request to DE (the ecris-xml sample), opened at RECEIVED."""
+    payload = dict(get_adapter("ecris-xml").samples())["PL-request-de.xml"]
+    [record] = get_adapter("ecris-xml").parse(payload, ParseContext("PL", RECEIVED))
+    store = CaseStore.open(settings)
+    CaseBook(store, DeadlineRules.load(None), secret).open(record, "DE", "ecris-PL-DE", "sub-1", RECEIVED)
+    return store
+
+
+async def test_reminder_then_overdue_notice_at_their_instants(settings: Settings, keyring: KeyRing) -> None:
+    """Nothing before the reminder time; one REMINDER at it; nothing more until the deadline has passed; then
+    one OVERDUE notice and the case overdue, counted by crx_cases_overdue{requesting="PL",requested="DE"}.
+    Each notice is a CaseNotice sealed to DE that DE opens, with a DISCLOSURE event in the audit topic."""
+    registry = CollectorRegistry()
+    runtime = dataclasses.replace(Runtime.create(settings, keyring), new_registry=lambda: registry)
+    store = open_case(settings, runtime.audit_secret)
+    [case] = store.listed()
+    assert case.remind_at is not None and case.remind_at < case.deadline
+    await ensure_topics(settings, [settings.topic("out.DE"), settings.topic("audit")])
+    service = CaseService(runtime)
+    await service.start()
+    try:
+        sent = [
+            await service.run_pass(case.remind_at - MS),
+            await service.run_pass(case.remind_at),
+            await service.run_pass(case.remind_at + dt.timedelta(hours=1)),
+            await service.run_pass(case.deadline),
+            await service.run_pass(case.deadline + MS),
+            await service.run_pass(case.deadline + dt.timedelta(days=1)),
+        ]
+    finally:
+        await service.stop()
+    assert sent == [0, 1, 0, 0, 1, 0]
+    assert store.get(case.case_id).status == OVERDUE  # type: ignore[union-attr]
+    labels = {"requesting": "PL", "requested": "DE"}
+    assert registry.get_sample_value("crx_cases_overdue", labels) == 1.0
+    assert registry.get_sample_value("crx_case_notices_total", {"kind": "REMINDER"}) == 1.0
+
+    opener = Opener(keyring.registry, keyring.store, "DE")
+    notices = []
+    for rec in await read_topic(settings, settings.topic("out.DE")):
+        opened = opener.open(rec.value, channel="out.DE", now=dt.datetime.now(dt.UTC), signers=frozenset({"crx"}))
+        assert opened.envelope["content_type"] == CONTENT_TYPE
+        notices.append(typed_codec(CASE_NOTICE).decode(opened.plaintext))
+    assert [(n["kind"], n["case_id"], n["deadline"]) for n in notices] == [
+        ("REMINDER", case.case_id, case.deadline),
+        ("OVERDUE", case.case_id, case.deadline),
+    ]
+    assert [n["issued_at"] for n in notices] == [case.remind_at, case.deadline + MS]
+    events = [typed_codec(AUDIT_EVENT).decode(r.value) for r in await read_topic(settings, settings.topic("audit"))]
+    audited = [(e["event_type"], e["component"], e["message_type"], e["recipients"], e["reply_to"]) for e in events]
+    request_id = case.request_message_id
+    assert audited == [
+        ("DISCLOSURE", "cases", "CASE_NOTICE/REMINDER", ["DE"], request_id),
+        ("DISCLOSURE", "cases", "CASE_NOTICE/OVERDUE", ["DE"], request_id),
+    ]
+    store.close()
