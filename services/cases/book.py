@@ -25,10 +25,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.records import CriminalRecord
 from services.cases.calendar import calendar_for
 from services.cases.deadlines import DeadlineRules, schedule
-
-from schemas.records import CriminalRecord
 from services.cases.store import (
     ACTIVE,
     ANSWERED,

@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,11 @@ def sample(name: str, jurisdiction: str) -> CriminalRecord:
     payload = dict(get_adapter("ecris-xml").samples())[name]
     [record] = get_adapter("ecris-xml").parse(payload, ParseContext(jurisdiction, RECEIVED))
     return record
+
+
+def edit(part: Any, **changes: Any) -> None:
+    """Change fields of a part of a record (a TypedDict, edited as the dict it is)."""
+    part.update(changes)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -101,11 +107,11 @@ def test_an_orphan_response_is_refused(book: CaseBook, response: CriminalRecord)
 @pytest.mark.parametrize(
     ("edit", "recipient", "rule"),
     [
-        (lambda r: r["header"].update(source_jurisdiction="FR"), "PL", "cases/no-such-request"),  # FR was not asked
+        (lambda r: edit(r["header"], source_jurisdiction="FR"), "PL", "cases/no-such-request"),  # FR was not asked
         (lambda r: None, "FR", "cases/not-the-requester"),  # addressed to a state that did not ask
-        (lambda r: r["header"].update(purpose="EMPLOYMENT"), "PL", "cases/another-purpose"),
-        (lambda r: r["person"]["names"][0].update(family="Andersmann"), "PL", "cases/another-person"),
-        (lambda r: r["person"]["birth_date"].update(year=1989), "PL", "cases/another-person"),
+        (lambda r: edit(r["header"], purpose="EMPLOYMENT"), "PL", "cases/another-purpose"),
+        (lambda r: edit(r["person"]["names"][0], family="Andersmann"), "PL", "cases/another-person"),
+        (lambda r: edit(r["person"]["birth_date"], year=1989), "PL", "cases/another-person"),
     ],
 )
 def test_a_response_for_another_state_purpose_or_person_is_refused(
@@ -137,7 +143,9 @@ def test_a_cancelled_request_takes_no_answer(
     """The requester withdraws its request; the answer that comes later is refused."""
     book.open(request_, "DE", "ecris-PL-DE", "sub-1", RECEIVED)
     cancel = copy.deepcopy(request_)
-    cancel["header"].update(message_id="cancel-1", case_message="CANCELLATION", reply_to=request_["header"]["message_id"])
+    edit(
+        cancel["header"], message_id="cancel-1", case_message="CANCELLATION", reply_to=request_["header"]["message_id"]
+    )
     verdict = book.follow(cancel, "DE", "sub-3", RECEIVED + dt.timedelta(days=1))
     assert verdict.allowed and verdict.case is not None and verdict.case.status == CANCELLED
     assert book.follow(response, "PL", "sub-2", RECEIVED + dt.timedelta(days=2)).rule == "cases/closed"
@@ -150,12 +158,14 @@ def test_more_information_suspends_then_restarts_the_deadline(
     the response closes the case."""
     opened = book.open(request_, "DE", "ecris-PL-DE", "sub-1", RECEIVED)
     ask = copy.deepcopy(response)
-    ask["header"].update(message_id="ask-1", case_message="MORE_INFORMATION_REQUEST", outcome=None)
+    edit(ask["header"], message_id="ask-1", case_message="MORE_INFORMATION_REQUEST", outcome=None)
     ask["convictions"] = []
     asked = book.follow(ask, "PL", "sub-2", RECEIVED + dt.timedelta(days=1))
     assert asked.allowed and asked.case is not None and asked.case.status == MORE_INFORMATION_ASKED
     more = copy.deepcopy(request_)
-    more["header"].update(message_id="more-1", case_message="MORE_INFORMATION", reply_to=request_["header"]["message_id"])
+    edit(
+        more["header"], message_id="more-1", case_message="MORE_INFORMATION", reply_to=request_["header"]["message_id"]
+    )
     resumed_at = RECEIVED + dt.timedelta(days=9)
     resumed = book.follow(more, "DE", "sub-3", resumed_at)
     assert resumed.allowed and resumed.case is not None and resumed.case.status == OPEN
@@ -170,7 +180,9 @@ def test_more_information_without_a_question_is_refused(book: CaseBook, request_
     """MORE_INFORMATION answers a question: on an open case that asked nothing it is refused."""
     book.open(request_, "DE", "ecris-PL-DE", "sub-1", RECEIVED)
     more = copy.deepcopy(request_)
-    more["header"].update(message_id="more-1", case_message="MORE_INFORMATION", reply_to=request_["header"]["message_id"])
+    edit(
+        more["header"], message_id="more-1", case_message="MORE_INFORMATION", reply_to=request_["header"]["message_id"]
+    )
     assert book.follow(more, "DE", "sub-3", RECEIVED).rule == "cases/closed"
 
 

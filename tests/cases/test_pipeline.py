@@ -27,7 +27,9 @@ def ecris(name: str) -> bytes:
 
 
 async def push(pipeline: Pipeline, jurisdiction: str, payload: bytes) -> PushResult:
-    [result] = await pipeline.publisher.publish([Submission(jurisdiction, "ecris-xml", payload)], dt.datetime.now(dt.UTC))
+    [result] = await pipeline.publisher.publish(
+        [Submission(jurisdiction, "ecris-xml", payload)], dt.datetime.now(dt.UTC)
+    )
     assert result.accepted, result
     return result
 
@@ -46,7 +48,9 @@ async def test_request_orphan_restart_answer(settings: Settings, keyring: KeyRin
         refused = await push(pipeline, "DE", orphan)
         acc = await settled(pipeline, refused)
         assert (acc.refused, acc.refusal_reasons["NO_OPEN_REQUEST"], acc.disclosures) == (1, 1, 0)
-        [event] = [e for e in pipeline.store.events(submission_id=refused.submission_id) if e["event_type"] == "REFUSAL"]
+        [event] = [
+            e for e in pipeline.store.events(submission_id=refused.submission_id) if e["event_type"] == "REFUSAL"
+        ]
         assert (event["reason"], event["rule"].rsplit("/", 1)[-1], event["message_type"]) == (
             "NO_OPEN_REQUEST", "no-such-request", "RESPONSE",
         )  # fmt: skip
