@@ -38,6 +38,15 @@ class SettlementSource(Protocol):
         ...
 
 
+def open_audit_log(settings: Settings) -> AuditStore:
+    """The audit writer's log, read-only use (``audit_db``). Raises TransientError when a SQLite file is not
+    there (never an empty log in its place) or the database cannot be opened."""
+    location = settings.audit_db_path
+    if not is_postgres(location) and not Path(location).exists():
+        raise TransientError(f"no audit log at {location}: set CRX_AUDIT_DB to the writer's log or CRX_AUDIT_API_URL")
+    return open_store(settings, create=False)
+
+
 class LogSettlement:
     """Reads the audit log's database (opened on first use)."""
 
@@ -47,12 +56,7 @@ class LogSettlement:
 
     def _open(self) -> AuditStore:
         if self._store is None:
-            location = self._settings.audit_db_path
-            if not is_postgres(location) and not Path(location).exists():
-                raise TransientError(
-                    f"no audit log at {location}: set CRX_AUDIT_DB to the writer's log or CRX_AUDIT_API_URL"
-                )
-            self._store = open_store(self._settings, create=False)
+            self._store = open_audit_log(self._settings)
         return self._store
 
     async def states(self, submission_ids: Sequence[str]) -> dict[str, str]:

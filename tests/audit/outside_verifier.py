@@ -55,6 +55,8 @@ def root_from_inclusion_path(index: int, size: int, leaf_hash: bytes, path: list
 def open_signed_note(note: str, vkey: str) -> str:
     """The text of a C2SP signed note, once an Ed25519 signature by ``vkey`` (``name+hex id+base64(0x01||key)``)
     on it verifies. Raises Rejected (or cryptography's InvalidSignature) otherwise."""
+    if not isinstance(note, str) or "\n\n" not in note:
+        raise Rejected("not a signed note")
     name, key_id_hex, key_b64 = vkey.split("+", 2)  # base64 may hold "+"
     raw = base64.b64decode(key_b64, validate=True)
     if len(raw) != 33 or raw[0] != 0x01:
