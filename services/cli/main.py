@@ -11,7 +11,21 @@ from typing import Any
 
 import click
 
-from services.cli import adapters, audit, broker, demo, dlq, envelope, intake, keys, normaliser, partner, push, router
+from services.cli import (
+    adapters,
+    audit,
+    broker,
+    demo,
+    dlq,
+    envelope,
+    intake,
+    keys,
+    normaliser,
+    partner,
+    push,
+    router,
+    submissions,
+)
 from services.cli.common import quiet_kafka_client, settings_of
 from services.kernel.errors import CrxError
 
@@ -54,6 +68,7 @@ COMMANDS: tuple[click.Command, ...] = (
     audit.group,
     partner.group,
     push.push,
+    submissions.group,
     adapters.group,
     keys.keys,
     envelope.envelope,

@@ -5,16 +5,19 @@ nothing is proved against an unsigned root, and who is named as the submitter. A
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
 from services.audit.api import AuditApi, AuditHttpServer
 from services.audit.evidence import owner, submission_evidence
 from services.audit.notekey import ensure_note_key
 from services.audit.sqlite_store import SqliteAuditStore
+from services.cli import main
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.config import Settings, load_settings
 from services.translog.notes import NoteSigner
@@ -195,3 +198,17 @@ async def test_the_audit_api_serves_it(store: SqliteAuditStore, signer: NoteSign
     finally:
         await server.stop()
 
+
+def test_crx_submissions_show_reads_the_local_log(store: SqliteAuditStore, settings: Settings) -> None:
+    """``crx submissions show --json`` on the data directory's log: the answer with empty cases, the key from
+    ``audit-note.vkey``; ``--as`` another jurisdiction and an unknown id exit 1; the summary names the state."""
+    runner, env = CliRunner(), {"CRX_DATA_DIR": str(settings.data_dir)}
+    shown = runner.invoke(main, ["submissions", "show", SID, "--json", "--as", "de"], env=env)
+    assert shown.exit_code == 0, shown.output
+    expected = submission_evidence(store, SID, [ensure_note_key(settings).verifier()])
+    assert expected is not None and json.loads(shown.output) == expected | {"cases": []}
+    assert runner.invoke(main, ["submissions", "show", SID, "--as", "FR"], env=env).exit_code == 1
+    assert runner.invoke(main, ["submissions", "show", SID.replace("0b", "0c"), "--json"], env=env).exit_code == 1
+    summary = runner.invoke(main, ["submissions", "show", SID], env=env)
+    assert summary.exit_code == 0 and f"submission {SID} from DE: delivered" in summary.output
+    assert "disclosed to FR under ecris-full" in summary.output
