@@ -59,7 +59,9 @@ def _is_submission_id(text: str) -> bool:
 class SubmissionStatus:
     """Assembles the answer for one submission from the audit log's evidence, the outbox and the cases."""
 
-    def __init__(self, evidence: EvidenceSource, *, outbox: Outbox | None = None, cases: CaseSource | None = None):
+    def __init__(
+        self, evidence: EvidenceSource, *, outbox: Outbox | None = None, cases: CaseSource | None = None
+    ) -> None:
         self._evidence = evidence
         self._outbox = outbox
         self._cases = cases
@@ -112,7 +114,7 @@ def _json(status: int, body: Json, headers: dict[str, str] | None = None) -> web
 class StatusApi:
     """The ``GET /v1/submissions/{submission_id}`` handler (``IntakeApi`` mounts it beside the feeds)."""
 
-    def __init__(self, status: SubmissionStatus, tokens: TokenBook, registry: CollectorRegistry | None = None):
+    def __init__(self, status: SubmissionStatus, tokens: TokenBook, registry: CollectorRegistry | None = None) -> None:
         self._status = status
         self._tokens = tokens
         self._log = get_logger("intake.status")
