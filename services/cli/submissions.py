@@ -112,11 +112,14 @@ def show(ctx: click.Context, submission_id: str, as_json: bool, reader: str | No
     dead letters, with inclusion proofs to a signed checkpoint."""
     settings = settings_of(ctx)
     reader = reader.upper() if reader else None
-    remote = bool(settings.intake_url and settings.intake_token)
+    remote = bool(settings.intake_url)
+    if remote and settings.intake_token is None:
+        raise click.ClickException("CRX_INTAKE_URL is set without CRX_INTAKE_TOKEN (the jurisdiction's intake token)")
     # a crx error (the log unreadable, say) is one line, by the root group
     answer = asyncio.run(_remote(settings, submission_id) if remote else _local(settings, submission_id, reader))
     if answer is None:
-        raise click.ClickException(f"no submission {submission_id} (or not one of {reader or 'this token'}'s)")
+        whose = reader or ("this token" if remote else None)
+        raise click.ClickException(f"no submission {submission_id}" + (f" of {whose}" if whose else ""))
     if reader is not None and answer["jurisdiction"] != reader:
         raise click.ClickException(f"submission {submission_id} is {answer['jurisdiction']}'s, not {reader}'s")
     click.echo(json.dumps(answer, indent=2) if as_json else summary(answer))
