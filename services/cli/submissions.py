@@ -88,7 +88,8 @@ def summary(answer: dict[str, Any]) -> str:
             lines.append(f"    disclosed to {d['recipient']} under {d['rule']} at {d['disclosed_at']} [{_proved(d)}]")
             lines.append(f"      {got}" + ("" if receipt is None else f" [{_proved(receipt)}]"))
         for r in record["refusals"]:
-            lines.append(f"    refused for {r['recipient'] or 'every recipient'}: {r['reason']} (rule {r['rule']})")
+            rule = f" (rule {r['rule']})" if r["rule"] else ""
+            lines.append(f"    refused for {r['recipient'] or 'every recipient'}: {r['reason']}{rule}")
     for letter in answer["dead_letters"]:
         lines.append(f"  dead-lettered by {letter['stage']}: {letter['reason']} [{_proved(letter)}]")
     for case in answer["cases"]:
