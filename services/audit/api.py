@@ -7,6 +7,9 @@
 - ``POST /v1/settlement`` with ``{"submission_ids": [...]}`` (at most ``MAX_SETTLEMENT_IDS``): what became of
   each submission (``accounting.settlement``: delivered, refused, dead_lettered or pending), for the intake's
   reconciler where it cannot read the log's database itself.
+- ``GET /v1/submissions/{submission_id}/evidence``: what became of one submission with every event's inclusion
+  proof to the latest signed checkpoint (``evidence.submission_evidence``, JSON); 404 when the log holds no
+  event about it. For the intake's ``GET /v1/submissions/{id}``, which decides who may read it.
 
 Audit events hold only ids, codes and salted commitments, so nothing here is personal data; still, the API
 only reads, and it belongs behind the same TLS and access control as the rest of crx.
@@ -16,14 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from services.audit import proofs
 from services.audit.accounting import settlement_states
+from services.audit.evidence import submission_evidence
 from services.audit.store import AuditStore
 from services.kernel.errors import CrxError
 from services.kernel.webapp import AppServer
+from services.translog.notes import NoteVerifier
 
 RETRY_AFTER_SECONDS = 5
 MAX_SETTLEMENT_IDS = 2000
@@ -37,16 +43,18 @@ def _error(status: int, exc: CrxError, **headers: str) -> web.Response:
 class AuditApi:
     """Handlers over one store. Store calls run in a worker thread (they are blocking database reads)."""
 
-    def __init__(self, store: AuditStore) -> None:
+    def __init__(self, store: AuditStore, *, verifiers: Sequence[NoteVerifier] = ()) -> None:
         self._store = store
+        self._verifiers = tuple(verifiers)  # the log's note keys: the evidence names the one that signed
 
     def app(self) -> web.Application:
-        """The aiohttp application with the three routes."""
+        """The aiohttp application with its routes."""
         app = web.Application()
         app.router.add_get("/v1/checkpoint", self.checkpoint)
         app.router.add_get("/v1/proof/{event_id}", self.proof)
         app.router.add_get("/v1/consistency", self.consistency)
         app.router.add_post("/v1/settlement", self.settlement)
+        app.router.add_get("/v1/submissions/{submission_id}/evidence", self.evidence)
         return app
 
     async def checkpoint(self, _request: web.Request) -> web.Response:
@@ -92,6 +100,14 @@ class AuditApi:
             return _error(400, CrxError(detail, reason_code="BAD_QUERY"))
         states = await asyncio.to_thread(settlement_states, self._store, ids)
         return web.Response(text=json.dumps({"states": states}), content_type="application/json")
+
+    async def evidence(self, request: web.Request) -> web.Response:
+        """The evidence of one submission (``evidence.submission_evidence``); 404 when the log has none."""
+        sid = request.match_info["submission_id"]
+        body = await asyncio.to_thread(submission_evidence, self._store, sid, self._verifiers)
+        if body is None:
+            return _error(404, proofs.NotFound("no audit event about this submission"))
+        return web.Response(text=json.dumps(body), content_type="application/json")
 
 
 class AuditHttpServer(AppServer):

@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from schemas import AUDIT_EVENT, RECEIPT
 from services.audit.api import AuditApi, AuditHttpServer
-from services.audit.notekey import ensure_note_key
+from services.audit.notekey import ensure_note_key, load_note_verifiers
 from services.audit.observed import key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
 from services.kernel.audit_events import AuditEmitter, AuditEventType
@@ -281,7 +281,7 @@ def build(runtime: Runtime, *, ports: Ports) -> AuditService:
     return AuditService(
         writer,
         settings,
-        api=AuditHttpServer(AuditApi(store), settings.audit_api_host, port),
+        api=AuditHttpServer(AuditApi(store, verifiers=load_note_verifiers(settings)), settings.audit_api_host, port),
         name=NAME,
         group_id=settings.group(NAME),
         topics=[settings.topic("audit"), settings.topic("receipts")],

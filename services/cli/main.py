@@ -25,6 +25,7 @@ from services.cli import (
     partner,
     push,
     router,
+    submissions,
 )
 from services.cli.common import quiet_kafka_client, settings_of
 from services.kernel.errors import CrxError
@@ -69,6 +70,7 @@ COMMANDS: tuple[click.Command, ...] = (
     audit.group,
     partner.group,
     push.push,
+    submissions.group,
     adapters.group,
     keys.keys,
     envelope.envelope,

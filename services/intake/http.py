@@ -1,4 +1,6 @@
-"""The HTTP intake: ``POST /v1/feeds/{jurisdiction}`` for national systems.
+"""The HTTP intake: ``POST /v1/feeds/{jurisdiction}`` for national systems, and ``GET /v1/submissions/{id}``:
+what became of a submission, with the audit log's evidence, for the jurisdiction that submitted it alone
+(``status.py``, same bearer tokens; 404 for anyone else's or an unknown id).
 
 - Authentication: ``Authorization: Bearer <token>``; the token names the submitting jurisdiction, which must
   be the one in the path (a jurisdiction submits only as itself): 401 without a valid token, 403 otherwise.
@@ -35,7 +37,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.intake.idempotency import IdempotencyStore
 from services.intake.publisher import FeedPublisher, Submission, keyed
-from services.intake.tokens import TokenBook
+from services.intake.status import ROUTE as STATUS_ROUTE
+from services.intake.status import StatusApi
+from services.intake.tokens import TokenBook, bearer
 from services.kernel.errors import ConfigError, CrxError
 from services.kernel.logging import get_logger
 from services.kernel.webapp import AppServer
@@ -73,8 +77,10 @@ class IntakeApi:
         idempotency: IdempotencyStore,
         limits: IntakeLimits,
         registry: CollectorRegistry | None = None,
+        status: StatusApi | None = None,
     ) -> None:
         self._publisher = publisher
+        self._status = status
         self._tokens = tokens
         self._idempotency = idempotency
         self._limits = limits
@@ -88,9 +94,11 @@ class IntakeApi:
         )
 
     def app(self) -> web.Application:
-        """The aiohttp application serving the intake route."""
+        """The aiohttp application serving the intake route (and the status route, given a ``StatusApi``)."""
         app = web.Application(client_max_size=self._limits.max_body)
         app.router.add_post("/v1/feeds/{jurisdiction}", self.submit)
+        if self._status is not None:
+            app.router.add_get(STATUS_ROUTE, self._status.show)
         return app
 
     def _refuse(self, jurisdiction: str, outcome: str, status: int, error: str, **headers: str) -> web.Response:
@@ -99,8 +107,7 @@ class IntakeApi:
 
     async def submit(self, request: web.Request) -> web.StreamResponse:
         """Handle one submission (see the module docstring for every answer)."""
-        auth = request.headers.get("Authorization", "")
-        token = auth[7:] if auth[:7].lower() == "bearer " else ""
+        token = bearer(request.headers.get("Authorization", ""))
         try:
             who = self._tokens.jurisdiction_of(token) if token else None
         except ConfigError:  # the token file is broken: fail closed, loudly (logged by the token book)

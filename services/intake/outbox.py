@@ -209,6 +209,14 @@ class Outbox:
                 found[str(sid)] = Stored(() if settled else decode_records(bytes(records)), str(result), settled)
         return found
 
+    def submitted(self, submission_id: str) -> tuple[str, float] | None:
+        """(jurisdiction, accepted at in Unix seconds) of a submission kept here (unsettled, or settled and not
+        yet purged), else None: who submitted it, before the audit log shows it."""
+        with self._tx() as db:
+            query = self._q("SELECT jurisdiction, accepted_at FROM {table} WHERE submission_id = ?")
+            row = db.execute(query, (submission_id,)).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
+
     def due(self, now: float, limit: int) -> list[Kept]:
         """Up to ``limit`` kept submissions whose next check is due, the longest waiting first."""
         with self._tx() as db:

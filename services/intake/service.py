@@ -1,5 +1,6 @@
 """The intake service: the HTTP API and the drop directory, publishing through one producer, every accepted
-submission kept in the outbox until the reconciler finds it settled in the audit log.
+submission kept in the outbox until the reconciler finds it settled in the audit log; the HTTP API also
+answers each sender the status and evidence of its own submissions (``status.py``), from the same log.
 
 ``crx intake run`` runs it on its own; the demo pipeline runs it beside the other services.
 """
@@ -9,12 +10,16 @@ from __future__ import annotations
 import datetime as dt
 
 from adapters.base import available
+from services.cases.status import StoreCases
+from services.cases.store import CaseStore
 from services.intake.dropdir import DropDirectory
+from services.intake.evidence import evidence_source
 from services.intake.http import IntakeApi, IntakeHttpServer, IntakeLimits
 from services.intake.idempotency import IdempotencyStore
 from services.intake.outbox import Outbox
 from services.intake.publisher import FeedPublisher
 from services.intake.reconciler import Reconciler
+from services.intake.status import StatusApi, SubmissionStatus
 from services.intake.tokens import TokenBook
 from services.kernel.http import OpsServer
 from services.kernel.kafka import Producer, ensure_topics
@@ -49,8 +54,17 @@ class IntakeService:
         self.idempotency = IdempotencyStore(
             settings.data_dir / "intake-idempotency.sqlite3", dt.timedelta(seconds=settings.idempotency_ttl_seconds)
         )
+        self.cases = CaseStore.open(settings)
+        self.status = SubmissionStatus(
+            evidence_source(settings), outbox=self.outbox, cases=StoreCases(self.cases, runtime.clock)
+        )
         self.api = IntakeApi(
-            self.publisher, self.tokens, self.idempotency, IntakeLimits(settings.max_payload_bytes), registry
+            self.publisher,
+            self.tokens,
+            self.idempotency,
+            IntakeLimits(settings.max_payload_bytes),
+            registry,
+            status=StatusApi(self.status, self.tokens, registry),
         )
         port = settings.intake_port if http_port is None else http_port
         self.http = IntakeHttpServer(self.api, settings.intake_host, port)
@@ -101,8 +115,10 @@ class IntakeService:
         await self.http.stop()
         await self.drop.stop()
         await self.reconciler.stop()
+        await self.status.close()
         await self.producer.stop()
         await self.ops.stop()
         self.idempotency.close()
         self.outbox.close()
+        self.cases.close()
         self._log.info("stopped")

@@ -6,6 +6,8 @@
 - ``ApiSettlement`` asks the audit service (``POST /v1/settlement``) at ``audit_api_url``: for deployments where
   the intake and the audit writer do not share a volume (compose, Kubernetes).
 
+``evidence.py`` reads a submission's evidence from the same places (``open_audit_log``).
+
 Both answer ``accounting.settlement`` per submission id and raise TransientError when the log cannot be read.
 """
 
@@ -38,6 +40,15 @@ class SettlementSource(Protocol):
         ...
 
 
+def open_audit_log(settings: Settings) -> AuditStore:
+    """The audit writer's log, opened for reading (``audit_db``; never created). Raises TransientError when a
+    SQLite file is not there (never an empty log in its place), else what ``open_store`` raises."""
+    location = settings.audit_db_path
+    if not is_postgres(location) and not Path(location).exists():
+        raise TransientError(f"no audit log at {location}: set CRX_AUDIT_DB to the writer's log or CRX_AUDIT_API_URL")
+    return open_store(settings, create=False)
+
+
 class LogSettlement:
     """Reads the audit log's database (opened on first use)."""
 
@@ -47,12 +58,7 @@ class LogSettlement:
 
     def _open(self) -> AuditStore:
         if self._store is None:
-            location = self._settings.audit_db_path
-            if not is_postgres(location) and not Path(location).exists():
-                raise TransientError(
-                    f"no audit log at {location}: set CRX_AUDIT_DB to the writer's log or CRX_AUDIT_API_URL"
-                )
-            self._store = open_store(self._settings, create=False)
+            self._store = open_audit_log(self._settings)
         return self._store
 
     async def states(self, submission_ids: Sequence[str]) -> dict[str, str]:

@@ -27,6 +27,11 @@ TOKEN_BYTES = 32
 MAX_TOKENS = 2  # the current token and, during a rotation, the one it replaces
 
 
+def bearer(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header value, "" for any other (or none)."""
+    return authorization[7:] if authorization[:7].lower() == "bearer " else ""
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 

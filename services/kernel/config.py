@@ -112,6 +112,10 @@ class Settings:
     reconcile_after_seconds: float = 300.0
     reconcile_interval_seconds: float = 5.0
     reconcile_attempts: int = 5
+    # A national system's side of the intake (``crx submissions show``): the broker's intake URL and this
+    # jurisdiction's bearer token (``crx intake token``). Unset: the command reads the local audit log.
+    intake_url: str | None = None
+    intake_token: Secret | None = None
 
     # Cases (services/cases): one per REQUEST and requested state, with a deadline in the requested state's
     # working days (the rules are in the agreements file). The router writes the case book as it routes
