@@ -491,7 +491,7 @@ def test_outcome_is_inferred_from_the_convictions() -> None:
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [(RESPONSE, "RO-00-XYZ"), (RESPONSE, "CONVICTIONS_FOUND"), (RESPONSE, "ro-00-cnv"), (RESPONSE, ""),
+    [(ORPHAN, "RO-00-XYZ"), (ORPHAN, "NO_RECORD"), (ORPHAN, "ro-00-nil"), (ORPHAN, ""),
      (RESPONSE, "RO-00-NIL"), (RESPONSE, "RO-00-REF"), (ORPHAN, "RO-00-CNV")],
     ids=["unknown", "canonical-symbol", "lower-case", "empty", "nil-with-convictions", "refused-with-convictions",
          "convictions-found-without"],
