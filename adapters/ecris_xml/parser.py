@@ -74,13 +74,12 @@ class EcrisXmlAdapter:
             message_type, record_id, version = _notification_identity(root, convictions[0]["conviction_id"])
         else:
             message_type, record_id, version = MESSAGE_TYPES[kind.code], header.local_id, 1
-        canonical_header = _canonical_header(header, kind, message_type, record_id, version, ctx)
+        outcome = None
         if kind is RESPONSE:
-            canonical_header["outcome"] = _outcome(parts.opt("ResponseOutcome"), conviction_nodes, header.case_message)
-        # A request's authority (a court, a prosecutor's office, as the requesting state names it).
-        canonical_header["requesting_authority"] = values.opt_text(parts.opt("RequestingAuthority"))
+            outcome = _outcome(parts.opt("ResponseOutcome"), conviction_nodes, header.case_message)
+        authority = values.opt_text(parts.opt("RequestingAuthority"))  # a request's: a court, a prosecutor's office
         record: CanonicalRecord = {
-            "header": canonical_header,
+            "header": _canonical_header(header, kind, (message_type, record_id, version), ctx, outcome, authority),
             "person": person,
             "convictions": convictions,
             "other_charges": [],
@@ -130,8 +129,15 @@ def _outcome(
 
 
 def _canonical_header(
-    header: Header, kind: Kind, message_type: MessageTypeSymbol, record_id: str, version: int, ctx: ParseContext
+    header: Header,
+    kind: Kind,
+    identity: tuple[MessageTypeSymbol, str, int],
+    ctx: ParseContext,
+    outcome: ResponseOutcomeSymbol | None,
+    authority: str | None,
 ) -> CanonicalHeader:
+    """The canonical header; ``identity`` is (message type, source record id, version)."""
+    message_type, record_id, version = identity
     return canonical.header(
         header.sender,
         record_id,
@@ -147,5 +153,7 @@ def _canonical_header(
         # from the person's nationalities.
         addressed_to=() if kind is NOTIFICATION else header.receiving_states,
         external_message_id=header.global_id,
+        requesting_authority=authority,
         case_message=header.case_message,
+        outcome=outcome,
     )
