@@ -1,24 +1,35 @@
 """The three message types (root elements) and their ``Header``: states, message identifiers, legal basis,
-purpose, urgency, deadline and, for a response, the request it answers."""
+purpose, urgency, deadline and the request a message refers to: the one a response answers
+(``InResponseTo``), or the one a cancellation or additional information of the requesting state follows up
+(``OriginalRequest``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from lxml import etree
 
 from adapters.base import MALFORMED, AdapterError, record_message_id
 from adapters.ecris_xml import values
-from adapters.ecris_xml.refcodes import NOTIFICATION_PURPOSE, PURPOSES, URGENCIES, Countries
-from adapters.ecris_xml.tree import NS, Model, Node, Slot, invalid, many, opt
+from adapters.ecris_xml.refcodes import (
+    NOTIFICATION_PURPOSE,
+    PURPOSES,
+    REQUEST_ACTIONS,
+    RESPONSE_ACTIONS,
+    URGENCIES,
+    Countries,
+)
+from adapters.ecris_xml.tree import NS, XML_SPACE, AttributeAt, Model, Node, Slot, invalid, many, missing, opt
 from adapters.ecris_xml.values import SYNTAX
 from adapters.kit.distinct import Distinct
 from adapters.kit.errors import check_sender
 from adapters.kit.xmlsafe import split_tag
-from schemas.records import UrgencySymbol
+from schemas.records import CaseMessageSymbol, UrgencySymbol
 
-IN_RESPONSE_TO = Model(Slot("RequestingState"), Slot("RequestLocalMessageId"), opt("RequestGlobalMessageId"))
+# InResponseTo and OriginalRequest: a request, named by its requesting state and that state's ids of it.
+REQUEST_REFERENCE = Model(Slot("RequestingState"), Slot("RequestLocalMessageId"), opt("RequestGlobalMessageId"))
 
 
 def _header(receiving: Slot, *rest: Slot) -> Model:
@@ -31,13 +42,16 @@ def _header(receiving: Slot, *rest: Slot) -> Model:
 
 @dataclass(frozen=True)
 class Kind:
-    """One message type: its root element, ECRIS code, content model, root attributes and header model."""
+    """One message type: its root element, ECRIS code, content model, root attributes and header model, and
+    what the values of its ``@action`` do to the case of a request (none for a notification, whose action
+    says what it does to the record)."""
 
     root: str
     code: str
     body: Model
     attributes: tuple[str, ...]
     header: Model
+    case_actions: Mapping[str, CaseMessageSymbol | None] = field(default_factory=dict, compare=False)
 
 
 NOTIFICATION = Kind(
@@ -51,15 +65,17 @@ REQUEST = Kind(
     root="Request",
     code="REQ",
     body=Model(Slot("Header"), Slot("Person"), opt("RequestingAuthority")),
-    attributes=(),
-    header=_header(many("ReceivingState", 1), Slot("Purpose"), opt("Urgency"), opt("Deadline")),
+    attributes=("action",),
+    header=_header(many("ReceivingState", 1), Slot("Purpose"), opt("Urgency"), opt("Deadline"), opt("OriginalRequest")),
+    case_actions=REQUEST_ACTIONS,
 )
 RESPONSE = Kind(
     root="RequestResponse",
     code="RRS",
-    body=Model(Slot("Header"), Slot("Person"), many("Conviction")),
-    attributes=(),
+    body=Model(Slot("Header"), Slot("Person"), opt("ResponseOutcome"), many("Conviction")),
+    attributes=("action",),
     header=_header(Slot("ReceivingState"), Slot("Purpose"), opt("Urgency"), Slot("InResponseTo")),
+    case_actions=RESPONSE_ACTIONS,
 )
 KINDS = {kind.root: kind for kind in (NOTIFICATION, REQUEST, RESPONSE)}
 
@@ -77,6 +93,7 @@ class Header:
     urgency: UrgencySymbol
     deadline: dt.datetime | None
     reply_to: str | None
+    case_message: CaseMessageSymbol | None
 
 
 def message_kind(root: etree._Element) -> Kind:
@@ -97,37 +114,79 @@ def _states(nodes: list[Node], sender: str, countries: Countries) -> list[str]:
     return [once.add(node, values.read(node, countries.alpha2)) for node in nodes]
 
 
-def _reply_to(node: Node, receiving: list[str], countries: Countries) -> str:
-    """The crx message id of the answered request: record_message_id(requesting state, its local id, 1).
-    The requesting state must be the (single) receiving state of the response."""
-    parts = node.children(IN_RESPONSE_TO)
+def _request_id(node: Node, expected: str, expectation: str, countries: Countries) -> str:
+    """The crx message id of the request ``node`` names: record_message_id(requesting state, its local id, 1).
+    The requesting state must be ``expected`` (INVALID_VALUE naming ``expectation`` otherwise)."""
+    parts = node.children(REQUEST_REFERENCE)
     state_node = parts.one("RequestingState")
-    state = values.read(state_node, countries.alpha2)
-    if [state] != receiving:
-        raise invalid(state_node.where, "the receiving state of the response")
+    if values.read(state_node, countries.alpha2) != expected:
+        raise invalid(state_node.where, expectation)
     values.opt_read(parts.opt("RequestGlobalMessageId"), values.identifier)  # checked, not carried
-    return record_message_id(state, values.read(parts.one("RequestLocalMessageId"), values.identifier), 1)
+    return record_message_id(expected, values.read(parts.one("RequestLocalMessageId"), values.identifier), 1)
 
 
-def read_header(node: Node, kind: Kind, feed: str, countries: Countries) -> Header:
-    """The header of a ``kind`` message that arrived on the feed of jurisdiction ``feed``.
+def case_message(root: Node, kind: Kind) -> CaseMessageSymbol | None:
+    """What a request or a response does to the case of a request, from the root's ``@action`` (absent: the
+    default action, None). None for a notification, whose ``@action`` the parser reads as its message type."""
+    raw = root.attribute("action")
+    if raw is None or not kind.case_actions:
+        return None
+    action = raw.strip(XML_SPACE)
+    if action not in kind.case_actions:
+        raise invalid(AttributeAt(root, "action"), "one of " + ", ".join(kind.case_actions))
+    return kind.case_actions[action]
+
+
+def _follow_up(
+    header: Node, original: Node | None, case: CaseMessageSymbol | None, sender: str, countries: Countries
+) -> str | None:
+    """The reply_to of a request: None for a new request (which may not name an ``OriginalRequest``); for a
+    cancellation or additional information, the crx id of the sender's own request that ``OriginalRequest``
+    (then required) names."""
+    if case is None:
+        if original is not None:
+            raise invalid(original.where, "an OriginalRequest only when the action is CANCEL or PROVIDE_INFORMATION")
+        return None
+    if original is None:
+        raise missing(f"{header.path}/OriginalRequest")
+    return _request_id(original, sender, "the sending state (a request follows up its own request)", countries)
+
+
+def read_header(
+    node: Node, kind: Kind, feed: str, countries: Countries, case: CaseMessageSymbol | None = None
+) -> Header:
+    """The header of a ``kind`` message that arrived on the feed of jurisdiction ``feed``; ``case`` is what the
+    message does to the case of a request (``case_message``).
 
     Raises SENDER_MISMATCH when the sending state is not ``feed``; MISSING_FIELD, INVALID_VALUE or
-    UNKNOWN_JURISDICTION for a bad header. A response must be addressed to the requesting state.
+    UNKNOWN_JURISDICTION for a bad header. A response must be addressed to the requesting state; a follow-up
+    request must name an original request of its own, not itself; a cancellation has no deadline.
     """
     parts = node.children(kind.header)
     sending = parts.one("SendingState")
     sender = check_sender(values.read(sending, countries.alpha2), feed, sending)
     receiving = _states(parts.all("ReceivingState"), sender, countries)
+    local_id = values.read(parts.one("LocalMessageId"), values.identifier)
+    deadline = parts.opt("Deadline")
+    if deadline is not None and case == "CANCELLATION":
+        raise invalid(deadline.where, "no Deadline in a cancellation")
     in_response_to = parts.opt("InResponseTo")
+    reply_to: str | None
+    if in_response_to is not None:
+        reply_to = _request_id(in_response_to, receiving[0], "the receiving state of the response", countries)
+    else:
+        reply_to = _follow_up(node, parts.opt("OriginalRequest"), case, sender, countries)
+        if reply_to == record_message_id(sender, local_id, 1):
+            raise invalid(f"{node.path}/OriginalRequest", "another request than this message itself")
     return Header(
         sender=sender,
         receiving_states=receiving,
-        local_id=values.read(parts.one("LocalMessageId"), values.identifier),
+        local_id=local_id,
         global_id=values.read(parts.one("GlobalMessageId"), values.identifier),
         legal_basis=values.read(parts.one("LegalBasis"), values.identifier),
         purpose=values.opt_choice(parts.opt("Purpose"), PURPOSES, NOTIFICATION_PURPOSE),
         urgency=values.opt_choice(parts.opt("Urgency"), URGENCIES, "NORMAL"),
-        deadline=values.opt_read(parts.opt("Deadline"), SYNTAX.timestamp),
-        reply_to=None if in_response_to is None else _reply_to(in_response_to, receiving, countries),
+        deadline=values.opt_read(deadline, SYNTAX.timestamp),
+        reply_to=reply_to,
+        case_message=case,
     )

@@ -12,16 +12,33 @@ from collections.abc import Mapping
 from adapters.base import CanonicalRecord, ParseContext
 from adapters.ecris_xml import values
 from adapters.ecris_xml.convictions import ConvictionReader, build_convictions
-from adapters.ecris_xml.header import NOTIFICATION, REQUEST, RESPONSE, Header, Kind, message_kind, read_header
+from adapters.ecris_xml.header import (
+    NOTIFICATION,
+    REQUEST,
+    RESPONSE,
+    Header,
+    Kind,
+    case_message,
+    message_kind,
+    read_header,
+)
 from adapters.ecris_xml.person import build_person
-from adapters.ecris_xml.refcodes import ACTIONS, PACKAGE, Categories, Countries, load_countries, load_ecris_table
+from adapters.ecris_xml.refcodes import (
+    ACTIONS,
+    OUTCOMES,
+    PACKAGE,
+    Categories,
+    Countries,
+    load_countries,
+    load_ecris_table,
+)
 from adapters.ecris_xml.tree import AttributeAt, Node, invalid, missing
 from adapters.kit import canonical
 from adapters.kit.codes import CodeTable, load_tables
 from adapters.kit.samples import packaged_samples
 from adapters.kit.xmlsafe import parse_xml
+from schemas.records import CaseMessageSymbol, MessageTypeSymbol, ResponseOutcomeSymbol
 from schemas.records import Header as CanonicalHeader
-from schemas.records import MessageTypeSymbol
 
 SAMPLE_SUFFIX = ".xml"
 # A notification's message type comes from @action.
@@ -48,17 +65,21 @@ class EcrisXmlAdapter:
         kind = message_kind(element)
         root = Node(element, kind.root)
         parts = root.children(kind.body, attributes=kind.attributes)
-        header = read_header(parts.one("Header"), kind, ctx.jurisdiction, self._countries)
+        header = read_header(parts.one("Header"), kind, ctx.jurisdiction, self._countries, case_message(root, kind))
         person = build_person(parts.one("Person"), self._countries, ctx.received_at.date())
         reader = ConvictionReader(header.sender, self._categories, self._countries, foreign=kind is RESPONSE)
-        convictions = build_convictions(parts.all("Conviction"), reader)
+        conviction_nodes = parts.all("Conviction")
+        convictions = build_convictions(conviction_nodes, reader)
         if kind is NOTIFICATION:
             message_type, record_id, version = _notification_identity(root, convictions[0]["conviction_id"])
         else:
             message_type, record_id, version = MESSAGE_TYPES[kind.code], header.local_id, 1
-        values.opt_text(parts.opt("RequestingAuthority"))  # a request's; checked, not carried: no canonical field
+        outcome = None
+        if kind is RESPONSE:
+            outcome = _outcome(parts.opt("ResponseOutcome"), conviction_nodes, header.case_message)
+        authority = values.opt_text(parts.opt("RequestingAuthority"))  # a request's: a court, a prosecutor's office
         record: CanonicalRecord = {
-            "header": _canonical_header(header, kind, message_type, record_id, version, ctx),
+            "header": _canonical_header(header, kind, (message_type, record_id, version), ctx, outcome, authority),
             "person": person,
             "convictions": convictions,
             "other_charges": [],
@@ -87,9 +108,36 @@ def _notification_identity(root: Node, conviction_id: str) -> tuple[MessageTypeS
     return message_type, conviction_id, version
 
 
+def _outcome(
+    stated: Node | None, convictions: list[Node], case: CaseMessageSymbol | None
+) -> ResponseOutcomeSymbol | None:
+    """The outcome of a response: its ``ResponseOutcome``, else inferred from its convictions (CONVICTIONS_FOUND
+    when it carries any, else NO_RECORD). A response that asks for more information has no outcome and carries
+    no conviction; a stated outcome must agree with the convictions (RO-00-CNV with some, any other with
+    none)."""
+    if case == "MORE_INFORMATION_REQUEST":
+        extra = stated if stated is not None else (convictions[0] if convictions else None)
+        if extra is not None:
+            raise invalid(extra.where, "neither ResponseOutcome nor Conviction when the action is REQUEST_INFORMATION")
+        return None
+    if stated is None:
+        return "CONVICTIONS_FOUND" if convictions else "NO_RECORD"
+    outcome = values.choice(stated.token(), OUTCOMES, stated)
+    if (outcome == "CONVICTIONS_FOUND") != bool(convictions):
+        raise invalid(stated.where, "RO-00-CNV with one or more Conviction, any other outcome with none")
+    return outcome
+
+
 def _canonical_header(
-    header: Header, kind: Kind, message_type: MessageTypeSymbol, record_id: str, version: int, ctx: ParseContext
+    header: Header,
+    kind: Kind,
+    identity: tuple[MessageTypeSymbol, str, int],
+    ctx: ParseContext,
+    outcome: ResponseOutcomeSymbol | None,
+    authority: str | None,
 ) -> CanonicalHeader:
+    """The canonical header; ``identity`` is (message type, source record id, version)."""
+    message_type, record_id, version = identity
     return canonical.header(
         header.sender,
         record_id,
@@ -105,4 +153,7 @@ def _canonical_header(
         # from the person's nationalities.
         addressed_to=() if kind is NOTIFICATION else header.receiving_states,
         external_message_id=header.global_id,
+        requesting_authority=authority,
+        case_message=header.case_message,
+        outcome=outcome,
     )

@@ -6,7 +6,7 @@
   ``mappings/ecris-categories.csv`` first, then the national table of the convicting state
   (``mappings/<XX>.csv``, keyed by national code), else ``UNKNOWN``.
 - The closed enumerations: completion ``LC-00-x``, participation ``LP-00-x``, later decisions ``DC-00-xxx``,
-  purposes, sex, notification actions.
+  response outcomes ``RO-00-xxx``, purposes, sex, and the root ``@action`` of each message type.
 
 Tables are checked when loaded; a broken table is a packaging bug and raises ConfigError.
 """
@@ -27,10 +27,12 @@ from adapters.kit import countries
 from adapters.kit.codes import NO_TABLE, CodeTable, parse_table
 from adapters.kit.refs import OFFENCE_CATEGORIES, PENALTY_CATEGORIES, reference_codes
 from schemas.records import (
+    CaseMessageSymbol,
     CompletionSymbol,
     LaterDecisionKindSymbol,
     MessageTypeSymbol,
     ParticipationSymbol,
+    ResponseOutcomeSymbol,
     SexSymbol,
     UrgencySymbol,
 )
@@ -72,6 +74,24 @@ NOTIFICATION_PURPOSE = "ECRIS_NOTIFICATION"
 SEXES: Mapping[str, SexSymbol] = MappingProxyType({"M": "MALE", "F": "FEMALE", "X": "OTHER", "U": "UNKNOWN"})
 ACTIONS: Mapping[str, MessageTypeSymbol] = MappingProxyType(
     {"NEW": "NOTIFICATION", "UPDATE": "UPDATE", "DELETE": "DELETION"}
+)
+# What a request or a response does to the case of a request (None: the ordinary message, the default action).
+REQUEST_ACTIONS: Mapping[str, CaseMessageSymbol | None] = MappingProxyType(
+    {"NEW": None, "CANCEL": "CANCELLATION", "PROVIDE_INFORMATION": "MORE_INFORMATION"}
+)
+RESPONSE_ACTIONS: Mapping[str, CaseMessageSymbol | None] = MappingProxyType(
+    {"ANSWER": None, "REQUEST_INFORMATION": "MORE_INFORMATION_REQUEST"}
+)
+# The answer a response gives (``ResponseOutcome``). The schema's OTHER is a reader's fallback, not a code.
+OUTCOMES: Mapping[str, ResponseOutcomeSymbol] = MappingProxyType(
+    {
+        "RO-00-CNV": "CONVICTIONS_FOUND",
+        "RO-00-NIL": "NO_RECORD",
+        "RO-00-NNA": "NOT_A_NATIONAL",
+        "RO-00-REF": "REFUSED_UNDER_NATIONAL_LAW",
+        "RO-00-MUL": "MULTIPLE_MATCHES",
+        "RO-00-INS": "INSUFFICIENT_IDENTIFICATION",
+    }
 )
 URGENCIES: Mapping[str, UrgencySymbol] = MappingProxyType({"NORMAL": "NORMAL", "URGENT": "URGENT"})
 

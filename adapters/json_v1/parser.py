@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.base import MALFORMED, AdapterError, CanonicalRecord, ParseContext
+from adapters.base import MALFORMED, AdapterError, CanonicalRecord, ParseContext, record_message_id
+from adapters.json_v1 import case
 from adapters.json_v1.convictions import build_convictions
 from adapters.json_v1.document import load_document
 from adapters.json_v1.fields import Node, invalid, missing
@@ -49,12 +50,11 @@ class JsonV1Adapter:
         sender = check_sender(root.string("sender"), ctx.jurisdiction, "sender")
         header = self._header(root, sender, ctx)
         table = self._tables.get(sender, NO_TABLE)
-        record: CanonicalRecord = {
-            "header": header,
-            "person": build_person(root.child("person"), ctx.received_at.date()),
-            "convictions": build_convictions(root, table, may_be_empty=header["message_type"] in MAY_BE_EMPTY),
-            "other_charges": [],
-        }
+        person = build_person(root.child("person"), ctx.received_at.date())
+        message_type = header["message_type"]
+        convictions = build_convictions(root, table, may_be_empty=message_type in MAY_BE_EMPTY)
+        header["outcome"] = case.outcome(root, message_type, header["case_message"], bool(convictions))
+        record: CanonicalRecord = {"header": header, "person": person, "convictions": convictions, "other_charges": []}
         return [record]
 
     def samples(self) -> list[tuple[str, bytes]]:
@@ -85,6 +85,8 @@ class JsonV1Adapter:
             deadline=root.opt_parsed("deadline", SYNTAX.timestamp),
             addressed_to=addressed_to,
             external_message_id=root.opt_string("message_ref"),
+            requesting_authority=case.requesting_authority(root, message_type),
+            case_message=case.case_message(root, message_type, reply_to, record_message_id(sender, record_id, version)),
         )
 
 

@@ -1,4 +1,5 @@
-"""The canonical header of a rap sheet record: purpose, message type, addressing and the record version.
+"""The canonical header of a rap sheet record: purpose, message type, addressing, a response's outcome and the
+record version.
 
 A rap sheet carries no version number, yet a re-sent, updated rap sheet must not be deduplicated away as the
 message already seen, while the same rap sheet sent twice must get the same message id. The version is
@@ -25,7 +26,7 @@ from adapters.niem_rapsheet import values
 from adapters.niem_rapsheet.envelope import NletsHeader
 from adapters.niem_rapsheet.names import S_ID, S_METADATA
 from adapters.niem_rapsheet.tree import Node, invalid, missing
-from schemas.records import MessageTypeSymbol
+from schemas.records import MessageTypeSymbol, ResponseOutcomeSymbol
 
 SENDER = "US"
 LEGAL_BASIS = "US-28-CFR-20"
@@ -71,6 +72,15 @@ def addressing(header: NletsHeader) -> tuple[MessageTypeSymbol, str | None, list
     if state == SENDER:
         raise invalid(f"{_HEADER_PATH}/DestinationORIID", "the requesting state, not the sender")
     return "RESPONSE", header.control_field, [state]
+
+
+def outcome(message_type: MessageTypeSymbol, has_convictions: bool) -> ResponseOutcomeSymbol | None:
+    """The outcome of a RESPONSE (None for a notification). A rap sheet does not state one: CONVICTIONS_FOUND
+    when the record carries convictions, else NO_RECORD, whatever arrests or pending or dismissed charges
+    (``other_charges``) it also reports, since those are not convictions."""
+    if message_type != "RESPONSE":
+        return None
+    return "CONVICTIONS_FOUND" if has_convictions else "NO_RECORD"
 
 
 def _reported(metadata: Node) -> dt.date | None:

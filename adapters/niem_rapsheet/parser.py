@@ -90,6 +90,7 @@ class NiemRapSheetAdapter:
                 reply_to=reply_to,
                 addressed_to=addressed_to,
                 external_message_id=nlets.control_field,
+                outcome=header.outcome(message_type, bool(events.convictions)),
             ),
             "person": person,
             "convictions": events.convictions,

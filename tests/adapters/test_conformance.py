@@ -35,11 +35,32 @@ def context_for(sample_name: str) -> ParseContext:
 
 
 def assert_valid(records: list[CriminalRecord]) -> None:
-    """Every record encodes with the canonical codec and decodes back to the same message id."""
+    """Every record encodes with the canonical codec and decodes back to the same message id, and keeps the
+    rules of the case fields (``assert_case_fields``)."""
     canonical = typed_codec(CANONICAL_RECORD)
     for record in records:
         decoded = canonical.decode(canonical.encode(record))
         assert str(decoded["header"]["message_id"]) == record["header"]["message_id"]
+        assert_case_fields(record)
+
+
+def assert_case_fields(record: CriminalRecord) -> None:
+    """The case fields fit the message type: every RESPONSE has an outcome (except one asking for more
+    information, which has none and no conviction), and no other type has one; CONVICTIONS_FOUND comes with
+    convictions and NO_RECORD without; only a REQUEST names a requesting authority; a cancellation or more
+    information is a REQUEST and a request for more information a RESPONSE, each replying to a request."""
+    head = record["header"]
+    message_type, case, outcome = head["message_type"], head["case_message"], head["outcome"]
+    asks_more = case == "MORE_INFORMATION_REQUEST"
+    assert (outcome is not None) == (message_type == "RESPONSE" and not asks_more), head
+    if outcome == "CONVICTIONS_FOUND":
+        assert record["convictions"], head
+    if outcome == "NO_RECORD" or asks_more:
+        assert not record["convictions"], head
+    assert head["requesting_authority"] is None or message_type == "REQUEST", head
+    if case is not None:
+        assert message_type == ("RESPONSE" if asks_more else "REQUEST"), head
+        assert head["reply_to"] is not None, head
 
 
 def _sample_params() -> list[Any]:
@@ -105,6 +126,26 @@ def test_sample_parses_into_schema_valid_records(adapter_name: str, sample_name:
     assert {r["header"]["source_jurisdiction"] for r in records} == {ctx.jurisdiction}
     again = adapter.parse(payload, ParseContext(ctx.jurisdiction, RECEIVED + dt.timedelta(hours=1)))
     assert [r["header"]["message_id"] for r in again] == [r["header"]["message_id"] for r in records]
+
+
+def test_samples_show_an_answered_an_unanswered_request_and_an_orphan_response() -> None:
+    """Across every adapter's samples (what ``crx demo`` pushes): a request that a response answers, a request
+    that none answers, and an orphan response, whose reply_to names no request of the samples; every response
+    has an outcome and some request names its requesting authority."""
+    records = [
+        record
+        for name in ADAPTERS
+        for sample, payload in get_adapter(name).samples()
+        for record in get_adapter(name).parse(payload, context_for(sample))
+    ]
+    requests = {r["header"]["message_id"]: r for r in records if r["header"]["message_type"] == "REQUEST"}
+    responses = [r["header"] for r in records if r["header"]["message_type"] == "RESPONSE"]
+    answered = {head["reply_to"] for head in responses}
+    assert answered & set(requests), "no sample request is answered"
+    assert set(requests) - answered, "every sample request is answered"
+    assert answered - set(requests), "no sample response is an orphan"
+    assert all(head["outcome"] is not None for head in responses)
+    assert any(r["header"]["requesting_authority"] for r in requests.values())
 
 
 @pytest.mark.parametrize("adapter_name", ADAPTERS)

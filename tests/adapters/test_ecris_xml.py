@@ -41,7 +41,8 @@ UPDATE = "DE-notification-update-fr.xml"
 FR_DE = "FR-notification-de.xml"
 REQUEST = "PL-request-de.xml"
 RESPONSE = "DE-response-pl.xml"
-REQUIRED_SAMPLES = {FR_PL, FR, UPDATE, FR_DE, REQUEST, RESPONSE}
+ORPHAN = "DE-response-fr-orphan.xml"
+REQUIRED_SAMPLES = {FR_PL, FR, UPDATE, FR_DE, REQUEST, RESPONSE, ORPHAN}
 PACKAGE = resources.files("adapters.ecris_xml")
 XSD = etree.XMLSchema(etree.fromstring(PACKAGE.joinpath("ecris-message.xsd").read_bytes()))
 XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -285,11 +286,14 @@ def test_response_header_and_convictions() -> None:
 
 
 def test_response_may_answer_nothing_on_file() -> None:
-    """A response without any Conviction is the answer "nothing on file"."""
+    """A response without any Conviction (and without ResponseOutcome) is the answer "nothing on file":
+    outcome NO_RECORD."""
     root = sample_root(RESPONSE)
     for conviction in root.findall(f"{{{NS}}}Conviction"):
         root.remove(conviction)
-    assert parse(serialise(root), "DE")["convictions"] == []
+    root.remove(find(root, "ResponseOutcome"))
+    record = parse(serialise(root), "DE")
+    assert (record["convictions"], record["header"]["outcome"]) == ([], "NO_RECORD")
 
 
 def test_update_is_a_new_version_of_the_same_record() -> None:
@@ -393,6 +397,222 @@ def test_sender_must_be_the_feed_jurisdiction() -> None:
     """A message whose SendingState is not the feed's jurisdiction is SENDER_MISMATCH."""
     assert error_of(SAMPLES[FR_PL], "FR").reason_code == base.SENDER_MISMATCH
     assert error_of(SAMPLES[REQUEST], "DE").reason_code == base.SENDER_MISMATCH
+
+
+# --- cases: requesting authority, outcomes, cancellations, additional information -----------------
+
+REQUEST_ID = record_message_id("PL", "PL-KRK-REQ-SYNTH-000007", 1)  # the crx id of the PL request sample
+FOLLOW_UP_ID = "PL-KRK-REQ-SYNTH-000008"
+
+
+def follow_up(action: str, *edits: tuple[str, object], state: str = "CO-00-616-POL") -> bytes:
+    """The PL request sample turned into a follow-up of itself: ``@action`` set, a new message id, and an
+    OriginalRequest naming the sample request (of ``state``), then ``edits`` applied."""
+    root = sample_root(REQUEST)
+    root.set("action", action)
+    edit(root, "Header/LocalMessageId", FOLLOW_UP_ID)
+    edit(root, "Header/GlobalMessageId", "ECRIS-PL-SYNTH-2025-000008")
+    reference = e("OriginalRequest")
+    for local, text in (("RequestingState", state), ("RequestLocalMessageId", "PL-KRK-REQ-SYNTH-000007"),
+                        ("RequestGlobalMessageId", "ECRIS-PL-SYNTH-2025-000007")):  # fmt: skip
+        reference.append(e(local, text))
+    find(root, "Header").append(reference)
+    for path, value in edits:
+        edit(root, path, value)
+    return serialise(root)
+
+
+def information_request(*removed: str) -> bytes:
+    """DE's response sample turned into a request for additional information: ``@action`` REQUEST_INFORMATION
+    and its ``removed`` children gone (by default its ResponseOutcome and convictions, as the format wants)."""
+    root = sample_root(RESPONSE)
+    root.set("action", "REQUEST_INFORMATION")
+    for local in removed or ("ResponseOutcome", "Conviction"):
+        for child in root.findall(f"{{{NS}}}{local}"):
+            root.remove(child)
+    return serialise(root)
+
+
+def sender_of(payload: bytes) -> str:
+    """The feed a payload belongs to: the alpha-2 code of its SendingState."""
+    return load_countries().alpha2(find(parse_xml(payload), "Header/SendingState").text or "", "test")
+
+
+def test_request_carries_its_requesting_authority() -> None:
+    """A request's RequestingAuthority becomes header.requesting_authority, exactly as written; without it, and
+    for every other message type, the field is null."""
+    assert parse_sample(REQUEST)["header"]["requesting_authority"] == "Sąd Rejonowy w Przykładowie (synthetic)"
+    assert parse_sample(REQUEST, ("RequestingAuthority", " Prokuratura "))["header"]["requesting_authority"] == (
+        " Prokuratura "
+    )
+    assert parse_sample(REQUEST, ("RequestingAuthority", DELETE))["header"]["requesting_authority"] is None
+    for name in (FR_PL, UPDATE, RESPONSE, ORPHAN):
+        assert parse_sample(name)["header"]["requesting_authority"] is None
+
+
+def test_plain_messages_have_no_case_message_and_only_responses_an_outcome() -> None:
+    """Without @action, a request opens a case and a response answers one (case_message null); only responses
+    have an outcome. The explicit default actions NEW and ANSWER change nothing."""
+    for name in sorted(SAMPLES):
+        head = parse_sample(name)["header"]
+        assert head["case_message"] is None, name
+        assert (head["outcome"] is not None) == (head["message_type"] == "RESPONSE"), name
+    assert parse_sample(REQUEST, ("@action", "NEW")) == parse_sample(REQUEST)
+    assert parse_sample(RESPONSE, ("@action", " ANSWER ")) == parse_sample(RESPONSE)
+
+
+def test_stated_outcome_convictions_found() -> None:
+    """DE's response states RO-00-CNV: outcome CONVICTIONS_FOUND, with its two convictions."""
+    record = parse_sample(RESPONSE)
+    assert (record["header"]["outcome"], len(record["convictions"])) == ("CONVICTIONS_FOUND", 2)
+    assert round_trip(record)["header"]["outcome"] == "CONVICTIONS_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [("RO-00-NIL", "NO_RECORD"), ("RO-00-NNA", "NOT_A_NATIONAL"), ("RO-00-REF", "REFUSED_UNDER_NATIONAL_LAW"),
+     ("RO-00-MUL", "MULTIPLE_MATCHES"), ("RO-00-INS", "INSUFFICIENT_IDENTIFICATION"), ("\n RO-00-NIL ", "NO_RECORD")],
+)  # fmt: skip
+def test_stated_outcomes_without_convictions(code: str, outcome: str) -> None:
+    """Each ResponseOutcome code other than RO-00-CNV maps to its outcome, in a response with no conviction;
+    the code may be surrounded by white space."""
+    payload = mutated(ORPHAN, ("ResponseOutcome", code))
+    assert parse(payload, "DE")["header"]["outcome"] == outcome
+    assert XSD.validate(parse_xml(payload)), XSD.error_log
+
+
+def test_outcome_is_inferred_from_the_convictions() -> None:
+    """Without ResponseOutcome, a response with convictions is CONVICTIONS_FOUND and one without NO_RECORD."""
+    with_convictions = parse_sample(RESPONSE, ("ResponseOutcome", DELETE))
+    assert (with_convictions["header"]["outcome"], len(with_convictions["convictions"])) == ("CONVICTIONS_FOUND", 2)
+    nothing = parse_sample(ORPHAN, ("ResponseOutcome", DELETE))
+    assert (nothing["header"]["outcome"], nothing["convictions"]) == ("NO_RECORD", [])
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [(ORPHAN, "RO-00-XYZ"), (ORPHAN, "NO_RECORD"), (ORPHAN, "ro-00-nil"), (ORPHAN, ""),
+     (RESPONSE, "RO-00-NIL"), (RESPONSE, "RO-00-REF"), (ORPHAN, "RO-00-CNV")],
+    ids=["unknown", "canonical-symbol", "lower-case", "empty", "nil-with-convictions", "refused-with-convictions",
+         "convictions-found-without"],
+)  # fmt: skip
+def test_bad_or_contradicting_outcomes_are_invalid(name: str, code: str) -> None:
+    """An unknown ResponseOutcome code is INVALID_VALUE (and invalid against the XSD); so is a valid code that
+    contradicts the convictions (RO-00-CNV without any, another code with some), which only the adapter sees."""
+    payload = mutated(name, ("ResponseOutcome", code))
+    error = error_of(payload)
+    assert error.reason_code == base.INVALID_VALUE
+    assert "RequestResponse/ResponseOutcome" in str(error)
+    assert XSD.validate(parse_xml(payload)) == (code in ("RO-00-NIL", "RO-00-REF", "RO-00-CNV"))
+
+
+@pytest.mark.parametrize(("action", "case"), [("CANCEL", "CANCELLATION"), ("PROVIDE_INFORMATION", "MORE_INFORMATION")])
+def test_follow_up_requests_name_the_original_request(action: str, case: str) -> None:
+    """A CANCEL or PROVIDE_INFORMATION request is a REQUEST of its own (its own message id) whose case_message
+    says what it does and whose reply_to is the crx id of the request it follows up (OriginalRequest, by the
+    correlation rule); it keeps the requesting authority; it has no outcome."""
+    edits = (("Header/Deadline", DELETE),) if action == "CANCEL" else ()
+    payload = follow_up(action, *edits)
+    assert XSD.validate(parse_xml(payload)), XSD.error_log
+    head = parse(payload, "PL")["header"]
+    assert (head["message_type"], head["case_message"], head["outcome"]) == ("REQUEST", case, None)
+    assert head["reply_to"] == REQUEST_ID == parse_sample(REQUEST)["header"]["message_id"]
+    assert head["message_id"] == record_message_id("PL", FOLLOW_UP_ID, 1)
+    assert (head["source_record_id"], head["addressed_to"]) == (FOLLOW_UP_ID, ["DE"])
+    assert head["requesting_authority"] == "Sąd Rejonowy w Przykładowie (synthetic)"
+    assert round_trip(parse(payload, "PL"))["header"]["case_message"] == case
+
+
+def test_additional_information_may_carry_a_deadline() -> None:
+    """PROVIDE_INFORMATION keeps the request's Deadline (only a cancellation may not have one)."""
+    head = parse(follow_up("PROVIDE_INFORMATION"), "PL")["header"]
+    assert head["deadline"] == dt.datetime(2025, 1, 25, 11, 0, tzinfo=dt.UTC)
+
+
+def test_response_asking_for_more_information() -> None:
+    """A REQUEST_INFORMATION response is a RESPONSE with case_message MORE_INFORMATION_REQUEST that replies to
+    the request; it has no outcome and no conviction."""
+    payload = information_request()
+    assert XSD.validate(parse_xml(payload)), XSD.error_log
+    record = parse(payload, "DE")
+    head = record["header"]
+    assert (head["message_type"], head["case_message"], head["outcome"]) == (
+        "RESPONSE",
+        "MORE_INFORMATION_REQUEST",
+        None,
+    )
+    assert (head["reply_to"], head["addressed_to"], record["convictions"]) == (REQUEST_ID, ["PL"], [])
+    assert round_trip(record)["header"]["case_message"] == "MORE_INFORMATION_REQUEST"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "xsd_valid"),
+    [
+        pytest.param(lambda: follow_up("CANCEL", ("Header/Deadline", DELETE), ("Header/OriginalRequest", DELETE)),
+                     base.MISSING_FIELD, True, id="cancel-without-original"),
+        pytest.param(lambda: follow_up("PROVIDE_INFORMATION", ("Header/OriginalRequest", DELETE)),
+                     base.MISSING_FIELD, True, id="information-without-original"),
+        pytest.param(lambda: follow_up("NEW"), base.INVALID_VALUE, True, id="new-request-with-original"),
+        pytest.param(lambda: follow_up("CANCEL", ("Header/Deadline", DELETE), ("@action", DELETE)),
+                     base.INVALID_VALUE, True, id="default-action-with-original"),
+        pytest.param(lambda: follow_up("CANCEL"), base.INVALID_VALUE, True, id="cancel-with-deadline"),
+        pytest.param(lambda: follow_up("CANCEL", ("Header/Deadline", DELETE), state="FR"),
+                     base.INVALID_VALUE, True, id="original-of-another-state"),
+        pytest.param(lambda: follow_up("CANCEL", ("Header/Deadline", DELETE), state="XX"),
+                     base.UNKNOWN_JURISDICTION, True, id="original-of-unknown-state"),
+        pytest.param(lambda: follow_up("CANCEL", ("Header/Deadline", DELETE),
+                                       ("Header/OriginalRequest/RequestLocalMessageId", FOLLOW_UP_ID)),
+                     base.INVALID_VALUE, True, id="original-is-itself"),
+        pytest.param(lambda: follow_up("CANCEL", ("Header/Deadline", DELETE),
+                                       ("Header/OriginalRequest/RequestLocalMessageId", DELETE)),
+                     base.MISSING_FIELD, False, id="original-without-local-id"),
+        pytest.param(lambda: follow_up("WITHDRAW", ("Header/Deadline", DELETE)), base.INVALID_VALUE, False,
+                     id="unknown-request-action"),
+        pytest.param(lambda: follow_up("cancel", ("Header/Deadline", DELETE)), base.INVALID_VALUE, False,
+                     id="lower-case-action"),
+        pytest.param(lambda: mutated(RESPONSE, ("@action", "CANCEL")), base.INVALID_VALUE, False,
+                     id="request-action-on-a-response"),
+        pytest.param(lambda: mutated(REQUEST, ("@action", "REQUEST_INFORMATION")), base.INVALID_VALUE, False,
+                     id="response-action-on-a-request"),
+        pytest.param(lambda: mutated(FR, ("@action", "CANCEL")), base.INVALID_VALUE, False,
+                     id="case-action-on-a-notification"),
+        pytest.param(lambda: information_request("Conviction"), base.INVALID_VALUE, True,
+                     id="information-request-with-outcome"),
+        pytest.param(lambda: information_request("ResponseOutcome"), base.INVALID_VALUE, True,
+                     id="information-request-with-convictions"),
+    ],
+)  # fmt: skip
+def test_bad_case_messages(payload: Callable[[], bytes], reason: str, xsd_valid: bool) -> None:
+    """Follow-ups without OriginalRequest, an OriginalRequest in a new request, naming another state or the
+    message itself, a cancellation with a deadline, an unknown or misplaced @action, and an information request
+    with an outcome or convictions are refused with their reason code. The XSD sees only the structural ones."""
+    data = payload()
+    assert error_of(data, sender_of(data)).reason_code == reason
+    assert XSD.validate(parse_xml(data)) == xsd_valid
+
+
+def test_orphan_sample_answers_a_request_that_was_never_made() -> None:
+    """The orphan sample is a well-formed "no record" response from DE to FR whose reply_to is the id a request
+    FR-CJN-REQ-SYNTH-000999 of FR would have had; no shipped sample of any adapter has that message id, and
+    the file says it is an orphan on purpose."""
+    record = parse_sample(ORPHAN)
+    head = record["header"]
+    assert (head["message_type"], head["outcome"], record["convictions"]) == ("RESPONSE", "NO_RECORD", [])
+    assert (head["source_jurisdiction"], head["addressed_to"], head["purpose"]) == (
+        "DE",
+        ["FR"],
+        "CRIMINAL_PROCEEDINGS",
+    )
+    assert head["message_id"] == record_message_id("DE", "DE-BZR-RRS-SYNTH-000990", 1)
+    assert head["reply_to"] == record_message_id("FR", "FR-CJN-REQ-SYNTH-000999", 1)
+    assert b"orphan" in SAMPLES[ORPHAN].lower()
+    shipped = {
+        record["header"]["message_id"]
+        for name in base.available()
+        for sample, data in base.get_adapter(name).samples()
+        for record in base.get_adapter(name).parse(data, ParseContext(sample[:2], RECEIVED))
+    }
+    assert head["reply_to"] not in shipped
 
 
 # --- reference codes -------------------------------------------------------------------------------
@@ -847,7 +1067,7 @@ def test_content_models_match_the_xsd() -> None:
         "NotificationHeaderType": header.NOTIFICATION.header,
         "RequestHeaderType": header.REQUEST.header,
         "ResponseHeaderType": header.RESPONSE.header,
-        "InResponseToType": header.IN_RESPONSE_TO,
+        "RequestReferenceType": header.REQUEST_REFERENCE,
         "PersonType": person.PERSON,
         "NameType": person.NAME,
         "PartialDateType": person.PARTIAL_DATE,

@@ -29,7 +29,10 @@ REQUIRED_SAMPLES = {
     "PL-notification-de-fr.json",
     "DE-notification-de.json",
     "DE-update-fr.json",
+    "FR-request-pl.json",
 }
+REQUEST = "FR-request-pl.json"
+REQUEST_ID = record_message_id("FR", "FR-CJN-REQ-SYNTH-2025-0031", 1)  # the crx id of the FR request sample
 DELETE = object()  # marker: remove the key instead of setting a value
 
 Doc = dict[str, Any]
@@ -280,6 +283,162 @@ def test_sanction_without_code_and_unmapped_jurisdiction_are_unknown() -> None:
     conviction = parse_doc(doc)["convictions"][0]
     assert {o["category"] for o in conviction["offences"]} == {"UNKNOWN"}
     assert conviction["offences"][0]["national_code"] == "StGB-242"
+
+
+# --- cases: requesting authority, case messages, outcomes ------------------------------------------
+
+
+def response_doc(convictions: bool = True) -> Doc:
+    """DE's FR/PL notification sample turned into DE's RESPONSE to the FR request sample (with or without its
+    conviction)."""
+    doc = sample_doc()
+    doc.update(type="RESPONSE", reply_to=REQUEST_ID, addressed_to=["FR"], purpose="CRIMINAL_PROCEEDINGS")
+    if not convictions:
+        doc["convictions"] = []
+    return doc
+
+
+def follow_up_doc(case_message: str) -> Doc:
+    """The FR request sample turned into a follow-up of itself (another record id) with ``case_message``."""
+    doc = sample_doc(REQUEST)
+    doc.update(record_id="FR-CJN-REQ-SYNTH-2025-0032", case_message=case_message, reply_to=REQUEST_ID)
+    return doc
+
+
+def test_request_sample_carries_its_requesting_authority() -> None:
+    """The FR request to PL maps to a REQUEST for criminal proceedings addressed to PL, on behalf of the
+    authority it names, without convictions, case message or outcome."""
+    record = parse_doc(sample_doc(REQUEST))
+    assert record["header"] == {
+        "message_id": REQUEST_ID,
+        "message_type": "REQUEST",
+        "source_jurisdiction": "FR",
+        "source_record_id": "FR-CJN-REQ-SYNTH-2025-0031",
+        "source_record_version": 1,
+        "reply_to": None,
+        "created_at": RECEIVED,
+        "legal_basis": "EU-FD-2009/315",
+        "purpose": "CRIMINAL_PROCEEDINGS",
+        "urgency": "NORMAL",
+        "deadline": None,
+        "reference_tables": "crx-categories-1",
+        "addressed_to": ["PL"],
+        "external_message_id": "ECRIS-FR-SYNTH-2025-000031",
+        "requesting_authority": "Parquet du tribunal judiciaire d'Exempleville (synthetic)",
+        "case_message": None,
+        "outcome": None,
+    }
+    assert record["convictions"] == []
+    assert record["person"]["nationalities"] == ["PL"]
+
+
+def test_notifications_have_no_case_fields() -> None:
+    """The notification samples have no requesting authority, case message or outcome."""
+    for name in sorted(SAMPLES):
+        head = parse_doc(sample_doc(name))["header"]
+        if head["message_type"] != "REQUEST":
+            assert (head["requesting_authority"], head["case_message"], head["outcome"]) == (None, None, None), name
+
+
+def test_outcome_is_inferred_from_the_convictions() -> None:
+    """A RESPONSE without outcome is CONVICTIONS_FOUND when it carries convictions and NO_RECORD when not; an
+    outcome of null is the same as none."""
+    assert parse_doc(response_doc())["header"]["outcome"] == "CONVICTIONS_FOUND"
+    assert parse_doc(response_doc(convictions=False))["header"]["outcome"] == "NO_RECORD"
+    doc = response_doc(convictions=False)
+    doc["outcome"] = None
+    assert parse_doc(doc)["header"]["outcome"] == "NO_RECORD"
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    ["NO_RECORD", "NOT_A_NATIONAL", "REFUSED_UNDER_NATIONAL_LAW", "MULTIPLE_MATCHES", "INSUFFICIENT_IDENTIFICATION"],
+)
+def test_stated_outcomes_without_convictions(outcome: str) -> None:
+    """Each outcome other than CONVICTIONS_FOUND is carried as written by a RESPONSE without convictions."""
+    doc = response_doc(convictions=False)
+    doc["outcome"] = outcome
+    record = parse_doc(doc)
+    assert record["header"]["outcome"] == outcome
+    assert round_trip(record)["header"]["outcome"] == outcome
+
+
+def test_stated_convictions_found() -> None:
+    """CONVICTIONS_FOUND is carried by a RESPONSE with convictions."""
+    doc = response_doc()
+    doc["outcome"] = "CONVICTIONS_FOUND"
+    assert parse_doc(doc)["header"]["outcome"] == "CONVICTIONS_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        pytest.param(response_doc(False) | {"outcome": "FOUND"}, base.INVALID_VALUE, id="unknown-outcome"),
+        pytest.param(response_doc(False) | {"outcome": "OTHER"}, base.INVALID_VALUE, id="other-outcome"),
+        pytest.param(response_doc(False) | {"outcome": "no_record"}, base.INVALID_VALUE, id="lower-case-outcome"),
+        pytest.param(response_doc(False) | {"outcome": 1}, base.INVALID_VALUE, id="number-outcome"),
+        pytest.param(response_doc() | {"outcome": "NO_RECORD"}, base.INVALID_VALUE, id="no-record-with-convictions"),
+        pytest.param(response_doc(False) | {"outcome": "CONVICTIONS_FOUND"}, base.INVALID_VALUE,
+                     id="convictions-found-without"),
+        pytest.param(sample_doc() | {"outcome": "CONVICTIONS_FOUND"}, base.INVALID_VALUE, id="outcome-in-notification"),
+        pytest.param(sample_doc(REQUEST) | {"outcome": "NO_RECORD"}, base.INVALID_VALUE, id="outcome-in-request"),
+        pytest.param(sample_doc() | {"requesting_authority": "Parquet"}, base.INVALID_VALUE,
+                     id="authority-in-notification"),
+        pytest.param(response_doc() | {"requesting_authority": "Parquet"}, base.INVALID_VALUE,
+                     id="authority-in-response"),
+        pytest.param(sample_doc(REQUEST) | {"requesting_authority": " "}, base.INVALID_VALUE, id="blank-authority"),
+        pytest.param(sample_doc(REQUEST) | {"requesting_authority": ["Parquet"]}, base.INVALID_VALUE,
+                     id="list-authority"),
+        pytest.param(follow_up_doc("WITHDRAWAL"), base.INVALID_VALUE, id="unknown-case-message"),
+        pytest.param(follow_up_doc("OTHER"), base.INVALID_VALUE, id="other-case-message"),
+        pytest.param(follow_up_doc("MORE_INFORMATION_REQUEST"), base.INVALID_VALUE, id="response-case-in-request"),
+        pytest.param(response_doc(False) | {"case_message": "CANCELLATION"}, base.INVALID_VALUE,
+                     id="request-case-in-response"),
+        pytest.param(sample_doc() | {"case_message": "CANCELLATION", "reply_to": REQUEST_ID}, base.INVALID_VALUE,
+                     id="case-in-notification"),
+        pytest.param(follow_up_doc("CANCELLATION") | {"reply_to": None}, base.MISSING_FIELD, id="cancel-without-reply"),
+        pytest.param(follow_up_doc("MORE_INFORMATION") | {"record_id": "FR-CJN-REQ-SYNTH-2025-0031"},
+                     base.INVALID_VALUE, id="follow-up-of-itself"),
+        pytest.param(response_doc(False) | {"case_message": "MORE_INFORMATION_REQUEST", "outcome": "NO_RECORD"},
+                     base.INVALID_VALUE, id="information-request-with-outcome"),
+        pytest.param(response_doc() | {"case_message": "MORE_INFORMATION_REQUEST"}, base.INVALID_VALUE,
+                     id="information-request-with-convictions"),
+    ],
+)  # fmt: skip
+def test_bad_case_fields(doc: Doc, reason: str) -> None:
+    """Unknown symbols (the enums' OTHER included), case fields on a message type that cannot carry them, an
+    outcome contradicting the convictions, a follow-up without reply_to or replying to itself, and an
+    information request with an outcome or convictions are refused with their reason code, naming the field."""
+    error = reason_of(doc)
+    assert error.reason_code == reason
+    assert any(field in str(error) for field in ("outcome", "requesting_authority", "case_message", "reply_to",
+                                                  "convictions"))  # fmt: skip
+
+
+@pytest.mark.parametrize("case_message", ["CANCELLATION", "MORE_INFORMATION"])
+def test_follow_up_requests(case_message: str) -> None:
+    """A REQUEST with case_message CANCELLATION or MORE_INFORMATION carries it, with reply_to naming the request
+    it follows up and its own message id; it has no outcome."""
+    record = parse_doc(follow_up_doc(case_message))
+    head = record["header"]
+    assert (head["message_type"], head["case_message"], head["outcome"]) == ("REQUEST", case_message, None)
+    assert head["reply_to"] == REQUEST_ID
+    assert head["message_id"] == record_message_id("FR", "FR-CJN-REQ-SYNTH-2025-0032", 1) != REQUEST_ID
+    assert head["requesting_authority"] == "Parquet du tribunal judiciaire d'Exempleville (synthetic)"
+    assert round_trip(record)["header"]["case_message"] == case_message
+
+
+def test_response_asking_for_more_information() -> None:
+    """A RESPONSE with case_message MORE_INFORMATION_REQUEST and no convictions has no outcome."""
+    doc = response_doc(convictions=False)
+    doc["case_message"] = "MORE_INFORMATION_REQUEST"
+    head = parse_doc(doc)["header"]
+    assert (head["message_type"], head["case_message"], head["outcome"]) == (
+        "RESPONSE",
+        "MORE_INFORMATION_REQUEST",
+        None,
+    )
+    assert head["reply_to"] == REQUEST_ID
 
 
 # --- refusals --------------------------------------------------------------------------------------

@@ -267,6 +267,39 @@ def test_pl_sample_is_a_response_to_the_requester() -> None:
     ]
 
 
+def test_response_outcome_follows_the_convictions() -> None:
+    """A RESPONSE's outcome: CONVICTIONS_FOUND when the rap sheet yields a conviction (the PL sample), NO_RECORD
+    when it yields none, both for a rap sheet without cycles and for one whose charges all ended without a
+    conviction (they stay other charges). A response has no requesting authority and no case message."""
+    header = parse_one(SAMPLES[PL])["header"]
+    assert (header["outcome"], header["requesting_authority"], header["case_message"]) == (
+        "CONVICTIONS_FOUND",
+        None,
+        None,
+    )
+    no_cycles = tree(PL)
+    remove(no_cycles, "//rap:RapSheetCycle")
+    record = parse_one(no_cycles)
+    assert (record["header"]["outcome"], record["convictions"], record["other_charges"]) == ("NO_RECORD", [], [])
+    acquitted = tree(PL)
+    set_text(acquitted, "//rap:CourtCharge/j:ChargeDisposition/nc:DispositionDescriptionText", "NOT GUILTY")
+    record = parse_one(acquitted)
+    assert (record["header"]["outcome"], record["convictions"]) == ("NO_RECORD", [])
+    assert len(record["other_charges"]) == 4
+    assert round_trip(record)["header"]["outcome"] == "NO_RECORD"
+
+
+def test_notifications_have_no_outcome() -> None:
+    """A rap sheet sent as a notification (no CHRI response key) has no outcome, authority or case message."""
+    for name in (FR, DE):
+        header = parse_one(SAMPLES[name])["header"]
+        assert header["message_type"] == "NOTIFICATION"
+        assert (header["outcome"], header["requesting_authority"], header["case_message"]) == (None, None, None)
+    root = tree(PL)
+    set_text(root, "//nh2:MessageKeyCodeText", "AM")
+    assert parse_one(root)["header"]["outcome"] is None
+
+
 # --- extension, substitution and wrappers ------------------------------------------------------------
 
 
