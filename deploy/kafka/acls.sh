@@ -48,6 +48,11 @@ transactions audit "$(topic audit)."
 # COLLECTION event -> crx.audit; refusals -> crx.dlq (+ their audit events). It reads nothing.
 allow intake Write "${feeds[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
 
+# case service (crx cases run): reminders and overdue notices -> crx.out.<requested state>, each with its
+# DISCLOSURE event -> crx.audit. It only produces, without transactions (idempotent producer: Write suffices),
+# and reads nothing from Kafka: the case book is in its database.
+allow cases Write "${outs[@]}" --topic "$(topic audit)"
+
 for j in "${JURISDICTIONS[@]}"; do
   # partner J: its own out topic only, its own group, and receipts. Nothing else.
   allow "partner-$j" Read --topic "$(topic "out.$j")" --group "$(topic "partner.$j")"

@@ -3,7 +3,8 @@
 Files parse; every metric named in the alert rules and the dashboard is one the services register; compose
 and Kubernetes run commands that exist in the ``crx`` CLI; the Kafka scripts, run against fake Kafka tools,
 create exactly the topics the code uses and grant each principal exactly what its service reads and writes.
-The intake's HTTP API is published only where a TLS-terminating proxy can reach it.
+The intake's HTTP API is published only where a TLS-terminating proxy can reach it. The router and the case
+service share one case book, in PostgreSQL, whose role and database deploy/postgres/cases-db.sh makes.
 """
 
 from __future__ import annotations
@@ -16,26 +17,34 @@ import re
 import shutil
 import ssl
 import subprocess
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
+import psycopg
 import pytest
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from services.app.table import SERVICES
+from services.cases import service as cases
+from services.cases.store import Case, CaseStore
 from services.cli import main
 from services.devstack.pipeline import ensure_keys
 from services.intake import service as intake
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.config import Settings, load_settings
 from services.kernel.kafka import OutRecord, Producer, client_options, standard_topics, transactional_id
+from services.kernel.producers import ProducerRules, component_of
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
+from services.kernel.sqlstore import is_postgres
 from services.keys.ring import KeyRing
 from services.partner import client as partner
 
@@ -51,6 +60,9 @@ AUDIT_SECRET = b"deploy-test"
 EXTERNAL_METRICS = {"up": "Prometheus itself", "kafka_consumergroup_lag": "danielqsj/kafka_exporter"}
 PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring"}
 INTAKE_PRINCIPAL = "intake"  # the SASL user of `crx intake run` (national systems need no Kafka rights)
+CASES_PRINCIPAL = "cases"  # the SASL user of `crx cases run`
+PRODUCE_ONLY = (intake.NAME, cases.NAME)  # table services without a consumer group, checked by what they send
+CASES_DB_SCRIPT = DEPLOY / "postgres" / "cases-db.sh"
 FAKE_TOOLS = ("kafka-topics.sh", "kafka-acls.sh", "kafka-configs.sh", "kafka-storage.sh", "kafka-server-start.sh")
 
 Grant = tuple[str, str, str]  # (operation, resource type, resource name)
@@ -112,9 +124,60 @@ def _intake_service(
     return checked, service.producer.topics
 
 
+def _due_case(requesting: str, requested: str, now: dt.datetime) -> Case:
+    """A case from ``requesting`` to ``requested`` whose reminder time and deadline have both passed."""
+    return Case(
+        case_id=f"deploy-{requesting}-{requested}",
+        request_message_id=f"request-{requesting}-{requested}",
+        submission_id=f"submission-{requesting}-{requested}",
+        requesting=requesting,
+        requested=requested,
+        requesting_authority=None,
+        purpose="CRIMINAL_PROCEEDINGS",
+        kind="criminal-proceedings",
+        urgency="NORMAL",
+        agreement=None,
+        external_id=None,
+        received_at=now - dt.timedelta(days=30),
+        deadline=now - dt.timedelta(days=1),
+        remind_at=now - dt.timedelta(days=3),
+    )
+
+
+def _case_service(settings: Settings, keyring: KeyRing, registry: CollectorRegistry) -> tuple[set[str], set[str]]:
+    """Build the case service as ``crx cases run`` does, with a producer that only records topics. Returns
+    (topics it checks at start, topics it writes): one pass over a case book holding, for every jurisdiction
+    as requested state, a case whose reminder and deadline have both passed, so that it sends both kinds."""
+    checked: set[str] = set()
+
+    async def record_topic_check(_: Settings, topics: Sequence[str]) -> None:
+        checked.update(topics)
+        raise _StopAtTopicCheck
+
+    now = dt.datetime.now(dt.UTC)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cases, "Producer", _CapturingProducer)
+        patch.setattr(cases, "ensure_topics", record_topic_check)
+        runtime = Runtime(settings, keyring, AUDIT_SECRET, new_registry=lambda: registry)
+        service = SERVICES[cases.NAME](runtime, ports=Ports())
+        assert isinstance(service, cases.CaseService)
+        try:
+            with pytest.raises(_StopAtTopicCheck):
+                asyncio.run(service.start())
+            states = settings.jurisdictions
+            for requesting, requested in zip(states[-1:] + states[:-1], states, strict=True):
+                service.store.add(_due_case(requesting, requested, now))
+            assert asyncio.run(service.run_pass(now)) == 2 * len(states)  # a reminder and an overdue notice each
+        finally:
+            service.store.close()
+    assert isinstance(service.producer, _CapturingProducer)
+    return checked, service.producer.topics
+
+
 @pytest.fixture(scope="module")
 def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every service built as ``crx`` builds it (fresh registries, real keys), plus what intake writes."""
+    """Every service built as ``crx`` builds it (fresh registries, real keys), plus what the intake and the case
+    service write."""
     tmp = tmp_path_factory.mktemp("deploy")
     settings = load_settings(None, {}, data_dir=tmp / "data", audit_secret=AUDIT_SECRET.decode())
     keyring = ensure_keys(settings, (settings.broker_party, *settings.jurisdictions), dt.datetime.now(dt.UTC))
@@ -125,15 +188,16 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         return registries[-1]
 
     runtime = Runtime(settings, keyring, AUDIT_SECRET, new_registry=registry)
-    built = [build(runtime, ports=Ports()) for name, build in SERVICES.items() if name != "intake"]
+    built = [build(runtime, ports=Ports()) for name, build in SERVICES.items() if name not in PRODUCE_ONLY]
     services = [s for s in built if isinstance(s, StreamService)]
-    assert len(services) == len(built)  # every table service but the intake consumes and produces
+    assert len(services) == len(built)  # every table service but the intake and the case service consumes
     watched = replace(runtime, settings=settings.replace(audit_api_url="http://audit.invalid"))
     for j in settings.jurisdictions:  # as `crx partner consume` builds it with CRX_AUDIT_API_URL set
         services.append(partner.build(watched, ports=Ports(), party=j, sink=tmp / "out" / j))
 
     sample = next(SAMPLES.glob("*.json")).read_bytes()
     intake_checks, intake_service_writes = _intake_service(settings, keyring, registry(), sample)
+    case_checks, case_writes = _case_service(settings, keyring, registry())
 
     intake_writes: dict[str, set[str]] = {}  # crx push, as principal intake-<J>
     for j in settings.jurisdictions:
@@ -157,6 +221,7 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "services": services,
         "intake_writes": intake_writes,
         "intake_service": {"checks": intake_checks, "writes": intake_service_writes},
+        "case_service": {"checks": case_checks, "writes": case_writes},
         "metrics": metrics,
     }
 
@@ -348,6 +413,16 @@ def test_alert_rules_are_complete() -> None:
         assert {"summary", "description", "runbook"} <= set(rule["annotations"]), rule["alert"]
 
 
+def test_every_alert_has_a_runbook_entry() -> None:
+    """Every alert's runbook annotation points to the runbook of deploy/README.md, which has an entry for it."""
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    runbook = readme.split("\n### Runbook\n", 1)[1].split("\n## ", 1)[0]
+    entries = set(re.findall(r"\*\*(Crx\w+)(?::\*\*|\*\*)", runbook))
+    for rule in _alert_rules():
+        assert rule["annotations"]["runbook"].startswith("deploy/README.md#runbook"), rule["alert"]
+    assert {rule["alert"] for rule in _alert_rules()} <= entries
+
+
 def test_alert_metrics_exist_in_code(code: dict[str, Any]) -> None:
     """Every metric an alert uses is registered by a crx service (or is Prometheus' / the exporter's)."""
     known = code["metrics"] | set(EXTERNAL_METRICS)
@@ -371,6 +446,24 @@ def test_dashboard_metrics_exist_in_code(code: dict[str, Any]) -> None:
     assert used <= known, f"unknown metrics {sorted(used - known)}"
     crx_metrics = {m for m in code["metrics"] if not m.endswith(("_sum", "_count"))}
     assert crx_metrics <= used | {f"{m}_bucket" for m in used}, f"not on the dashboard: {sorted(crx_metrics - used)}"
+
+
+def test_dashboard_layout() -> None:
+    """Panel ids are unique, and every top-level panel (the rows are expanded, so every panel is one) lies
+    inside the 24-column grid without overlapping another."""
+    dashboard = _dashboard()
+    ids = [panel["id"] for panel in _panels(dashboard)]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    taken: dict[tuple[int, int], str] = {}
+    for panel in dashboard["panels"]:
+        assert not panel.get("collapsed") and not panel.get("panels"), panel["title"]
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["y"] >= 0 and grid["w"] > 0 and grid["h"] > 0, panel["title"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in taken, f"{panel['title']!r} overlaps {taken[(x, y)]!r}"
+                taken[(x, y)] = panel["title"]
 
 
 def test_dashboard_uses_datasource_variable() -> None:
@@ -406,7 +499,9 @@ def test_promtool_accepts_rules_and_config() -> None:
 def test_compose_commands_exist_in_cli() -> None:
     """Every crx container runs a command the crx CLI has, with options it accepts, as the matching user."""
     services = _crx_services(_compose())
-    assert {"intake", "normaliser", "router", "audit", "partner-de", "partner-fr", "partner-pl"} <= set(services)
+    assert {"intake", "normaliser", "router", "cases", "audit", "partner-de", "partner-fr", "partner-pl"} <= set(
+        services
+    )
     for name, svc in services.items():
         if "entrypoint" in svc:  # a shell job: check the crx commands it calls
             invocations = re.findall(r"\bcrx\s+([a-z][\w-]*)\s+([a-z][\w-]*)\s+(--[\w-]+)", " ".join(svc["command"]))
@@ -538,7 +633,8 @@ def test_k8s_deployments() -> None:
     """Deployments run CLI commands as the matching user, probe /healthz and /readyz on the ops port, and
     run non-root with a read-only root filesystem and resource limits."""
     deployments = _deployments()
-    assert {d["metadata"]["name"] for d in deployments} >= {"crx-intake", "crx-normaliser", "crx-router", "crx-audit"}
+    names = {d["metadata"]["name"] for d in deployments}
+    assert names >= {"crx-intake", "crx-normaliser", "crx-router", "crx-cases", "crx-audit"}
     for deployment in deployments:
         pod = deployment["spec"]["template"]
         spec = pod["spec"]
@@ -627,6 +723,95 @@ def test_k8s_intake_api_service_and_state() -> None:
     )
 
 
+def _mounted(svc: dict[str, Any], path: str) -> Path:
+    """The file under deploy/compose that ``path`` inside a compose container is, through its bind mounts."""
+    for source, target, *_ in (str(v).split(":") for v in svc.get("volumes", [])):
+        if source.startswith(".") and path.startswith(target.rstrip("/") + "/"):
+            return (COMPOSE.parent / source / path[len(target.rstrip("/")) + 1 :]).resolve()
+    raise AssertionError(f"{path} is not bind-mounted")
+
+
+def test_compose_router_and_case_service_share_the_case_store() -> None:
+    """In compose the router and the case service open the same case book: one PostgreSQL URI and schema (two
+    containers with read-only roots cannot share a SQLite file), the password from one variable in PGPASSWORD,
+    never in the URI. Both start after postgres-init, which runs deploy/postgres/cases-db.sh for that URI's role
+    and database on the server it names, a compose service that is always started (no profile)."""
+    services = _compose()["services"]
+    stores = {}
+    for name in ("router", "cases"):
+        svc = services[name]
+        env = {k: str(v) for k, v in svc["environment"].items()}
+        settings = load_settings(None, env)
+        assert settings.cases_db is not None and is_postgres(settings.cases_db), name
+        assert "password" not in conninfo_to_dict(settings.cases_db), name
+        stores[name] = (settings.cases_db, settings.cases_pg_schema, env["PGPASSWORD"])
+        depends = svc["depends_on"]
+        assert depends["postgres-init"] == {"condition": "service_completed_successfully"}, name
+        assert {"kafka-init", "keys-init"} <= set(depends), name
+    assert stores["router"] == stores["cases"]
+    uri, _, password = stores["router"]
+    info = conninfo_to_dict(uri)
+    init = services["postgres-init"]
+    assert init["entrypoint"][0] == "/bin/bash" and _mounted(init, init["entrypoint"][1]) == CASES_DB_SCRIPT
+    env = init["environment"]
+    assert (env["PGHOST"], env["CASES_ROLE"], env["CASES_DATABASE"]) == (info["host"], info["user"], info["dbname"])
+    assert env["CASES_PASSWORD"] == password
+    assert init["depends_on"] == {info["host"]: {"condition": "service_healthy"}}
+    server = services[info["host"]]
+    assert "profiles" not in server
+    # Healthy only once it listens on TCP: on a fresh volume the image first runs a set-up server on the Unix
+    # socket alone, which a pg_isready without a host would already call ready.
+    probe = server["healthcheck"]["test"]
+    assert probe[:2] == ["CMD", "pg_isready"] and _option(probe, "-h") == "127.0.0.1"
+
+
+def test_k8s_router_and_case_service_share_the_case_store() -> None:
+    """In Kubernetes the router and the case service open the same case book: one PostgreSQL URI and schema, the
+    password in PGPASSWORD from one Secret key, never in the URI (the ConfigMap is not secret)."""
+    deployments = {d["metadata"]["name"]: d for d in _deployments()}
+    stores = {}
+    for name in ("crx-router", "crx-cases"):
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        settings = _k8s_settings(container)
+        assert settings.cases_db is not None and is_postgres(settings.cases_db), name
+        assert "password" not in conninfo_to_dict(settings.cases_db), name
+        env = {e["name"]: e for e in container["env"]}
+        stores[name] = (settings.cases_db, settings.cases_pg_schema, env["PGPASSWORD"]["valueFrom"]["secretKeyRef"])
+    assert stores["crx-router"] == stores["crx-cases"]
+
+
+def test_cases_db_script_makes_the_case_store_role(postgres_dsn: str) -> None:
+    """cases-db.sh, run as a superuser and run again with another password (idempotent), makes a LOGIN role that
+    is neither superuser nor may create roles or databases, and a database it owns that PUBLIC may not connect
+    to; connecting as that role, the case store creates its schema and table and keeps a case."""
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed: deploy/postgres/cases-db.sh not run")
+    suffix = uuid.uuid4().hex[:12]
+    role = database = f"crx_t_cases_{suffix}"
+    env = {"PATH": os.environ["PATH"], "CASES_ROLE": role, "CASES_DATABASE": database}
+    info = conninfo_to_dict(postgres_dsn)
+    try:
+        for password in ("first", "second"):
+            run = [str(CASES_DB_SCRIPT), postgres_dsn]
+            subprocess.run(run, env=env | {"CASES_PASSWORD": password}, check=True, capture_output=True, timeout=60)
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            query = "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = %s"
+            assert conn.execute(query, (role,)).fetchone() == (True, False, False, False)
+            query = "SELECT pg_get_userbyid(datdba), has_database_privilege('public', datname, 'CONNECT')"
+            assert conn.execute(query + " FROM pg_database WHERE datname = %s", (database,)).fetchone() == (role, False)
+        host, port = info.get("host", "127.0.0.1"), info.get("port", "5432")
+        store = CaseStore(f"postgresql://{role}:second@{host}:{port}/{database}", "crx_cases")
+        try:
+            case = store.add(_due_case("DE", "FR", dt.datetime.now(dt.UTC)))
+            assert store.get(case.case_id) == case
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
 def test_readme_commands_exist() -> None:
     """The `docker compose run` and `kubectl exec ... -- crx` commands in deploy/README.md (issuing intake tokens,
     verifying the audit log) name an existing compose service or Deployment and parse with the crx CLI."""
@@ -677,8 +862,10 @@ def test_create_topics_matches_standard_topics(tmp_path: Path, env: dict[str, st
 
 def test_acls_grant_each_service_exactly_what_it_uses(tmp_path: Path, code: dict[str, Any]) -> None:
     """acls.sh grants each service principal Read on its inputs and group and Write on its outputs, the
-    intake service Write on what it produces and Describe on the other topics its start checks, each intake-<J>
-    principal Write on what `crx push` produces for its jurisdiction, and nothing more."""
+    intake service and the case service Write on what they produce and Describe on the other topics their start
+    checks, each intake-<J> principal Write on what `crx push` produces for its jurisdiction, and nothing more.
+    Only partner J reads crx.out.<J>, and only the principals of the components that its consumers accept there
+    (services/kernel/producers.py: the router, the case service) write it."""
     settings: Settings = code["settings"]
     grants = _acl_grants(_run_kafka_script("acls.sh", tmp_path, {}))
     expected = {svc.name: _grants_needed(svc, settings) for svc in code["services"]}
@@ -688,14 +875,22 @@ def test_acls_grant_each_service_exactly_what_it_uses(tmp_path: Path, code: dict
     assert writes == feeds | {settings.topic("audit"), settings.topic("dlq")}
     described = checks - writes  # Write implies Describe
     expected[INTAKE_PRINCIPAL] = {("Write", "topic", t) for t in writes} | {("Describe", "topic", t) for t in described}
+    checks, writes = code["case_service"]["checks"], code["case_service"]["writes"]
+    assert writes == {settings.topic(f"out.{j}") for j in settings.jurisdictions} | {settings.topic("audit")}
+    expected[CASES_PRINCIPAL] = {("Write", "topic", t) for t in writes} | {
+        ("Describe", "topic", t) for t in checks - writes
+    }
     for principal, needed in expected.items():
         assert grants.get(principal) == needed, principal
     assert set(grants) == set(expected) | {"exporter"}
     assert {op for op, _, _ in grants["exporter"]} == {"Describe"}
-    for j in settings.jurisdictions:  # crx.out.<J>: written by the router alone, read by partner J alone
+    rules = ProducerRules(settings)
+    for j in settings.jurisdictions:  # crx.out.<J>: written by the components accepted there, read by partner J
         out = settings.topic(f"out.{j}")
+        writers = {component_of(party) for party in rules.allowed(out, None)}
+        assert writers == {"router", CASES_PRINCIPAL}
         assert {p for p, g in grants.items() if ("Read", "topic", out) in g} == {f"partner-{j}"}
-        assert {p for p, g in grants.items() if ("Write", "topic", out) in g} == {"router"}
+        assert {p for p, g in grants.items() if ("Write", "topic", out) in g} == writers
 
 
 def test_scram_users_match_acl_principals(tmp_path: Path) -> None:
