@@ -53,6 +53,7 @@ class CaseMetrics:
         )  # fmt: skip
         self.notices = Counter("crx_case_notices", "Case notices sent, by kind", ["kind"], registry=registry)
         self.failed_passes = Counter("crx_case_passes_failed", "Case passes that could not finish", registry=registry)
+        self.ready = Gauge("crx_ready", "1 when the service is ready", ["service"], registry=registry)
 
     def publish(self, counts: dict[tuple[str, str, str], int]) -> None:
         """Set the gauges from ``CaseStore.counts`` (every pair seen keeps a series, 0 when none is left)."""
@@ -102,6 +103,7 @@ class CaseService:
         await self.producer.start()
         self._task = asyncio.create_task(self._run(), name="crx-cases")
         self._ready = True
+        self.metrics.ready.labels(NAME).set(1)
         self._log.info("started", ops=self.ops.url)
 
     async def stop(self) -> None:
@@ -110,6 +112,7 @@ class CaseService:
             return
         self._started = False
         self._ready = False
+        self.metrics.ready.labels(NAME).set(0)
         await cancel(self._task)
         await self.producer.stop()
         await self.ops.stop()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
+
 from schemas import CANONICAL_RECORD
 from schemas.records import CriminalRecord
 from services.cases.book import CASE_TYPES, NO_OPEN_REQUEST, CaseBook
@@ -48,12 +50,17 @@ class Router(BrokerStage):
         policy: Policy,
         metrics: ServiceMetrics,
         cases: CaseBook | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         super().__init__(NAME, settings, keyring, audit_secret, metrics)
         self._policy = policy
         self._codec = typed_codec(CANONICAL_RECORD)
         self._broker = frozenset({settings.broker_party})
         self._cases = cases
+        self._refusals = Counter(
+            "crx_refusals", "Recipients refused by the router, by reason (a record refused to nobody: recipient '-')",
+            ["reason"], registry=registry,
+        )  # fmt: skip
 
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
         """Per recipient a sealed minimised view and its DISCLOSURE, or a REFUSAL; or the record's dead letter."""
@@ -146,6 +153,7 @@ class Router(BrokerStage):
     def _refuse(self, record: CriminalRecord, decision: Decision, submission_id: str, now: dt.datetime) -> OutRecord:
         header = record["header"]
         self._log.info("refused", reason=decision.reason, rule=decision.rule)
+        self._refusals.labels(decision.reason or "-").inc()
         return self.record_event(
             AuditEventType.REFUSAL,
             header,
@@ -167,7 +175,7 @@ def build(runtime: Runtime, *, ports: Ports) -> StreamService:
     metrics = ServiceMetrics.create(registry, service=NAME)
     policy = Policy.load(settings.agreements_file)
     cases = CaseBook(CaseStore.open(settings), DeadlineRules.load(settings.agreements_file), runtime.audit_secret)
-    router = Router(settings, runtime.keyring, runtime.audit_secret, policy, metrics, cases)
+    router = Router(settings, runtime.keyring, runtime.audit_secret, policy, metrics, cases, registry)
     outs = [settings.topic(f"out.{j}") for j in settings.jurisdictions]
     return StreamService(
         settings,

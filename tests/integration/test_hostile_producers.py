@@ -52,6 +52,7 @@ SAMPLE = "DE-notification-fr-pl.json"
 PRINCIPALS: dict[str, tuple[tuple[str, ...], str]] = {
     "normaliser": (("records", "audit", "dlq"), "normaliser"),
     "router": (("audit", "dlq"), "router"),
+    "cases": (("audit",), "cases"),
     "audit": (("audit", "dlq"), "audit"),
     "intake": (("feed.DE", "audit", "dlq"), "intake"),
     "intake-DE": (("feed.DE", "audit", "dlq"), "DE"),
@@ -61,6 +62,7 @@ PRINCIPALS: dict[str, tuple[tuple[str, ...], str]] = {
 NOT_ITS_EVENT = {
     "normaliser": AuditEventType.DISCLOSURE,
     "router": AuditEventType.COLLECTION,
+    "cases": AuditEventType.REFUSAL,
     "audit": AuditEventType.DELIVERY_RECEIPT,
     "intake": AuditEventType.NORMALISATION,
     "intake-DE": AuditEventType.COLLECTION,  # about FR, not DE

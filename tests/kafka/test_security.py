@@ -98,6 +98,11 @@ async def test_connections_without_tls_are_refused(secure_cluster: KafkaCluster,
     ("user", "topic", "expected"),
     [
         ("router", "out.FR", OK),
+        ("cases", "out.FR", OK),  # reminders and overdue notices to the requested state
+        ("cases", "audit", OK),
+        ("cases", "dlq", TopicAuthorizationFailedError),
+        ("cases", "records", TopicAuthorizationFailedError),
+        ("cases", "receipts", TopicAuthorizationFailedError),
         ("partner-FR", "out.FR", TopicAuthorizationFailedError),  # a partner cannot forge a delivery
         ("partner-FR", "receipts", OK),
         ("partner-FR", "audit", TopicAuthorizationFailedError),
