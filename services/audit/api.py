@@ -8,6 +8,9 @@
   each submission (``accounting.settlement``: delivered, refused, dead_lettered or pending), for the intake's
   reconciler where it cannot read the log's database itself.
 
+Errors are RFC 9457 problems (``application/problem+json``, ``services.kernel.problem``) with the machine
+code in ``error``. The API is described by ``openapi.yaml`` beside this module, served at ``GET /openapi.json``.
+
 Audit events hold only ids, codes and salted commitments, so nothing here is personal data; still, the API
 only reads, and it belongs behind the same TLS and access control as the rest of crx.
 """
@@ -23,6 +26,8 @@ from services.audit import proofs
 from services.audit.accounting import settlement_states
 from services.audit.store import AuditStore
 from services.kernel.errors import CrxError
+from services.kernel.openapi import api_application
+from services.kernel.problem import problem_response
 from services.kernel.webapp import AppServer
 
 RETRY_AFTER_SECONDS = 5
@@ -30,8 +35,7 @@ MAX_SETTLEMENT_IDS = 2000
 
 
 def _error(status: int, exc: CrxError, **headers: str) -> web.Response:
-    body = json.dumps({"error": exc.reason_code, "detail": exc.detail})
-    return web.Response(status=status, text=body, content_type="application/json", headers=headers or None)
+    return problem_response(status, exc.reason_code, exc.detail, headers=headers)
 
 
 class AuditApi:
@@ -42,7 +46,7 @@ class AuditApi:
 
     def app(self) -> web.Application:
         """The aiohttp application with the three routes."""
-        app = web.Application()
+        app = api_application("services.audit")
         app.router.add_get("/v1/checkpoint", self.checkpoint)
         app.router.add_get("/v1/proof/{event_id}", self.proof)
         app.router.add_get("/v1/consistency", self.consistency)
