@@ -5,7 +5,8 @@ and deliberately invalid data) over HTTP on loopback to the running services, an
 server error; a documented status, content type, headers and body; invalid data refused; the intake's
 bearer token enforced. Every operation of a document runs, so an operation documented but not routed
 (``GET /v1/submissions/{submission_id}`` until the intake serves it) is skipped by name, never passed.
-Then a fixed request for each documented answer that random data rarely meets (202, 413, 409 ...).
+Then a fixed request for each documented answer that random data rarely meets (the intake's 202 and 413, the
+audit API's 409 ...), and the documents' own examples against their schemas.
 
 The services run in an event loop of their own thread (``LoopThread``): schemathesis calls synchronously.
 The intake publishes to the session's broker, in this module's own topics (its settings' topic prefix), so
@@ -108,26 +109,32 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
 
+async def routed(app: web.Application, document: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    """The operations of ``document`` (method, path template) that ``app``'s router has a handler for: the
+    router itself is asked, so sub-applications and any way of adding routes count."""
+    found = set()
+    for path, item in document["paths"].items():
+        for method in item:
+            concrete = re.sub(r"\{[^}/]+\}", "x", path)
+            match = await app.router.resolve(make_mocked_request(method.upper(), concrete))
+            if match.http_exception is None:
+                found.add((method.upper(), path))
+    return frozenset(found)
+
+
 @dataclass(frozen=True)
 class Served:
-    """A running API: its base URL, the routes of its application, the headers every request carries, and
-    ids of things it holds (``known``)."""
+    """A running API: its base URL, the operations of its document it routes, the headers every request
+    carries, and ids of things it holds (``known``)."""
 
     url: str
-    app: web.Application
+    routed: frozenset[tuple[str, str]]
     headers: dict[str, str]
     known: dict[str, str] = field(default_factory=dict)
 
-    def routes(self, method: str, path: str) -> bool:
-        """Whether the application's router has a handler for ``method`` on the path template ``path`` (asked
-        the router itself, so sub-applications and any way of adding routes count)."""
-        concrete = re.sub(r"\{[^}/]+\}", "x", path)
-        match = asyncio.run(self.app.router.resolve(make_mocked_request(method.upper(), concrete)))
-        return match.http_exception is None
-
     def skip_unless_routed(self, method: str, path: str) -> None:
         """Skip, naming the operation, where the document describes an operation this build does not route."""
-        if not self.routes(method, path):
+        if (method.upper(), path) not in self.routed:
             pytest.skip(f"{method.upper()} {path} is documented, but this build does not route it yet")
 
 
@@ -152,7 +159,8 @@ def intake(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
             submit = urllib.request.Request(url, data=b"{}", headers={**auth, "Crx-Adapter": "json-v1"})  # noqa: S310
             with urllib.request.urlopen(submit, timeout=30) as submitted:  # noqa: S310 - loopback
                 known = {"submission_id": json.loads(submitted.read())["submission_id"]}
-            yield Served(service.http.url, service.api.app(), auth, known)
+            operations = loop.run(routed(service.api.app(), openapi.document("services.intake")))
+            yield Served(service.http.url, operations, auth, known)
         finally:
             loop.run(service.stop())
 
@@ -193,7 +201,8 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with LoopThread() as loop:
         loop.run(server.start())
         try:
-            yield Served(server.url, api.app(), {}, ids)
+            operations = loop.run(routed(api.app(), openapi.document("services.audit")))
+            yield Served(server.url, operations, {}, ids)
         finally:
             loop.run(server.stop())
             store.close()
@@ -309,6 +318,21 @@ def test_each_service_serves_the_document_it_ships(package: str, request: pytest
     loaded = schemathesis.openapi.from_url(f"{served.url}/openapi.json", config=SchemathesisConfig())
     loaded.validate()
     assert loaded.raw_schema["openapi"].startswith("3.1.")
+
+
+PENDING = {"services.intake": {("GET", "/v1/submissions/{submission_id}")}, "services.audit": set()}
+
+
+@pytest.mark.parametrize("package", [pytest.param("services.intake", marks=pytest.mark.integration), "services.audit"])
+def test_only_operations_being_built_elsewhere_are_documented_but_not_routed(
+    package: str, request: pytest.FixtureRequest
+) -> None:
+    """The skip above is for the status route that is being added to the intake (issue 13) and for nothing
+    else: every other documented operation is routed, so no operation's tests can be skipped unnoticed."""
+    served: Served = request.getfixturevalue(package.rsplit(".", 1)[1])
+    document = openapi.document(package)
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert documented - served.routed <= PENDING[package]
 
 
 def _examples(document: dict[str, Any], content: dict[str, Any]) -> list[Any]:
