@@ -28,7 +28,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_contains_the_data_files(wheel: Path) -> None:
-    """Schemas, previous versions, reference tables, adapter samples and mappings, default agreements."""
+    """Schemas, previous versions, reference tables, adapter samples and mappings, default agreements, the
+    HTTP APIs' OpenAPI documents."""
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
         "schemas/canonical_record.avsc",
@@ -42,13 +43,16 @@ def test_wheel_contains_the_data_files(wheel: Path) -> None:
         "adapters/niem_rapsheet/mappings/US.csv",
         "adapters/fixed_width/samples/FR-batch-cp1252.dat",
         "services/router/default_agreements.yaml",
+        "services/intake/openapi.yaml",
+        "services/audit/openapi.yaml",
     ):
         assert required in names, required
     assert not any(n.startswith("tests/") for n in names)
 
 
 def test_installed_wheel_imports_and_runs(wheel: Path, tmp_path: Path) -> None:
-    """Installed (not from the source tree), every adapter is registered and parses all its bundled samples."""
+    """Installed (not from the source tree), every adapter is registered and parses all its bundled samples, and
+    the HTTP APIs find their OpenAPI documents."""
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
@@ -61,6 +65,8 @@ def test_installed_wheel_imports_and_runs(wheel: Path, tmp_path: Path) -> None:
         f"assert services.__file__.startswith({str(target)!r}), services.__file__;"
         "from adapters.base import available, get_adapter, ParseContext;"
         "now = dt.datetime.now(dt.UTC);"
+        "from services.kernel.openapi import document;"
+        "assert all(document(p)['openapi'].startswith('3.1') for p in ('services.intake', 'services.audit'));"
         "print({n: [len(get_adapter(n).parse(d, ParseContext(f[:2], now))) for f, d in get_adapter(n).samples()]"
         " for n in available()})"
     )

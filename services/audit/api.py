@@ -11,6 +11,9 @@
   proof to the latest signed checkpoint (``evidence.submission_evidence``, JSON); 404 when the log holds no
   event about it. For the intake's ``GET /v1/submissions/{id}``, which decides who may read it.
 
+Errors are RFC 9457 problems (``application/problem+json``, ``services.kernel.problem``) with the machine
+code in ``error``. The API is described by ``openapi.yaml`` beside this module, served at ``GET /openapi.json``.
+
 Audit events hold only ids, codes and salted commitments, so nothing here is personal data; still, the API
 only reads, and it belongs behind the same TLS and access control as the rest of crx.
 """
@@ -28,6 +31,8 @@ from services.audit.accounting import settlement_states
 from services.audit.evidence import submission_evidence
 from services.audit.store import AuditStore
 from services.kernel.errors import CrxError
+from services.kernel.openapi import api_application
+from services.kernel.problem import problem_response
 from services.kernel.webapp import AppServer
 from services.translog.notes import NoteVerifier
 
@@ -36,8 +41,7 @@ MAX_SETTLEMENT_IDS = 2000
 
 
 def _error(status: int, exc: CrxError, **headers: str) -> web.Response:
-    body = json.dumps({"error": exc.reason_code, "detail": exc.detail})
-    return web.Response(status=status, text=body, content_type="application/json", headers=headers or None)
+    return problem_response(status, exc.reason_code, exc.detail, headers=headers)
 
 
 class AuditApi:
@@ -49,7 +53,7 @@ class AuditApi:
 
     def app(self) -> web.Application:
         """The aiohttp application with its routes."""
-        app = web.Application()
+        app = api_application("services.audit")
         app.router.add_get("/v1/checkpoint", self.checkpoint)
         app.router.add_get("/v1/proof/{event_id}", self.proof)
         app.router.add_get("/v1/consistency", self.consistency)

@@ -4,7 +4,8 @@ what became of a submission, with the audit log's evidence, for the jurisdiction
 
 - Authentication: ``Authorization: Bearer <token>``; the token names the submitting jurisdiction, which must
   be the one in the path (a jurisdiction submits only as itself): 401 without a valid token, 403 otherwise.
-- The adapter is named in the ``Crx-Adapter`` header or the ``adapter`` query parameter (400 without one).
+- The adapter is named in the ``Crx-Adapter`` header or the ``adapter`` query parameter (400 without one, with
+  a malformed name, or when both are given and differ).
 - ``Idempotency-Key`` (optional, 1-255 printable ASCII characters): a retry with the same key and body gets
   the first answer again (header ``Idempotent-Replayed: true``) and publishes nothing; the same key with
   another body is 422; the same key while the first request is still in flight is 409. Once the key's entry
@@ -16,6 +17,11 @@ what became of a submission, with the audit log's evidence, for the jurisdiction
   (``BROKER_UNAVAILABLE``: the submission may be taken in all the same, since the intake kept it; retrying
   with the same key, or the same body, is safe and answers with the same id) or the intake's outbox is full
   (``OUTBOX_FULL``: nothing was taken in).
+
+Every error answer is an RFC 9457 problem (``application/problem+json``, ``services.kernel.problem``) whose
+``error`` member is the machine code; the 413 and 422 answers of a dead-lettered submission also carry its
+``submission_id``, ``jurisdiction`` and ``reason``. The API is described by ``openapi.yaml`` beside this
+module, served at ``GET /openapi.json``.
 
 Every answer that carries a submission id is a promise: what was published for it is in the intake's outbox
 before the answer, and is published again until the audit log shows it delivered, refused by policy or
@@ -42,6 +48,8 @@ from services.intake.status import StatusApi
 from services.intake.tokens import TokenBook, bearer
 from services.kernel.errors import ConfigError, CrxError
 from services.kernel.logging import get_logger
+from services.kernel.openapi import api_application
+from services.kernel.problem import PROBLEM_JSON, problem, problem_response
 from services.kernel.webapp import AppServer
 
 ADAPTER_HEADER = "Crx-Adapter"
@@ -52,6 +60,11 @@ _ADAPTER = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 READ_CHUNK = 64 * 1024
 RETRY_AFTER_SECONDS = 5
 _UNAVAILABLE = {"TRANSIENT": "BROKER_UNAVAILABLE", "OUTBOX_FULL": "OUTBOX_FULL"}  # 503 reasons by error reason
+_UNAVAILABLE_DETAIL = {
+    "BROKER_UNAVAILABLE": "the broker did not confirm the submission; a retry with the same Idempotency-Key or "
+    "body is safe and is answered with the same submission id",
+    "OUTBOX_FULL": "the intake's outbox is full: nothing was taken in; retry later",
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,25 @@ class IntakeLimits:
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, text=json.dumps(body, sort_keys=True), content_type="application/json",
                         headers=headers)  # fmt: skip
+
+
+def _dead_lettered(status: int, submission_id: str, jurisdiction: str, reason: str, detail: str) -> dict[str, Any]:
+    """The problem answering a submission taken in and dead-lettered (413: too large; 422: refused at the door):
+    ``error`` and ``reason`` are the dead letter's reason code."""
+    return problem(status, reason, detail, submission_id=submission_id, jurisdiction=jurisdiction, reason=reason)
+
+
+def _replayed(status: int, text: str) -> web.Response:
+    """An answer remembered for an Idempotency-Key, given again. An error remembered before problem details
+    (``{"submission_id", "jurisdiction", "status", "reason"}``) is given as the problem it is now."""
+    headers = {REPLAYED_HEADER: "true"}
+    if status < 400:
+        return web.Response(status=status, text=text, content_type="application/json", headers=headers)
+    body = json.loads(text)
+    if "type" not in body:
+        detail = "the submission was dead-lettered"
+        text = json.dumps(_dead_lettered(status, body["submission_id"], body["jurisdiction"], body["reason"], detail))
+    return web.Response(status=status, text=text, content_type=PROBLEM_JSON, headers=headers)
 
 
 class IntakeApi:
@@ -95,15 +127,17 @@ class IntakeApi:
 
     def app(self) -> web.Application:
         """The aiohttp application serving the intake route (and the status route, given a ``StatusApi``)."""
-        app = web.Application(client_max_size=self._limits.max_body)
+        app = api_application("services.intake", client_max_size=self._limits.max_body)
         app.router.add_post("/v1/feeds/{jurisdiction}", self.submit)
         if self._status is not None:
             app.router.add_get(STATUS_ROUTE, self._status.show)
         return app
 
-    def _refuse(self, jurisdiction: str, outcome: str, status: int, error: str, **headers: str) -> web.Response:
+    def _refuse(
+        self, jurisdiction: str, outcome: str, status: int, error: str, detail: str, **headers: str
+    ) -> web.Response:
         self.requests.labels(jurisdiction, outcome).inc()
-        return _json(status, {"error": error}, headers or None)
+        return problem_response(status, error, detail, headers=headers)
 
     async def submit(self, request: web.Request) -> web.StreamResponse:
         """Handle one submission (see the module docstring for every answer)."""
@@ -111,19 +145,25 @@ class IntakeApi:
         try:
             who = self._tokens.jurisdiction_of(token) if token else None
         except ConfigError:  # the token file is broken: fail closed, loudly (logged by the token book)
-            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE")
+            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE", "the intake cannot read its tokens")
         if who is None:
-            return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Bearer realm="crx"'})
+            return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", "a valid bearer token is required",
+                                **{"WWW-Authenticate": 'Bearer realm="crx"'})  # fmt: skip
         if request.match_info["jurisdiction"].upper() != who:
-            return self._refuse(who, "forbidden", 403, "FORBIDDEN_JURISDICTION")
-        adapter = request.headers.get(ADAPTER_HEADER) or request.query.get("adapter", "")
+            return self._refuse(who, "forbidden", 403, "FORBIDDEN_JURISDICTION", "the token is for another feed")
+        given = (request.headers.get(ADAPTER_HEADER), request.query.get("adapter"))
+        named = {name for name in given if name is not None}
+        adapter = named.pop() if len(named) == 1 else ""  # both given: they must name the same adapter
         if not _ADAPTER.fullmatch(adapter):
-            return self._refuse(who, "bad_request", 400, "MISSING_ADAPTER")
+            detail = f"name one feed format in the {ADAPTER_HEADER} header or the adapter query parameter"
+            return self._refuse(who, "bad_request", 400, "MISSING_ADAPTER", detail)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None and not _KEY.fullmatch(key):
-            return self._refuse(who, "bad_request", 400, "INVALID_IDEMPOTENCY_KEY")
+            detail = f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces"
+            return self._refuse(who, "bad_request", 400, "INVALID_IDEMPOTENCY_KEY", detail)
         if key is not None and (who, key) in self._in_flight:
-            return self._refuse(who, "conflict", 409, "IDEMPOTENCY_KEY_IN_FLIGHT")
+            detail = f"a request with this {IDEMPOTENCY_HEADER} is still being answered; retry after it"
+            return self._refuse(who, "conflict", 409, "IDEMPOTENCY_KEY_IN_FLIGHT", detail)
         if key is not None:
             self._in_flight.add((who, key))
         try:
@@ -140,11 +180,11 @@ class IntakeApi:
             generation = self._idempotency.generation(who, key, now)
             earlier = self._idempotency.get(who, key, now)
             if earlier is not None and earlier.body_sha256 != digest.hex():
-                return self._refuse(who, "conflict", 422, "IDEMPOTENCY_KEY_REUSED")
+                detail = f"this {IDEMPOTENCY_HEADER} was used with another body"
+                return self._refuse(who, "conflict", 422, "IDEMPOTENCY_KEY_REUSED", detail)
             if earlier is not None:
                 self.requests.labels(who, "replayed").inc()
-                return web.Response(status=earlier.status, text=earlier.response, content_type="application/json",
-                                    headers={REPLAYED_HEADER: "true"})  # fmt: skip
+                return _replayed(earlier.status, earlier.response)
         basis = None if key is None else keyed(key, generation)
         try:
             if body is None:
@@ -155,20 +195,25 @@ class IntakeApi:
                 status = 202 if result.accepted else 422
         except CrxError as exc:  # the publisher dead-letters the payload's faults itself: these are ours
             reason = _UNAVAILABLE.get(exc.reason_code, f"{exc.reason_code}_UNAVAILABLE")
-            return self._refuse(who, "unavailable", 503, reason, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
-        answer = {
-            "submission_id": result.submission_id,
-            "jurisdiction": who,
-            "status": "accepted" if result.accepted else "dead_lettered",
-            "reason": result.reason,
-        }
+            detail = _UNAVAILABLE_DETAIL.get(reason, "the intake cannot take submissions now; retry later")
+            return self._refuse(who, "unavailable", 503, reason, detail, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
+        if result.accepted:
+            answer = {"submission_id": result.submission_id, "jurisdiction": who, "status": "accepted", "reason": None}
+        elif status == 413:
+            detail = f"the body is over {self._limits.max_body} bytes: dead-lettered with its size and digest only"
+            answer = _dead_lettered(status, result.submission_id, who, "PAYLOAD_TOO_LARGE", detail)
+        else:
+            reason = result.reason or "REFUSED"
+            detail = f"the submission was refused at the door and dead-lettered ({reason})"
+            answer = _dead_lettered(status, result.submission_id, who, reason, detail)
         text = json.dumps(answer, sort_keys=True)
         if key is not None:
             self._idempotency.put(who, key, digest.hex(), status, text, now, generation)
         outcome = "accepted" if result.accepted else "dead_lettered"
         self.requests.labels(who, outcome).inc()
         self._log.info("submission", jurisdiction=who, submission_id=result.submission_id, outcome=outcome, size=size)
-        return web.Response(status=status, text=text, content_type="application/json")
+        media = "application/json" if result.accepted else PROBLEM_JSON
+        return web.Response(status=status, text=text, content_type=media)
 
     async def _read(self, request: web.Request) -> tuple[bytes | None, int, bytes]:
         """(body or None when over the limit, size read, SHA-256 of what was read). Bounded memory."""

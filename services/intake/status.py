@@ -34,6 +34,7 @@ from services.intake.outbox import Outbox
 from services.intake.tokens import TokenBook, bearer
 from services.kernel.errors import ConfigError, TransientError
 from services.kernel.logging import get_logger
+from services.kernel.problem import problem_response
 
 ROUTE = "/v1/submissions/{submission_id}"
 RETRY_AFTER_SECONDS = 5
@@ -125,9 +126,9 @@ class StatusApi:
             registry=registry,
         )
 
-    def _refuse(self, who: str, outcome: str, status: int, error: str, **headers: str) -> web.Response:
+    def _refuse(self, who: str, outcome: str, status: int, error: str, detail: str, **headers: str) -> web.Response:
         self.requests.labels(who, outcome).inc()
-        return _json(status, {"error": error}, headers or None)
+        return problem_response(status, error, detail, headers=headers)
 
     async def show(self, request: web.Request) -> web.Response:
         """Answer one status request (see the module docstring for every answer)."""
@@ -135,19 +136,23 @@ class StatusApi:
         try:
             who = self._tokens.jurisdiction_of(token) if token else None
         except ConfigError:  # the token file is broken: fail closed (logged by the token book)
-            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE")
+            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE", "the intake's token file cannot be read")
         if who is None:
-            return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Bearer realm="crx"'})
+            detail = "a valid intake bearer token is required"
+            return self._refuse(
+                "-", "unauthorized", 401, "UNAUTHORIZED", detail, **{"WWW-Authenticate": 'Bearer realm="crx"'}
+            )
         sid = request.match_info["submission_id"]
         try:
             answer = await self._status.answer(sid, reader=who)
         except TransientError as exc:
             self._log.warning("status unavailable", jurisdiction=who, error_class=type(exc).__name__)
+            detail = "the audit log (or the case store) does not answer; retry later"
             return self._refuse(
-                who, "unavailable", 503, "AUDIT_UNAVAILABLE", **{"Retry-After": str(RETRY_AFTER_SECONDS)}
+                who, "unavailable", 503, "AUDIT_UNAVAILABLE", detail, **{"Retry-After": str(RETRY_AFTER_SECONDS)}
             )
         if answer is None:
-            return self._refuse(who, "not_found", 404, "NOT_FOUND")
+            return self._refuse(who, "not_found", 404, "NOT_FOUND", "no submission of this jurisdiction has this id")
         self.requests.labels(who, "ok").inc()
         self._log.info("status", jurisdiction=who, submission_id=sid, state=answer["state"])
         return _json(200, answer)

@@ -5,15 +5,23 @@ service, so the answer sent after the restart closes it and reaches the requeste
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+import aiohttp
 import pytest
+import requests
+import schemathesis
+from schemathesis import Response
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from adapters.base import get_adapter
 from services.audit.accounting import account
 from services.cases.store import ANSWERED, OPEN, CaseStore
 from services.devstack.pipeline import Pipeline
 from services.intake.publisher import PushResult, Submission
+from services.kernel import openapi
 from services.kernel.config import Settings
 from services.keys.ring import KeyRing
 from tests.integration.helpers import PARTNERS, running, wait_for
@@ -32,6 +40,22 @@ async def push(pipeline: Pipeline, jurisdiction: str, payload: bytes) -> PushRes
     )
     assert result.accepted, result
     return result
+
+
+async def status_of(pipeline: Pipeline, jurisdiction: str, submission_id: str) -> dict[str, Any]:
+    """``GET /v1/submissions/{id}`` as ``jurisdiction``, checked against the intake's OpenAPI document."""
+    url = f"{pipeline.intake.http.url}/v1/submissions/{submission_id}"
+    headers = {"Authorization": f"Bearer {pipeline.intake.tokens.issue(jurisdiction)}"}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        body = await response.read()
+        assert response.status == 200, body
+    operation = schemathesis.openapi.from_dict(openapi.document("services.intake"), config=SchemathesisConfig())
+    case = operation["/v1/submissions/{submission_id}"]["GET"].Case(path_parameters={"submission_id": submission_id})
+    sent = requests.Request("GET", url).prepare()
+    checked = Response(200, {"content-type": ["application/json"]}, body, sent, 0.0, True)
+    case.validate_response(checked, checks=[response_schema_conformance])
+    answer: dict[str, Any] = json.loads(body)
+    return answer
 
 
 async def settled(pipeline: Pipeline, result: PushResult) -> Any:
@@ -72,8 +96,16 @@ async def test_request_orphan_restart_answer(settings: Settings, keyring: KeyRin
     try:
         answer = await push(restarted, "DE", ecris("DE-response-pl.xml"))
         assert (await settled(restarted, answer)).delivered == {"PL": 1}
+        status = await status_of(restarted, "PL", request.submission_id)
     finally:
         await restarted.stop()
+    [shown] = status["cases"]
+    assert (shown["status"], shown["outcome"], shown["requested"], shown["late"]) == (
+        "answered",
+        "CONVICTIONS_FOUND",
+        "DE",
+        False,
+    )
     store = CaseStore.open(settings)
     [closed] = store.for_submission(request.submission_id)
     assert (closed.status, closed.outcome, closed.response_submission_id) == (

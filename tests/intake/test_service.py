@@ -116,14 +116,15 @@ async def test_an_idempotency_key_used_again_after_its_time_to_live_is_a_new_sub
 
 
 async def test_oversized_body_is_streamed_refused_and_dead_lettered(settings: Settings, keyring: KeyRing) -> None:
-    """A body over the limit is answered 413 and dead-lettered with its size; an unknown adapter 422."""
+    """A body over the limit is answered 413 and dead-lettered with its size; an unknown adapter 422: both
+    problems carrying the submission id."""
     small = settings.replace(max_payload_bytes=64 * 1024)
     async with intake(small, keyring) as service, aiohttp.ClientSession() as session:
         token = _tokens(service)["DE"]
         url = f"{service.http.url}/v1/feeds/DE"
         huge = b"{" + b" " * (3 * 1024 * 1024) + b"}"
         status, _, answer = await _post(session, url, huge, token, **{"Crx-Adapter": "json-v1"})
-        assert (status, answer["status"], answer["reason"]) == (413, "dead_lettered", "PAYLOAD_TOO_LARGE")
+        assert (status, answer["error"], answer["reason"]) == (413, "PAYLOAD_TOO_LARGE", "PAYLOAD_TOO_LARGE")
         status, _, unknown = await _post(session, url, b"{}", token, **{"Crx-Adapter": "no-such-adapter"})
         assert (status, unknown["reason"]) == (422, "UNKNOWN_ADAPTER")
     letters = [codec(DEAD_LETTER).decode(r.value) for r in await read_topic(small, small.topic("dlq"))]
