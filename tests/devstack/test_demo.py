@@ -66,6 +66,11 @@ def test_demo_once_json_balances_and_cleans_up(tmp_path: Path) -> None:
     assert result["delivered_records"] >= 4 and result["refused"] >= 1 and result["dead_lettered"] >= 5
     assert set(result["delivered"]) <= {"DE", "FR", "PL"} and result["delivered"]["FR"] >= 2
     assert result["receipts"] == sum(result["delivered"].values())
+    # A request answered (PL asks DE), one left open (FR asks PL), orphan responses refused (issue 13).
+    cases = result["cases"]
+    assert cases["answered"] >= 1 and cases["open"] >= 1 and cases["orphan_responses_refused"] >= 1, cases
+    assert cases["opened"] == cases["answered"] + cases["open"] and cases["overdue"] == 0
+    assert result["refusal_reasons"]["NO_OPEN_REQUEST"] == cases["orphan_responses_refused"]
     assert not _tansu_pids(tag), "the demo left a broker process behind"
     assert list((tmp_path / "out" / "FR").glob("*.json"))
 

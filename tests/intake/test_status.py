@@ -157,9 +157,13 @@ def test_the_answer_holds_no_personal_data(run: StatusRun) -> None:
 def test_another_jurisdiction_unknown_ids_and_no_token(run: StatusRun) -> None:
     """FR's token gets 404 (as for an id nobody submitted: existence is not revealed); no token 401; an unknown
     or malformed id 404."""
-    assert run.other == (404, {"error": "NOT_FOUND"})
+    assert (run.other[0], run.other[1]["error"], run.other[1]["type"]) == (
+        404,
+        "NOT_FOUND",
+        "urn:crx:problem:not-found",
+    )
     assert run.unknown == run.other and run.malformed == run.other
-    assert run.anonymous == (401, {"error": "UNAUTHORIZED"})
+    assert (run.anonymous[0], run.anonymous[1]["error"]) == (401, "UNAUTHORIZED")
 
 
 def test_the_cli_asks_the_intake_with_the_jurisdictions_token(run: StatusRun) -> None:

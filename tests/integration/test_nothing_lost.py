@@ -11,7 +11,7 @@ import pytest
 
 from adapters.base import available, get_adapter
 from services.audit.accounting import account
-from services.devstack.demo import sample_submissions, submit
+from services.devstack.demo import is_response, sample_submissions, submit
 from services.intake.publisher import Submission
 from services.kernel.config import Settings
 from services.keys.ring import KeyRing
@@ -74,7 +74,13 @@ async def test_mixed_stream_through_intake_is_fully_accounted(settings: Settings
     assert {s.adapter for s in good} >= {"json-v1", "ecris-xml", "niem-rapsheet", "fixed-width"}
     cases = bad_and_hostile()
     async with running(settings, keyring) as pipeline:
-        results = await submit(pipeline, good + [sub for sub, _ in cases])
+        # Responses after the requests they answer were delivered, as a requested state would send them.
+        requests = [sub for sub in good if not is_response(sub)]
+        results = await submit(pipeline, requests + [sub for sub, _ in cases])
+        await wait_for(lambda: not account(pipeline.store, [r.submission_id for r in results]).pending, seconds=60)
+        answers = await submit(pipeline, [sub for sub in good if is_response(sub)])
+        results = results[: len(requests)] + answers + results[len(requests) :]
+        good = requests + [sub for sub in good if is_response(sub)]
         ids = [r.submission_id for r in results]
         assert len(set(ids)) == len(ids)
         await wait_for(lambda: not account(pipeline.store, ids).pending, seconds=60)
@@ -85,7 +91,11 @@ async def test_mixed_stream_through_intake_is_fully_accounted(settings: Settings
             events = pipeline.store.events(submission_id=result.submission_id)
             reasons = {e["reason"] for e in events if e["event_type"] == "DEAD_LETTER"}
             assert reasons == {reason}, (result, reasons)
-        assert acc.delivered_records >= len(good) - 2  # every sample is deliverable except the deliberately refused
+        # Every sample is delivered except the deliberately refused: two notifications nobody may receive, and
+        # two responses to requests crx never carried (DE-response-fr-orphan.xml; US-rapsheet-pl.xml answers an
+        # Nlets inquiry that did not come through crx), refused as NO_OPEN_REQUEST.
+        assert acc.refusal_reasons["NO_OPEN_REQUEST"] == 2, acc.as_dict()
+        assert acc.delivered_records >= len(good) - 4
         # Per canonical record too: a batch file yields several records, each delivered or refused.
         assert acc.records > len(good) and acc.records_pending == 0
         assert acc.records == acc.records_delivered + acc.records_refused
