@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter
-from schemas import AUDIT_EVENT, CASE_NOTICE
+from schemas import AUDIT_EVENT, CASE_NOTICE, RECEIPT
 from services.cases.book import CaseBook
 from services.cases.deadlines import DeadlineRules
 from services.cases.notices import CONTENT_TYPE
 from services.cases.service import CaseService
 from services.cases.store import OVERDUE, CaseStore
+from services.kernel.audit_events import disclosure_event_id
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
 from services.kernel.kafka import ensure_topics
+from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
+from services.partner.client import DirectorySink, PartnerClient
 from tests.integration.helpers import read_topic
 
 pytestmark = pytest.mark.integration
@@ -86,4 +91,36 @@ async def test_reminder_then_overdue_notice_at_their_instants(settings: Settings
         ("DISCLOSURE", "cases", "CASE_NOTICE/REMINDER", ["DE"], request_id),
         ("DISCLOSURE", "cases", "CASE_NOTICE/OVERDUE", ["DE"], request_id),
     ]
+    # the ids a partner's log watch looks up for its deliveries (services/partner/logwatch.py)
+    ids = [disclosure_event_id(str(n["notice_id"]), case.case_id, "DE", "cases") for n in notices]
+    assert [str(e["event_id"]) for e in events] == ids
     store.close()
+
+
+async def test_the_partner_delivers_a_notice_and_receipts_it(
+    settings: Settings, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """DE's partner client opens the reminder, hands it to its sink as ``{"case_notice": ...}`` and answers with
+    an ACCEPTED receipt; the same notice again is receipted again and not delivered twice."""
+    runtime = Runtime.create(settings, keyring)
+    store = open_case(settings, runtime.audit_secret)
+    [case] = store.listed()
+    assert case.remind_at is not None
+    await ensure_topics(settings, [settings.topic("out.DE"), settings.topic("audit")])
+    service = CaseService(runtime)
+    await service.start()
+    try:
+        assert await service.run_pass(case.remind_at) == 1
+    finally:
+        await service.stop()
+    store.close()
+    [notice] = await read_topic(settings, settings.topic("out.DE"))
+    registry = CollectorRegistry()
+    sink = DirectorySink(tmp_path / "DE")
+    client = PartnerClient(settings, keyring, "DE", sink, ServiceMetrics.create(registry), registry)
+    receipts = await client.handle([notice, notice])
+    [written] = list((tmp_path / "DE").glob("*.json"))
+    delivered = json.loads(written.read_text())["case_notice"]
+    assert (delivered["kind"], delivered["case_id"], delivered["requested_state"]) == ("REMINDER", case.case_id, "DE")
+    outcomes = {typed_codec(RECEIPT).decode(r.value)["outcome"] for r in receipts}
+    assert len(receipts) == 2 and outcomes == {"ACCEPTED"}
