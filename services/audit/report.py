@@ -12,8 +12,10 @@ request in ``reply_to`` answers it, a DISCLOSURE of a ``REQUEST/CANCELLATION`` t
 comes first (later ones change nothing). A REFUSAL with reason ``NO_OPEN_REQUEST`` is a response that matched
 no open case. Requests disclosed in [start, end) are reported; their answers and cancellations are looked for
 in the whole log given, so a report run again on a longer log moves requests from open to answered. A request
-is overdue when answered after its deadline, or still open with its deadline before the report's end (a
-request disclosed without a deadline never is). Other replies (``RESPONSE/MORE_INFORMATION_REQUEST``, ...)
+is overdue when answered after its deadline, or still open with its deadline before the report's end or the
+log's last event, whichever is earlier (the log's own clock: a report to a future date predicts nothing; a
+request disclosed without a deadline is never overdue). A case suspended for more information keeps the
+deadline of its disclosure here. Other replies (``RESPONSE/MORE_INFORMATION_REQUEST``, ...)
 and the case notices leave a case as it is.
 """
 
@@ -174,10 +176,12 @@ class _Cases:
     answers: dict[CaseKey, dt.datetime] = field(default_factory=dict)
     cancellations: dict[CaseKey, dt.datetime] = field(default_factory=dict)
     orphans: list[tuple[dt.datetime, RowKey]] = field(default_factory=list)
+    latest: dt.datetime | None = None  # the log's own clock: the last act it records
 
     def add(self, event: AuditEvent) -> None:
         """Keep what ``event`` says about cases, if anything."""
         at, reply_to, source = event["occurred_at"], event["reply_to"], event["source_jurisdiction"]
+        self.latest = at if self.latest is None else max(self.latest, at)
         if event["event_type"] == "REFUSAL" and event["reason"] == NO_OPEN_REQUEST:
             # The responder is the source; the recipient it addressed is the state that would have asked.
             responder, purpose = source or NO_PARTNER, event["purpose"] or NO_PARTNER
@@ -202,6 +206,7 @@ class _Cases:
         """One row per (requesting, requested, purpose) of the requests disclosed and orphans refused in
         [start, end), sorted."""
         rows: dict[RowKey, ResponseTimes] = {}
+        as_of = end if self.latest is None else min(end, self.latest)  # a report to a future date predicts nothing
         for key, case in self.requests.items():
             if not start <= case.opened_at < end:
                 continue
@@ -219,7 +224,7 @@ class _Cases:
                 row.cancelled += 1
             else:
                 row.open += 1
-                row.overdue += int(case.deadline is not None and case.deadline < end)
+                row.overdue += int(case.deadline is not None and case.deadline < as_of)
         for at, row_key in self.orphans:
             if start <= at < end:
                 rows.setdefault(row_key, ResponseTimes(*row_key)).orphan_responses += 1

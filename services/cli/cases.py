@@ -12,7 +12,7 @@ from services.cli.common import run_command, settings_of
 group = click.Group(name="cases", help="Cases: one per request and requested state, with its deadline.")
 group.add_command(run_command("cases"))
 
-_COLUMNS = ("case_id", "requesting", "requested", "purpose", "status", "deadline", "outcome")
+_COLUMNS = {"case_id": 14, "requesting": 11, "requested": 10, "purpose": 22, "status": 23, "deadline": 17, "outcome": 0}
 
 
 @group.command(name="list")
@@ -39,11 +39,11 @@ def list_cases(ctx: click.Context, overdue: bool, statuses: tuple[str, ...], lim
     if as_json:
         click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
-    click.echo("  ".join(f"{name:<14}" for name in _COLUMNS))
+    click.echo("  ".join(f"{name:<{width}}" for name, width in _COLUMNS.items()).rstrip())
     for row in rows:
         status = "overdue" if row["late"] and row["status"] != "answered" else row["status"]
         values = {**row, "status": status, "deadline": row["deadline"][:16], "case_id": row["case_id"][:13]}
-        click.echo("  ".join(f"{values[name] or '-'!s:<14}" for name in _COLUMNS))
+        click.echo("  ".join(f"{values[name] or '-'!s:<{width}}" for name, width in _COLUMNS.items()).rstrip())
     click.echo(f"{len(rows)} case(s)")
 
 

@@ -216,11 +216,28 @@ def test_the_deadline_itself_is_in_time() -> None:
     ]
     [row] = build_report(enumerate(leaves), start, due).response_rows()
     assert (row["answered"], row["overdue"]) == (2, 1)
-    open_leaves = list(enumerate(leaves[:2]))
+    later = due + dt.timedelta(days=1)
+    open_leaves = list(enumerate([*leaves[:2], _notice("CASE_NOTICE/OVERDUE", "late", later, "PL", "DE")]))
     [at_deadline] = build_report(open_leaves, start, due).response_rows()
     [after_deadline] = build_report(open_leaves, start, due + dt.timedelta(milliseconds=1)).response_rows()
     assert (at_deadline["open"], at_deadline["overdue"]) == (2, 0)
     assert (after_deadline["open"], after_deadline["overdue"]) == (2, 2)
+
+
+def test_a_report_to_a_future_date_predicts_nothing() -> None:
+    """An open request is overdue only once the log itself has passed its deadline: a report run today up to the
+    end of the month does not call a request overdue because its deadline falls before the month's end."""
+    asked = _at(12, 1, 10)
+    due = calendar_for("DE").add_working_days(asked, 10)
+    leaves = [
+        _request("r", asked, "PL", "DE"),
+        _notice("CASE_NOTICE/REMINDER", "r", asked + dt.timedelta(days=5), "PL", "DE"),
+    ]
+    [row] = build_report(enumerate(leaves), DECEMBER[0], DECEMBER[1]).response_rows()
+    assert due < DECEMBER[1] and (row["open"], row["overdue"]) == (1, 0)
+    overdue = [*leaves, _notice("CASE_NOTICE/OVERDUE", "r", due + dt.timedelta(hours=1), "PL", "DE")]
+    [row] = build_report(enumerate(overdue), DECEMBER[0], DECEMBER[1]).response_rows()
+    assert (row["open"], row["overdue"]) == (1, 1)
 
 
 def test_the_first_of_answer_and_cancellation_settles_a_case() -> None:
