@@ -350,6 +350,15 @@ class AuditEvent(TypedDict):
     requesting_authority: str | None
     # For a REQUEST's disclosure and a case notice, the case's deadline (the requested state's working days).
     deadline: dt.datetime | None
+    # The record's opaque key: hex of the first 16 bytes of SHA-256(source jurisdiction 0x1F source record id), the
+    # Kafka partition key; never personal data. Set on the router's disclosures and refusals of notifications, updates
+    # and deletions (the disclosure ledger is rebuilt from it).
+    record_key: str | None
+    # The version of the record acted on (source_record_version).
+    record_version: int | None
+    # For a disclosure, the day the recipient must erase the record: the record's own retention end, bounded by the
+    # agreement's retention_days.
+    retention_end: dt.date | None
 
 
 # Symbols of the Avro enum ``crx.v1.ReceiptOutcome``.

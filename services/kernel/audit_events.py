@@ -118,6 +118,9 @@ class AuditEmitter:
         message_type: str | None = None,
         requesting_authority: str | None = None,
         deadline: dt.datetime | None = None,
+        record_key: str | None = None,
+        record_version: int | None = None,
+        retention_end: dt.date | None = None,
     ) -> OutRecord:
         """An audit event as an output record keyed by submission (so one submission's events stay in order).
 
@@ -158,6 +161,9 @@ class AuditEmitter:
             "message_type": message_type,
             "requesting_authority": requesting_authority,
             "deadline": deadline,
+            "record_key": record_key,
+            "record_version": record_version,
+            "retention_end": retention_end,
         }
         key = (submission_id or message_id or event_id).encode()
         return OutRecord(self.topic, self._codec.encode(record), key=key)

@@ -125,6 +125,10 @@ class Settings:
     cases_pg_schema: str = "crx_cases"
     case_check_seconds: float = 30.0
 
+    # The disclosure ledger (services/ledger): which version of which record went to whom, written by the router.
+    ledger_db: str | None = None  # None: ledger.sqlite3 in the data directory; or a postgresql:// URI
+    ledger_pg_schema: str = "crx_ledger"
+
     # Observability.
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"

@@ -7,7 +7,6 @@ Per input record the outputs are either (canonical record envelopes + NORMALISAT
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import Counter as Counter_
 from typing import Any
 
@@ -24,6 +23,7 @@ from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCod
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import bind_message_id
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.recordkey import record_key
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.stage import BrokerStage
@@ -46,7 +46,7 @@ def unmapped_codes(record: CriminalRecord) -> Counter_[str]:
 
 def partition_key(source_jurisdiction: str, source_record_id: str) -> bytes:
     """Opaque partition key that keeps every version of one record in order (never personal data)."""
-    return hashlib.sha256(f"{source_jurisdiction}\x1f{source_record_id}".encode()).digest()[:16]
+    return record_key(source_jurisdiction, source_record_id)
 
 
 class Normaliser(BrokerStage):

@@ -134,6 +134,13 @@ class Policy:
             return [Decision(None, False, rule["id"], NO_RECIPIENT)]
         return [self._decide_one(record, sender, recipient, rule["id"]) for recipient in candidates]
 
+    def decide_for(self, record: CriminalRecord, recipients: Sequence[str], rule_id: str) -> list[Decision]:
+        """Decide for ``recipients`` chosen by the caller (the earlier recipients of a record, from the
+        disclosure ledger) rather than by a rule, under each one's agreement; ``rule_id`` names why they are
+        candidates. The sender is never a recipient. Raises KeyError for a record missing a field it needs."""
+        sender = record["header"]["source_jurisdiction"]
+        return [self._decide_one(record, sender, r, rule_id) for r in sorted(set(recipients)) if r != sender]
+
     def _decide_one(self, record: CriminalRecord, sender: str, recipient: str, rule_id: str) -> Decision:
         header = record["header"]
         agreement = self._by_pair.get((sender, recipient))

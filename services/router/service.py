@@ -32,6 +32,9 @@ from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.stage import BrokerStage
 from services.keys.ring import KeyRing
+from services.ledger.lifecycle import LIFECYCLE_TYPES, Lifecycle, Step, key_of
+from services.ledger.retention import retention_end
+from services.ledger.store import Disclosure, DisclosureLedger
 from services.router.minimise import minimise
 from services.router.policy import Decision, Policy
 
@@ -51,12 +54,14 @@ class Router(BrokerStage):
         metrics: ServiceMetrics,
         cases: CaseBook | None = None,
         registry: CollectorRegistry | None = None,
+        ledger: DisclosureLedger | None = None,
     ) -> None:
         super().__init__(NAME, settings, keyring, audit_secret, metrics)
         self._policy = policy
         self._codec = typed_codec(CANONICAL_RECORD)
         self._broker = frozenset({settings.broker_party})
         self._cases = cases
+        self._lifecycle = Lifecycle(ledger, policy, frozenset(settings.jurisdictions)) if ledger is not None else None
         self._refusals = Counter(
             "crx_refusals", "Recipients refused by the router, by reason (a record refused to nobody: recipient '-')",
             ["reason"], registry=registry,
@@ -81,17 +86,47 @@ class Router(BrokerStage):
         self, record: CriminalRecord, submission_id: str, key: bytes | None, now: dt.datetime
     ) -> list[OutRecord]:
         outputs: list[OutRecord] = []
-        for decision in self._policy.decide(record):
+        lifecycle = self._lifecycle is not None and record["header"]["message_type"] in LIFECYCLE_TYPES
+        if lifecycle:
+            assert self._lifecycle is not None
+            steps = self._lifecycle.steps(record, now)
+        else:
+            steps = [Step(d, record) for d in self._policy.decide(record)]
+        disclosed: list[Disclosure] = []
+        for step in steps:
+            decision, sent = step.decision, step.record
             if decision.allowed and decision.recipient not in self._settings.jurisdictions:
                 decision = Decision(decision.recipient, False, decision.rule, "RECIPIENT_NOT_CONFIGURED")
             deadline = None
             if decision.allowed and self._cases is not None and record["header"]["message_type"] in CASE_TYPES:
                 decision, deadline = self._case(record, decision, submission_id, now)
-            if decision.allowed:
-                outputs.extend(self._disclose(record, decision, submission_id, key, now, deadline))
-            else:
+            if not decision.allowed:
                 outputs.append(self._refuse(record, decision, submission_id, now))
+                continue
+            retention = retention_end(sent, decision.agreement, now) if lifecycle else None
+            outputs.extend(self._disclose(sent, decision, submission_id, key, now, deadline, step.bare, retention))
+            if lifecycle:
+                disclosed.append(self._ledger_row(sent, decision, now, retention))
+        if disclosed and self._lifecycle is not None:
+            self._lifecycle.ledger.add(disclosed)  # before anything is produced: a correction finds every holder
         return outputs
+
+    @staticmethod
+    def _ledger_row(
+        sent: CriminalRecord, decision: Decision, now: dt.datetime, retention: dt.date | None
+    ) -> Disclosure:
+        header = sent["header"]
+        assert decision.recipient is not None  # allowed implies a recipient
+        return Disclosure(
+            record_key=key_of(sent),
+            recipient=decision.recipient,
+            version=header["source_record_version"],
+            message_id=str(header["message_id"]),
+            message_type=header["message_type"],
+            agreement=decision.agreement.id if decision.agreement else None,
+            disclosed_at=now,
+            retention_end=retention,
+        )
 
     def _case(
         self, record: CriminalRecord, decision: Decision, submission_id: str, now: dt.datetime
@@ -121,11 +156,14 @@ class Router(BrokerStage):
         key: bytes | None,
         now: dt.datetime,
         deadline: dt.datetime | None = None,
+        bare: bool = False,
+        retention: dt.date | None = None,
     ) -> list[OutRecord]:
-        assert decision.agreement is not None and decision.recipient is not None  # allowed implies both
+        assert decision.recipient is not None and (bare or decision.agreement is not None)  # allowed implies both
         header = record["header"]
         recipient = decision.recipient
-        view = self._codec.encode(minimise(record, decision.agreement))
+        agreement = decision.agreement
+        view = self._codec.encode(record if bare or agreement is None else minimise(record, agreement))
         ctx = SealContext(
             channel=f"out.{recipient}",
             message_id=str(header["message_id"]),
@@ -145,10 +183,19 @@ class Router(BrokerStage):
             rule=decision.rule,
             payload=view,
             deadline=deadline,
+            **self._lifecycle_fields(record, retention),
         )
         self._log.info("disclosed", recipient=recipient, rule=decision.rule)
         out = OutRecord(self._settings.topic(ctx.channel), sealed, key=key, headers=routing_headers(ctx))
         return [out, audit]
+
+    def _lifecycle_fields(self, record: CriminalRecord, retention: dt.date | None) -> dict[str, Any]:
+        """Record key, version and retention end for the audit event of a notification, update or deletion."""
+        header = record["header"]
+        if self._lifecycle is None or header["message_type"] not in LIFECYCLE_TYPES:
+            return {}
+        version = header["source_record_version"]
+        return {"record_key": key_of(record), "record_version": version, "retention_end": retention}
 
     def _refuse(self, record: CriminalRecord, decision: Decision, submission_id: str, now: dt.datetime) -> OutRecord:
         header = record["header"]
@@ -163,6 +210,7 @@ class Router(BrokerStage):
             recipients=[decision.recipient] if decision.recipient else [],
             reason=decision.reason,
             rule=decision.rule,
+            **self._lifecycle_fields(record, None),
         )
 
 
@@ -175,7 +223,8 @@ def build(runtime: Runtime, *, ports: Ports) -> StreamService:
     metrics = ServiceMetrics.create(registry, service=NAME)
     policy = Policy.load(settings.agreements_file)
     cases = CaseBook(CaseStore.open(settings), DeadlineRules.load(settings.agreements_file), runtime.audit_secret)
-    router = Router(settings, runtime.keyring, runtime.audit_secret, policy, metrics, cases, registry)
+    ledger = DisclosureLedger.open(settings)
+    router = Router(settings, runtime.keyring, runtime.audit_secret, policy, metrics, cases, registry, ledger)
     outs = [settings.topic(f"out.{j}") for j in settings.jurisdictions]
     return StreamService(
         settings,

@@ -56,6 +56,9 @@ def _leaf(
         "message_type": message_type,
         "requesting_authority": requesting_authority,
         "deadline": deadline,
+        "record_key": None,
+        "record_version": None,
+        "retention_end": None,
     }
     return typed_codec(AUDIT_EVENT).encode(event)
 

@@ -1,0 +1,140 @@
+"""The disclosure ledger: which version of which record went to which recipient, under which agreement, when,
+and until when the recipient may keep it. No personal data: records are named by their opaque key.
+
+The router writes it in the step that decides a disclosure (so a correction or an erasure can always find
+every earlier recipient) and reads it to refuse stale versions. SQLite ``ledger.sqlite3`` in the data
+directory by default, PostgreSQL when ``ledger_db`` is a ``postgresql://`` URI. Every row is also in the audit
+log (the DISCLOSURE event carries record key, version, recipient, rule and retention end), which is how the
+ledger is rebuilt when lost (``rebuild``). Every database error is a TransientError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.kernel.config import Settings
+from services.kernel.sqlstore import SqlStore
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}disclosures (
+    record_key TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    agreement TEXT,
+    disclosed_at DOUBLE PRECISION NOT NULL,
+    retention_end TEXT,
+    PRIMARY KEY (record_key, recipient, version, message_type)
+);
+CREATE INDEX IF NOT EXISTS disclosures_recipient ON {schema}disclosures (recipient, retention_end)
+"""
+_COLUMNS = "record_key, recipient, version, message_id, message_type, agreement, disclosed_at, retention_end"
+DELETION = "DELETION"
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One version of one record disclosed to one recipient."""
+
+    record_key: str
+    recipient: str
+    version: int
+    message_id: str
+    message_type: str  # NOTIFICATION, UPDATE or DELETION
+    agreement: str | None
+    disclosed_at: dt.datetime
+    retention_end: dt.date | None
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one recipient holds of one record, as far as crx knows: the latest version it was sent, and
+    whether that was a deletion."""
+
+    recipient: str
+    version: int
+    deleted: bool
+    retention_end: dt.date | None
+
+
+class DisclosureLedger:
+    """The ledger over one store. Thread-safe; every method is one short transaction."""
+
+    def __init__(self, location: str, pg_schema: str = "crx_ledger") -> None:
+        self._db = SqlStore(location, pg_schema, _DDL, "disclosure ledger")
+
+    @classmethod
+    def open(cls, settings: Settings) -> DisclosureLedger:
+        """The ledger ``settings`` name: ``ledger_db``, else ``ledger.sqlite3`` in the data directory."""
+        return cls(settings.ledger_db or str(settings.data_dir / "ledger.sqlite3"), settings.ledger_pg_schema)
+
+    def add(self, rows: Iterable[Disclosure]) -> None:
+        """Record disclosures; one recorded already (a batch done again) is kept as it was."""
+        values = [
+            (r.record_key, r.recipient, r.version, r.message_id, r.message_type, r.agreement,
+             r.disclosed_at.timestamp(), r.retention_end.isoformat() if r.retention_end else None)
+            for r in rows
+        ]  # fmt: skip
+        if not values:
+            return
+        insert = (
+            f"INSERT INTO {{schema}}disclosures ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+            "ON CONFLICT (record_key, recipient, version, message_type) DO NOTHING"
+        )
+        with self._db.tx() as db:
+            db.executemany(self._db.q(insert), values)
+
+    def holdings(self, record_key: str) -> list[Holding]:
+        """Per recipient that was ever sent this record: its latest version (a deletion counts as later than
+        the content of the same version), sorted by recipient."""
+        query = (
+            "SELECT recipient, version, message_type, retention_end FROM {schema}disclosures WHERE record_key = ? "
+            "ORDER BY recipient, version, CASE WHEN message_type = 'DELETION' THEN 1 ELSE 0 END"
+        )
+        with self._db.tx() as db:
+            rows = db.execute(self._db.q(query), (record_key,)).fetchall()
+        latest: dict[str, Holding] = {}
+        for recipient, version, message_type, retention_end in rows:
+            end = dt.date.fromisoformat(retention_end) if retention_end else None
+            latest[str(recipient)] = Holding(str(recipient), int(version), message_type == DELETION, end)
+        return [latest[r] for r in sorted(latest)]
+
+    def latest_version(self, record_key: str) -> int | None:
+        """The highest version of this record disclosed to anyone, or None when it never was."""
+        with self._db.tx() as db:
+            row = db.execute(
+                self._db.q("SELECT MAX(version) FROM {schema}disclosures WHERE record_key = ?"), (record_key,)
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def seen(self, record_key: str, recipient: str, version: int, message_type: str) -> bool:
+        """True when exactly this disclosure is recorded (a batch done again: decide it the same way)."""
+        query = (
+            "SELECT 1 FROM {schema}disclosures WHERE record_key = ? AND recipient = ? AND version = ? "
+            "AND message_type = ?"
+        )
+        with self._db.tx() as db:
+            return db.execute(self._db.q(query), (record_key, recipient, version, message_type)).fetchone() is not None
+
+    def rows(self) -> list[Disclosure]:
+        """Every recorded disclosure, ordered by record key, recipient, version and message type."""
+        query = f"SELECT {_COLUMNS} FROM {{schema}}disclosures ORDER BY record_key, recipient, version, message_type"  # noqa: S608
+        with self._db.tx() as db:
+            found = db.execute(self._db.q(query)).fetchall()
+        return [
+            Disclosure(str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), r[5],
+                       dt.datetime.fromtimestamp(float(r[6]), dt.UTC), dt.date.fromisoformat(r[7]) if r[7] else None)
+            for r in found
+        ]  # fmt: skip
+
+    def size(self) -> int:
+        """How many disclosures are recorded."""
+        with self._db.tx() as db:
+            return int(db.execute(self._db.q("SELECT COUNT(*) FROM {schema}disclosures")).fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database connection. Idempotent."""
+        self._db.close()
