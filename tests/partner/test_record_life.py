@@ -88,9 +88,14 @@ async def test_an_older_version_is_not_applied_but_receipted(
     assert operations(keyring, outs) == [
         (ACCEPTED, "STORED"), (ACCEPTED, "STALE"), (ACCEPTED, "ERASED"), (ACCEPTED, "STALE"), (ACCEPTED, "STALE"),
     ]  # fmt: skip
-    outs = await deliver(settings, keyring, DirectorySink(gone), version(4, "UPDATE"))
-    assert operations(keyring, outs) == [(ACCEPTED, "STORED")]  # a newer version than the erasure: a new record
+    outs = await deliver(settings, keyring, DirectorySink(gone), version(4, "UPDATE"), version(3, "DELETION"))
+    # newer than the erasure: a new record; the erasure redelivered is receipted as before and does not undo v4
+    assert operations(keyring, outs) == [(ACCEPTED, "STORED"), (ACCEPTED, "ERASED")]
     assert _versions(held_files(gone)) == [4]
+    newer = tmp_path / "newer"
+    outs = await deliver(settings, keyring, DirectorySink(newer), version(4, "UPDATE"), version(3, "DELETION"))
+    assert operations(keyring, outs) == [(ACCEPTED, "STORED"), (ACCEPTED, "STALE")]  # a deletion of an older version
+    assert _versions(held_files(newer)) == [4]
 
 
 async def test_an_erasure_is_logged_and_proven_to_the_partner(
