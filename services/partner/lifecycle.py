@@ -79,10 +79,21 @@ def record_key(source_jurisdiction: str, source_record_id: str) -> str:
 
 def retention_end_of(record: dict[str, Any]) -> dt.date | None:
     """The day the partner's copy of ``record`` must be gone: the latest ``retention_end`` of its convictions,
-    when every conviction has one; None (kept until deleted) when it has no conviction or one without."""
-    ends = [conviction.get("retention_end") for conviction in record.get("convictions") or ()]
-    dates = [end for end in ends if isinstance(end, dt.date)]
+    when every conviction has one; None (kept until deleted) when it has no conviction or one without.
+    ``record`` is decoded, or read back from JSON."""
+    ends = [_date(conviction.get("retention_end")) for conviction in record.get("convictions") or ()]
+    dates = [end for end in ends if end is not None]
     return max(dates) if dates and len(dates) == len(ends) else None
+
+
+def _date(value: object) -> dt.date | None:
+    """A decoded date, or one as JSON holds it (ISO 8601: a record read back from a partner's file)."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def change_of(record: dict[str, Any]) -> Change | None:

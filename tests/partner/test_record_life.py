@@ -6,6 +6,7 @@ all that carries over is what the sink keeps in its directory or ledger."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +251,34 @@ def test_the_ledger_lives_beside_the_records_and_is_no_record(tmp_path: Path) ->
     assert (tmp_path / "fr" / LEDGER_FILE).exists() and not list((tmp_path / "fr").glob("*.json"))
     assert sink.applied("never-seen") is None
     assert Operation.ERASED.symbol == "ERASED"
+
+
+async def test_records_filed_per_message_by_an_older_client_are_refiled_by_key(
+    settings: Settings, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """A directory written before records had a life (``<message id>.json`` per message): opening it re-files
+    each record under its key at its latest version (a record deleted there is removed), keeps requests as they
+    are, and notes every message id, so a redelivery changes nothing and a later DELETION erases the record."""
+    from adapters.base import ParseContext, get_adapter
+    from services.partner.jsonout import to_json
+
+    out = tmp_path / "fr"
+    out.mkdir()
+    adapter = get_adapter("json-v1")
+    [request] = adapter.parse(
+        dict(adapter.samples())["FR-request-pl.json"], ParseContext("FR", dt.datetime.now(dt.UTC))
+    )
+    v1, v2 = version(1), version(2, "UPDATE")
+    gone = [version(1, record_id="R-GONE"), version(2, "DELETION", record_id="R-GONE")]
+    for record in (v1, v2, request, *gone):
+        (out / f"{record['header']['message_id']}.json").write_text(to_json(dict(record)))
+
+    sink = DirectorySink(out)
+    key = record_key("DE", "DE-BZR-SYNTH-2024-000202")
+    assert sorted(p.stem for p in out.glob("*.json")) == sorted([key, str(request["header"]["message_id"])])
+    assert _versions([json.loads((out / f"{key}.json").read_text())]) == [2]
+    assert sink.ledger.held(record_key("DE", "R-GONE")) is not None  # tombstoned
+    assert DirectorySink(out).applied(str(v1["header"]["message_id"])) is Operation.STORED  # idempotent reopen
+    outs = await deliver(settings, keyring, DirectorySink(out), v1, version(3, "DELETION"))
+    assert operations(keyring, outs) == [(ACCEPTED, "STORED"), (ACCEPTED, "ERASED")]
+    assert [p.stem for p in out.glob("*.json")] == [str(request["header"]["message_id"])]
