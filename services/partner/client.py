@@ -5,7 +5,8 @@ DELETION; the receipt's ``operation`` says what was applied (STORED, REPLACED, E
 Deduplicates by message id across restarts (a delivered message id is never delivered twice to the sink;
 its receipt is re-sent, with the same receipt id and operation, so the audit log stays idempotent). Records
 that fail verification or decryption are rejected with a negative receipt and skipped: never a crash.
-``purge`` erases the records whose retention ended and returns their erasure receipts.
+``purge`` erases the records whose retention ended and sends their erasure receipts (``PartnerService`` runs it
+periodically).
 """
 
 from __future__ import annotations
