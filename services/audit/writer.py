@@ -119,7 +119,6 @@ class AuditWriter:
         self._log = get_logger(NAME)
         self.entries = Gauge("crx_audit_entries", "Entries in the audit log", registry=registry)
         self.receipts = Counter("crx_audit_receipts", "Receipts logged", ["outcome"], registry=registry)
-        self.erasures = Counter("crx_audit_erasures", "Erasures partners receipted, logged", registry=registry)
         self.signed = Gauge("crx_audit_checkpoint_size", "Size of the latest signed checkpoint", registry=registry)
         self.conflicts = Counter(
             "crx_audit_conflicts", "Events refused: their id was logged with other bytes", registry=registry
@@ -278,7 +277,6 @@ class AuditWriter:
         ).value
         if not (accepted and receipt.get("operation") == "ERASED"):
             return [delivery]
-        self.erasures.inc()
         erasure = self._emitter.event(
             AuditEventType.ERASURE,
             occurred_at=receipt["received_at"],

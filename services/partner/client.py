@@ -83,9 +83,6 @@ class PartnerClient:
             "crx_partner_rejected", "Deliveries refused by the partner client", ["party", "reason"], registry=registry
         )
         self.accepted = Counter("crx_partner_accepted", "Deliveries accepted", ["party"], registry=registry)
-        self.applied = Counter(
-            "crx_partner_applied", "Accepted deliveries by what they did", ["party", "operation"], registry=registry
-        )
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
         """Deliver one batch; returns the receipts to send."""
@@ -137,7 +134,6 @@ class PartnerClient:
                         raise CrxError("record and envelope name different messages", reason_code="MISMATCH")
                     operation = self._sink.deliver(delivery, {"case_notice": record} if notice else record)
                 self.accepted.labels(self.party).inc()
-                self.applied.labels(self.party, operation.value).inc()
                 self._log.info("delivered", channel=self._channel, operation=operation.value)
                 component = NOTICE_COMPONENT if notice else "router"
                 disclosure = disclosure_event_id(message_id, correlation_id, self.party, component)
