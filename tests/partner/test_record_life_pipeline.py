@@ -15,11 +15,12 @@ from aiokafka import AIOKafkaProducer
 
 from adapters.base import record_message_id
 from services.audit.accounting import account
+from services.audit.writer import verify_receipt
 from services.devstack.pipeline import Pipeline
 from services.intake.publisher import Submission
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
-from services.kernel.runtime import Ports
+from services.kernel.runtime import Ports, Runtime
 from services.keys.ring import KeyRing
 from services.partner import client as partner
 from tests.integration.helpers import read_topic, running, sample_json, wait_for
@@ -109,3 +110,26 @@ async def test_a_record_is_replaced_then_erased_and_stays_erased(settings: Setti
         await wait_for(erasure_proven, seconds=30)
         assert fr.last_check is not None and not fr.last_check.problems
         assert len(erasures()) == 1 and not pipeline.store.events(event_type="ERROR")
+
+
+async def test_the_service_sends_the_erasure_receipts_of_a_purge(
+    settings: Settings, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """``PartnerService.purge_once`` on the real broker: a record whose retention ended is removed and its
+    erasure receipt (ACCEPTED, ERASED) is on crx.receipts; a second round owes and sends nothing."""
+    from services.partner.directory import DirectorySink
+    from tests.partner.helpers import deliver, version
+
+    out = tmp_path / "fr"
+    await deliver(settings, keyring, DirectorySink(out), version(1, retention_end="2020-01-01"))
+    service = partner.build(Runtime.create(settings, keyring), ports=Ports(), party="FR", sink=out, purge_seconds=None)
+    await service.start()
+    try:
+        assert await service.purge_once() == 1
+        assert await service.purge_once() == 0
+    finally:
+        await service.stop()
+    assert not list(out.glob("*.json"))
+    [value] = [r.value for r in await read_topic(settings, settings.topic("receipts"))]
+    receipt = verify_receipt(keyring, value, dt.datetime.now(dt.UTC))
+    assert (receipt["outcome"], receipt["operation"], receipt["party"]) == ("ACCEPTED", "ERASED", "FR")
