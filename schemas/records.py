@@ -365,6 +365,11 @@ class AuditEvent(TypedDict):
 ReceiptOutcomeSymbol = Literal["ACCEPTED", "REJECTED"]
 
 
+# Symbols of the Avro enum ``crx.v1.ReceiptOperation`` (enum default 'OTHER': decoding maps a symbol this version lacks
+# to it).
+ReceiptOperationSymbol = Literal["OTHER", "STORED", "REPLACED", "ERASED", "UNCHANGED", "STALE"]
+
+
 class Receipt(TypedDict):
     """Avro record ``crx.v1.Receipt``. A partner's signed acknowledgement of one delivered envelope."""
 
@@ -380,6 +385,9 @@ class Receipt(TypedDict):
     envelope_sha256: bytes
     received_at: dt.datetime
     signer_key_id: str
+    # Null on a REJECTED receipt and on receipts of partner clients built before it existed. Placed before signature,
+    # which must stay the last field.
+    operation: ReceiptOperationSymbol | None
     # Over the single-object encoding with signature = null.
     signature: bytes | None
 

@@ -2,9 +2,10 @@
 
 Per consumed batch: decode and check every record (events on ``crx.audit`` must be authenticated by a
 component allowed to emit their type, ``services/kernel/gate.py``; receipts are verified against the
-partner's registered signing key and logged as DELIVERY_RECEIPT events; what is refused is logged as an
-ERROR event in its place; a component's undecodable output is dead-lettered), then append the batch to the
-Merkle tree store in one transaction, with a signed checkpoint in that same transaction when one is due.
+partner's registered signing key and logged as DELIVERY_RECEIPT events, plus an ERASURE event when the
+receipt says the partner erased the record; what is refused is logged as an ERROR event in its place; a
+component's undecodable output is dead-lettered), then append the batch to the Merkle tree store in one
+transaction, with a signed checkpoint in that same transaction when one is due.
 The batch loop produces the dead letters and commits the Kafka offsets only after the handler returns, so
 after the database commit: a crash in between redelivers the batch, which the store skips by event id.
 
@@ -143,7 +144,7 @@ class AuditWriter:
             value: bytes = rec.value or b""
             try:
                 if rec.topic == self._receipts_topic:
-                    leaves.append(self._receipt_event(rec, now))
+                    leaves.extend(self._receipt_events(rec, now))
                 elif (reason := self._gate.refusal(rec, now)) is not None:
                     actor = self._settings.broker_party
                     leaves.append(refusal_event(self._emitter, rec, reason, actor=actor, now=now).value)
@@ -243,17 +244,26 @@ class AuditWriter:
             discriminator=hashlib.sha256(refused).hexdigest(),
         ).value
 
-    def _receipt_event(self, rec: Any, now: dt.datetime) -> bytes:
+    def _receipt_events(self, rec: Any, now: dt.datetime) -> list[bytes]:
+        """The events a receipt on ``crx.receipts`` leads to: its DELIVERY_RECEIPT and, when it is ACCEPTED with
+        operation ERASED (the partner no longer holds the record: deleted, or its retention ended), an ERASURE;
+        an unverifiable receipt leads to one ERROR event instead.
+
+        The ERASURE event's id is ``audit_events.erasure_event_id(message id, correlation id, party, receipt
+        id)``, so a re-sent receipt is logged once. It commits to no payload: a re-sent receipt has other bytes
+        (its time), and the DELIVERY_RECEIPT beside it already commits to the receipt's.
+        """
         value: bytes = rec.value or b""
         try:
             receipt = verify_receipt(self._keyring, value, now)
         except UnverifiableReceipt as exc:
             self.receipts.labels("unverifiable").inc()
             self._gate.refused(rec, exc.reason)
-            return self._error_event("UNVERIFIABLE_RECEIPT", value, now)
-        outcome = "accepted" if receipt["outcome"] == "ACCEPTED" else "rejected"
+            return [self._error_event("UNVERIFIABLE_RECEIPT", value, now)]
+        accepted = receipt["outcome"] == "ACCEPTED"
+        outcome = "accepted" if accepted else "rejected"
         self.receipts.labels(outcome).inc()
-        return self._emitter.event(
+        delivery = self._emitter.event(
             AuditEventType.DELIVERY_RECEIPT,
             occurred_at=receipt["received_at"],
             actor=receipt["party"],
@@ -265,6 +275,19 @@ class AuditWriter:
             payload=value,
             discriminator=receipt["receipt_id"],
         ).value
+        if not (accepted and receipt.get("operation") == "ERASED"):
+            return [delivery]
+        erasure = self._emitter.event(
+            AuditEventType.ERASURE,
+            occurred_at=receipt["received_at"],
+            actor=receipt["party"],
+            outcome="erased",
+            message_id=receipt["message_id"],
+            submission_id=receipt["correlation_id"],
+            recipients=[receipt["party"]],
+            discriminator=receipt["receipt_id"],
+        ).value
+        return [delivery, erasure]
 
 
 def build(runtime: Runtime, *, ports: Ports) -> AuditService:

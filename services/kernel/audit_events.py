@@ -79,6 +79,11 @@ def receipt_event_id(message_id: str, correlation_id: str, party: str, receipt_i
     return stable_id(AuditEventType.DELIVERY_RECEIPT, "audit", message_id, correlation_id, party, receipt_id)
 
 
+def erasure_event_id(message_id: str, correlation_id: str, party: str, receipt_id: str) -> str:
+    """The id of the audit writer's ERASURE event for a partner's receipt with operation ERASED."""
+    return stable_id(AuditEventType.ERASURE, "audit", message_id, correlation_id, party, receipt_id)
+
+
 class AuditEmitter:
     """Makes audit-event output records for one component."""
 

@@ -1,8 +1,12 @@
-"""The partner client: consume ``crx.out.<party>``, verify, open, decode, deliver, and send a signed receipt.
+"""The partner client: consume ``crx.out.<party>``, verify, open, decode, apply, and send a signed receipt.
 
+The sink (``sinks``) applies each record's life: one copy per record at its latest version, erased on
+DELETION; the receipt's ``operation`` says what was applied (STORED, REPLACED, ERASED, UNCHANGED, STALE).
 Deduplicates by message id across restarts (a delivered message id is never delivered twice to the sink;
-its receipt is re-sent, with the same receipt id, so the audit log stays idempotent). Records that fail
-verification or decryption are rejected with a negative receipt and skipped: never a crash.
+its receipt is re-sent, with the same receipt id and operation, so the audit log stays idempotent). Records
+that fail verification or decryption are rejected with a negative receipt and skipped: never a crash.
+``purge`` erases the records whose retention ended and sends their erasure receipts (``PartnerService`` runs it
+periodically).
 """
 
 from __future__ import annotations
@@ -10,27 +14,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import os
-import sqlite3
-import tempfile
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas import CANONICAL_RECORD, CASE_NOTICE, RECEIPT
+from schemas.records import Receipt, ReceiptOutcomeSymbol
 from services.cases.notices import COMPONENT as NOTICE_COMPONENT
 from services.cases.notices import CONTENT_TYPE as NOTICE_CONTENT_TYPE
-from services.kernel.audit_events import disclosure_event_id, receipt_event_id, stable_id
-from services.kernel.codec import codec
+from services.kernel.audit_events import disclosure_event_id, erasure_event_id, receipt_event_id, stable_id
+from services.kernel.codec import codec, typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener, attach_signature
-from services.kernel.errors import CrxError
-from services.kernel.kafka import OutRecord
+from services.kernel.errors import CrxError, TransientError
+from services.kernel.kafka import OutRecord, Producer
 from services.kernel.lifecycle import cancel
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
@@ -38,86 +40,17 @@ from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
-from services.partner.jsonout import to_json
+from services.partner.callback import CallbackSink
+from services.partner.directory import DirectorySink
+from services.partner.lifecycle import Delivery, Operation
 from services.partner.logwatch import CheckResult, LogWatcher
+from services.partner.sinks import Sink
 from services.translog.trust import VKEY_FILE, load_verifiers
 
+PURGE_SECONDS = 3600.0
+"""How often a partner client looks for records whose retention ended, by default."""
 
-class Sink(Protocol):
-    """Where a partner's decoded records go. ``delivered`` must survive restarts for deduplication."""
-
-    def delivered(self, message_id: str) -> bool:
-        """True when ``message_id`` was delivered before."""
-        ...
-
-    def deliver(self, message_id: str, record: dict[str, Any]) -> None:
-        """Hand over one record; must be durable when it returns. A case notice (a reminder or an overdue
-        notice about a request this party was asked) arrives as ``{"case_notice": {...}}``."""
-        ...
-
-
-class DirectorySink:
-    """Writes each record as ``<dir>/<message id>.json`` atomically; the file's presence marks delivery."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-
-    def delivered(self, message_id: str) -> bool:
-        """True when ``message_id`` was delivered before (survives restarts)."""
-        return (self.directory / f"{message_id}.json").exists()
-
-    def deliver(self, message_id: str, record: dict[str, Any]) -> None:
-        """Write the record as JSON, durably before it returns (the receipt follows): temp file, fsync,
-        rename, fsync of the directory, so a power loss cannot leave a receipted record unwritten."""
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(to_json(record))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.directory / f"{message_id}.json")
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
-class CallbackSink:
-    """Hands each record to ``callback`` (the partner's own system), then notes its message id in a ledger.
-
-    The ledger (SQLite, ``ledger_path``) makes deduplication survive restarts. Delivery is at-least-once: if
-    the process dies after ``callback`` returned but before the id was noted, the record is offered again
-    after the restart, so ``callback`` must itself be idempotent on the message id (it is given it). A
-    callback that raises is not noted; the batch is retried.
-    """
-
-    def __init__(self, callback: Callable[[str, dict[str, Any]], None], ledger_path: Path) -> None:
-        self._callback = callback
-        ledger_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(ledger_path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS delivered (message_id TEXT PRIMARY KEY, at TEXT NOT NULL)")
-        self._lock = threading.Lock()
-
-    def delivered(self, message_id: str) -> bool:
-        """True when ``message_id`` was handed over before (survives restarts)."""
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM delivered WHERE message_id = ?", (message_id,)).fetchone()
-        return row is not None
-
-    def deliver(self, message_id: str, record: dict[str, Any]) -> None:
-        """Call the callback, then note the message id durably."""
-        self._callback(message_id, record)
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO delivered VALUES (?, ?)", (message_id, dt.datetime.now(dt.UTC).isoformat())
-            )
-
-    def close(self) -> None:
-        """Close the ledger."""
-        with self._lock:
-            self._db.close()
+__all__ = ["CallbackSink", "DirectorySink", "PartnerClient", "PartnerService", "Sink", "build"]  # sinks: as before
 
 
 class PartnerClient:
@@ -140,7 +73,7 @@ class PartnerClient:
         self._opener = Opener(keyring.registry, keyring.store, party)
         self._sink = sink
         self._codec = codec(CANONICAL_RECORD)
-        self._receipt_codec = codec(RECEIPT)
+        self._receipt_codec = typed_codec(RECEIPT)
         self._notice_codec = codec(CASE_NOTICE)
         self._metrics = metrics
         self._broker = frozenset({settings.broker_party})
@@ -160,6 +93,25 @@ class PartnerClient:
             self.watcher.expect(expected)  # one transaction per batch
         return receipts
 
+    async def purge(self, now: dt.datetime, send: Callable[[list[OutRecord]], Awaitable[None]]) -> int:
+        """Erase the records whose retention ended by ``now``'s (UTC) date, send an erasure receipt (ACCEPTED,
+        operation ERASED) for the delivery that brought each, and note them sent once ``send`` returns.
+
+        Receipts owed from an earlier round whose ``send`` failed are sent again (same receipt ids). Returns how
+        many receipts were sent; raises what ``send`` raises (TransientError: try again later).
+        """
+        owed = self._sink.purge(now.date())
+        if not owed:
+            return 0
+        expected: list[tuple[str, str, str]] = []
+        receipts = [self._accepted(delivery, Operation.ERASED, now, expected) for delivery in owed]
+        await send(receipts)
+        self._sink.erasures_sent(d.message_id for d in owed)
+        if self.watcher is not None:
+            self.watcher.expect(expected)
+        self._log.info("retention ended: records erased", count=len(owed))
+        return len(owed)
+
     def _one(self, rec: Any, now: dt.datetime, expected: list[tuple[str, str, str]]) -> OutRecord:
         value: bytes = rec.value or b""
         try:
@@ -172,33 +124,45 @@ class PartnerClient:
                 fingerprint = opened.envelope["schema_fingerprint"]
                 if not payload_codec.knows(fingerprint) or opened.plaintext[2:10] != fingerprint:
                     raise CrxError("unknown payload schema", reason_code="CODEC")
-                if not self._sink.delivered(opened.message_id):
+                message_id, correlation_id = opened.message_id, str(opened.envelope["correlation_id"])
+                delivery = Delivery(message_id, correlation_id, hashlib.sha256(value).digest())
+                operation = self._sink.applied(message_id)
+                if operation is None:
                     record = payload_codec.decode(opened.plaintext)
                     named = record["notice_id"] if notice else record["header"]["message_id"]
-                    if str(named) != opened.message_id:
+                    if str(named) != message_id:
                         raise CrxError("record and envelope name different messages", reason_code="MISMATCH")
-                    self._sink.deliver(opened.message_id, {"case_notice": record} if notice else record)
+                    operation = self._sink.deliver(delivery, {"case_notice": record} if notice else record)
                 self.accepted.labels(self.party).inc()
-                self._log.info("delivered", channel=self._channel)
-                correlation_id = str(opened.envelope["correlation_id"])
-                receipt_id = self._receipt_id(opened.message_id, "ACCEPTED")
-                receipt = self._receipt(opened.message_id, correlation_id, value, "ACCEPTED", None, now, receipt_id)
-                message_id = opened.message_id
+                self._log.info("delivered", channel=self._channel, operation=operation.value)
                 component = NOTICE_COMPONENT if notice else "router"
                 disclosure = disclosure_event_id(message_id, correlation_id, self.party, component)
                 expected.append((disclosure, "DISCLOSURE", message_id))
-                receipt_event = receipt_event_id(message_id, correlation_id, self.party, receipt_id)
-                expected.append((receipt_event, "DELIVERY_RECEIPT", message_id))
-                return receipt
+                return self._accepted(delivery, operation, now, expected)
         except CrxError as exc:
             self.rejected.labels(self.party, exc.reason_code).inc()
             self._metrics.errors.labels(f"partner-{self.party}", type(exc).__name__).inc()
             self._log.warning("delivery rejected", reason=exc.reason_code, offset=rec.offset)
             env = self._peek(value)
             message_id = str(env.get("message_id") or stable_id("unreadable", rec.topic, str(rec.offset)))
-            return self._receipt(
-                message_id, str(env.get("correlation_id") or message_id), value, "REJECTED", exc.reason_code, now
+            correlation_id = str(env.get("correlation_id") or message_id)
+            delivery = Delivery(message_id, correlation_id, hashlib.sha256(value).digest())
+            return self._receipt(delivery, "REJECTED", exc.reason_code, now, None)
+
+    def _accepted(
+        self, delivery: Delivery, operation: Operation, now: dt.datetime, expected: list[tuple[str, str, str]]
+    ) -> OutRecord:
+        """The ACCEPTED receipt of ``delivery``; adds the audit events it leads to (``logwatch``) to ``expected``."""
+        receipt = self._receipt(delivery, "ACCEPTED", None, now, operation)
+        message_id, correlation_id = delivery.message_id, delivery.correlation_id
+        receipt_id = self._receipt_id(message_id, "ACCEPTED")
+        receipt_event = receipt_event_id(message_id, correlation_id, self.party, receipt_id)
+        expected.append((receipt_event, "DELIVERY_RECEIPT", message_id))
+        if operation is Operation.ERASED:
+            expected.append(
+                (erasure_event_id(message_id, correlation_id, self.party, receipt_id), "ERASURE", message_id)
             )
+        return receipt
 
     def _peek(self, value: bytes) -> dict[str, Any]:
         try:
@@ -208,38 +172,39 @@ class PartnerClient:
 
     def _receipt_id(self, message_id: str, outcome: str) -> str:
         """The same for every receipt of one outcome of one message at this party, whatever the envelope's
-        bytes: a record re-sealed and delivered again (after a key rotation, a retry) is receipted once."""
+        bytes: a record re-sealed and delivered again (after a key rotation, a retry) is receipted once, and
+        the erasure receipt of a record whose retention ended repeats the id of its delivery's receipt (the
+        audit writer logs its DELIVERY_RECEIPT once, and one ERASURE)."""
         return stable_id("receipt", self.party, message_id, outcome)
 
     def _receipt(
         self,
-        message_id: str,
-        correlation_id: str,
-        value: bytes,
-        outcome: str,
+        delivery: Delivery,
+        outcome: ReceiptOutcomeSymbol,
         reason: str | None,
         now: dt.datetime,
-        receipt_id: str | None = None,
+        operation: Operation | None,
     ) -> OutRecord:
         entry = self._keyring.registry.active(self.party, "signing", now)
-        receipt = {
-            "receipt_id": receipt_id or self._receipt_id(message_id, outcome),
-            "message_id": message_id,
-            "correlation_id": correlation_id,
+        receipt: Receipt = {
+            "receipt_id": self._receipt_id(delivery.message_id, outcome),
+            "message_id": delivery.message_id,
+            "correlation_id": delivery.correlation_id,
             "party": self.party,
             "channel": self._channel,
             "outcome": outcome,
             "reason": reason,
-            "envelope_sha256": hashlib.sha256(value).digest(),
+            "envelope_sha256": delivery.envelope_sha256,
             "received_at": now,
             "signer_key_id": entry.key_id,
+            "operation": operation.symbol if operation is not None else None,
             "signature": None,
         }
         unsigned = self._receipt_codec.encode(receipt)
         key = self._keyring.store.load(self.party, entry.key_id)
         signature = signature_alg(entry.algorithm).sign(key, unsigned)
         return OutRecord(
-            self._settings.topic("receipts"), attach_signature(unsigned, signature), key=message_id.encode()
+            self._settings.topic("receipts"), attach_signature(unsigned, signature), key=delivery.message_id.encode()
         )
 
 
@@ -250,12 +215,15 @@ def build(
     party: str,
     sink: Path | Sink,
     audit_url: Callable[[], str] | None = None,
+    purge_seconds: float | None = PURGE_SECONDS,
 ) -> PartnerService:
-    """A partner client for ``party`` writing JSON records to a directory (or any other sink).
+    """A partner client for ``party`` writing JSON records to a directory (``DirectorySink``; or any other sink).
 
     With an audit log URL (``audit_url``, else the configured ``audit_api_url``) the client also proves,
     every ``partner_log_check_seconds``, that its deliveries and receipts are in the audit log and that the
     log's history only ever grows (``logwatch``), against the log keys in ``<keys_dir>/audit-note.vkey``.
+    Every ``purge_seconds`` (and once at start; None: never) it erases the records whose retention ended and
+    sends their erasure receipts (``PartnerClient.purge``).
     Raises KeyUnavailable when a log is to be watched and that file is missing or malformed.
     """
     settings, registry = runtime.settings, runtime.new_registry()
@@ -280,6 +248,8 @@ def build(
     return PartnerService(
         settings,
         watcher=watcher,
+        client=client,
+        purge_seconds=purge_seconds,
         name=f"partner-{party}",
         group_id=settings.group(f"partner.{party}"),
         topics=[settings.topic(f"out.{party}")],
@@ -292,26 +262,70 @@ def build(
 
 
 class PartnerService(StreamService):
-    """The partner's stream service, plus the periodic audit-log check when a watcher is given."""
+    """The partner's stream service, plus the periodic audit-log check when a watcher is given and the periodic
+    purge of records whose retention ended (its receipts go through a producer of their own, started when the
+    first is owed: the batch loop's producer is transactional and busy with its batches)."""
 
-    def __init__(self, settings: Settings, *, watcher: LogWatcher | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        watcher: LogWatcher | None,
+        client: PartnerClient | None = None,
+        purge_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(settings, **kwargs)
         self.watcher = watcher
+        self.client = client
         self._period = settings.partner_log_check_seconds
+        self._purge_period = purge_seconds if client is not None else None
         self._task: asyncio.Task[None] | None = None
+        self._purge_task: asyncio.Task[None] | None = None
+        self._purge_producer: Producer | None = None
         self.last_check: CheckResult | None = None
 
     async def start(self) -> None:
-        """Start consuming, then the log checks."""
+        """Start consuming, then the log checks and the purges."""
         await super().start()
         if self.watcher is not None and self._task is None:
             self._task = asyncio.create_task(self._checks(), name=f"{self.name}-logwatch")
+        if self._purge_period is not None and self._purge_task is None:
+            self._purge_task = asyncio.create_task(self._purges(self._purge_period), name=f"{self.name}-purge")
 
     async def stop(self) -> None:
-        """Stop the log checks, then drain and stop consuming."""
+        """Stop the log checks and the purges, then drain and stop consuming."""
         task, self._task = self._task, None
         await cancel(task)
+        purge, self._purge_task = self._purge_task, None
+        await cancel(purge)
+        producer, self._purge_producer = self._purge_producer, None
+        if producer is not None:
+            await producer.stop()
         await super().stop()
+
+    async def purge_once(self) -> int:
+        """One purge now (``PartnerClient.purge``); returns how many erasure receipts were sent."""
+        assert self.client is not None
+        return await self.client.purge(dt.datetime.now(dt.UTC), self._send_receipts)
+
+    async def _send_receipts(self, receipts: list[OutRecord]) -> None:
+        if self._purge_producer is None:
+            producer = Producer(self._settings)
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                raise TransientError(f"receipt producer: {type(exc).__name__}") from None
+            self._purge_producer = producer
+        await self._purge_producer.send_all(receipts)
+
+    async def _purges(self, period: float) -> None:
+        while True:
+            try:
+                await self.purge_once()
+            except (CrxError, OSError) as exc:  # the broker or the sink's store is away: receipts stay owed
+                self._log.warning("purge not completed", error_class=type(exc).__name__)
+            await asyncio.sleep(period)
 
     async def _checks(self) -> None:
         assert self.watcher is not None

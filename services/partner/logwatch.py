@@ -1,8 +1,10 @@
 """The partner's check on the audit log: its own deliveries and receipts are logged, and history is never rewritten.
 
 For each record it accepts, the partner client expects two audit events: the router's DISCLOSURE to it and
-the audit writer's DELIVERY_RECEIPT of its receipt. Both event ids are public functions of what the partner
-holds (``audit_events.disclosure_event_id`` / ``receipt_event_id``). ``LogWatcher.check_once``:
+the audit writer's DELIVERY_RECEIPT of its receipt; for each erasure it receipts (a DELETION applied, or a
+record whose retention ended), also the writer's ERASURE. These event ids are public functions of what the
+partner holds (``audit_events.disclosure_event_id`` / ``receipt_event_id`` / ``erasure_event_id``).
+``LogWatcher.check_once``:
 
 1. fetches the latest signed checkpoint, verifies its signature with the log's verifier key and its origin,
    and checks it is consistent with the last checkpoint this partner accepted (a consistency proof from
@@ -54,9 +56,9 @@ CREATE TABLE IF NOT EXISTS expected (
 """
 
 
-# What a partner's own events must say: a disclosure that went out, a receipt that accepted (a logged REFUSAL
-# or REJECTED outcome under the expected id is another event than the one the partner took part in).
-EXPECTED_OUTCOME = {"DISCLOSURE": "ok", "DELIVERY_RECEIPT": "accepted"}
+# What a partner's own events must say: a disclosure that went out, a receipt that accepted, an erasure done (a
+# logged REFUSAL or REJECTED outcome under the expected id is another event than the one the partner took part in).
+EXPECTED_OUTCOME = {"DISCLOSURE": "ok", "DELIVERY_RECEIPT": "accepted", "ERASURE": "erased"}
 
 
 class LogProblem(CrxError, dead_letter=False, reason_code="LOG_PROBLEM"):

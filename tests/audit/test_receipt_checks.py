@@ -12,10 +12,11 @@ import pytest
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
-from schemas import RECEIPT
+from schemas import RECEIPT, previous_versions
 from services.audit.sqlite_store import SqliteAuditStore
 from services.audit.writer import AuditWriter
-from services.kernel.codec import codec
+from services.kernel.audit_events import erasure_event_id, receipt_event_id
+from services.kernel.codec import Codec, codec
 from services.kernel.config import Settings
 from services.kernel.envelope import attach_signature
 from services.kernel.metrics import ServiceMetrics
@@ -24,17 +25,27 @@ from services.keys.lifecycle import set_status
 from services.keys.ring import KeyRing
 
 
-def receipt(keyring: KeyRing, party: str, *, signer: str | None = None, outcome: str = "ACCEPTED") -> bytes:
-    """A receipt from ``party`` signed with ``signer``'s active signing key (``party`` by default)."""
-    now = dt.datetime.now(dt.UTC)
+def receipt(
+    keyring: KeyRing,
+    party: str,
+    *,
+    signer: str | None = None,
+    outcome: str = "ACCEPTED",
+    operation: str | None = None,
+    writer: Codec[dict[str, Any]] | None = None,
+    now: dt.datetime | None = None,
+) -> bytes:
+    """A receipt from ``party`` signed with ``signer``'s active signing key (``party`` by default), written with
+    ``writer`` (the current receipt schema by default)."""
+    now = now or dt.datetime.now(dt.UTC)
     entry = keyring.registry.active(signer or party, "signing", now)
     fields: dict[str, Any] = {
         "receipt_id": f"r-{party}-{outcome}", "message_id": "m-1", "correlation_id": "s-1", "party": party,
         "channel": f"out.{party}", "outcome": outcome, "reason": None,
         "envelope_sha256": hashlib.sha256(b"envelope").digest(), "received_at": now,
-        "signer_key_id": entry.key_id, "signature": None,
+        "signer_key_id": entry.key_id, "operation": operation, "signature": None,
     }  # fmt: skip
-    unsigned = codec(RECEIPT).encode(fields)
+    unsigned = (writer or codec(RECEIPT)).encode(fields)
     key = keyring.store.load(signer or party, entry.key_id)
     return attach_signature(unsigned, signature_alg(entry.algorithm).sign(key, unsigned))
 
@@ -97,3 +108,49 @@ async def test_bytes_that_are_no_receipt_are_an_error_event(settings: Settings, 
     [event] = await _handle(writer, settings, b"\xc3\x01not a receipt at all")
     assert (event["event_type"], event["outcome"]) == ("ERROR", "rejected")
     assert not writer.store.events(event_type="DELIVERY_RECEIPT")
+
+
+async def test_a_receipt_written_with_the_previous_schema_still_verifies(settings: Settings, keyring: KeyRing) -> None:
+    """A partner client built before receipts said what was applied (receipt.v1, no ``operation``) signs the
+    v1 encoding; its receipt still verifies and is logged as an accepted DELIVERY_RECEIPT, with no ERASURE."""
+    [(_name, v1)] = [(n, data) for n, data in previous_versions(RECEIPT) if n == "receipt.v1.avsc"]
+    old = Codec.from_json(RECEIPT, v1)
+    assert old.fingerprint != codec(RECEIPT).fingerprint  # the current schema is another version
+    value = receipt(keyring, "FR", writer=old)
+    assert value[2:10] == old.fingerprint
+    writer = _writer(settings, keyring)
+    [event] = await _handle(writer, settings, value)
+    assert (event["event_type"], event["outcome"], event["actor"]) == ("DELIVERY_RECEIPT", "accepted", "FR")
+
+
+async def test_an_erasure_receipt_is_also_logged_as_an_erasure_once(settings: Settings, keyring: KeyRing) -> None:
+    """An ACCEPTED receipt with operation ERASED adds an ERASURE event (component audit, actor and recipient the
+    party, outcome erased) under ``erasure_event_id``, the id the partner's log watch looks up; the same receipt
+    re-sent later (new time, new bytes) adds nothing, and is no conflict."""
+    writer = _writer(settings, keyring)
+    at = dt.datetime.now(dt.UTC)
+    await _handle(writer, settings, receipt(keyring, "FR", operation="ERASED", now=at))
+    events = await _handle(writer, settings, receipt(keyring, "FR", operation="ERASED", now=at + dt.timedelta(1)))
+    assert [e["event_type"] for e in events] == ["DELIVERY_RECEIPT", "ERASURE"]
+    delivery, erasure = events
+    assert str(delivery["event_id"]) == receipt_event_id("m-1", "s-1", "FR", "r-FR-ACCEPTED")
+    assert str(erasure["event_id"]) == erasure_event_id("m-1", "s-1", "FR", "r-FR-ACCEPTED")
+    assert (erasure["component"], erasure["actor"], erasure["recipients"], erasure["outcome"]) == (
+        "audit", "FR", ["FR"], "erased",
+    )  # fmt: skip
+    assert (erasure["message_id"], erasure["submission_id"], erasure["occurred_at"]) == (
+        "m-1",
+        "s-1",
+        delivery["occurred_at"],
+    )
+    assert writer.conflicts._value.get() == 0
+
+
+@pytest.mark.parametrize(("outcome", "operation"), [("ACCEPTED", "STORED"), ("ACCEPTED", None), ("REJECTED", "ERASED")])
+async def test_only_an_accepted_erasure_is_an_erasure(
+    settings: Settings, keyring: KeyRing, outcome: str, operation: str | None
+) -> None:
+    """Any other receipt (another operation, none, or a rejection whatever it says) is a DELIVERY_RECEIPT alone."""
+    writer = _writer(settings, keyring)
+    events = await _handle(writer, settings, receipt(keyring, "FR", outcome=outcome, operation=operation))
+    assert [e["event_type"] for e in events] == ["DELIVERY_RECEIPT"]

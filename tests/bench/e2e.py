@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from services.kernel.runtime import Ports, Runtime
 from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
 from services.partner import client as partner
+from services.partner.lifecycle import Delivery, Operation
 from tests.bench.adapters import adapter_rates
 from tests.bench.adapters import report as report_adapters
 from tests.bench.audit import main as audit_figures
@@ -63,11 +64,18 @@ class TimingSink:
     def __init__(self) -> None:
         self.seen: dict[str, float] = {}
 
-    def delivered(self, message_id: str) -> bool:
-        return message_id in self.seen
+    def applied(self, message_id: str) -> Operation | None:
+        return Operation.OTHER if message_id in self.seen else None
 
-    def deliver(self, message_id: str, record: dict[str, Any]) -> None:
-        self.seen[message_id] = time.perf_counter()
+    def deliver(self, delivery: Delivery, record: dict[str, Any]) -> Operation:
+        self.seen[delivery.message_id] = time.perf_counter()
+        return Operation.OTHER
+
+    def purge(self, today: dt.date) -> list[Delivery]:
+        return []
+
+    def erasures_sent(self, message_ids: Iterable[str]) -> None:
+        pass
 
 
 def _payload(template: dict[str, Any], i: int) -> bytes:

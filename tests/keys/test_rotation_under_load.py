@@ -66,7 +66,10 @@ async def _crx_keys(settings: Settings, *args: str) -> dict[str, Any]:
 
 
 def _fr_files(pipeline: Pipeline) -> set[str]:
-    return {p.stem for p in (pipeline.out_dir / "FR").glob("*.json")}
+    """The message ids of the records FR's client holds (one file per record, named by its key)."""
+    return {
+        str(json.loads(p.read_text("utf-8"))["header"]["message_id"]) for p in (pipeline.out_dir / "FR").glob("*.json")
+    }
 
 
 async def test_records_keep_flowing_through_encryption_and_signing_key_rotation(

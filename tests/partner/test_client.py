@@ -22,6 +22,7 @@ from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
 from services.normaliser.service import RECORD_CONTENT_TYPE
 from services.partner.client import CallbackSink, DirectorySink, PartnerClient, Sink
+from services.partner.lifecycle import Operation, record_key
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -82,9 +83,12 @@ async def test_delivers_once_and_receipts_every_time(settings: Settings, keyring
     receipt = _receipt(keyring, first.value)
     assert (receipt["outcome"], receipt["message_id"], receipt["party"]) == ("ACCEPTED", ctx.message_id, "FR")
     assert _receipt(keyring, again.value)["receipt_id"] == receipt["receipt_id"]
-    assert [p.name for p in (tmp_path / "fr").iterdir()] == [f"{ctx.message_id}.json"]
-    restarted = _client(settings, keyring, DirectorySink(tmp_path / "fr"))
-    assert restarted._sink.delivered(ctx.message_id)  # the dedup survives a restart
+    assert receipt["operation"] == "STORED" and _receipt(keyring, again.value)["operation"] == "STORED"
+    header = _record()["header"]
+    key = record_key(header["source_jurisdiction"], header["source_record_id"])
+    assert [p.name for p in (tmp_path / "fr").glob("*.json")] == [f"{key}.json"]  # one file per record, by key
+    restarted = DirectorySink(tmp_path / "fr")
+    assert restarted.applied(ctx.message_id) is Operation.STORED  # the dedup survives a restart
 
 
 async def test_a_resealed_record_is_receipted_once(settings: Settings, keyring: KeyRing, tmp_path: Path) -> None:
@@ -124,7 +128,8 @@ async def test_unreadable_records_get_a_negative_receipt_and_are_skipped(
     [out] = await client.handle([_consumed(value, headers_ctx, offset=7)])
     receipt = _receipt(keyring, out.value)
     assert receipt["outcome"] == "REJECTED" and receipt["reason"]
-    assert not list((tmp_path / "fr").iterdir())
+    assert not list((tmp_path / "fr").glob("*.json"))
+    assert receipt["operation"] is None
     assert client.rejected.labels("FR", receipt["reason"])._value.get() == 1
 
 
@@ -142,6 +147,7 @@ async def test_callback_sink_dedups_across_restarts(settings: Settings, keyring:
     assert [mid for mid, _ in got] == [ctx.message_id]
     assert str(got[0][1]["header"]["message_id"]) == ctx.message_id
     assert _receipt(keyring, out.value)["outcome"] == "ACCEPTED"
+    assert _receipt(keyring, out.value)["operation"] == "OTHER"  # a plain callback: the sink cannot tell
 
 
 async def test_a_failing_callback_is_not_noted_and_raises_for_retry(

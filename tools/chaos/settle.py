@@ -65,7 +65,7 @@ class Deliveries:
 
 
 class OutputScan:
-    """Reads the partners' output directories (``<dir>/<message id>.json``), each file once."""
+    """Reads the partners' output directories (``<dir>/<record key>.json``, one file per record), each file once."""
 
     def __init__(self, out_dirs: dict[str, Path]) -> None:
         self._dirs = out_dirs
