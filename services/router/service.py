@@ -163,7 +163,10 @@ class Router(BrokerStage):
         header = record["header"]
         recipient = decision.recipient
         agreement = decision.agreement
-        view = self._codec.encode(record if bare or agreement is None else minimise(record, agreement))
+        shown = record if bare or agreement is None else minimise(record, agreement)
+        if retention is not None:  # the recipient's erase-by date, whatever the profile: an instruction, not content
+            shown = {**shown, "convictions": [{**c, "retention_end": retention} for c in shown["convictions"]]}
+        view = self._codec.encode(shown)
         ctx = SealContext(
             channel=f"out.{recipient}",
             message_id=str(header["message_id"]),

@@ -45,6 +45,14 @@ async def test_update_and_deletion_reach_every_earlier_recipient(
 ) -> None:
     async with running(settings, keyring) as pipeline:
         first = await push(pipeline, version(1, "NOTIFICATION", ["FR", "PL"]))
+        # Each recipient's view carries its erase-by date: PL's profile (ecris-minimal) drops the record's own
+        # retention end, yet PL gets the day its agreement (1825 days) says, so its client can purge on time.
+        held = {p: [json.loads(f.read_text()) for f in (pipeline.out_dir / p).glob("*.json")] for p in ("FR", "PL")}
+        today = dt.datetime.now(dt.UTC).date()
+        [pl] = held["PL"]
+        assert {c["retention_end"] for c in pl["convictions"]} == {(today + dt.timedelta(days=1825)).isoformat()}
+        [fr] = held["FR"]
+        assert {c["retention_end"] for c in fr["convictions"]} == {(today + dt.timedelta(days=3650)).isoformat()}
         update = await push(pipeline, version(2, "UPDATE", ["FR"]))  # no longer a PL national
         deletion = await push(pipeline, version(3, "DELETION", ["FR"]))
         stale = await push(pipeline, version(1, "NOTIFICATION", ["FR"]))  # version 1 again, arriving late
