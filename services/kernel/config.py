@@ -129,6 +129,21 @@ class Settings:
     ledger_db: str | None = None  # None: ledger.sqlite3 in the data directory; or a postgresql:// URI
     ledger_pg_schema: str = "crx_ledger"
 
+    # Retention (services/retention): how long crx keeps its own copies, in days. The services purge what is
+    # due every ``retention_check_seconds`` (0: never; ``crx retention run`` does it on demand).
+    done_retention_days: float = 30.0  # the drop directory's done/ and failed/ files (national payloads in clear)
+    intake_retention_days: float = 30.0  # the intake store's sealed submissions, once settled
+    topic_retention_days: float = 7.0  # retention.ms of the feed, records, out and receipts topics
+    dlq_retention_days: float = 30.0  # retention.ms of crx.dlq (dead letters wait to be replayed)
+    audit_topic_retention_days: float = 30.0  # retention.ms of crx.audit (the audit writer may be down a while)
+    retention_check_seconds: float = 3600.0
+    # A recipient owes an erasure receipt by the retention end it was given plus this grace (its client purges
+    # hourly); later, ``crx audit report --table erasures`` lists it as overdue.
+    erasure_grace_days: float = 2.0
+    # Crypto-shredding: the broker's own encryption key (feed and records topics, dead letters) is rotated
+    # every epoch and destroyed once nothing sealed to it may still be needed (services/keys/epochs.py).
+    broker_key_epoch_days: float = 7.0
+
     # Observability.
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
