@@ -76,7 +76,10 @@ async def test_a_broker_that_loses_everything_loses_no_accepted_submission(
         await wait_for(lambda: account(pipeline.store, ids).complete, seconds=120)
         books = account(pipeline.store, ids)
         assert books.delivered_records == 40 and dict(books.delivered) == {"FR": 40, "PL": 40}
-        await wait_for(lambda: pipeline.intake.outbox.size() == 0, seconds=30)
+        # A republished submission is checked again only when its backoff ends (after * 2**attempts): the
+        # outbox empties at the latest one full backoff after the books balance.
+        longest_backoff = local.reconcile_after_seconds * 2**local.reconcile_attempts
+        await wait_for(lambda: pipeline.intake.outbox.size() == 0, seconds=longest_backoff + 10)
         republished = pipeline.intake.reconciler.republished._value.get()
         events = [str(e["event_id"]) for e in pipeline.store.events()]
         assert not [e for e, n in Counter(events).items() if n > 1]
