@@ -37,6 +37,7 @@ def test_wheel_contains_the_data_files(wheel: Path) -> None:
         "schemas/reference/countries.txt",
         "schemas/reference/offence_categories.csv",
         "adapters/json_v1/samples/DE-notification-fr-pl.json",
+        "adapters/json_v1/samples/lifecycle/5-DE-deletion.json",
         "adapters/json_v1/mappings/DE.csv",
         "adapters/ecris_xml/ecris-message.xsd",
         "adapters/ecris_xml/mappings/ecris-categories.csv",

@@ -3,7 +3,9 @@
 Starts the embedded broker (unless a bootstrap is given), generates demo keys for the broker and the
 partners, starts every service, pushes each adapter's samples to the feed of the jurisdiction named by the
 sample's file-name prefix, plus deliberately bad submissions, then accounts for every one of them from the
-audit log.
+audit log. Then one record's life (``services.devstack.lifecycle``): its versions step by step, each once the
+one before is accounted for, and a purge pass of every partner client; ``lifecycle`` in the summary is what
+the audit log says became of it.
 
 Submissions take the paths national systems use: batch files (``fixed-width``) are dropped into the watched
 drop directory, everything else is POSTed to the HTTP intake with the jurisdiction's bearer token and an
@@ -30,6 +32,7 @@ from adapters.base import ParseContext, available, get_adapter
 from services.audit.accounting import Accounting, account
 from services.cases.book import NO_OPEN_REQUEST
 from services.cases.store import ACTIVE, ANSWERED, CaseStore
+from services.devstack.lifecycle import erasures_of, lifecycle_counts, lifecycle_steps
 from services.devstack.pipeline import Pipeline
 from services.intake.publisher import PushResult, Submission, submission_id_of
 from services.kernel.config import Settings
@@ -157,6 +160,43 @@ async def push_and_account(pipeline: Pipeline, submissions: list[Submission], wa
     return DemoRun(results, acc, time.monotonic() - started)
 
 
+async def run_lifecycle(pipeline: Pipeline, run: DemoRun, wait_seconds: float = 60.0) -> DemoRun:
+    """After ``run``, submit the lifecycle steps (``lifecycle_steps``) in order, each once the one before is
+    accounted for (or ``wait_seconds`` passed: the summary then shows it pending), then run a purge pass of every
+    partner client (``purge_partners``). Returns ``run`` with the lifecycle's submissions added."""
+    started = time.monotonic() - run.seconds
+    results = list(run.results)
+    for step in lifecycle_steps():
+        results += (await push_and_account(pipeline, step, wait_seconds)).results
+    ids = list(dict.fromkeys(r.submission_id for r in results))
+    await purge_partners(pipeline, ids, wait_seconds)
+    return DemoRun(results, account(pipeline.store, ids), time.monotonic() - started)
+
+
+async def purge_partners(pipeline: Pipeline, submission_ids: list[str], wait_seconds: float = 60.0) -> int:
+    """One purge pass of every partner client now (each also runs one at start and every hour): records whose
+    retention ended are erased and their erasure receipts sent. Waits (at most ``wait_seconds``) until the
+    audit log holds an ERASURE for each; returns how many receipts were sent. Raises what a purge raises."""
+    before = len(erasures_of(pipeline.store, submission_ids))
+    sent = sum([await partner.purge_once() for partner in pipeline.partners])
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if len(erasures_of(pipeline.store, submission_ids)) - before >= sent:
+            break
+        await asyncio.sleep(0.2)
+    return sent
+
+
+def crx_retention_purged(pipeline: Pipeline) -> int:
+    """How many of crx's own copies (drop directory ``done/``, dead letters, intake store, partner outputs of the
+    demo) a retention purge (``crx retention run``) erased during the demo, for ``lifecycle.retention_purged``.
+
+    HOOK for the retention service (services/retention): 0 until its purge runs in the demo and reports a count.
+    """
+    del pipeline
+    return 0
+
+
 def case_summary(run: DemoRun, pipeline: Pipeline) -> dict[str, int]:
     """What became of the requests among the demo's submissions, from the case store and the audit log."""
     store = CaseStore.open(pipeline.settings)
@@ -181,6 +221,9 @@ def summary(run: DemoRun, pipeline: Pipeline) -> dict[str, Any]:
     return {
         **run.accounting.as_dict(),
         "cases": case_summary(run, pipeline),
+        "lifecycle": lifecycle_counts(
+            pipeline.store, (r.submission_id for r in run.results), crx_purged=crx_retention_purged(pipeline)
+        ),
         "audit_entries": pipeline.store.size,
         "audit_verified": verified.ok,
         "audit_problem": verified.problem,
@@ -195,6 +238,7 @@ async def run_demo(settings: Settings, pipeline: Pipeline, *, once: bool, as_jso
     try:
         good = next(s.payload for s in sample_submissions(settings.jurisdictions) if s.adapter == "json-v1")
         run = await push_and_account(pipeline, sample_submissions(settings.jurisdictions) + bad_submissions(good))
+        run = await run_lifecycle(pipeline, run)
         result = summary(run, pipeline)
         if as_json:
             print(json.dumps(result, sort_keys=True))
@@ -211,7 +255,7 @@ async def run_demo(settings: Settings, pipeline: Pipeline, *, once: bool, as_jso
 
 
 def _print_human(result: dict[str, Any], pipeline: Pipeline) -> None:
-    print("crx demo: sample feeds pushed through the pipeline\n")
+    print("crx demo: sample feeds, then one record's life, pushed through the pipeline\n")
     print(f"  pushed         {result['pushed']}")
     print(f"  delivered      {result['delivered_records']} records -> {result['delivered']}")
     print(f"  refused        {result['refused']} (by policy)")
@@ -227,9 +271,15 @@ def _print_human(result: dict[str, Any], pipeline: Pipeline) -> None:
         f"  cases          {cases['opened']} opened: {cases['answered']} answered, {cases['open']} open"
         f" ({cases['overdue']} overdue); {cases['orphan_responses_refused']} orphan response(s) refused"
     )
+    life = result["lifecycle"]
+    print(
+        f"  record life    {life['updates']} update(s) and {life['deletions']} deletion(s) disclosed, "
+        f"{life['erasure_receipts']} erasure receipt(s), {life['stale_refused']} stale version(s) refused, "
+        f"{life['retention_purged']} purged at retention end"
+    )
     print(f"  audit log      {result['audit_entries']} entries, verified: {result['audit_verified']}")
     print(f"  balanced       {result['balanced']}")
-    print(f"\n  partner output {result['output_dir']}/<party>/<message id>.json")
+    print(f"\n  partner output {result['output_dir']}/<party>/<record key>.json (requests: <message id>.json)")
     print(f"  audit store    {pipeline.settings.audit_db_path}")
     print(
         f"  HTTP intake    {pipeline.intake.http.url}/v1/feeds/<jurisdiction>  (tokens: {TOKENS_FILE} in the data dir)"

@@ -9,12 +9,15 @@ so a rebuilt ledger is exactly what the verified log says, and adding a row alre
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from schemas import AUDIT_EVENT
 from schemas.records import AuditEvent
 from services.kernel.codec import typed_codec
 from services.ledger.lifecycle import LIFECYCLE_TYPES
 from services.ledger.store import Disclosure, DisclosureLedger
+
+RowKey = tuple[str, str, int, str]  # record key, recipient, version, message type: the ledger's primary key
 
 BATCH = 1000
 
@@ -63,3 +66,31 @@ def rebuild(ledger: DisclosureLedger, leaves: Iterable[tuple[int, bytes]]) -> in
             count, batch = count + len(batch), []
     ledger.add(batch)
     return count + len(batch)
+
+
+def row_key(row: Disclosure) -> RowKey:
+    """The ledger's primary key of ``row``: one row per record, recipient, version and message type."""
+    return row.record_key, row.recipient, row.version, row.message_type
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What rebuilding a ledger from the audit log would do: the log's rows (the first of each key, as ``add``
+    keeps it), those the ledger lacks, and the ledger's rows the log does not hold (never removed by a rebuild:
+    the log is append-only, so such a row was written by a router whose audit events are not (yet) logged)."""
+
+    logged: list[Disclosure]
+    missing: list[Disclosure]
+    unlogged: list[Disclosure]
+
+
+def plan(ledger: DisclosureLedger, leaves: Iterable[tuple[int, bytes]]) -> Plan:
+    """Compare ``ledger`` with the disclosures of ``leaves`` without writing anything. Raises TransientError
+    when the ledger's database does not answer, CodecError for a leaf that is not an audit event."""
+    logged: dict[RowKey, Disclosure] = {}
+    for row in disclosures(leaves):
+        logged.setdefault(row_key(row), row)
+    held = {row_key(r): r for r in ledger.rows()}
+    missing = [r for k, r in logged.items() if k not in held]
+    unlogged = [r for k, r in held.items() if k not in logged]
+    return Plan(list(logged.values()), missing, unlogged)
