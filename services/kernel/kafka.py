@@ -105,8 +105,8 @@ async def ensure_topics(settings: Settings, topics: Sequence[str]) -> list[str]:
     """Create any of ``topics`` that are missing, then check that all exist; returns those it created.
 
     Producing to a missing topic is silently dropped by some brokers, so services call this at start (and
-    ``TopicWatch`` periodically). New topics get their ``retention.ms`` (``new_topic``). Raises ConfigError if a topic still does not exist afterwards, KafkaError
-    when the broker cannot be reached.
+    ``TopicWatch`` periodically). New topics get their ``retention.ms`` (``new_topic``). Raises ConfigError if
+    a topic still does not exist afterwards, KafkaError when the broker cannot be reached.
     """
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
@@ -115,9 +115,7 @@ async def ensure_topics(settings: Settings, topics: Sequence[str]) -> list[str]:
         missing = [t for t in topics if t not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [new_topic(settings, t) for t in missing]
-                )
+                await admin.create_topics([new_topic(settings, t) for t in missing])
             for _ in range(50):  # new topics reach every broker's metadata a little later on a cluster
                 existing = set(await admin.list_topics())
                 if existing >= set(topics):
