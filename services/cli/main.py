@@ -24,6 +24,7 @@ from services.cli import (
     normaliser,
     partner,
     push,
+    retention,
     router,
     submissions,
 )
@@ -75,6 +76,7 @@ COMMANDS: tuple[click.Command, ...] = (
     keys.keys,
     envelope.envelope,
     dlq.dlq,
+    retention.group,
     demo.demo,
     broker.broker,
 )
