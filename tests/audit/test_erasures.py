@@ -62,7 +62,10 @@ def test_overdue_receipts_per_recipient_at_an_instant(tmp_path: Path) -> None:
     """Before any due date nothing is owed; past a's end plus the grace FR owes a (PL erased it); past c's
     deletion plus the grace PL owes c; past b's second end FR owes b too (its v1 erasure does not cover v2)."""
     store = _store(tmp_path / "audit.sqlite3")
-    at = lambda *day: erasure_report(store.leaves(), dt.datetime(*day, tzinfo=dt.UTC), 2.0).overdue()  # noqa: E731
+
+    def at(year: int, month: int, day: int, hour: int = 0) -> dict[str, int]:
+        return erasure_report(store.leaves(), dt.datetime(year, month, day, hour, tzinfo=dt.UTC), 2.0).overdue()
+
     assert at(2027, 2, 2) == {"FR": 0, "PL": 0}
     assert at(2027, 2, 4) == {"FR": 1, "PL": 0}
     assert at(2027, 2, 13) == {"FR": 1, "PL": 1}
@@ -83,7 +86,10 @@ async def test_the_audit_service_gauge(tmp_path: Path, settings: Settings) -> No
     registry = CollectorRegistry()
     watch = ErasureWatch(settings, store, registry, clock=lambda: dt.datetime(2027, 2, 13, tzinfo=dt.UTC))
     await watch.run_once()
-    value = lambda r: registry.get_sample_value("crx_erasure_receipts_overdue", {"recipient": r})  # noqa: E731
+
+    def value(recipient: str) -> float | None:
+        return registry.get_sample_value("crx_erasure_receipts_overdue", {"recipient": recipient})
+
     assert (value("FR"), value("PL")) == (1.0, 1.0)
     store.append([_erasure("PL", "m-c2", dt.datetime(2027, 2, 12, tzinfo=dt.UTC))])
     await watch.run_once()
