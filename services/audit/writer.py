@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from schemas import AUDIT_EVENT, RECEIPT
 from services.audit.api import AuditApi, AuditHttpServer
+from services.audit.erasure_watch import ErasureWatch
 from services.audit.notekey import ensure_note_key, load_note_verifiers
 from services.audit.observed import key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
@@ -305,6 +306,7 @@ def build(runtime: Runtime, *, ports: Ports) -> AuditService:
         writer,
         settings,
         api=AuditHttpServer(AuditApi(store, verifiers=load_note_verifiers(settings)), settings.audit_api_host, port),
+        erasures=ErasureWatch(settings, store, registry, runtime.clock),
         name=NAME,
         group_id=settings.group(NAME),
         topics=[settings.topic("audit"), settings.topic("receipts")],
@@ -318,13 +320,17 @@ def build(runtime: Runtime, *, ports: Ports) -> AuditService:
 
 
 class AuditService(StreamService):
-    """The stream service plus the checkpoint timer, the proof API, and a last checkpoint once the final batch is in."""
+    """The stream service plus the checkpoint timer, the proof API, the overdue erasure receipts
+    (``erasure_watch``), and a last checkpoint once the final batch is in."""
 
-    def __init__(self, writer: AuditWriter, settings: Settings, *, api: AuditHttpServer, **kwargs: Any) -> None:
+    def __init__(
+        self, writer: AuditWriter, settings: Settings, *, api: AuditHttpServer, erasures: ErasureWatch, **kwargs: Any
+    ) -> None:
         super().__init__(settings, **kwargs)
         self.writer = writer
         self.store = writer.store
         self.api = api
+        self.erasures = erasures
         self._period = max(0.05, settings.audit_checkpoint_seconds / 2)
         self._timer: asyncio.Task[None] | None = None
 
@@ -335,11 +341,13 @@ class AuditService(StreamService):
         self.writer.observe_configuration()
         if self._timer is None:
             self._timer = asyncio.create_task(self._tick(), name=f"{self.name}-checkpoints")
+        self.erasures.start()
 
     async def stop(self) -> None:
         """Stop the timer, drain and stop the service, then sign a checkpoint of everything appended."""
         timer, self._timer = self._timer, None
         await cancel(timer)
+        await self.erasures.stop()
         if not self._started:
             return
         await self.api.stop()

@@ -77,22 +77,32 @@ def _utc_day(value: str) -> dt.datetime:
 
 
 @group.command(name="report")
-@click.option("--from", "start", required=True, help="Start, ISO date or time (UTC unless an offset is given).")
-@click.option("--to", "end", required=True, help="End, exclusive, ISO date or time.")
+@click.option("--from", "start", help="Start, ISO date or time (UTC unless an offset is given).")
+@click.option("--to", "end", help="End, exclusive, ISO date or time.")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 @click.option(
     "--table",
-    type=click.Choice(["counts", "response-times"]),
+    type=click.Choice(["counts", "response-times", "erasures"]),
     default="counts",
     show_default=True,
-    help="The table a CSV holds (JSON holds both).",
+    help="The table a CSV holds (JSON holds counts and response times); erasures: its own report.",
 )
+@click.option("--now", help="With --table erasures: the instant receipts are judged overdue at (default: now).")
 @click.pass_context
-def report(ctx: click.Context, start: str, end: str, fmt: str, table: str) -> None:
+def report(ctx: click.Context, start: str | None, end: str | None, fmt: str, table: str, now: str | None) -> None:
     """Counts per partner, purpose, event type and outcome over [--from, --to), and the response times of the
-    requests disclosed in it, from the log's leaves alone."""
+    requests disclosed in it, from the log's leaves alone.
+
+    --table erasures (no --from/--to): per recipient, how many erasure receipts are overdue and the oldest due
+    date: records past their retention end, or deleted, more than erasure_grace_days ago, without an ERASURE
+    event from that recipient (services/audit/erasures.py). No record ids."""
+    if table == "erasures":
+        _erasures(ctx, fmt, now)
+        return
     from services.audit.report import build_report
 
+    if start is None or end is None:
+        raise click.UsageError("--from and --to are required (but for --table erasures)")
     try:
         bounds = _utc_day(start), _utc_day(end)
     except ValueError:
@@ -100,6 +110,21 @@ def report(ctx: click.Context, start: str, end: str, fmt: str, table: str) -> No
     store = _store(ctx)
     result = _answer(build_report, store.leaves(), *bounds)
     click.echo(result.as_json() if fmt == "json" else result.as_csv(table), nl=fmt == "json")
+
+
+def _erasures(ctx: click.Context, fmt: str, now: str | None) -> None:
+    from services.audit.erasures import erasure_report
+
+    try:
+        at = dt.datetime.now(dt.UTC) if now is None else _utc_day(now)
+    except ValueError:
+        raise click.BadParameter("--now takes an ISO date or time") from None
+    store = _store(ctx)
+    try:
+        result = _answer(erasure_report, store.leaves(), at, settings_of(ctx).erasure_grace_days)
+    finally:
+        store.close()
+    click.echo(result.as_json() if fmt == "json" else result.as_csv(), nl=fmt == "json")
 
 
 @group.command(name="vkey")

@@ -25,6 +25,7 @@ from services.cli import (
     normaliser,
     partner,
     push,
+    retention,
     router,
     submissions,
 )
@@ -77,6 +78,7 @@ COMMANDS: tuple[click.Command, ...] = (
     keys.keys,
     envelope.envelope,
     dlq.dlq,
+    retention.group,
     demo.demo,
     broker.broker,
 )

@@ -12,9 +12,11 @@ it; such names are never picked up. A file is claimed by an atomic rename into `
 read, so no file is read twice by concurrent watchers, and it moves to ``done`` (with the submission id in
 its name) only after the broker acknowledged it. A crash in between leaves it in ``.claimed``, where the
 next start publishes it again with the same submission id (ids derive from the content), so downstream
-treats it as a duplicate. Nothing is deleted. Each file is handled on its own: one that cannot be read or
-moved (a name too long for the ``done`` suffix once was one) is quarantined in ``failed`` and the others go
-on; only a fault that is no file's (the broker, a key) stops the scan, to be retried.
+treats it as a duplicate. The move to ``done`` or ``failed`` sets the file's modification time to that
+moment: retention (``services/retention``) deletes such files ``done_retention_days`` later. Each file is
+handled on its own: one that cannot be read or moved (a name too long for the ``done`` suffix once was one) is
+quarantined in ``failed`` and the others go on; only a fault that is no file's (the broker, a key) stops the
+scan, to be retried.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ def _fitting(name: str, suffix: str) -> str:
     """``name`` + ``suffix``, the name cut (on a character boundary) so that the whole fits NAME_MAX_BYTES."""
     room = NAME_MAX_BYTES - len(suffix.encode())
     return name.encode()[:room].decode("utf-8", "ignore") + suffix
+
+
+def _move(path: Path, target: Path) -> None:
+    """Rename ``path`` to ``target`` and set its modification time to now (retention counts from the move)."""
+    os.rename(path, target)
+    with contextlib.suppress(OSError):  # the file is moved: a time left as it was only shortens its retention
+        os.utime(target)
 
 
 def _is_candidate(path: Path) -> bool:
@@ -110,7 +119,7 @@ class DropDirectory:
                         error_class=type(exc).__name__)  # fmt: skip
         target = self._root / FAILED / jurisdiction / adapter / _fitting(path.name, "")
         try:
-            os.rename(path, target)
+            _move(path, target)
         except OSError as again:
             self._log.error("quarantine failed; the file stays claimed", error_class=type(again).__name__)
 
@@ -148,7 +157,7 @@ class DropDirectory:
         else:
             [result] = await self._publisher.publish([Submission(jurisdiction, adapter, content)], now)
         done = self._root / DONE / jurisdiction / adapter / _fitting(path.name, f".{result.submission_id}")
-        await asyncio.to_thread(os.rename, path, done)
+        await asyncio.to_thread(_move, path, done)
         self._log.info(
             "dropped file published",
             jurisdiction=jurisdiction,

@@ -22,6 +22,8 @@ from pathlib import Path
 
 DEFAULT_TTL = dt.timedelta(days=7)
 PURGE_EVERY = 1000
+_EXPIRED = "FROM idempotency WHERE created_at < ? AND response != ''"  # entries still keeping their answer
+_FORGET = "UPDATE idempotency SET body_sha256 = '', response = '' WHERE created_at < ? AND response != ''"  # keys stay
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -102,9 +104,23 @@ class IdempotencyStore:
             self._puts += 1
             if self._puts % PURGE_EVERY == 0:
                 self._db.execute(
-                    "UPDATE idempotency SET body_sha256 = '', response = '' WHERE created_at < ? AND response != ''",
+                    _FORGET,
                     ((now - self._ttl).isoformat(),),
                 )
+
+    def forget_older(self, now: dt.datetime, days: float, *, forget: bool) -> int:
+        """How many entries older than ``days`` (and than the time to live: a live entry keeps its answer) at
+        ``now`` still keep their body digest and answer; with ``forget``, empty them now (their key and
+        generation stay, as every ``PURGE_EVERY`` puts)."""
+        cutoff = (now - max(self._ttl, dt.timedelta(days=days))).isoformat()
+        with self._lock:
+            count = int(self._db.execute(f"SELECT COUNT(*) {_EXPIRED}", (cutoff,)).fetchone()[0])
+            if forget and count:
+                self._db.execute(
+                    _FORGET,
+                    (cutoff,),
+                )
+        return count
 
     def close(self) -> None:
         """Close the database."""

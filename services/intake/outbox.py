@@ -239,6 +239,20 @@ class Outbox:
         with self._tx() as db:
             db.execute(self._q("DELETE FROM {table} WHERE state = 'settled' AND next_check <= ?"), (now,))
 
+    def past_retention(self, accepted_before: float, *, delete: bool) -> tuple[int, int]:
+        """How many (settled, unsettled) submissions were accepted before ``accepted_before``; with ``delete``,
+        the settled ones are deleted now (their id and answer: their bytes went when they were settled; a late
+        retry of one is then published again, with the same submission id). Unsettled ones are never deleted
+        here: each is a 202 whose delivery the log does not show yet, and deleting it would lose it."""
+        count = "SELECT COUNT(*) FROM {table} WHERE accepted_at < ? AND state "
+        with self._tx() as db:
+            settled = int(db.execute(self._q(count + "= 'settled'"), (accepted_before,)).fetchone()[0])
+            unsettled = int(db.execute(self._q(count + "<> 'settled'"), (accepted_before,)).fetchone()[0])
+            if delete and settled:
+                delete_rows = "DELETE FROM {table} WHERE accepted_at < ? AND state = 'settled'"
+                db.execute(self._q(delete_rows), (accepted_before,))
+        return settled, unsettled
+
     def reschedule(self, submission_id: str, next_check: float, attempts: int) -> None:
         """Set when ``submission_id`` is next checked and how often it was re-published."""
         with self._tx() as db:

@@ -1,6 +1,7 @@
 """The intake service: the HTTP API and the drop directory, publishing through one producer, every accepted
 submission kept in the outbox until the reconciler finds it settled in the audit log; the HTTP API also
-answers each sender the status and evidence of its own submissions (``status.py``), from the same log.
+answers each sender the status and evidence of its own submissions (``status.py``), from the same log. Its
+retention task purges the drop directory's done/ and failed/ files and the intake store (services/retention).
 
 ``crx intake run`` runs it on its own; the demo pipeline runs it beside the other services.
 """
@@ -27,6 +28,7 @@ from services.kernel.logging import get_logger
 from services.kernel.metrics import register_runtime_metrics
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.topicwatch import TopicWatch
+from services.retention.task import RetentionTask
 
 NAME = "intake"
 
@@ -76,6 +78,9 @@ class IntakeService:
             interval=settings.drop_poll_ms / 1000,
             max_bytes=settings.max_payload_bytes,
         )
+        self.retention = RetentionTask(
+            settings, registry, outbox=self.outbox, idempotency=self.idempotency, clock=runtime.clock
+        )
         self._ready = False
         self.topics = TopicWatch(settings, NAME, self.output_topics)
         register_runtime_metrics(registry, service=NAME)
@@ -101,6 +106,7 @@ class IntakeService:
         await self.http.start()
         await self.drop.start()
         self.reconciler.start()
+        self.retention.start()
         self.topics.start()
         self._ready = True
         self._log.info("started", http=self.http.url, drop=str(self._settings.drop_dir), ops=self.ops.url)
@@ -115,6 +121,7 @@ class IntakeService:
         await self.http.stop()
         await self.drop.stop()
         await self.reconciler.stop()
+        await self.retention.stop()
         await self.status.close()
         await self.producer.stop()
         await self.ops.stop()

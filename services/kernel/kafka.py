@@ -38,6 +38,7 @@ from services.kernel.errors import ConfigError, CrxError, TransientError
 from services.kernel.lifecycle import bounded
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.topics import topic_configs
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,20 @@ def standard_topics(settings: Settings) -> list[str]:
     return [settings.topic(name) for name in logical]
 
 
+def new_topic(settings: Settings, topic: str) -> NewTopic:
+    """``topic`` as crx creates it: the configured partitions and replication, its ``retention.ms``
+    (``services.kernel.topics``)."""
+    return NewTopic(
+        topic, settings.topic_partitions, settings.topic_replication, topic_configs=topic_configs(settings, topic)
+    )
+
+
 async def ensure_topics(settings: Settings, topics: Sequence[str]) -> list[str]:
     """Create any of ``topics`` that are missing, then check that all exist; returns those it created.
 
     Producing to a missing topic is silently dropped by some brokers, so services call this at start (and
-    ``TopicWatch`` periodically). Raises ConfigError if a topic still does not exist afterwards, KafkaError
-    when the broker cannot be reached.
+    ``TopicWatch`` periodically). New topics get their ``retention.ms`` (``new_topic``). Raises ConfigError if
+    a topic still does not exist afterwards, KafkaError when the broker cannot be reached.
     """
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
@@ -106,9 +115,7 @@ async def ensure_topics(settings: Settings, topics: Sequence[str]) -> list[str]:
         missing = [t for t in topics if t not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in missing]
-                )
+                await admin.create_topics([new_topic(settings, t) for t in missing])
             for _ in range(50):  # new topics reach every broker's metadata a little later on a cluster
                 existing = set(await admin.list_topics())
                 if existing >= set(topics):

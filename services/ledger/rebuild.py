@@ -28,31 +28,36 @@ def _agreement(rule: str | None) -> str | None:
     return parts[1] if len(parts) > 1 else None
 
 
+def disclosures_of(event: AuditEvent) -> Iterator[Disclosure]:
+    """The ledger rows one decoded audit event holds: one per recipient of a router DISCLOSURE of a
+    notification, update or deletion; none for any other event."""
+    message_type = (event["message_type"] or "").split("/")[0]
+    if (
+        event["event_type"] != "DISCLOSURE"
+        or event["component"] != "router"
+        or event["record_key"] is None
+        or event["record_version"] is None
+        or message_type not in LIFECYCLE_TYPES
+    ):
+        return
+    for recipient in event["recipients"]:
+        yield Disclosure(
+            record_key=event["record_key"],
+            recipient=recipient,
+            version=event["record_version"],
+            message_id=str(event["message_id"]),
+            message_type=message_type,
+            agreement=_agreement(event["rule"]),
+            disclosed_at=event["occurred_at"],
+            retention_end=event["retention_end"],
+        )
+
+
 def disclosures(leaves: Iterable[tuple[int, bytes]]) -> Iterator[Disclosure]:
     """The ledger rows the audit leaves hold. Raises CodecError for a leaf that is not an audit event."""
     decode = typed_codec(AUDIT_EVENT).decode
     for _index, leaf in leaves:
-        event: AuditEvent = decode(leaf)
-        message_type = (event["message_type"] or "").split("/")[0]
-        if (
-            event["event_type"] != "DISCLOSURE"
-            or event["component"] != "router"
-            or event["record_key"] is None
-            or event["record_version"] is None
-            or message_type not in LIFECYCLE_TYPES
-        ):
-            continue
-        for recipient in event["recipients"]:
-            yield Disclosure(
-                record_key=event["record_key"],
-                recipient=recipient,
-                version=event["record_version"],
-                message_id=str(event["message_id"]),
-                message_type=message_type,
-                agreement=_agreement(event["rule"]),
-                disclosed_at=event["occurred_at"],
-                retention_end=event["retention_end"],
-            )
+        yield from disclosures_of(decode(leaf))
 
 
 def rebuild(ledger: DisclosureLedger, leaves: Iterable[tuple[int, bytes]]) -> int:

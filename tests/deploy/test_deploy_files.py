@@ -45,6 +45,7 @@ from services.kernel.producers import ProducerRules, component_of
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.sqlstore import is_postgres
+from services.kernel.topics import topic_configs
 from services.keys.ring import KeyRing
 from services.partner import client as partner
 
@@ -845,12 +846,17 @@ def test_crx_variables_are_real_settings() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{}, {"CRX_TOPIC_PREFIX": "t1", "CRX_JURISDICTIONS": " de, IT ,PL", "CRX_TOPIC_REPLICATION": "3"}],
-    ids=["defaults", "custom"],
+    [
+        {},
+        {"CRX_TOPIC_PREFIX": "t1", "CRX_JURISDICTIONS": " de, IT ,PL", "CRX_TOPIC_REPLICATION": "3"},
+        {"CRX_TOPIC_RETENTION_DAYS": "1.5", "CRX_DLQ_RETENTION_DAYS": "60", "CRX_AUDIT_TOPIC_RETENTION_DAYS": "0.25"},
+    ],
+    ids=["defaults", "custom", "retention"],
 )
 def test_create_topics_matches_standard_topics(tmp_path: Path, env: dict[str, str]) -> None:
     """create-topics.sh creates exactly standard_topics() for the same CRX_ settings, idempotently, with
-    min.insync.replicas and the configured replication factor."""
+    min.insync.replicas, the configured replication factor, and each topic's retention.ms as the services
+    create it (services/kernel/topics.py): its defaults are the Settings defaults."""
     settings = load_settings(None, env)
     calls = _run_kafka_script("create-topics.sh", tmp_path, env)
     assert all(c[0] == "kafka-topics.sh" and "--if-not-exists" in c for c in calls)
@@ -858,6 +864,9 @@ def test_create_topics_matches_standard_topics(tmp_path: Path, env: dict[str, st
     assert {_option(c, "--replication-factor") for c in calls} == {str(settings.topic_replication)}
     assert {_option(c, "--partitions") for c in calls} == {str(settings.topic_partitions)}
     assert all("min.insync.replicas=1" in c for c in calls)
+    retention = {_option(c, "--topic"): [a for a in c if a.startswith("retention.ms=")] for c in calls}
+    expected = {t: [f"retention.ms={topic_configs(settings, t)['retention.ms']}"] for t in standard_topics(settings)}
+    assert retention == expected
 
 
 def test_acls_grant_each_service_exactly_what_it_uses(tmp_path: Path, code: dict[str, Any]) -> None:
