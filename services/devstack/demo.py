@@ -188,13 +188,11 @@ async def purge_partners(pipeline: Pipeline, submission_ids: list[str], wait_sec
 
 
 def crx_retention_purged(pipeline: Pipeline) -> int:
-    """How many of crx's own copies (drop directory ``done/``, dead letters, intake store, partner outputs of the
-    demo) a retention purge (``crx retention run``) erased during the demo, for ``lifecycle.retention_purged``.
-
-    HOOK for the retention service (services/retention): 0 until its purge runs in the demo and reports a count.
-    """
-    del pipeline
-    return 0
+    """How many of crx's own copies (drop directory ``done/`` and ``failed/`` files, intake store rows) the
+    intake's retention task purged while the demo ran (at start and every ``retention_check_seconds``), for
+    ``lifecycle.retention_purged``. On a fresh data directory nothing is old enough: 0 is the honest count
+    (``crx retention run --now ...`` shows a purge with an injected clock)."""
+    return pipeline.intake.retention.total_purged
 
 
 def case_summary(run: DemoRun, pipeline: Pipeline) -> dict[str, int]:

@@ -38,6 +38,7 @@ class RetentionTask:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._log = get_logger("retention")
+        self.total_purged = 0  # every item purged since start, all stores
         self.purged = Counter(
             "crx_retention_purged",
             "Items of crx's own copies purged past their retention",
@@ -67,6 +68,7 @@ class RetentionTask:
         for report in reports:
             if report.purged:
                 self.purged.labels(report.store).inc(report.purged)
+                self.total_purged += report.purged
         purged = {r.store: r.purged for r in reports if r.purged}
         held = {r.store: r.held for r in reports if r.held}
         if purged or held:
