@@ -207,7 +207,9 @@ def keys_destroy(ctx: click.Context, party: str, key_id: str, yes: bool, force: 
     with _ring(ctx, write=False) as (_, ring):
         check_destroyable(ring, settings, party, key_id, _now(), force=force)
     if not yes:
-        click.confirm(f"Destroy key {key_id} of {party}? Everything sealed to it becomes unreadable", abort=True)
+        click.confirm(
+            f"Destroy key {key_id} of {party}? Everything sealed to it becomes unreadable", abort=True, err=True
+        )
     with _file_errors(), _ring(ctx, write=True) as (_, ring):
         held = ring.store.holds(party, key_id)
         entry = destroy(ring, settings, party, key_id, _now(), force=force)

@@ -10,17 +10,18 @@ and backups keep more). Deleting records cannot reach all of them; destroying th
   over at once (``lifecycle.rotate``); the old one becomes ``retiring``: never sealed to again, still opened.
 - ``needed_until``: until when a key may still be needed to open something crx keeps. Indefinitely (None)
   while it is ``active`` (in use, or able to come back into use if its successor is retired), and while no
-  newer encryption key of its party exists. Otherwise from the instant its successor took over: the registry
-  records no retirement time, so that instant is the successor's ``not_before`` (the next newer encryption key
-  of the party). From then on a copy sealed to the key can travel at most this long (``longest_path``):
-  ``topic_retention_days`` on the feed or records topic, and then, if a stage dead-lettered it there (the
-  dead letter keeps the sealed envelope whole, replayable) or the intake keeps it (its store keeps the sealed
-  feed envelope until settled, then ``intake_retention_days``), the longer of ``dlq_retention_days`` and
-  ``intake_retention_days``. Those paths add up, so the bound is their sum, not the largest of the three.
-  Plus ``SAFETY_MARGIN`` (one day): a rotated key is backdated by ``lifecycle.CLOCK_SKEW`` (five minutes),
-  services see the registry change within a second and may finish a batch sealed to the old key, producers'
-  clocks stamp the records Kafka's retention goes by, and the intake's reconciler re-publishes kept envelopes
-  for hours before it gives up.
+  successor exists. Otherwise from the instant its successor took over. The registry records no retirement
+  time, so that instant is the successor's ``not_before``: the earliest of the party's encryption keys
+  registered after it and neither revoked nor destroyed (see ``needed_until`` for why not the next by
+  ``not_before``). From then on a copy sealed to the key can be kept at most ``longest_path``: on the feed
+  or records topic ``topic_retention_days``; then, if a stage dead-lettered it (the dead letter keeps the
+  sealed envelope whole, replayable) or the intake kept it (its store keeps the sealed feed envelope until
+  settled, then ``intake_retention_days``), the longer of ``dlq_retention_days`` and
+  ``intake_retention_days``. Those stays follow one another, so the bound is topic retention plus the longer
+  of the other two, not the largest of the three. Plus ``SAFETY_MARGIN`` (one day): a rotated key is
+  backdated by ``lifecycle.CLOCK_SKEW`` (five minutes), services see the registry change within a second and
+  may finish a batch sealed to the old key, producers' clocks stamp the records Kafka's retention goes by, and
+  the intake's reconciler re-publishes kept envelopes for hours before it gives up.
 - ``destroy``: irreversible (see ``PrivateKeyStore.destroy``: the file is overwritten and deleted, best effort
   below the file system; the passphrase encryption of the file is the other layer), then the entry's status
   becomes ``destroyed``, which nothing may use (``ring.USES``). The audit writer logs the new status as a
@@ -29,10 +30,11 @@ and backups keep more). Deleting records cannot reach all of them; destroying th
 - ``destroy_due``: every broker encryption key past ``needed_until``, revoked ones included (a revoked key's
   file is kept for forensics, but no longer than the copies it could open).
 
-What is not covered: a dead letter replayed (``crx dlq replay``) after its key was destroyed, a submission that
-stays unsettled longer than the bound, a national system sealing with an outdated copy of the broker's bundle
-(``crx push`` with its own key store: it must import the broker's bundle every epoch): each of those envelopes
-is dead-lettered ``KEY_DESTROYED``. Only keys whose private half this node manages are destroyed here; each
+What the bound does not cover: a submission that stays unsettled longer, a dead letter replayed late (its
+copy goes back on a topic), a national system sealing with an outdated copy of the broker's bundle (``crx
+push`` with its own key store must import the broker's bundle every epoch). Each such envelope is
+dead-lettered ``KEY_DESTROYED`` (``crx dlq replay`` refuses those letters, and letters sealed to a destroyed
+key). Only keys whose private half this node manages are destroyed here; each
 other copy of the key store (another node, a Kubernetes Secret, a backup) must be destroyed where it is.
 
 The functions taking a ``ring`` change its registry in memory: the caller holds the registry's lock and saves
@@ -52,7 +54,7 @@ from services.kernel.errors import KeyUnavailable
 from services.kernel.runtime import passphrase_of
 from services.keys.entry import parse_time
 from services.keys.lifecycle import KeyAdminError, rotate
-from services.keys.ring import KeyEntry, KeyRegistry, KeyRing, PrivateKeyStore, editing
+from services.keys.ring import ENDED, KeyEntry, KeyRegistry, KeyRing, PrivateKeyStore, editing
 
 SAFETY_MARGIN = dt.timedelta(days=1)
 
@@ -100,13 +102,21 @@ def rotate_due(ring: KeyRing, settings: Settings, now: dt.datetime) -> KeyEntry 
 
 def needed_until(ring: KeyRing, settings: Settings, entry: KeyEntry) -> dt.datetime | None:
     """Until when the encryption key ``entry`` may still be needed: None (indefinitely) while it is active or
-    no newer encryption key of its party exists; else its successor's ``not_before`` plus ``longest_path``.
-    A signing key is needed indefinitely here (this schedule destroys encryption keys only)."""
+    no successor exists; else the successors' earliest ``not_before`` plus ``longest_path``. A successor is an
+    encryption key of the party registered after it (the registry keeps a party's keys in the order they were
+    made: ``not_before`` alone misleads, as a key made at once is backdated by ``CLOCK_SKEW``) and neither
+    revoked nor destroyed (a scheduled key revoked before it started never took over; one revoked after it
+    started handed the use back to a still active predecessor). A signing key is needed indefinitely here: this
+    schedule destroys encryption keys only."""
     if entry.purpose != "encryption" or entry.status == "active":
         return None
-    start = parse_time(entry.not_before)
-    later = [parse_time(e.not_before) for e in _encryption_keys(ring, entry.party) if parse_time(e.not_before) > start]
-    return min(later) + longest_path(settings) if later else None
+    keys = _encryption_keys(ring, entry.party)
+    ids = [e.key_id for e in keys]
+    if entry.key_id not in ids:
+        return None
+    later = keys[ids.index(entry.key_id) + 1 :]
+    starts = [parse_time(e.not_before) for e in later if e.status not in ENDED]
+    return min(starts) + longest_path(settings) if starts else None
 
 
 def check_destroyable(

@@ -7,11 +7,15 @@ Real keys (encrypted PKCS#8 files), the real Sealer and Opener, real registry fi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
+from services.cli import main
 from services.kernel.config import Secret, Settings
 from services.kernel.envelope import Opener, SealContext, Sealer
 from services.kernel.errors import EnvelopeError, KeyDestroyed, KeyUnavailable, handling
@@ -19,7 +23,7 @@ from services.keys import epochs
 from services.keys.bundles import export_bundle, import_bundle
 from services.keys.entry import parse_time
 from services.keys.lifecycle import CLOCK_SKEW, KeyAdminError, describe, generate, rotate, set_status
-from services.keys.ring import KeyRegistry, KeyRing, PrivateKeyStore, editing
+from services.keys.ring import KeyRegistry, KeyRing, PrivateKeyStore, editing, generate_party_keys
 
 PASSPHRASE = "correct horse battery staple"
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -175,7 +179,7 @@ def test_rotate_due_rotates_only_when_the_epoch_is_over(shred_settings: Settings
 
 
 def test_needed_until_is_indefinite_while_in_use_and_bounded_after(shred_settings: Settings) -> None:
-    """Active, signing, or without a newer key: needed indefinitely. Retiring or revoked with a successor: the
+    """Active, signing, or without a successor: needed indefinitely. Retiring or revoked with a successor: the
     successor's not_before plus topic retention, plus the longer of dead-letter and intake retention, plus
     the margin."""
     ring = _ring(shred_settings)
@@ -193,6 +197,25 @@ def test_needed_until_is_indefinite_while_in_use_and_bounded_after(shred_setting
     assert epochs.needed_until(ring, longer_intake, retired) == expected + dt.timedelta(days=20)
     revoked = set_status(ring, "crx", first.key_id, "revoked")
     assert epochs.needed_until(ring, shred_settings, revoked) == expected
+
+
+def test_the_successor_is_the_key_made_after_it_not_one_revoked_before_it_started(shred_settings: Settings) -> None:
+    """A key made at once is backdated (CLOCK_SKEW), so it may start before the key it replaces (a key made
+    a minute earlier, unbackdated): it is still its successor. A scheduled successor revoked before it started
+    (a rotation called off) replaced nothing: the bound runs from the key that did."""
+    ring = KeyRing.open(shred_settings.keys_dir, PASSPHRASE.encode())
+    generate_party_keys(ring.registry, ring.store, "crx", now=T0)  # as the dev stack makes them: not backdated
+    first = ring.registry.active("crx", "encryption", T0)
+    second, _ = rotate(ring, "crx", "encryption", T0 + dt.timedelta(minutes=1))
+    assert parse_time(second.not_before) < parse_time(first.not_before)
+    until = epochs.needed_until(ring, shred_settings, ring.registry.get("crx", first.key_id))
+    assert until == parse_time(second.not_before) + epochs.longest_path(shred_settings)
+
+    called_off, _ = rotate(ring, "crx", "encryption", T0 + DAY, not_before=T0 + 10 * DAY)
+    set_status(ring, "crx", called_off.key_id, "revoked")
+    third, _ = rotate(ring, "crx", "encryption", T0 + 20 * DAY)  # second (still active) retires only now
+    until = epochs.needed_until(ring, shred_settings, ring.registry.get("crx", second.key_id))
+    assert until == parse_time(third.not_before) + epochs.longest_path(shred_settings)
 
 
 def test_destroy_refuses_what_may_still_be_needed_or_is_not_ours(shred_settings: Settings) -> None:
@@ -243,7 +266,7 @@ def test_destroy_due_destroys_retiring_and_revoked_keys_past_their_time_only(shr
     first = ring.registry.active("crx", "encryption", T0)
     second, _ = rotate(ring, "crx", "encryption", T0 + 7 * DAY)
     third, _ = rotate(ring, "crx", "encryption", T0 + 14 * DAY)
-    set_status(ring, "crx", second.key_id, "revoked")
+    set_status(ring, "crx", first.key_id, "revoked")
     first_until = epochs.needed_until(ring, shred_settings, ring.registry.get("crx", first.key_id))
     second_until = epochs.needed_until(ring, shred_settings, ring.registry.get("crx", second.key_id))
     assert first_until is not None and second_until is not None and first_until < second_until
@@ -303,3 +326,77 @@ def test_the_destroyed_status_survives_reload_is_listed_exported_and_never_reviv
     with pytest.raises(KeyAdminError, match="private keys"):
         import_bundle(reloaded, old_bundle, when, trust=signer)
     assert KeyRing.open(shred_settings.keys_dir, None).registry.get("crx", first.key_id).status == "destroyed"
+
+
+# --- the `crx keys epoch` and `crx keys destroy` commands, on a real keys dir --------------------------------
+
+
+def _crx(data_dir: Path, *args: str, stdin: str | None = None) -> Result:
+    env = {"CRX_DATA_DIR": str(data_dir), "CRX_KEY_PASSPHRASE": PASSPHRASE}
+    return CliRunner(env=env).invoke(main, ["keys", *args], input=stdin)
+
+
+def _json(result: Result) -> Any:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_the_epoch_command_rotates_and_destroys_what_is_due(tmp_path: Path) -> None:
+    """With the default settings (7-day epochs, 7 days on topics, 30 in the dead letters and the intake store):
+    a key retired 50 days ago is destroyed, the 50-day-old key in use is rotated; --dry-run shows the same and
+    changes nothing; a second run finds nothing due; `list` shows the destroyed key without a private half."""
+    now = dt.datetime.now(dt.UTC)
+    keys_dir = tmp_path / "keys"
+    ring = KeyRing.open(keys_dir, PASSPHRASE.encode())
+    generate(ring, "crx", now - 60 * DAY, hpke="P256-SHA256-AES256GCM", signature="ECDSA-P256-SHA256")
+    first = ring.registry.active("crx", "encryption", now - 60 * DAY)
+    second, _ = rotate(ring, "crx", "encryption", now - 50 * DAY)
+    ring.registry.save()
+    registry_before = (keys_dir / "registry.json").read_bytes()
+
+    dry = _json(_crx(tmp_path, "epoch", "--dry-run"))
+    assert (dry["dry_run"], dry["rotated_from"], dry["rotated_to"]) == (True, second.key_id, None)
+    assert dry["destroyed"] == [first.key_id]
+    assert (keys_dir / "registry.json").read_bytes() == registry_before and ring.store.holds("crx", first.key_id)
+
+    done = _json(_crx(tmp_path, "epoch"))
+    assert done["rotated_from"] == second.key_id and done["rotated_to"] not in (None, second.key_id)
+    assert done["destroyed"] == [first.key_id] and not ring.store.holds("crx", first.key_id)
+    kept = {k["key_id"]: k for k in done["kept"]}
+    assert kept[done["rotated_to"]] == {"key_id": done["rotated_to"], "status": "active", "needed_until": None}
+    until = dt.datetime.fromisoformat(kept[second.key_id]["needed_until"])
+    assert now + 37 * DAY < until < now + 39 * DAY  # 7 + 30 days, a day's margin, from the rotation
+    again = _json(_crx(tmp_path, "epoch"))
+    assert (again["rotated_from"], again["destroyed"]) == (None, [])
+
+    listed = _crx(tmp_path, "list", "--party", "crx", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = {r["key_id"]: r for r in json.loads(listed.stdout)}
+    assert (rows[first.key_id]["status"], rows[first.key_id]["private_key_held"]) == ("destroyed", False)
+    assert rows[second.key_id]["status"] == "retiring"
+
+
+def test_the_destroy_command_refuses_asks_and_destroys(tmp_path: Path) -> None:
+    """`crx keys destroy` refuses a key that may still be needed (saying until when) and the key in use;
+    --force asks for confirmation, and a "no" changes nothing; a "yes" destroys: file gone, status destroyed."""
+    now = dt.datetime.now(dt.UTC)
+    ring = KeyRing.open(tmp_path / "keys", PASSPHRASE.encode())
+    generate(ring, "crx", now - 10 * DAY, hpke="P256-SHA256-AES256GCM", signature="ECDSA-P256-SHA256")
+    first = ring.registry.active("crx", "encryption", now)
+    second, _ = rotate(ring, "crx", "encryption", now - DAY)
+    ring.registry.save()
+
+    early = _crx(tmp_path, "destroy", "--party", "crx", first.key_id, "--yes")
+    assert early.exit_code == 1 and "may still be needed until" in early.output
+    active = _crx(tmp_path, "destroy", "--party", "crx", second.key_id, "--yes", "--force")
+    assert active.exit_code == 1 and "is active" in active.output
+    declined = _crx(tmp_path, "destroy", "--party", "crx", first.key_id, "--force", stdin="n\n")
+    assert declined.exit_code == 1 and ring.store.holds("crx", first.key_id)
+    assert KeyRing.open(tmp_path / "keys", None).registry.get("crx", first.key_id).status == "retiring"
+
+    done = _json(_crx(tmp_path, "destroy", "--party", "crx", first.key_id, "--force", stdin="y\n"))
+    assert done == {"party": "crx", "key_id": first.key_id, "status": "destroyed", "private_key_overwritten": True}
+    assert not ring.store.path("crx", first.key_id).exists()
+    assert KeyRing.open(tmp_path / "keys", None).registry.get("crx", first.key_id).status == "destroyed"
+    twice = _crx(tmp_path, "destroy", "--party", "crx", first.key_id, "--yes", "--force")
+    assert twice.exit_code == 1 and "already destroyed" in twice.output
