@@ -38,7 +38,10 @@ key). Only keys whose private half this node manages are destroyed here; each
 other copy of the key store (another node, a Kubernetes Secret, a backup) must be destroyed where it is.
 
 The functions taking a ``ring`` change its registry in memory: the caller holds the registry's lock and saves
-(``ring.editing``), as ``run_epoch`` does.
+(``ring.editing``), as ``run_epoch`` does. Run the epoch against the one key store every broker service reads
+(a shared directory): services that each hold a copy of the store (Kubernetes pods unpacking a Secret) must not
+each rotate their copy, or each would seal to a key the others cannot open. There the operator runs ``crx keys
+epoch`` on the store the copies are made from, and redistributes it (deploy/README.md).
 """
 
 from __future__ import annotations
