@@ -246,7 +246,7 @@ def keys_list(ctx: click.Context, party: str | None, as_json: bool) -> None:
     for row in rows:
         flags = ",".join(f for f, on in (("in-use", row["in_use"]), ("private", row["private_key_held"])) if on)
         click.echo(
-            f"{row['party']:<6} {row['key_id']} {row['purpose']:<10} {row['algorithm']:<33} {row['status']:<8} "
+            f"{row['party']:<6} {row['key_id']} {row['purpose']:<10} {row['algorithm']:<33} {row['status']:<9} "
             f"{row['not_before']} .. {row['not_after'] or '-'} {flags}"
         )
 
