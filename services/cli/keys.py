@@ -1,7 +1,8 @@
-"""``crx keys generate | rotate | retire | revoke | list | export | import``: key administration.
+"""``crx keys generate | rotate | retire | revoke | destroy | epoch | list | export | import``: key
+administration.
 
-The operations are in ``services.keys.lifecycle`` and ``services.keys.bundles``; these commands only parse,
-lock the registry, call them and print.
+The operations are in ``services.keys.lifecycle``, ``services.keys.epochs`` and ``services.keys.bundles``;
+these commands only parse, lock the registry, call them and print.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from services.kernel.errors import CrxError, KeyUnavailable
 from services.kernel.producers import component_of
 from services.kernel.suites import DEFAULT_HPKE, DEFAULT_SIGNATURE, HPKE_SUITES, SIGNATURE_ALGS
 from services.keys.bundles import export_bundle, import_bundle
+from services.keys.epochs import check_destroyable, destroy, run_epoch
 from services.keys.lifecycle import describe, generate, generate_component, generate_components, rotate, set_status
 from services.keys.ring import (
     KeyRing,
@@ -46,6 +48,15 @@ def _ring(ctx: click.Context, *, write: bool) -> Iterator[tuple[Settings, KeyRin
             yield settings, KeyRing.open(settings.keys_dir, passphrase_of(settings))
     except CrxError as exc:
         raise click.ClickException(exc.detail) from None
+
+
+@contextlib.contextmanager
+def _file_errors() -> Iterator[None]:
+    """A private key file that cannot be overwritten or removed: one line, the key's status unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        raise click.ClickException(f"key store: {exc.strerror or exc} ({exc.filename})") from None
 
 
 def _party(settings: Settings, party: str) -> str:
@@ -74,7 +85,7 @@ def _echo_json(data: Any) -> None:
 
 @click.group(name="keys")
 def keys() -> None:
-    """Keys: generate, rotate, retire, revoke, list; export and import public key bundles."""
+    """Keys: generate, rotate, retire, revoke, destroy, epoch, list; export and import public key bundles."""
 
 
 @keys.command(name="generate")
@@ -181,6 +192,46 @@ keys.add_command(
 )
 
 
+@keys.command(name="destroy")
+@click.option("--party", required=True)
+@click.argument("key_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Even before the key's needed-until time: its envelopes become unreadable.")
+@click.pass_context
+def keys_destroy(ctx: click.Context, party: str, key_id: str, yes: bool, force: bool) -> None:
+    """Destroy encryption key KEY_ID of PARTY for good (crypto-shredding): its private file is overwritten and
+    deleted, its status becomes destroyed (audited). Refused while the key may still be needed: active, no
+    newer key yet, or copies sealed to it may still be kept (see `crx keys epoch --dry-run`)."""
+    settings = settings_of(ctx)
+    party = _party(settings, party)
+    with _ring(ctx, write=False) as (_, ring):
+        check_destroyable(ring, settings, party, key_id, _now(), force=force)
+    if not yes:
+        click.confirm(
+            f"Destroy key {key_id} of {party}? Everything sealed to it becomes unreadable", abort=True, err=True
+        )
+    with _file_errors(), _ring(ctx, write=True) as (_, ring):
+        held = ring.store.holds(party, key_id)
+        entry = destroy(ring, settings, party, key_id, _now(), force=force)
+    _echo_json({"party": party, "key_id": key_id, "status": entry.status, "private_key_overwritten": held})
+
+
+@keys.command(name="epoch")
+@click.option("--dry-run", is_flag=True, help="Change nothing: show what is due.")
+@click.pass_context
+def keys_epoch(ctx: click.Context, dry_run: bool) -> None:
+    """The broker's key epoch: rotate its encryption key once it is CRX_BROKER_KEY_EPOCH_DAYS old, and destroy
+    the old ones nothing may still need (after the longest internal retention). Prints what it did, and until
+    when each remaining key is kept (null: while in use)."""
+    settings = settings_of(ctx)
+    with _file_errors():
+        try:
+            report = run_epoch(settings, _now(), dry_run=dry_run)
+        except CrxError as exc:
+            raise click.ClickException(exc.detail) from None
+    _echo_json(report.as_dict())
+
+
 @keys.command(name="list")
 @click.option("--party", default=None)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
@@ -195,7 +246,7 @@ def keys_list(ctx: click.Context, party: str | None, as_json: bool) -> None:
     for row in rows:
         flags = ",".join(f for f, on in (("in-use", row["in_use"]), ("private", row["private_key_held"])) if on)
         click.echo(
-            f"{row['party']:<6} {row['key_id']} {row['purpose']:<10} {row['algorithm']:<33} {row['status']:<8} "
+            f"{row['party']:<6} {row['key_id']} {row['purpose']:<10} {row['algorithm']:<33} {row['status']:<9} "
             f"{row['not_before']} .. {row['not_after'] or '-'} {flags}"
         )
 

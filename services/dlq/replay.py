@@ -19,6 +19,9 @@ fields (``crx.dlq`` is written by the national intakes too: a forged or altered 
 consumed record goes back only to a feed topic (matching its envelope's channel) or to ``crx.records``. The
 replay's own output is signed as the ``dlq`` component (``crx dlq replay`` loads that key alone).
 
+A letter whose original is sealed to a destroyed key (``KEY_DESTROYED``, crypto-shredding) is listed as not
+replayable: it can never be opened again.
+
 Each replay is audited (a COLLECTION event with reason ``REPLAYED_FROM_DLQ`` naming the dead letter), and
 replaying the same dead letter twice produces nothing new downstream: ids are stable.
 """
@@ -41,7 +44,7 @@ from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DLQ_CHANNEL, dead_letter_id, sealed_content_type
 from services.kernel.envelope import Opener
-from services.kernel.errors import CrxError, EnvelopeError
+from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed
 from services.kernel.gate import authenticate, refusal_event, refusal_reason
 from services.kernel.kafka import OutRecord, Producer, client_options
 from services.kernel.producers import ProducerRules
@@ -156,7 +159,7 @@ def summary(letter: dict[str, Any]) -> dict[str, Any]:
         "submission_id": letter["submission_id"],
         "jurisdiction": letter["jurisdiction"],
         "bytes": letter["payload_size"],
-        "replayable": letter["sealed_payload"] is not None,
+        "replayable": letter["sealed_payload"] is not None and letter["reason_code"] != KeyDestroyed.reason_code,
         "occurred_at": letter["occurred_at"].isoformat(),
     }
 
@@ -172,6 +175,8 @@ async def replay(
     """Send the dead letter's original bytes again (see the module docstring). Raises ReplayError."""
     if letter["sealed_payload"] is None:
         raise ReplayError("the original payload was too large to keep; ask the sender to submit it again")
+    if letter["reason_code"] == KeyDestroyed.reason_code:
+        raise ReplayError("the original is sealed to a key that was destroyed: unreadable by design, not replayed")
     now = dt.datetime.now(dt.UTC)
     original = _authentic(settings, keyring, letter, now)
     emitter = AuditEmitter("dlq", settings.topic("audit"), audit_secret)
@@ -203,6 +208,8 @@ def _authentic(settings: Settings, keyring: KeyRing, letter: dict[str, Any], now
         opened = Opener(keyring.registry, keyring.store, settings.broker_party).open(
             letter["sealed_payload"], channel=DLQ_CHANNEL, now=now, signers=frozenset({settings.broker_party})
         )
+    except KeyDestroyed:
+        raise ReplayError("the dead letter is sealed to a destroyed key: unreadable by design") from None
     except EnvelopeError:
         raise refused from None
     original = opened.plaintext

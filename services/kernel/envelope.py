@@ -2,7 +2,9 @@
 
 The HPKE ``info`` binds the context (see ``info_bytes`` and schemas/ENVELOPE.md), so an envelope replayed
 to another channel, recipient or key fails to open. The signature covers the whole envelope; receivers
-verify it before they decrypt. Every failure raises the one opaque ``EnvelopeError``.
+verify it before they decrypt. Every failure raises the one opaque ``EnvelopeError``, but one: an authentic
+envelope sealed to a key that was destroyed (crypto-shredding) raises its subclass ``KeyDestroyed``, typed
+and final, so a record unreadable by design is dead-lettered as such.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 
 from schemas import ENVELOPE
 from services.kernel.codec import codec
-from services.kernel.errors import CrxError, EnvelopeError
+from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed
 from services.kernel.suites import hpke_suite, signature_alg
 from services.keys.ring import KeyRegistry, PrivateKeyStore
 
@@ -172,7 +174,8 @@ class Opener:
 
         ``signers``: the parties whose signature is required (None accepts an unsigned envelope, used
         only where sources have no registered signing key). ``headers``: Kafka routing hints, each of
-        which must agree with the signed envelope. Raises EnvelopeError for any failure.
+        which must agree with the signed envelope. Raises EnvelopeError for any failure; KeyDestroyed (an
+        EnvelopeError) when the envelope is authentic and for this party but sealed to a destroyed key.
         """
         env = self.parse(data)
         try:
@@ -182,7 +185,11 @@ class Opener:
             if env["recipient"] != self.party:
                 raise EnvelopeError()
             _check_headers(env, headers)
-            key_entry = self._registry.for_use(self.party, env["recipient_key_id"], "open", now)
+            key_id = env["recipient_key_id"]
+            if self._registry.get(self.party, key_id).status == "destroyed":
+                self._store.forget(self.party, key_id)  # a copy loaded before the key was destroyed
+                raise KeyDestroyed(key_id)
+            key_entry = self._registry.for_use(self.party, key_id, "open", now)
             if key_entry.algorithm != env["suite"]:
                 raise EnvelopeError()
             private = self._store.load(self.party, env["recipient_key_id"])

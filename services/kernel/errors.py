@@ -71,6 +71,18 @@ class EnvelopeError(CrxError, reason_code="ENVELOPE"):
         super().__init__(detail)
 
 
+class KeyDestroyed(EnvelopeError, reason_code="KEY_DESTROYED"):
+    """An authentic envelope addressed to this party is sealed to a key that was destroyed (crypto-shredding,
+    ``services.keys.epochs``): unreadable by design, for good. Not retriable (no key will ever come back); the
+    record is dead-lettered with this reason, so each copy that outlived its key is accounted for (a dead
+    letter and its ERROR audit event) instead of holding its partition forever. An ``EnvelopeError``, so every
+    caller that refuses an envelope refuses this one too; raised only once the signature, channel and
+    recipient are checked, and it names only the key id (a key's status is public, in the registry)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"envelope sealed to key {key_id}, which was destroyed: unreadable by design")
+
+
 class KeyUnavailable(CrxError, retriable=True, dead_letter=False, reason_code="KEY"):
     """A key this node needs is missing, not yet valid, expired or revoked (e.g. no active encryption key for
     a recipient yet). Not the record's fault: the batch is retried until the key is there (key rotations and

@@ -143,7 +143,7 @@ def import_bundle(
 ) -> ImportResult:
     """Add a partner's public keys to the registry under the rules in the module docstring. All or nothing."""
     party, entries = _bundle_entries(bundle)
-    if (ring.store.root / party).exists():
+    if ring.store.manages(party):
         raise KeyAdminError(f"this node holds private keys of {party}: its keys are managed here, not imported")
     for entry in entries:
         for other in ring.registry.entries():

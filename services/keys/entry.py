@@ -25,11 +25,15 @@ from services.kernel.suites import (
 )
 
 Purpose = Literal["encryption", "signing"]
-Status = Literal["active", "retiring", "revoked"]
+Status = Literal["active", "retiring", "revoked", "destroyed"]
 PublicFormat = Literal["spki-pem", "kem-raw-base64"]
 Use = Literal["seal", "open", "sign", "verify"]
 
-STATUS_ORDER: dict[str, int] = {"active": 0, "retiring": 1, "revoked": 2}
+STATUS_ORDER: dict[str, int] = {"active": 0, "retiring": 1, "revoked": 2, "destroyed": 3}
+# Statuses after which a key is never used for anything again. "destroyed": its private half was overwritten
+# and deleted (``services.keys.epochs.destroy``, crypto-shredding); the entry stays, so the key id is known,
+# every status change is audited, and a bundle import cannot bring the key back.
+ENDED: frozenset[str] = frozenset({"revoked", "destroyed"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class UseRule:
 # The key lifecycle rules, in one place:
 # - seal:   the broker seals only to an active encryption key that is valid now (never retiring or revoked);
 # - open:   a party opens records sealed to its active or retiring keys, even after not_after (records sealed
-#           while the key was valid stay readable); never with a revoked key;
+#           while the key was valid stay readable); never with a revoked or destroyed key (a destroyed key's
+#           envelopes raise the typed KeyDestroyed: see services.kernel.envelope.Opener);
 # - sign:   only an active signing key that is valid now signs;
 # - verify: a signature verifies only under an active or retiring key that is valid now, so revoking or
 #           letting a signing key expire makes every envelope it signed refused.
@@ -131,8 +136,8 @@ class KeyEntry:
         return self.not_after is None or now < parse_time(self.not_after)
 
     def usable_at(self, now: dt.datetime) -> bool:
-        """True when not revoked and ``now`` falls within the validity window."""
-        return self.status != "revoked" and self.valid_at(now)
+        """True when neither revoked nor destroyed and ``now`` falls within the validity window."""
+        return self.status not in ENDED and self.valid_at(now)
 
     def check(self) -> None:
         """Raise ValueError unless the entry is self-consistent: known purpose, status and algorithm, a public

@@ -1,4 +1,5 @@
-"""Key lifecycle: generate, rotate, retire, revoke, describe (what the ``crx keys`` commands do).
+"""Key lifecycle: generate, rotate, retire, revoke, describe (what the ``crx keys`` commands do); destroying a
+key and the broker's key epochs are in ``services.keys.epochs``.
 
 Every change is a read-modify-write of ``<keys_dir>/registry.json`` under a lock, written atomically; running
 services pick it up within a second (``KeyRegistry`` hot reload), with no restart. What a key may be used for
@@ -14,9 +15,12 @@ in each status is decided in one place, ``services.keys.ring.USES``.
   ``--not-before`` in the future the previous key stays in use until then, the newest valid active key
   taking over by itself: publish the new public key first (``export``), let partners import it, then let it
   start. Do that for signing keys, which partners must know before they can verify.
-- ``retire`` / ``revoke``: statuses only move forward (active -> retiring -> revoked). A revoked key is
-  never sealed to, signed with, opened with or verified against: every envelope it signed is refused. Its
-  private file is kept (an operator may still decrypt old records by hand, for forensics), never used.
+- ``retire`` / ``revoke``: statuses only move forward (active -> retiring -> revoked -> destroyed). A revoked
+  key is never sealed to, signed with, opened with or verified against: every envelope it signed is refused.
+  Its private file is kept (an operator may still decrypt old records by hand, for forensics), never used.
+- ``destroyed`` (``epochs.destroy``, ``crx keys destroy``; crypto-shredding): an encryption key no longer
+  needed has its private file overwritten and deleted; never used for anything again, and an envelope sealed
+  to it raises ``KeyDestroyed``. ``set_status`` does not make a key destroyed: only ``destroy`` does.
 - New keys start five minutes back (``CLOCK_SKEW``), so a service whose clock or batch time is a little
   behind the administrator's still finds a valid key the moment it reloads (certificate authorities
   backdate ``notBefore`` for the same reason).
@@ -36,6 +40,7 @@ from services.kernel.errors import CrxError, KeyUnavailable
 from services.kernel.producers import COMPONENT_SIGNATURE, COMPONENTS, component_of, component_party
 from services.kernel.suites import DEFAULT_HPKE, DEFAULT_SIGNATURE
 from services.keys.ring import (
+    ENDED,
     STATUS_ORDER,
     KeyEntry,
     KeyRing,
@@ -68,7 +73,7 @@ def generate(ring: KeyRing, party: str, now: dt.datetime, *, hpke: str, signatur
     and for a component's party id (``generate_component``)."""
     if component_of(check_party(party)):
         raise KeyAdminError(f"{party} names a component: it gets a signing key only (generate_component)")
-    if any(e.status != "revoked" for e in ring.registry.entries(party)):
+    if any(e.status not in ENDED for e in ring.registry.entries(party)):
         raise KeyAdminError(f"party {party} already has keys: use `crx keys rotate`")
     return generate_party_keys(ring.registry, ring.store, party, now=now - CLOCK_SKEW, hpke=hpke, signature=signature)
 
@@ -79,7 +84,7 @@ def generate_component(ring: KeyRing, party: str, now: dt.datetime) -> KeyEntry:
     has keys (use ``rotate``)."""
     if not component_of(check_party(party)):
         raise KeyAdminError(f"{party} names no component ({', '.join(COMPONENTS)})")
-    if any(e.status != "revoked" for e in ring.registry.entries(party)):
+    if any(e.status not in ENDED for e in ring.registry.entries(party)):
         raise KeyAdminError(f"component {party} already has a key: use `crx keys rotate --party {party}`")
     return generate_key(ring.registry, ring.store, party, "signing", COMPONENT_SIGNATURE, not_before=now - CLOCK_SKEW)
 
@@ -127,7 +132,10 @@ def rotate(
 
 
 def set_status(ring: KeyRing, party: str, key_id: str, status: Status) -> KeyEntry:
-    """Move key ``key_id`` of ``party`` to ``status`` (only forward). Raises KeyUnavailable / KeyAdminError."""
+    """Move key ``key_id`` of ``party`` to ``status`` (only forward; never to "destroyed", which only
+    ``epochs.destroy`` sets, with the private file). Raises KeyUnavailable / KeyAdminError."""
+    if status == "destroyed":
+        raise KeyAdminError("a key is destroyed with its private half: `crx keys destroy`")
     entry = ring.registry.get(party, key_id)
     if STATUS_ORDER[status] < STATUS_ORDER[entry.status]:
         raise KeyAdminError(f"key {key_id} is {entry.status}: statuses only move forward")

@@ -30,9 +30,12 @@ id-alg-ml-kem-768) and the X25519 key, each encrypted the same way. Loading chec
 key id; a missing, unreadable or wrongly decrypted key raises the one opaque ``KeyUnavailable``.
 
 Lifecycle: ``USES`` below is the one place that says which key may be used for what (see ``allowed``).
-Statuses only move forward, active -> retiring -> revoked. Rotation keeps old private keys so old records
-stay readable; revoked keys' private files are kept too (for forensic decryption by an operator) but crx
-never uses them.
+Statuses only move forward, active -> retiring -> revoked -> destroyed. Rotation keeps old private keys so
+old records stay readable; revoked keys' private files are kept too (for forensic decryption by an operator)
+but crx never uses them. A destroyed key (crypto-shredding, ``services.keys.epochs``) has no private file any
+more: its entry stays, with its public key, so its id stays known and no bundle can bring it back; an envelope
+sealed to it raises ``KeyDestroyed``. The broker's own encryption key is rotated every epoch and destroyed once
+nothing sealed to it may still be needed, so the copies Kafka keeps on disk become unreadable.
 
 Hot reload: a running process sees registry changes without a restart. Lookups check the file's identity
 (inode, size, mtime, ctime) at most once per ``reload_interval`` (1 s), and at once when a key id is not
@@ -43,6 +46,7 @@ missing keeps the last good registry (a warning is logged).
 from __future__ import annotations
 
 from services.keys.entry import (
+    ENDED,
     STATUS_ORDER,
     USES,
     KeyEntry,
@@ -62,6 +66,7 @@ from services.keys.registry import KeyRegistry, editing
 from services.keys.store import KeyRing, PrivateKeyStore, generate_key, generate_party_keys
 
 __all__ = [
+    "ENDED",
     "STATUS_ORDER",
     "USES",
     "KeyEntry",

@@ -4,6 +4,7 @@ with the registry."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,11 @@ class PrivateKeyStore:
         """Where the private key file lives."""
         return self.root / party / f"{key_id}.pem"
 
+    def manages(self, party: str) -> bool:
+        """True when this node keeps private keys of ``party`` (its keys are made, rotated and destroyed here,
+        never imported)."""
+        return (self.root / party).is_dir()
+
     def holds(self, party: str, key_id: str) -> bool:
         """True when this node has the private key file of ``key_id``."""
         return self.path(party, key_id).exists()
@@ -87,6 +93,41 @@ class PrivateKeyStore:
         usable = _usable(key)
         self._cache[(party, key_id)] = usable
         return usable
+
+    def forget(self, party: str, key_id: str) -> None:
+        """Drop this process's loaded copy of the key, if any (the file is untouched)."""
+        self._cache.pop((party, key_id), None)
+
+    def destroy(self, party: str, key_id: str) -> bool:
+        """Irreversibly destroy the private key file of ``key_id``: overwrite it with random bytes, fsync,
+        unlink, fsync the directory; and drop this process's loaded copy. Returns False when there was no file.
+
+        Best effort below the file system: on a journaling or copy-on-write file system (ext4 data journaling,
+        btrfs, ZFS), on an SSD (wear levelling) and in snapshots and backups the old blocks may survive the
+        overwrite. The other layer is the passphrase encryption of the PKCS#8 file: a surviving block is useless
+        without ``CRX_KEY_PASSPHRASE``. Other processes drop their copies when they meet the key's "destroyed"
+        status (``Opener``). Raises OSError when the file cannot be overwritten or removed.
+        """
+        self.forget(party, key_id)
+        path = self.path(party, key_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return False
+        try:
+            remaining = os.fstat(fd).st_size
+            while remaining > 0:
+                remaining -= os.write(fd, os.urandom(min(remaining, 1 << 16)))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        path.unlink()
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return True
 
     def _read(self, path: Path) -> PrivateKey:
         blocks = _PEM_BLOCK.findall(path.read_bytes())

@@ -24,6 +24,7 @@ from services.kernel.errors import TransientError
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.suites import signature_alg
+from services.keys.epochs import destroy
 from services.keys.lifecycle import rotate
 from services.keys.ring import KeyRing
 from services.translog.notes import NoteSigner, open_note, parse_checkpoint
@@ -200,6 +201,24 @@ async def test_key_and_policy_changes_are_logged_once_per_state(settings: Settin
     assert writer.observe_configuration() == 2
     changes = [e for e in writer.store.events(event_type="KEY_CHANGE") if e["actor"] == "FR"]
     assert sorted(e["outcome"] for e in changes) == ["active", "active", "active", "retiring"]
+    assert writer.store.verify(load_note_verifiers(settings)).ok
+
+
+async def test_a_destroyed_key_is_logged_as_a_key_change(settings: Settings, keyring: KeyRing) -> None:
+    """Crypto-shredding is audited with no code of its own: destroying the broker's retired encryption key
+    changes its registry status, and the writer logs exactly one KEY_CHANGE for it, outcome "destroyed"."""
+    writer = _writer(settings, keyring, Clock())
+    writer.observe_configuration()
+    now = dt.datetime.now(dt.UTC)
+    old = keyring.registry.active("crx", "encryption", now).key_id
+    rotate(keyring, "crx", "encryption", now)
+    destroy(keyring, settings, "crx", old, now, force=True)
+    keyring.registry.save()
+    assert writer.observe_configuration() == 2  # the new key active, the old one destroyed (states, not steps)
+    assert writer.observe_configuration() == 0
+    changes = [e for e in writer.store.events(event_type="KEY_CHANGE") if e["message_id"] == old]
+    assert [e["outcome"] for e in changes] == ["active", "destroyed"]
+    assert (changes[-1]["actor"], changes[-1]["reason"]) == ("crx", "encryption P256-SHA256-AES256GCM")
     assert writer.store.verify(load_note_verifiers(settings)).ok
 
 

@@ -15,7 +15,7 @@ from schemas import AUDIT_EVENT, DEAD_LETTER
 from services.audit.accounting import account
 from services.audit.notekey import load_note_verifiers
 from services.cli import main
-from services.dlq.replay import ReplayError, read_dead_letters, replay
+from services.dlq.replay import ReplayError, read_dead_letters, replay, summary
 from services.intake.publisher import Submission
 from services.kernel.audit_events import AuditEmitter, load_audit_secret
 from services.kernel.codec import codec
@@ -24,6 +24,8 @@ from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import SealContext, Sealer
 from services.kernel.errors import UnmappedCode
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
+from services.keys.epochs import destroy
+from services.keys.lifecycle import rotate
 from services.keys.ring import KeyRing
 from tests.fixtures.keys import signer
 from tests.integration.helpers import read_topic, running, sample, wait_for
@@ -130,6 +132,32 @@ async def test_a_forged_or_altered_dead_letter_is_not_replayed(
     assert done.topic == settings.topic("feed.DE")
     assert not await read_topic(settings, settings.topic("out.FR"))
     assert not await read_topic(settings, settings.topic("records"))
+
+
+async def test_a_letter_sealed_to_a_destroyed_key_or_for_one_is_not_replayed(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """Crypto-shredding: a letter whose reason is KEY_DESTROYED (its original is sealed to a destroyed key) is
+    listed as not replayable and not replayed; a letter whose own sealed payload is sealed to a destroyed key is
+    refused saying so (not as a forgery). Nothing is produced."""
+    await ensure_topics(settings, standard_topics(settings))
+    genuine = _letter(settings, keyring, signer=settings.broker_party)
+    shredded = {**genuine, "reason_code": "KEY_DESTROYED"}
+    assert summary(genuine)["replayable"] and not summary(shredded)["replayable"]
+    now = dt.datetime.now(dt.UTC)
+    old = keyring.registry.active(settings.broker_party, "encryption", now).key_id
+    rotate(keyring, settings.broker_party, "encryption", now)
+    destroy(keyring, settings, settings.broker_party, old, now, force=True)
+    producer = Producer(settings, signer=signer(settings, keyring, "dlq"))
+    await producer.start()
+    try:
+        with pytest.raises(ReplayError, match="destroyed: unreadable by design, not replayed"):
+            await replay(settings, keyring, producer, b"secret", shredded)
+        with pytest.raises(ReplayError, match="sealed to a destroyed key"):
+            await replay(settings, keyring, producer, b"secret", genuine)
+    finally:
+        await producer.stop()
+    assert not await read_topic(settings, settings.topic("feed.DE"))
 
 
 async def test_a_forged_letter_is_not_listed_and_replaying_it_is_refused_and_audited(

@@ -19,7 +19,7 @@ from services.kernel.envelope import Opener, SealContext, Sealer, routing_header
 from services.kernel.errors import KeyUnavailable
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
-from services.keys import lifecycle
+from services.keys import epochs, lifecycle
 from services.keys.ring import KeyRing
 from services.normaliser.service import Normaliser
 from tests.fixtures.keys import consumed, signed
@@ -117,6 +117,34 @@ async def test_a_missing_broker_key_retries_the_batch_instead_of_dead_lettering(
     lifecycle.set_status(keyring, "crx", newest, "revoked")  # ...but nothing may be sealed to the broker now
     with pytest.raises(KeyUnavailable):
         await _normaliser(settings, keyring).handle([feed])
+
+
+async def test_a_feed_sealed_to_a_destroyed_broker_key_is_dead_lettered_once_not_retried(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """Crypto-shredding: a feed envelope sealed to a broker key since destroyed is unreadable by design. It is
+    not retried (that would hold its partition forever): it becomes a dead letter, reason KEY_DESTROYED, with its
+    DEAD_LETTER event, and the rest of the batch (sealed to the new key) is normalised."""
+    payload = dict(get_adapter("json-v1").samples())[SAMPLE]
+    old = _feed(settings, keyring, payload, offset=0)
+    now = dt.datetime.now(dt.UTC)
+    old_key = keyring.registry.active("crx", "encryption", now).key_id
+    lifecycle.rotate(keyring, "crx", "encryption", now)
+    epochs.destroy(keyring, settings, "crx", old_key, now, force=True)
+    new = _feed(settings, keyring, dict(get_adapter("json-v1").samples())["DE-notification-fr.json"], offset=1)
+
+    topics = _by_topic(await _normaliser(settings, keyring).handle([old, new]))
+
+    [letter] = [codec(DEAD_LETTER).decode(out.value) for out in topics[settings.topic("dlq")]]
+    assert (letter["source_offset"], letter["reason_code"], letter["error_class"]) == (
+        0,
+        "KEY_DESTROYED",
+        "KeyDestroyed",
+    )
+    assert not letter["retriable"] and old_key in letter["detail"]
+    assert len(topics[settings.topic("records")]) == 1
+    events = [codec(AUDIT_EVENT).decode(out.value) for out in topics[settings.topic("audit")]]
+    assert [e["reason"] for e in events if e["event_type"] == "DEAD_LETTER"] == ["KEY_DESTROYED"]
 
 
 @pytest.mark.parametrize("extra", [-1, 0, 1])
