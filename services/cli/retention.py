@@ -7,6 +7,7 @@ import datetime as dt
 import click
 
 from services.cli.common import settings_of
+from services.kernel.errors import CrxError
 
 group = click.Group(name="retention", help="Retention of crx's own copies of national data.")
 
@@ -26,13 +27,22 @@ def _instant(value: str | None) -> dt.datetime:
 @click.option("--dry-run", is_flag=True, help="Count what is due; delete nothing.")
 @click.option("--now", "now", help="The instant to judge ages at (ISO 8601; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.option(
+    "--key-epochs",
+    is_flag=True,
+    help="Also rotate the broker's encryption key when its epoch is over and destroy the keys no retained copy"
+    " may still need (only where the key store's master copy lives).",
+)
 @click.pass_context
-def run(ctx: click.Context, dry_run: bool, now: str | None, as_json: bool) -> None:
+def run(ctx: click.Context, dry_run: bool, now: str | None, as_json: bool, key_epochs: bool) -> None:
     """Purge, per store, what is past its retention: the drop directory's done/ and failed/ files, the intake
     store, the demo's partner outputs (erasure receipts are left owed to the partner service); report dead letters.
     Prints counts per store, never file names or record ids. The services do the same every
     retention_check_seconds; this runs it now, or shows what is due (--dry-run)."""
     from services.retention.run import run_retention
 
-    report = run_retention(settings_of(ctx), _instant(now), dry_run=dry_run)
+    try:
+        report = run_retention(settings_of(ctx), _instant(now), dry_run=dry_run, key_epochs=key_epochs)
+    except CrxError as exc:
+        raise click.ClickException(exc.detail) from None
     click.echo(report.as_json() if as_json else report.as_text())

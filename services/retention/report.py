@@ -13,6 +13,7 @@ INTAKE_OUTBOX = "intake_outbox"
 INTAKE_IDEMPOTENCY = "intake_idempotency"
 PARTNER_OUTPUTS = "partner_outputs"
 DEAD_LETTERS = "dead_letters"
+BROKER_KEYS = "broker_keys"  # the broker key epochs: keys destroyed (crypto-shredding)
 
 
 @dataclass(frozen=True)

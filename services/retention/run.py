@@ -8,8 +8,9 @@ exist: a run creates nothing), plus the demo's partner outputs and what is only 
   ``dlq_retention_days`` (``retention.ms``, services/kernel/topics.py; the embedded broker ignores it), and the
   broker key epochs (services/keys) make older ones unreadable once their key is destroyed.
 
-Key epochs: ``run_retention`` is where the broker key's ``rotate_due`` / ``destroy_due`` (services/keys/epochs.py)
-join a run, as one more StoreReport each (see ``_key_epochs``).
+Key epochs: with ``key_epochs`` (``crx retention run --key-epochs``) a run also rotates the broker's encryption
+key when its epoch is over and destroys the keys no retained copy may still need (services/keys/epochs.py), as
+the store ``broker_keys``: run it only where the key store's master copy lives.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from services.intake.idempotency import IdempotencyStore
 from services.intake.outbox import Outbox
 from services.kernel.config import Settings
 from services.kernel.sqlstore import is_postgres
+from services.keys.epochs import run_epoch
 from services.retention.dropfiles import purge_drop_files
 from services.retention.intakestore import purge_idempotency, purge_outbox
 from services.retention.partners import purge_partner_outputs
-from services.retention.report import DEAD_LETTERS, RetentionReport, StoreReport
+from services.retention.report import BROKER_KEYS, DEAD_LETTERS, RetentionReport, StoreReport
 
 IDEMPOTENCY_FILE = "intake-idempotency.sqlite3"  # services/intake/service.py opens it there
 OUTBOX_FILE = "intake-outbox.sqlite3"  # services/intake/outbox.py's default
+EPOCH_ELSEWHERE = "not run here: --key-epochs where the key store's master copy lives (crx keys epoch)"
 DLQ_NOTE = "only on crx.dlq, sealed to the broker key: Kafka's retention.ms (dlq_retention_days) and key epochs"
 
 
@@ -77,16 +80,29 @@ def _dead_letters() -> StoreReport:
     return StoreReport(DEAD_LETTERS, note=DLQ_NOTE)
 
 
-def _key_epochs(settings: Settings, now: dt.datetime, *, dry_run: bool) -> list[StoreReport]:
-    """The broker key epochs' part of a run: none yet. Here ``services.keys.epochs.rotate_due`` and
-    ``destroy_due`` are to be called (rotating, then destroying what no retained copy may still need), each
-    reported as a StoreReport; until then keys are rotated and destroyed with ``crx keys``."""
-    return []
+def _key_epochs(settings: Settings, now: dt.datetime, *, dry_run: bool, key_epochs: bool) -> StoreReport:
+    """The broker key epoch (``services.keys.epochs.run_epoch``: rotate when due, destroy what no retained copy
+    may still need) when ``key_epochs``; else a note saying where it is to run. Only one place may run it: the
+    key store's master copy (services that unpack their own copy would each rotate apart). Raises
+    KeyAdminError, KeyUnavailable, OSError."""
+    if not key_epochs:
+        return StoreReport(BROKER_KEYS, note=EPOCH_ELSEWHERE)
+    epoch = run_epoch(settings, now, dry_run=dry_run)
+    rotated = int(epoch.rotated_from is not None)
+    return StoreReport(
+        BROKER_KEYS,
+        due=len(epoch.destroyed),
+        purged=0 if dry_run else len(epoch.destroyed),
+        note="destroyed: past every retention of the copies sealed to them" if epoch.destroyed else "",
+        location=str(settings.keys_dir),
+        extra={"rotated": rotated, "kept": len(epoch.kept)},
+    )
 
 
-def run_retention(settings: Settings, now: dt.datetime, *, dry_run: bool) -> RetentionReport:
+def run_retention(settings: Settings, now: dt.datetime, *, dry_run: bool, key_epochs: bool = False) -> RetentionReport:
     """Every store at ``now``: the intake's (``purge_intake``), the demo's partner outputs (``<data_dir>/out``),
-    the dead letters (reported), the key epochs (``_key_epochs``). Raises what ``purge_intake`` raises."""
+    the dead letters (reported), and with ``key_epochs`` the broker key epoch (``_key_epochs``). Raises what
+    ``purge_intake`` and ``_key_epochs`` raise."""
     outbox, idempotency = open_outbox(settings), open_idempotency(settings)
     try:
         stores = purge_intake(settings, now, dry_run=dry_run, outbox=outbox, idempotency=idempotency)
@@ -97,5 +113,5 @@ def run_retention(settings: Settings, now: dt.datetime, *, dry_run: bool) -> Ret
     out_dir = settings.data_dir / "out"  # where the demo pipeline's partners write (services/devstack/pipeline.py)
     stores.append(purge_partner_outputs(out_dir, now.date(), dry_run=dry_run))
     stores.append(_dead_letters())
-    stores += _key_epochs(settings, now, dry_run=dry_run)
+    stores.append(_key_epochs(settings, now, dry_run=dry_run, key_epochs=key_epochs))
     return RetentionReport(now, dry_run, tuple(stores))
