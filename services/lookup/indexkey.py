@@ -144,7 +144,9 @@ class IndexKeyStore:
                 raise ValueError("unknown key derivation")
             kek = self._kek(base64.b64decode(kdf["salt"]), n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"]))
             aad = self._aad(key_id, document["created_at"])
-            secret = AESGCM(kek).decrypt(base64.b64decode(document["nonce"]), base64.b64decode(document["ciphertext"]), aad)
+            secret = AESGCM(kek).decrypt(
+                base64.b64decode(document["nonce"]), base64.b64decode(document["ciphertext"]), aad
+            )
         if len(secret) != SECRET_BYTES or key_id_of(secret) != key_id:
             raise ValueError("key does not match its id")
         return IndexKey(key_id, secret, dt.datetime.fromisoformat(document["created_at"]))

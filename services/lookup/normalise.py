@@ -14,9 +14,9 @@ Three forms of a name, from strict to tolerant:
   systems and between spellings of one sound folded together (``w``/``v``/``f``/``ph``,
   ``sch``/``sh``/``zh``/``sz``/``tsch``, ``ch``/``kh``/``h``, ``j``/``y``/``i``, ``ou``/``u``, German ``ue``/``ü``,
   Greek ``mp``/``b``, ``nt``/``d``, ``ai``/``e``, doubled letters). ``Iwanow`` (German), ``Ivanov`` (English)
-  and ``Ivanoff`` (older French) share one skeleton; so do ``Charalampos`` (ELOT 743) and ``Haralabos``. Folding makes unrelated names collide
-  more often; the pseudonyms always pair a skeleton with a second name and a birth date, which keeps those
-  collisions rare (the bench measures it).
+  and ``Ivanoff`` (older French) share one skeleton; so do ``Charalampos`` (ELOT 743) and ``Haralabos``.
+  Folding makes unrelated names collide more often; the pseudonyms always pair a skeleton with a second name
+  and a birth date, which keeps those collisions rare (the bench measures it).
 - ``phonetic``: Metaphone (``jellyfish``, MIT licence, maintained, a Rust core) of the skeleton: vowels after
   the first letter and silent letters dropped, so ``Mohammed``/``Muhammad``/``Mohamad`` and
   ``Hussein``/``Husayn`` agree. Metaphone rather than Soundex (4 characters: too coarse, more false hits) or

@@ -103,9 +103,7 @@ def pseudonyms_of_record(person: Person, key: IndexKey | Sequence[IndexKey]) -> 
     return _keyed(record_variants(person_names(person), year, full), keys)
 
 
-def pseudonyms_of_query(
-    query: LookupQuery | Mapping[str, Any], key: IndexKey | Sequence[IndexKey]
-) -> list[Pseudonym]:
+def pseudonyms_of_query(query: LookupQuery | Mapping[str, Any], key: IndexKey | Sequence[IndexKey]) -> list[Pseudonym]:
     """The pseudonyms a lookup query asks for, under one key or each of several (every live index key).
 
     ``query`` is a parsed ``LookupQuery`` or the JSON object ``{"names": [{"given", "family"}], "birth_date":

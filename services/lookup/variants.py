@@ -7,21 +7,27 @@ kind is part of what is hashed (a variant of one kind never meets one of another
 ``exact`` (strength ``exact``)
     The name as written (``exact_form`` of given and family) and the full birth date.
 ``pair`` (strength ``variant``)
-    Two name tokens, skeletons (``normalise.skeleton``), and the full birth date; the first token may have
-    lost one character (``normalise.deletions``), so a one-letter typo still meets. Both orders are made,
-    which makes the pair unordered: given and family names swapped still meet. A record pairs each family
-    token with each given token (``Kowalska-Nowak``, ``Anna`` gives ``kowalska+anna`` and ``nowak+anna``: a
-    query with either half of a hyphenated or double family name, or with one of several given names, meets);
-    a query pairs all its tokens with each other, wherever they were written.
+    Two name tokens as written in ASCII (``normalise.ascii_tokens``: diacritics gone, other scripts
+    transliterated) and the full birth date; the first token may have lost one character
+    (``normalise.deletions``), so a one-letter typo still meets. Both orders are made, which makes the pair
+    unordered: given and family names swapped still meet. A record pairs each family token with each given
+    token (``Kowalska-Nowak``, ``Anna`` gives ``kowalska+anna`` and ``nowak+anna``: a query with either half
+    of a hyphenated or double family name, or with one of several given names, meets); a query pairs all its
+    tokens with each other, wherever they were written. A family name of several tokens is also paired
+    written together (``Al-Masri``/``Almasri``), without deletions.
+``skel`` (strength ``variant``)
+    The skeletons (``normalise.skeleton``) of two tokens, sorted, and the full birth date: transliteration
+    conventions (``Iwanow``/``Ivanov``, ``Charalampos``/``Haralabos``).
 ``phon`` (strength ``variant``)
-    The Metaphone codes of two tokens, sorted, and the full birth date: transliterations that differ by more
-    than one letter (``Mohammed``/``Muhammad``).
+    The Metaphone codes of two tokens, sorted, and the full birth date: spellings further apart
+    (``Mohammed``/``Muhammad``).
 ``single`` (strength ``variant``)
     One skeleton token and the full birth date: for a person recorded under one name only (a mononym).
 ``year`` (strength ``variant``), the controlled fallback
-    A skeleton pair (no deletion) and the birth year alone. Indexed only for a record whose birth date is not
-    known to the day; a query with a full date also asks for it. Records with a full date are never matched on
-    the year, so the fallback adds no false hits among them.
+    Every token of a name (skeletons, sorted) and the birth year alone. Indexed only for a record whose birth
+    date is not known to the day; a query with a full date also asks for it. Records with a full date are
+    never matched on the year, so the fallback adds no false hits among them, and it asks for the whole name,
+    not a pair, to keep namesakes born the same year apart.
 ``name`` (strength ``variant``)
     A skeleton pair alone: indexed for every record, asked for only by a query without a birth date.
 
@@ -92,14 +98,14 @@ def _sorted_skeletons(pair: tuple[str, str]) -> tuple[str, ...]:
 
 
 def _date_variants(pairs: list[tuple[str, str]], singles: list[str], date: str) -> Iterator[Variant]:
-    """Per pair, in both orders, and both as written (ASCII) and as skeletons: the first token and each of its
-    one-deletion forms with the second; then the pair's phonetic codes. Typos are met on the written form
-    (where one wrong letter stays one edit), transliteration differences on the skeleton."""
+    """Per pair: in both orders, the first token as written (ASCII) and each of its one-deletion forms with the
+    second (typos: one wrong letter stays one edit in the written form); the pair's skeletons (transliteration
+    conventions); the pair's phonetic codes (spellings further apart)."""
     for a, b in pairs:
-        for x, y in ((a, b), (skeleton(a), skeleton(b))):
-            for first, second in ((x, y), (y, x)):
-                for shortened in deletions(first, MIN_DELETION_LENGTH):
-                    yield Variant("pair", (shortened, second, date), "variant")
+        for first, second in ((a, b), (b, a)):
+            for shortened in deletions(first, MIN_DELETION_LENGTH):
+                yield Variant("pair", (shortened, second, date), "variant")
+        yield Variant("skel", (*_sorted_skeletons((a, b)), date), "variant")
         yield Variant("phon", (*sorted((phonetic(a), phonetic(b))), date), "variant")
     for token in singles:
         yield Variant("single", (skeleton(token), date), "variant")
@@ -107,9 +113,14 @@ def _date_variants(pairs: list[tuple[str, str]], singles: list[str], date: str) 
 
 def _joined_variants(joined: list[tuple[str, str]], date: str) -> Iterator[Variant]:
     for a, b in joined:
-        for x, y in ((a, b), (skeleton(a), skeleton(b))):
-            yield Variant("pair", (x, y, date), "variant")
-            yield Variant("pair", (y, x, date), "variant")
+        yield Variant("pair", (a, b, date), "variant")
+        yield Variant("pair", (b, a, date), "variant")
+        yield Variant("skel", (*_sorted_skeletons((a, b)), date), "variant")
+
+
+def _year(name: Name, year: int) -> Variant:
+    """The controlled fallback: every token of the name (skeletons, sorted) and the birth year."""
+    return Variant("year", (*sorted({skeleton(t) for t in _tokens(name)}), str(year)), "variant")
 
 
 def _exact(name: Name, date: str) -> Iterator[Variant]:
@@ -141,7 +152,7 @@ def record_variants(names: Iterable[Name], year: int | None, full_date: dt.date 
             found.update(_date_variants(pairs, singles, date))
             found.update(_joined_variants(joined, date))
         elif year is not None:
-            found.update(Variant("year", (*_sorted_skeletons(pair), str(year)), "variant") for pair in pairs)
+            found.add(_year(name, year))
     return found
 
 
@@ -158,5 +169,5 @@ def query_variants(names: Iterable[Name], birth_date: dt.date | None) -> set[Var
         found.update(_exact(name, date))
         found.update(_date_variants(pairs, _tokens(name), date))
         found.update(_joined_variants(joined, date))
-        found.update(Variant("year", (*_sorted_skeletons(pair), str(birth_date.year)), "variant") for pair in pairs)
+        found.add(_year(name, birth_date.year))
     return found

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - names in Cyrillic and Greek letters are the point of this file
 """Synthetic name material for the lookup bench: small per-locale lists and the national transliteration
 conventions the variants are made with. Invented for the bench (common names of each language); no person.
 
@@ -174,15 +175,16 @@ LOCALES: dict[str, tuple[str, str, str]] = {
 # Cyrillic -> Latin, per convention: ICAO Doc 9303 (passports; what records carry as transliteration), German
 # (Duden), French, English (BGN/PCGN), and Bulgaria's official system for Bulgarian names.
 _CYR = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
-CYRILLIC: dict[str, list[str]] = {
-    "icao": "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch ie y - e iu ia".split(),
-    "de": "a b w g d e jo sch s i i k l m n o p r s t u f ch z tsch sch schtsch - y - e ju ja".split(),
-    "fr": "a b v g d e io j z i i k l m n o p r s t ou f kh ts tch ch chtch - y - e iou ia".split(),
-    "en": "a b v g d e yo zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya".split(),
-    "bg": "a b v g d e e zh z i y k l m n o p r s t u f h ts ch sh sht a y y e yu ya".split(),
+_CYRILLIC_TABLES = {
+    "icao": "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch ie y - e iu ia",
+    "de": "a b w g d e jo sch s i j k l m n o p r s t u f ch z tsch sch schtsch - y - e ju ja",
+    "fr": "a b v g d e io j z i i k l m n o p r s t ou f kh ts tch ch chtch - y - e iou ia",
+    "en": "a b v g d e yo zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya",
+    "bg": "a b v g d e e zh z i y k l m n o p r s t u f h ts ch sh sht a y y e yu ya",
 }
-for _table in CYRILLIC.values():
-    assert len(_table) == len(_CYR)  # noqa: S101 - a bench table check
+CYRILLIC: dict[str, list[str]] = {name: table.split(" ") for name, table in _CYRILLIC_TABLES.items()}
+if any(len(table) != len(_CYR) for table in CYRILLIC.values()):
+    raise ValueError("a Cyrillic table does not cover the alphabet")
 CYRILLIC_LETTERS = _CYR
 
 # Greek -> Latin: ELOT 743 (what Greek records carry) and an older phonetic convention met abroad.
@@ -192,7 +194,11 @@ GREEK_DIGRAPHS: dict[str, dict[str, str]] = {
     "phon": {"ου": "u", "αι": "e", "ει": "i", "οι": "i", "αυ": "af", "ευ": "ef", "μπ": "b", "ντ": "d",
              "γκ": "g", "τζ": "dz", "τσ": "ts"},
 }  # fmt: skip
+_GREEK = "αβγδεζηθικλμνξοπρσςτυφχψω"
+_GREEK_TABLES = {
+    "elot": "a v g d e z i th i k l m n x o p r s s t y f ch ps o",
+    "phon": "a v g d e z i th i k l m n x o p r s s t i ph h ps o",
+}
 GREEK_LETTERS: dict[str, dict[str, str]] = {
-    "elot": dict(zip("αβγδεζηθικλμνξοπρσςτυφχψω", "a v g d e z i th i k l m n x o p r s s t y f ch ps o".split(), strict=True)),
-    "phon": dict(zip("αβγδεζηθικλμνξοπρσςτυφχψω", "a v g d e z i th i k l m n x o p r s s t i ph h ps o".split(), strict=True)),
-}  # fmt: skip
+    name: dict(zip(_GREEK, table.split(" "), strict=True)) for name, table in _GREEK_TABLES.items()
+}
