@@ -144,6 +144,17 @@ class Settings:
     # every epoch and destroyed once nothing sealed to it may still be needed (services/keys/epochs.py).
     broker_key_epoch_days: float = 7.0
 
+    # Lookups (services/lookup): hit/no-hit over keyed pseudonyms. The lookup service indexes the records it
+    # reads from crx.records and answers ``POST /v1/lookups`` (bearer tokens of the intake, per jurisdiction).
+    lookup_db: str | None = None  # None: lookup.sqlite3 in the data directory; or a postgresql:// URI
+    lookup_pg_schema: str = "crx_lookup"
+    lookup_host: str = "127.0.0.1"
+    lookup_port: int = 8090
+    lookup_url: str | None = None  # ``crx lookup``: the running service; unset, the local store in the data dir
+    lookup_rate_per_minute: float = 60.0  # lookups a jurisdiction may make per minute (token bucket) ...
+    lookup_burst: int = 20  # ... and at once
+    lookup_require_birth_date: bool = False  # refuse queries without a birth date (names alone hit more namesakes)
+
     # Observability.
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
