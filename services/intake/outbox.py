@@ -18,27 +18,21 @@ the intake then answers 503 rather than promise what it cannot keep.
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
-import threading
 from base64 import b64decode, b64encode
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from services.kernel.config import Settings
-from services.kernel.errors import ConfigError, CrxError, TransientError
+from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord
+from services.kernel.sqlstore import SqlStore
 
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
 _COLUMNS = "submission_id, jurisdiction, accepted_at, next_check, attempts, state, records, result"
 _INSERT = f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (submission_id) DO NOTHING"  # noqa: S608
 _DUE = f"SELECT {_COLUMNS} FROM {{table}} WHERE state <> 'settled' AND next_check <= ? ORDER BY next_check LIMIT ?"  # noqa: S608
 _GIVE_UP = "UPDATE {table} SET records = ?, state = ?, attempts = 0, next_check = ? WHERE submission_id = ?"
 _DDL = """
-CREATE TABLE IF NOT EXISTS {table} (
+CREATE TABLE IF NOT EXISTS {schema}outbox (
     submission_id TEXT PRIMARY KEY,
     jurisdiction TEXT NOT NULL,
     accepted_at DOUBLE PRECISION NOT NULL,
@@ -48,7 +42,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     records {blob} NOT NULL,
     result TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS {index} ON {table} (next_check)
+CREATE INDEX IF NOT EXISTS outbox_next ON {schema}outbox (next_check)
 """
 
 OPEN, GIVEN_UP, SETTLED = "open", "given_up", "settled"  # a settled row keeps its id and result, not its bytes
@@ -113,63 +107,14 @@ class Outbox:
 
     def __init__(self, settings: Settings) -> None:
         self._limit = settings.outbox_max_submissions
-        self._lock = threading.Lock()
         location = settings.intake_db or str(settings.data_dir / "intake-outbox.sqlite3")
-        self._pg = location.startswith(("postgresql://", "postgres://"))
-        if self._pg:
-            schema = settings.intake_pg_schema
-            if not _SCHEMA_NAME.fullmatch(schema):
-                raise ConfigError("intake_pg_schema must be a lower-case identifier ([a-z_][a-z0-9_]*)")
-            self._table = f'"{schema}".outbox'
-            self._conn: Any = self._connect_pg(location, schema)
-        else:
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
-            self._table = "outbox"
-            self._conn = sqlite3.connect(location, isolation_level=None, check_same_thread=False, timeout=10.0)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            for statement in _DDL.format(table="outbox", index="outbox_next", blob="BLOB").split(";"):
-                self._conn.execute(statement)
+        self._db = SqlStore(location, settings.intake_pg_schema, _DDL, "intake outbox")
+        self._table = f"{self._db.prefix}outbox"
+        self._tx = self._db.tx
         self._count = self.size()
 
-    @staticmethod
-    def _connect_pg(location: str, schema: str) -> Any:
-        import psycopg  # only when configured
-
-        try:
-            conn = psycopg.connect(location, autocommit=True, connect_timeout=10)
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            for statement in _DDL.format(table=f'"{schema}".outbox', index="outbox_next", blob="BYTEA").split(";"):
-                conn.execute(statement)
-        except psycopg.Error as exc:
-            raise TransientError(f"intake outbox database: {type(exc).__name__}") from None
-        return conn
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        """One transaction on the connection, serialised between threads; database errors -> TransientError."""
-        with self._lock:
-            try:
-                if self._pg:
-                    with self._conn.transaction(), self._conn.cursor() as cursor:
-                        yield cursor
-                else:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield self._conn
-                    except BaseException:
-                        self._conn.execute("ROLLBACK")
-                        raise
-                    self._conn.execute("COMMIT")
-            except (sqlite3.Error, OSError) as exc:
-                raise TransientError(f"intake outbox database: {type(exc).__name__}") from None
-            except Exception as exc:
-                if type(exc).__module__.startswith("psycopg"):
-                    raise TransientError(f"intake outbox database: {type(exc).__name__}") from None
-                raise
-
     def _q(self, query: str) -> str:
-        return query.replace("{table}", self._table).replace("?", "%s" if self._pg else "?")
+        return self._db.q(query.replace("{table}", self._table))
 
     def room(self, count: int) -> None:
         """Raises OutboxFull unless ``count`` more submissions fit (by this process's count, refreshed by
@@ -285,5 +230,4 @@ class Outbox:
 
     def close(self) -> None:
         """Close the database connection. Idempotent."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()
