@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas import CANONICAL_RECORD
+from schemas.records import CriminalRecord
 from services.kernel.batchauth import BatchVerifier
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
@@ -60,21 +62,22 @@ class ReindexReport:
         }
 
 
-class Reindexer:
-    """Opens records of ``crx.records`` as the router does and re-keys those the index holds at their version."""
+class RecordsReader:
+    """Reads ``crx.records`` from the start and opens each record as the router does: authenticated by a
+    producer allowed on the topic, signed by the broker, sealed to it."""
 
-    def __init__(self, settings: Settings, keyring: KeyRing, index: LookupIndex, keys: list[IndexKey]) -> None:
+    def __init__(self, settings: Settings, keyring: KeyRing) -> None:
         self._settings = settings
-        self._index = index
-        self._keys = keys
         self._rules, self._verifier = ProducerRules(settings), BatchVerifier(keyring.registry)
         self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
         self._broker = frozenset({settings.broker_party})
         self._codec = typed_codec(CANONICAL_RECORD)
         self._log = get_logger("lookup-reindex")
 
-    def one(self, rec: Any, indexed: dict[bytes, int], report: ReindexReport, now: dt.datetime) -> str:
-        """Re-key one consumed record if the index holds it at its version; returns the outcome."""
+    def open(self, rec: Any, now: dt.datetime) -> CriminalRecord | str:
+        """The canonical record ``rec`` holds, or why it cannot be read: ``refused_<reason>`` (not
+        authenticated), ``key_destroyed`` (sealed to a destroyed broker key), ``unreadable``. Never raises for a
+        record's fault."""
         reason = authenticate(self._verifier, self._rules, rec, now)
         if reason is not None:
             self._log.warning("record refused", partition=rec.partition, offset=rec.offset, reason=reason)
@@ -83,11 +86,32 @@ class Reindexer:
             opened = self._opener.open(
                 rec.value or b"", channel="records", now=now, signers=self._broker, headers=dict(rec.headers or ())
             )
-            record = self._codec.decode(opened.plaintext)
+            return self._codec.decode(opened.plaintext)
         except KeyDestroyed:
             return "key_destroyed"
         except (EnvelopeError, CodecError):
             return "unreadable"
+
+    async def read(self, *, idle_ms: int = 1000) -> AsyncGenerator[tuple[Any, CriminalRecord | str]]:
+        """(consumed record, ``open`` of it) for every record of ``crx.records``, in offset order per partition,
+        until none came for ``idle_ms``. Raises KafkaError when the broker does not answer."""
+        now = dt.datetime.now(dt.UTC)
+        async with aclosing(read_from_start(self._settings, self._settings.topic("records"), idle_ms)) as batches:
+            async for records in batches:
+                for rec in records:
+                    yield rec, self.open(rec, now)
+
+
+class Reindexer:
+    """Re-keys the records of ``crx.records`` that the index holds at their version."""
+
+    def __init__(self, reader: RecordsReader, index: LookupIndex, keys: list[IndexKey]) -> None:
+        self._reader = reader
+        self._index = index
+        self._keys = keys
+
+    def one(self, record: CriminalRecord, indexed: dict[bytes, int], report: ReindexReport) -> str:
+        """Re-key one record if the index holds it at its version; returns the outcome."""
         header = record["header"]
         if header["message_type"] not in INDEXED_TYPES:
             return "not_indexed_type"
@@ -104,12 +128,10 @@ class Reindexer:
         when the index does not answer, KafkaError when the broker does not."""
         report = ReindexReport()
         indexed = self._index.versions()
-        now = dt.datetime.now(dt.UTC)
-        async with aclosing(read_from_start(self._settings, self._settings.topic("records"), idle_ms)) as batches:
-            async for records in batches:
-                for rec in records:
-                    report.read += 1
-                    report.outcomes[self.one(rec, indexed, report, now)] += 1
+        async with aclosing(self._reader.read(idle_ms=idle_ms)) as records:
+            async for _rec, opened in records:
+                report.read += 1
+                report.outcomes[opened if isinstance(opened, str) else self.one(opened, indexed, report)] += 1
         report.records_missing = {k.key_id: len(self._index.records_missing(k.key_id)) for k in self._keys}
         return report
 
@@ -118,4 +140,4 @@ async def reindex(
     settings: Settings, keyring: KeyRing, index: LookupIndex, keys: list[IndexKey], *, idle_ms: int = 1000
 ) -> ReindexReport:
     """Re-key every record of ``crx.records`` still current in ``index`` under ``keys`` (every live key)."""
-    return await Reindexer(settings, keyring, index, keys).run(idle_ms=idle_ms)
+    return await Reindexer(RecordsReader(settings, keyring), index, keys).run(idle_ms=idle_ms)
