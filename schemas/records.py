@@ -77,6 +77,9 @@ class Header(TypedDict):
     # The outcome of a RESPONSE; null for other message types. A format that does not say gets CONVICTIONS_FOUND or
     # NO_RECORD from its adapter, by the convictions it carries.
     outcome: ResponseOutcomeSymbol | None
+    # The crx lookup (hit/no-hit, POST /v1/lookups) a REQUEST follows: the lookup_id its answer gave. Null when the
+    # request follows no lookup, and for other message types.
+    lookup_id: str | None
 
 
 # Symbols of the Avro enum ``crx.v1.NameKind``.

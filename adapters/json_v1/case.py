@@ -1,4 +1,5 @@
-"""The fields of a request's or a response's case: ``requesting_authority``, ``case_message`` and ``outcome``.
+"""The fields of a request's or a response's case: ``requesting_authority``, ``lookup_id``, ``case_message`` and
+``outcome``.
 
 A ``REQUEST`` opens a case at each state it is addressed to; a ``REQUEST`` with ``case_message``
 ``CANCELLATION`` withdraws it and one with ``MORE_INFORMATION`` brings the additional information a requested
@@ -39,6 +40,15 @@ def requesting_authority(root: Node, message_type: MessageTypeSymbol) -> str | N
     if authority is not None and message_type != "REQUEST":
         raise invalid("requesting_authority", "only in a REQUEST")
     return authority
+
+
+def lookup_id(root: Node, message_type: MessageTypeSymbol) -> str | None:
+    """The crx lookup a REQUEST follows (the ``lookup_id`` of a hit/no-hit answer, text); INVALID_VALUE on any
+    other message type."""
+    found = root.opt_string("lookup_id")
+    if found is not None and message_type != "REQUEST":
+        raise invalid("lookup_id", "only in a REQUEST")
+    return found
 
 
 def case_message(

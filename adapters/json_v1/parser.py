@@ -86,6 +86,7 @@ class JsonV1Adapter:
             addressed_to=addressed_to,
             external_message_id=root.opt_string("message_ref"),
             requesting_authority=case.requesting_authority(root, message_type),
+            lookup_id=case.lookup_id(root, message_type),
             case_message=case.case_message(root, message_type, reply_to, record_message_id(sender, record_id, version)),
         )
 

@@ -53,6 +53,7 @@ def header(
     requesting_authority: str | None = None,
     case_message: CaseMessageSymbol | None = None,
     outcome: ResponseOutcomeSymbol | None = None,
+    lookup_id: str | None = None,
 ) -> Header:
     """The canonical header of version ``version`` of source record ``record_id`` of ``sender``.
 
@@ -77,6 +78,7 @@ def header(
         "requesting_authority": requesting_authority,
         "case_message": case_message,
         "outcome": outcome,
+        "lookup_id": lookup_id,
     }
 
 

@@ -31,7 +31,7 @@ from schemas import AUDIT_EVENT, RECEIPT
 from services.audit.api import AuditApi, AuditHttpServer
 from services.audit.erasure_watch import ErasureWatch
 from services.audit.notekey import ensure_note_key, load_note_verifiers
-from services.audit.observed import key_events, policy_event
+from services.audit.observed import index_key_events, key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.batchauth import Reason
@@ -49,6 +49,7 @@ from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
+from services.lookup.indexkey import IndexKeyStore
 
 NAME = "audit"
 
@@ -206,6 +207,9 @@ class AuditWriter:
         """
         now = dt.datetime.now(dt.UTC)
         events = key_events(self._keyring.registry, self._emitter, now)
+        party = self._settings.broker_party
+        index_keys = IndexKeyStore(self._settings.keys_dir, party, None).states()  # no secret is read
+        events |= index_key_events(index_keys, party, self._emitter, now)
         policy_id, policy = policy_event(self._settings, self._emitter, now)
         events[policy_id] = policy
         new = [leaf for event_id, leaf in events.items() if self.store.index_of(event_id) is None]

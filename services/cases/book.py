@@ -117,6 +117,7 @@ class CaseBook:
             person_refs=self.person_refs(record),
             updated_at=now,
             legal_basis=header["legal_basis"],
+            lookup_id=header["lookup_id"],
         )
         return self.store.add(case)
 

@@ -1,12 +1,14 @@
 """The case book's store: one row per case (a REQUEST to one requested state), no personal data in clear.
 
-A case holds ids, states, codes, instants and the requesting authority (an institution); the person it is
+A case holds ids, states, codes, instants, the requesting authority (an institution) and the lookup the request
+follows (``lookup_id``, when it names one); the person it is
 about appears only as keyed pseudonyms (``person_refs``: HMACs under a key derived from the audit secret),
 enough to check that a response answers for the same person, useless to anyone without the key.
 
 SQLite in the data directory by default (``cases.sqlite3``, WAL, synchronous=FULL, shared by the router
 that writes it, the case service that sends reminders and ``crx cases``), PostgreSQL when ``cases_db`` is a
 ``postgresql://`` URI (table ``cases`` in ``cases_pg_schema``). Every database error is a TransientError.
+A store written by an older crx gets the columns added since when it is opened (``_ADDED``).
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ ACTIVE = frozenset({OPEN, OVERDUE, MORE_INFORMATION_ASKED})
 _COLUMNS = (
     "case_id, request_message_id, submission_id, requesting, requested, requesting_authority, purpose, kind, "
     "urgency, agreement, external_id, received_at, deadline, remind_at, status, outcome, closed_at, "
-    "last_message_id, response_submission_id, reminded, overdue_noticed, person_refs, updated_at, legal_basis"
+    "last_message_id, response_submission_id, reminded, overdue_noticed, person_refs, updated_at, legal_basis, "
+    "lookup_id"
 )
+_ADDED = {"lookup_id": "TEXT"}  # columns added since the first release: a store written before gets them
 _UPDATABLE = frozenset(
     {"deadline", "remind_at", "status", "outcome", "closed_at", "last_message_id", "response_submission_id",
      "reminded", "overdue_noticed", "updated_at"}
@@ -66,7 +70,8 @@ CREATE TABLE IF NOT EXISTS {schema}cases (
     overdue_noticed INTEGER NOT NULL,
     person_refs TEXT NOT NULL,
     updated_at DOUBLE PRECISION NOT NULL,
-    legal_basis TEXT
+    legal_basis TEXT,
+    lookup_id TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS cases_request ON {schema}cases (request_message_id, requested);
 CREATE INDEX IF NOT EXISTS cases_submission ON {schema}cases (submission_id);
@@ -111,6 +116,7 @@ class Case:
     person_refs: frozenset[str] = frozenset()
     updated_at: dt.datetime | None = None
     legal_basis: str | None = None
+    lookup_id: str | None = None  # the crx lookup (hit/no-hit) the request follows, if it names one
 
     def late(self, now: dt.datetime) -> bool:
         """True when the deadline has passed without an answer (or the answer came after it)."""
@@ -154,6 +160,7 @@ class Case:
             json.dumps(sorted(self.person_refs)),
             _ts(self.updated_at or self.received_at),
             self.legal_basis,
+            self.lookup_id,
         )
 
     @classmethod
@@ -185,6 +192,7 @@ class Case:
             person_refs=frozenset(json.loads(row[21])),
             updated_at=_dt(row[22]),
             legal_basis=row[23],
+            lookup_id=row[24],
         )
 
 
@@ -196,6 +204,7 @@ class CaseStore:
 
     def __init__(self, location: str, pg_schema: str = "crx_cases") -> None:
         self._db = SqlStore(location, pg_schema, _DDL, "case store")
+        self._db.add_columns("cases", _ADDED)
 
     @classmethod
     def open(cls, settings: Settings) -> CaseStore:

@@ -22,6 +22,7 @@ from services.cli import (
     intake,
     keys,
     ledger,
+    lookup_keys,
     normaliser,
     partner,
     push,
@@ -84,3 +85,12 @@ COMMANDS: tuple[click.Command, ...] = (
 )
 for _command in COMMANDS:
     main.add_command(_command)
+
+
+@main.group(name="lookup-admin")
+def lookup_admin() -> None:
+    """Lookup index keys and re-keying (temporary: to be attached to ``crx lookup``)."""
+
+
+lookup_admin.add_command(lookup_keys.keys)
+lookup_admin.add_command(lookup_keys.reindex)

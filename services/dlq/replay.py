@@ -31,10 +31,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from schemas import DEAD_LETTER, ENVELOPE
 from services.intake.publisher import FeedPublisher, PushResult, Submission
@@ -46,7 +47,7 @@ from services.kernel.deadletter import DLQ_CHANNEL, dead_letter_id, sealed_conte
 from services.kernel.envelope import Opener
 from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed
 from services.kernel.gate import authenticate, refusal_event, refusal_reason
-from services.kernel.kafka import OutRecord, Producer, client_options
+from services.kernel.kafka import OutRecord, Producer, read_from_start
 from services.kernel.producers import ProducerRules
 from services.keys.ring import KeyRegistry, KeyRing
 
@@ -92,33 +93,21 @@ async def scan_dead_letters(settings: Settings, registry: KeyRegistry, idle_ms: 
     """Every record on ``crx.dlq`` from the beginning (no consumer group: nothing is committed), sorted into
     the dead letters authenticated by a component allowed to write them and the refused records. A letter
     signed by an allowed component that does not decode is a bug of that component: it raises CodecError."""
-    consumer = AIOKafkaConsumer(
-        settings.topic(DLQ_CHANNEL),
-        **client_options(settings),
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
     decode = codec(DEAD_LETTER).decode
     rules, verifier = ProducerRules(settings), BatchVerifier(registry)
     letters: dict[str, dict[str, Any]] = {}
     refused: list[RefusedLetter] = []
     now = dt.datetime.now(dt.UTC)
-    try:
-        await consumer.start()
-        while batch := await consumer.getmany(timeout_ms=idle_ms):
-            for records in batch.values():
-                for record in records:
-                    value = record.value or b""
-                    reason = authenticate(verifier, rules, record, now)
-                    if reason is not None:
-                        refused.append(RefusedLetter(record, reason, _claimed_id(value)))
-                        continue
-                    letter = decode(value)
-                    letters[letter["dead_letter_id"]] = letter  # a redelivered dead letter counts once
-    finally:
-        await consumer.stop()
+    async with aclosing(read_from_start(settings, settings.topic(DLQ_CHANNEL), idle_ms)) as batches:
+        async for records in batches:
+            for record in records:
+                value = record.value or b""
+                reason = authenticate(verifier, rules, record, now)
+                if reason is not None:
+                    refused.append(RefusedLetter(record, reason, _claimed_id(value)))
+                    continue
+                letter = decode(value)
+                letters[letter["dead_letter_id"]] = letter  # a redelivered dead letter counts once
     return DeadLetterScan(list(letters.values()), refused)
 
 

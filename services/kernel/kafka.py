@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,6 +83,30 @@ def client_options(settings: Settings) -> dict[str, Any]:
         # Without a CA file the system's trusted certificates verify the brokers; never unverified.
         options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile)
     return options
+
+
+async def read_from_start(
+    settings: Settings, topic: str, idle_ms: int = 1000, max_records: int = 500
+) -> AsyncGenerator[list[ConsumerRecord[Any, Any]]]:
+    """Every record of ``topic`` from the earliest retained offset, in batches of at most ``max_records``,
+    until no record came for ``idle_ms``: no consumer group, nothing committed (an operator's scan or
+    re-read). Records within a partition come in offset order. Close it with ``contextlib.aclosing``: the
+    consumer stops when the iteration ends or is abandoned."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_options(settings),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
+    try:
+        await consumer.start()
+        while batch := await consumer.getmany(timeout_ms=idle_ms, max_records=max_records):
+            for records in batch.values():
+                yield records
+    finally:
+        await consumer.stop()
 
 
 def standard_topics(settings: Settings) -> list[str]:

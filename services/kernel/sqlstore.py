@@ -100,6 +100,26 @@ class SqlStore:
                     raise TransientError(f"{self._what} database: {type(exc).__name__}") from None
                 raise
 
+    def add_columns(self, table: str, columns: dict[str, str]) -> list[str]:
+        """Add each of ``columns`` (name -> SQL type, nullable or with a default) that ``table`` lacks: the
+        migration of a store written by an older crx. One transaction (two processes opening an old store at
+        once add each column once). Returns the names added. Raises TransientError when the database does
+        not answer."""
+        with self.tx() as db:
+            if self.pg:
+                schema = self.prefix.strip('."')
+                rows = db.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                    (schema, table),
+                ).fetchall()
+            else:
+                rows = [(row[1],) for row in db.execute(f"PRAGMA table_info({table})").fetchall()]
+            present = {str(row[0]) for row in rows}
+            added = [name for name in columns if name not in present]
+            for name in added:
+                db.execute(self.q(f"ALTER TABLE {{schema}}{table} ADD COLUMN {name} {columns[name]}"))
+        return added
+
     def close(self) -> None:
         """Close the connection. Idempotent."""
         with self._lock:

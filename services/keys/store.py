@@ -109,25 +109,7 @@ class PrivateKeyStore:
         status (``Opener``). Raises OSError when the file cannot be overwritten or removed.
         """
         self.forget(party, key_id)
-        path = self.path(party, key_id)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return False
-        try:
-            remaining = os.fstat(fd).st_size
-            while remaining > 0:
-                remaining -= os.write(fd, os.urandom(min(remaining, 1 << 16)))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        path.unlink()
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-        return True
+        return shred(self.path(party, key_id))
 
     def _read(self, path: Path) -> PrivateKey:
         blocks = _PEM_BLOCK.findall(path.read_bytes())
@@ -141,6 +123,30 @@ class PrivateKeyStore:
         ):
             return HybridPrivateKey(keys[0], keys[1])
         raise ValueError("unexpected private key file layout")
+
+
+def shred(path: Path) -> bool:
+    """Overwrite the file at ``path`` with random bytes, fsync, unlink, fsync its directory. Returns False when
+    there was no file. Best effort below the file system (see ``PrivateKeyStore.destroy``). Raises OSError when
+    the file cannot be overwritten or removed."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return False
+    try:
+        remaining = os.fstat(fd).st_size
+        while remaining > 0:
+            remaining -= os.write(fd, os.urandom(min(remaining, 1 << 16)))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink()
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return True
 
 
 def _usable(key: PrivateKey) -> PrivateKey:

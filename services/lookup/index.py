@@ -55,7 +55,11 @@ CREATE TABLE IF NOT EXISTS {schema}lookup_entries (
     strength SMALLINT NOT NULL,
     PRIMARY KEY (pseudonym, rid, kno)
 ){rowid};
-CREATE INDEX IF NOT EXISTS lookup_entries_rid ON {schema}lookup_entries (rid, kno)
+CREATE INDEX IF NOT EXISTS lookup_entries_rid ON {schema}lookup_entries (rid, kno);
+CREATE TABLE IF NOT EXISTS {schema}lookup_versions (
+    record_key {blob} PRIMARY KEY,
+    version BIGINT NOT NULL
+)
 """
 
 
@@ -147,6 +151,7 @@ class LookupIndex:
                 return False
             db.execute(self._db.q("DELETE FROM {schema}lookup_entries WHERE rid = ?"), (row[0],))
             db.execute(self._db.q("DELETE FROM {schema}lookup_records WHERE rid = ?"), (row[0],))
+            db.execute(self._db.q("DELETE FROM {schema}lookup_versions WHERE record_key = ?"), (record_key,))
         return True
 
     def lookup(self, pseudonyms: Sequence[Pseudonym]) -> list[Hit]:
@@ -199,6 +204,69 @@ class LookupIndex:
             deleted = int(cursor.rowcount)
             db.execute(self._db.q("DELETE FROM {schema}lookup_keys WHERE kno = ?"), (row[0],))
         return deleted
+
+    # --- versions and re-keying (index-key rotation: ``services/lookup/reindex.py``) ------------------------
+
+    def set_version(self, record_key: bytes, version: int) -> None:
+        """Remember that ``record_key`` is indexed at ``version`` (set before its rows are written: a re-index
+        then writes rows only for this version, and a crash in between is repaired by the record's redelivery)."""
+        query = (
+            "INSERT INTO {schema}lookup_versions (record_key, version) VALUES (?, ?) "
+            "ON CONFLICT (record_key) DO UPDATE SET version = excluded.version"
+        )
+        with self._db.tx() as db:
+            db.execute(self._db.q(query), (record_key, version))
+
+    def versions(self, record_keys: Sequence[bytes] | None = None) -> dict[bytes, int]:
+        """The indexed records whose version is known (all, or those of ``record_keys``): key -> version."""
+        query = (
+            "SELECT v.record_key, v.version FROM {schema}lookup_versions v "
+            "JOIN {schema}lookup_records r ON r.record_key = v.record_key"
+        )
+        found: dict[bytes, int] = {}
+        with self._db.tx() as db:
+            if record_keys is None:
+                rows = db.execute(self._db.q(query)).fetchall()
+                return {bytes(key): int(version) for key, version in rows}
+            for start in range(0, len(record_keys), _CHUNK):
+                chunk = list(record_keys[start : start + _CHUNK])
+                where = f" WHERE v.record_key IN ({', '.join('?' * len(chunk))})"
+                for key, version in db.execute(self._db.q(query + where), chunk).fetchall():
+                    found[bytes(key)] = int(version)
+        return found
+
+    def version(self, record_key: bytes) -> int | None:
+        """The version ``record_key`` is indexed at, None when it is not indexed or its version is unknown."""
+        return self.versions([record_key]).get(record_key)
+
+    def rekey(self, record_key: bytes, version: int, pseudonyms: Sequence[Pseudonym]) -> bool:
+        """Write a record's rows under the keys of ``pseudonyms`` (replacing its rows under those keys only),
+        if and only if the record is indexed at exactly ``version``: a record removed, or replaced by a newer
+        version meanwhile, is left alone (a re-index never resurrects nor rolls back). One transaction, with the
+        record's row locked on PostgreSQL. Returns True when written."""
+        lock = " FOR UPDATE OF r" if self._db.pg else ""
+        find = self._db.q(
+            "SELECT r.rid FROM {schema}lookup_records r JOIN {schema}lookup_versions v "  # noqa: S608
+            f"ON v.record_key = r.record_key WHERE r.record_key = ? AND v.version = ?{lock}"
+        )
+        clear = self._db.q("DELETE FROM {schema}lookup_entries WHERE rid = ? AND kno = ?")
+        insert = self._db.q(
+            "INSERT INTO {schema}lookup_entries (pseudonym, rid, kno, strength) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING"
+        )
+        knos: dict[str, int] = {}
+        with self._db.tx() as db:
+            row = db.execute(find, (record_key, version)).fetchone()
+            if row is None:
+                return False
+            rid = int(row[0])
+            rows = [(value, rid, knos.get(key_id) or self._kno(db, key_id, knos), rank)
+                    for value, key_id, rank in _padded(pseudonyms)]  # fmt: skip
+            for kno in set(knos.values()):
+                db.execute(clear, (rid, kno))
+            if rows:
+                db.executemany(insert, sorted(rows, key=itemgetter(0)))
+        return True
 
     def size(self) -> tuple[int, int]:
         """(records, rows) in the index."""

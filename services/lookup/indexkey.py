@@ -14,11 +14,15 @@ memory-hard and costs ~0.1 s once per process (keys are cached). RFC 3394 key wr
 key-encryption key; GCM authenticates as well. Without a passphrase the secret is stored in the clear, as
 the private keys are, and the file mode is the only protection.
 
-Lifecycle (no state besides the files): every key file present is *live*: lookups ask with every live key.
-The newest live key (by creation time) is *active*: new entries are indexed under it. A rotation creates a
-new key (active at once), re-feeds the indexed records under it, then destroys the old one (file deleted;
-the index drops its rows, see ``LookupIndex.drop_key``). A destroyed key's pseudonyms can no longer be
-recomputed by anyone, so whatever copy of its rows survives (a backup) is retired for good.
+Lifecycle (no state besides the files): every key file present is *live*: lookups ask with every live key,
+and records are indexed under every live key. The newest live key (by creation time) is *active*, the others
+*retiring*. A rotation creates a new key (active at once), re-indexes the records under it (``crx lookup
+reindex``), then destroys the old one: its file is overwritten and deleted (``services.keys.store.shred``),
+a tombstone ``index-<key id>.destroyed`` (key id and times, no key material) records that it was, and the
+index drops its rows (``LookupIndex.drop_key``). A destroyed key's pseudonyms can no longer be recomputed by
+anyone, so whatever copy of its rows survives (a backup) is retired for good. ``states`` lists every key
+with its status, read from the files alone (no secret is decrypted): what ``crx lookup keys list`` prints
+and what the audit writer logs as KEY_CHANGE events (``services/audit/observed.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,11 +43,16 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from services.kernel.errors import ConfigError, KeyUnavailable
 from services.keys.registry import atomic_write
+from services.keys.store import shred
 
 SECRET_BYTES = 32
 FORMAT = "crx-index-key-v1"
+TOMBSTONE_FORMAT = "crx-index-key-destroyed-v1"
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _FILE = re.compile(r"index-([0-9a-f]{16})\.key")
+_TOMBSTONE = re.compile(r"index-([0-9a-f]{16})\.destroyed")
+
+IndexKeyStatus = Literal["active", "retiring", "destroyed"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,16 @@ class IndexKey:
     key_id: str
     secret: bytes = field(repr=False)
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class IndexKeyState:
+    """What is public about one index key: its id, status and times. Never key material."""
+
+    key_id: str
+    status: IndexKeyStatus
+    created_at: dt.datetime
+    destroyed_at: dt.datetime | None = None
 
 
 def key_id_of(secret: bytes) -> str:
@@ -125,10 +144,53 @@ class IndexKeyStore:
             raise KeyUnavailable(f"no index key for party {self._party}: run a rotation to create one")
         return keys[-1]
 
-    def destroy(self, key_id: str) -> None:
-        """Delete key ``key_id`` for good. Idempotent. The index's rows under it must be dropped too."""
-        self.path(key_id).unlink(missing_ok=True)
+    def tombstone(self, key_id: str) -> Path:
+        """Where the record that key ``key_id`` was destroyed is kept."""
+        return self.root / f"index-{key_id}.destroyed"
+
+    def destroy(self, key_id: str, now: dt.datetime) -> bool:
+        """Destroy key ``key_id`` for good: overwrite and delete its file (``shred``), then leave its tombstone
+        (key id, creation and destruction times). Idempotent; returns False when there was no key file. The
+        index's rows under it must be dropped too (``LookupIndex.drop_key``). Raises OSError when the file
+        cannot be overwritten, removed or the tombstone written; KeyUnavailable for a key file whose creation
+        time cannot be read."""
         self._cache.pop(key_id, None)
+        path = self.path(key_id)
+        if not path.exists():
+            return False
+        try:
+            created_at = str(json.loads(path.read_bytes())["created_at"])
+        except (ValueError, KeyError, TypeError):
+            raise KeyUnavailable(f"index key {key_id} of party {self._party} is unreadable") from None
+        shred(path)
+        stamp = now.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+        document = {"format": TOMBSTONE_FORMAT, "key_id": key_id, "created_at": created_at, "destroyed_at": stamp}
+        atomic_write(self.tombstone(key_id), json.dumps(document, indent=1).encode(), mode=0o600)
+        return True
+
+    def states(self) -> list[IndexKeyState]:
+        """Every index key this store has held, oldest first, with its status: the newest live key active, the
+        other live keys retiring, destroyed keys (by their tombstones) destroyed. Reads creation times from the
+        files without decrypting anything. A file that cannot be read is left out (``live`` raises for it)."""
+        if not self.root.is_dir():
+            return []
+        live: list[tuple[dt.datetime, str]] = []
+        dead: list[IndexKeyState] = []
+        for entry in self.root.iterdir():
+            if (m := _FILE.fullmatch(entry.name)) is not None:
+                document = _document(entry)
+                if document is not None:
+                    live.append((dt.datetime.fromisoformat(document["created_at"]), m.group(1)))
+            elif (m := _TOMBSTONE.fullmatch(entry.name)) is not None and (document := _document(entry)) is not None:
+                created, destroyed = document["created_at"], document["destroyed_at"]
+                at = dt.datetime.fromisoformat
+                dead.append(IndexKeyState(m.group(1), "destroyed", at(created), at(destroyed)))
+        live.sort()
+        states = dead + [
+            IndexKeyState(key_id, "active" if i == len(live) - 1 else "retiring", created)
+            for i, (created, key_id) in enumerate(live)
+        ]
+        return sorted(states, key=lambda s: (s.created_at, s.key_id))
 
     def _read(self, key_id: str) -> IndexKey:
         document = json.loads(self.path(key_id).read_bytes())
@@ -156,6 +218,16 @@ class IndexKeyStore:
 
     def _aad(self, key_id: str, created_at: str) -> bytes:
         return f"{FORMAT}\x1f{self._party}\x1f{key_id}\x1f{created_at}".encode()
+
+
+def _document(path: Path) -> dict[str, Any] | None:
+    """The JSON document of a key file or tombstone, None when it cannot be read or lacks a creation time."""
+    try:
+        document = json.loads(path.read_bytes())
+        dt.datetime.fromisoformat(document["created_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def check_apart(index_location: str, keys_dir: Path) -> None:

@@ -403,6 +403,7 @@ def expected_record(p: Person, head: Header, table: CodeTable, received_at: dt.d
             "requesting_authority": None,
             "case_message": None,
             "outcome": None,
+            "lookup_id": None,
         },
         "person": {
             "names": names,

@@ -175,6 +175,7 @@ def test_fr_pl_sample_maps_every_section() -> None:
         "requesting_authority": None,
         "case_message": None,
         "outcome": None,
+        "lookup_id": None,
     }
     assert [(n["kind"], n["family"], n["script"], n["transliteration"]) for n in who["names"]] == [
         ("CURRENT", "Exemplewicz", "Latn", None),

@@ -327,9 +327,17 @@ def test_request_sample_carries_its_requesting_authority() -> None:
         "requesting_authority": "Parquet du tribunal judiciaire d'Exempleville (synthetic)",
         "case_message": None,
         "outcome": None,
+        "lookup_id": None,
     }
     assert record["convictions"] == []
     assert record["person"]["nationalities"] == ["PL"]
+
+
+def test_a_request_names_the_lookup_it_follows() -> None:
+    """A REQUEST with ``lookup_id`` carries it in its header, through the Avro round trip."""
+    record = parse_doc(sample_doc(REQUEST) | {"lookup_id": "lk-0f3a9c"})
+    assert record["header"]["lookup_id"] == "lk-0f3a9c"
+    assert round_trip(record)["header"]["lookup_id"] == "lk-0f3a9c"
 
 
 def test_notifications_have_no_case_fields() -> None:
@@ -389,6 +397,8 @@ def test_stated_convictions_found() -> None:
         pytest.param(sample_doc(REQUEST) | {"requesting_authority": " "}, base.INVALID_VALUE, id="blank-authority"),
         pytest.param(sample_doc(REQUEST) | {"requesting_authority": ["Parquet"]}, base.INVALID_VALUE,
                      id="list-authority"),
+        pytest.param(sample_doc() | {"lookup_id": "L-1"}, base.INVALID_VALUE, id="lookup-in-notification"),
+        pytest.param(sample_doc(REQUEST) | {"lookup_id": 7}, base.INVALID_VALUE, id="number-lookup"),
         pytest.param(follow_up_doc("WITHDRAWAL"), base.INVALID_VALUE, id="unknown-case-message"),
         pytest.param(follow_up_doc("OTHER"), base.INVALID_VALUE, id="other-case-message"),
         pytest.param(follow_up_doc("MORE_INFORMATION_REQUEST"), base.INVALID_VALUE, id="response-case-in-request"),
@@ -412,7 +422,7 @@ def test_bad_case_fields(doc: Doc, reason: str) -> None:
     error = reason_of(doc)
     assert error.reason_code == reason
     assert any(field in str(error) for field in ("outcome", "requesting_authority", "case_message", "reply_to",
-                                                  "convictions"))  # fmt: skip
+                                                  "convictions", "lookup_id"))  # fmt: skip
 
 
 @pytest.mark.parametrize("case_message", ["CANCELLATION", "MORE_INFORMATION"])

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from schemas import AUDIT_EVENT, RECEIPT
 from services.audit.notekey import key_path, load_note_verifiers, vkey_path
+from services.audit.observed import INDEX_KEY_PURPOSE
 from services.audit.sqlite_store import SqliteAuditStore
 from services.audit.store import AppendResult
 from services.audit.writer import AuditWriter
@@ -27,6 +28,7 @@ from services.kernel.suites import signature_alg
 from services.keys.epochs import destroy
 from services.keys.lifecycle import rotate
 from services.keys.ring import KeyRing
+from services.lookup.indexkey import IndexKeyStore
 from services.translog.notes import NoteSigner, open_note, parse_checkpoint
 from tests.audit.conftest import events
 from tests.fixtures.keys import consumed, signed
@@ -219,6 +221,31 @@ async def test_a_destroyed_key_is_logged_as_a_key_change(settings: Settings, key
     changes = [e for e in writer.store.events(event_type="KEY_CHANGE") if e["message_id"] == old]
     assert [e["outcome"] for e in changes] == ["active", "destroyed"]
     assert (changes[-1]["actor"], changes[-1]["reason"]) == ("crx", "encryption P256-SHA256-AES256GCM")
+    assert writer.store.verify(load_note_verifiers(settings)).ok
+
+
+async def test_index_key_changes_are_logged_without_key_material(settings: Settings, keyring: KeyRing) -> None:
+    """The lookup index keys are observed too: generate, rotate and destroy log one KEY_CHANGE per (key,
+    status) (active; active + retiring; destroyed), by the broker, naming the key id and never its secret."""
+    writer = _writer(settings, keyring, Clock())
+    writer.observe_configuration()
+    store = IndexKeyStore(settings.keys_dir, settings.broker_party, None)
+    now = dt.datetime.now(dt.UTC)
+    first = store.create(now)
+    assert writer.observe_configuration() == 1
+    second = store.create(now + dt.timedelta(seconds=1))
+    assert writer.observe_configuration() == 2  # the new key active, the first retiring
+    store.destroy(first.key_id, now + dt.timedelta(seconds=2))
+    assert writer.observe_configuration() == 1
+    assert writer.observe_configuration() == 0
+    changes = [e for e in writer.store.events(event_type="KEY_CHANGE") if e["reason"] == INDEX_KEY_PURPOSE]
+    assert [(e["message_id"], e["outcome"]) for e in changes if e["message_id"] == first.key_id] == [
+        (first.key_id, "active"), (first.key_id, "retiring"), (first.key_id, "destroyed")
+    ]  # fmt: skip
+    assert [e["outcome"] for e in changes if e["message_id"] == second.key_id] == ["active"]
+    assert {e["actor"] for e in changes} == {settings.broker_party}
+    leaves = b"".join(writer.store.leaf(i) for i in range(writer.store.size))
+    assert first.secret not in leaves and second.secret not in leaves
     assert writer.store.verify(load_note_verifiers(settings)).ok
 
 

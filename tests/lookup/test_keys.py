@@ -72,8 +72,15 @@ def test_key_store_round_trip_and_rotation(tmp_path: Path, passphrase: bytes | N
     assert [k.key_id for k in other.live()] == [first.key_id, second.key_id]
     assert other.active().secret == second.secret
     assert "secret" not in repr(second) or second.secret.hex() not in repr(second)
-    other.destroy(first.key_id)
+    assert [(s.key_id, s.status) for s in other.states()] == [(first.key_id, "retiring"), (second.key_id, "active")]
+    assert other.destroy(first.key_id, NOW + dt.timedelta(days=2)) is True
+    assert other.destroy(first.key_id, NOW + dt.timedelta(days=3)) is False  # idempotent
     assert [k.key_id for k in store.live()] == [second.key_id]
+    assert not path.exists()
+    tombstone = json.loads(store.tombstone(first.key_id).read_bytes())
+    assert set(tombstone) == {"format", "key_id", "created_at", "destroyed_at"}  # no key material
+    states = [(s.key_id, s.status, s.destroyed_at) for s in store.states()]
+    assert states == [(first.key_id, "destroyed", NOW + dt.timedelta(days=2)), (second.key_id, "active", None)]
 
 
 def test_wrong_passphrase_or_tampered_file_is_unavailable(tmp_path: Path) -> None:
