@@ -24,6 +24,7 @@ a TransientError.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -42,7 +43,8 @@ _DDL = """
 CREATE TABLE IF NOT EXISTS {schema}lookup_records (
     rid {serial},
     record_key {blob} NOT NULL UNIQUE,
-    jurisdiction TEXT NOT NULL
+    jurisdiction TEXT NOT NULL,
+    expires TEXT
 );
 CREATE TABLE IF NOT EXISTS {schema}lookup_keys (
     kno {serial},
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS {schema}lookup_entries (
     strength SMALLINT NOT NULL,
     PRIMARY KEY (pseudonym, rid, kno)
 ){rowid};
-CREATE INDEX IF NOT EXISTS lookup_entries_rid ON {schema}lookup_entries (rid, kno)
+CREATE INDEX IF NOT EXISTS lookup_entries_rid ON {schema}lookup_entries (rid, kno);
+CREATE INDEX IF NOT EXISTS lookup_records_expires ON {schema}lookup_records (expires)
 """
 
 
@@ -69,11 +72,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class Entry:
-    """One record to index: its opaque key, the jurisdiction holding it, its pseudonyms (under any keys)."""
+    """One record to index: its opaque key, the jurisdiction holding it, its pseudonyms (under any keys), and
+    the day it leaves the index (its retention end; None: kept until a DELETION)."""
 
     record_key: bytes
     jurisdiction: str
     pseudonyms: Sequence[Pseudonym]
+    expires: dt.date | None = None
 
 
 def _ddl(location: str) -> str:
@@ -101,15 +106,19 @@ class LookupIndex:
     def __init__(self, location: str, pg_schema: str = "crx_lookup") -> None:
         self._db = SqlStore(location, pg_schema, _ddl(location), "lookup index")
 
-    def add(self, record_key: bytes, jurisdiction: str, pseudonyms: Sequence[Pseudonym]) -> None:
-        """Index one record: its rows replace every row it had (an UPDATE re-indexes it whole)."""
-        self.add_many([Entry(record_key, jurisdiction, pseudonyms)])
+    def add(
+        self, record_key: bytes, jurisdiction: str, pseudonyms: Sequence[Pseudonym], expires: dt.date | None = None
+    ) -> None:
+        """Index one record: its rows replace every row it had (an UPDATE re-indexes it whole); ``expires``: the
+        day ``expire`` removes it (None: never)."""
+        self.add_many([Entry(record_key, jurisdiction, pseudonyms, expires)])
 
     def add_many(self, entries: Iterable[Entry]) -> None:
         """Index many records in one transaction, each replacing its earlier rows (bulk loads, re-feeds)."""
         upsert = self._db.q(
-            "INSERT INTO {schema}lookup_records (record_key, jurisdiction) VALUES (?, ?) "
-            "ON CONFLICT (record_key) DO UPDATE SET jurisdiction = excluded.jurisdiction RETURNING rid"
+            "INSERT INTO {schema}lookup_records (record_key, jurisdiction, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT (record_key) DO UPDATE SET jurisdiction = excluded.jurisdiction, expires = excluded.expires "
+            "RETURNING rid"
         )
         clear = self._db.q("DELETE FROM {schema}lookup_entries WHERE rid = ?")
         insert = self._db.q(
@@ -120,7 +129,8 @@ class LookupIndex:
         with self._db.tx() as db:
             values = []
             for entry in entries:
-                rid = int(db.execute(upsert, (entry.record_key, entry.jurisdiction)).fetchone()[0])
+                expires = entry.expires.isoformat() if entry.expires is not None else None
+                rid = int(db.execute(upsert, (entry.record_key, entry.jurisdiction, expires)).fetchone()[0])
                 db.execute(clear, (rid,))
                 for value, key_id, rank in _padded(entry.pseudonyms):
                     values.append((value, rid, knos.get(key_id) or self._kno(db, key_id, knos), rank))
@@ -148,6 +158,18 @@ class LookupIndex:
             db.execute(self._db.q("DELETE FROM {schema}lookup_entries WHERE rid = ?"), (row[0],))
             db.execute(self._db.q("DELETE FROM {schema}lookup_records WHERE rid = ?"), (row[0],))
         return True
+
+    def expire(self, today: dt.date) -> int:
+        """Drop every record whose ``expires`` is ``today`` or earlier (its retention end has come). Returns how
+        many records were dropped."""
+        day = today.isoformat()  # ISO dates compare as text
+        with self._db.tx() as db:
+            rids = "SELECT rid FROM {schema}lookup_records WHERE expires IS NOT NULL AND expires <= ?"
+            db.execute(self._db.q(f"DELETE FROM {{schema}}lookup_entries WHERE rid IN ({rids})"), (day,))  # noqa: S608
+            cursor = db.execute(
+                self._db.q("DELETE FROM {schema}lookup_records WHERE expires IS NOT NULL AND expires <= ?"), (day,)
+            )
+            return int(cursor.rowcount)
 
     def lookup(self, pseudonyms: Sequence[Pseudonym]) -> list[Hit]:
         """The jurisdictions holding a record that shares a pseudonym with the query, each with its best
@@ -199,6 +221,11 @@ class LookupIndex:
             deleted = int(cursor.rowcount)
             db.execute(self._db.q("DELETE FROM {schema}lookup_keys WHERE kno = ?"), (row[0],))
         return deleted
+
+    def record_count(self) -> int:
+        """Records in the index (cheaper than ``size``: the entries are not counted)."""
+        with self._db.tx() as db:
+            return int(db.execute(self._db.q("SELECT COUNT(*) FROM {schema}lookup_records")).fetchone()[0])
 
     def size(self) -> tuple[int, int]:
         """(records, rows) in the index."""

@@ -35,6 +35,7 @@ def _leaf(
     requesting_authority: str | None = None,
     deadline: dt.datetime | None = None,
     component: str = "router",
+    hits: list[str] | None = None,
 ) -> bytes:
     event: AuditEvent = {
         "event_id": str(uuid.uuid4()),
@@ -59,6 +60,7 @@ def _leaf(
         "record_key": None,
         "record_version": None,
         "retention_end": None,
+        "hits": hits,
     }
     return typed_codec(AUDIT_EVENT).encode(event)
 
