@@ -35,7 +35,7 @@ LIFECYCLE = Path(adapters.json_v1.__file__).parent / "samples" / "lifecycle"
 PURPOSE, AUTHORITY = "CRIMINAL_PROCEEDINGS", "Tribunal judiciaire de Lyon"
 EXACT = {"names": [{"given": "Jean-Testé", "family": "Lebenslauf-Exemple"}], "birth_date": "1985-03-14"}
 VARIANT = {"names": [{"given": "Jean Teste", "family": "Lebenslauf"}]}  # no diacritics, half the name, no date
-OTHER = {"names": [{"given": "Paulette", "family": "Fictivement"}], "birth_date": "1985-03-14"}
+OTHER: dict[str, Any] = {"names": [{"given": "Paulette", "family": "Fictivement"}], "birth_date": "1985-03-14"}
 STALE = {"names": [{"given": "Jean-Testé", "family": "Altfassung"}], "birth_date": "1985-03-14"}
 IDENTITY = ("Jean", "Lebenslauf", "lebenslauf", "Paulette", "Fictivement", "fictivement", "Altfassung", "1985-03-14",
             "19850314")  # fmt: skip
