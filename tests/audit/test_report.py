@@ -89,6 +89,19 @@ def test_counts_per_partner_purpose_type_and_outcome() -> None:
     assert (report.events, report.first_index, report.last_index) == (4, 0, 3)
 
 
+def test_lookups_are_counted_apart_from_disclosures() -> None:
+    """A lookup's event (DISCLOSURE with message type LOOKUP) is counted as LOOKUP, never as a disclosure of a
+    record; and it opens no case."""
+    lookup = _leaf(
+        AuditEventType.DISCLOSURE, T0 + dt.timedelta(hours=2), ["FR"], "CRIMINAL_PROCEEDINGS", "ok",
+        message_type="LOOKUP", message_id="l1", component="lookup", hits=["DE"],
+    )  # fmt: skip
+    report = build_report([*_log(), (5, lookup)], T0, T0 + dt.timedelta(days=30))
+    rows = {(r["partner"], r["event_type"], r["outcome"]): r["count"] for r in report.rows()}
+    assert (rows[("FR", "DISCLOSURE", "ok")], rows[("FR", "LOOKUP", "ok")]) == (2, 1)
+    assert report.response_times == []
+
+
 def test_json_and_csv_carry_the_same_rows() -> None:
     """Both outputs hold the same rows; the JSON also states the period and the leaf range."""
     report = build_report(_log(), T0, T0 + dt.timedelta(days=30))
