@@ -116,3 +116,4 @@ class LookupHttpServer(AppServer):
 
     def __init__(self, api: LookupApi, host: str, port: int) -> None:
         super().__init__(api.app, host, port)
+        self.handler = api

@@ -87,7 +87,7 @@ async def test_versions_types_and_ended_convictions(parts: Any) -> None:
     assert feed.apply(request, NOW) == "skipped"
     pardoned = record(3, "UPDATE")
     pardoned["convictions"][0]["later_decisions"].append(
-        {"kind": "PARDON", "decision_date": NOW.date(), "effective_from": NOW.date(), "note": None}
+        {"kind": "PARDON", "decision_date": NOW.date(), "effective_from": NOW.date()}
     )
     assert feed.apply(pardoned, NOW) == "ended"
     assert await hits(lookups) == []
