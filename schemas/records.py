@@ -362,6 +362,9 @@ class AuditEvent(TypedDict):
     # For a disclosure, the day the recipient must erase the record: the record's own retention end, bounded by the
     # agreement's retention_days.
     retention_end: dt.date | None
+    # For a lookup (event_type DISCLOSURE, message_type LOOKUP), the jurisdictions the answer named as holding a
+    # matching record: what the lookup disclosed to the requesting state. Null on every other event.
+    hits: list[str] | None
 
 
 # Symbols of the Avro enum ``crx.v1.ReceiptOutcome``.

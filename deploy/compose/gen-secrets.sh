@@ -18,7 +18,7 @@ rand() { openssl rand -hex 24; }
 # KRaft cluster id: 16 random bytes, base64url without padding
 add KAFKA_CLUSTER_ID "$(openssl rand -base64 16 | tr '+/' '-_' | tr -d '=')"
 add KAFKA_KEYSTORE_PASSWORD "$(rand)"
-for user in ADMIN NORMALISER ROUTER AUDIT INTAKE CASES EXPORTER PARTNER_DE PARTNER_FR PARTNER_PL INTAKE_DE INTAKE_FR INTAKE_PL; do
+for user in ADMIN NORMALISER ROUTER AUDIT INTAKE CASES LOOKUP EXPORTER PARTNER_DE PARTNER_FR PARTNER_PL INTAKE_DE INTAKE_FR INTAKE_PL; do
   add "KAFKA_PW_$user" "$(rand)"
 done
 add CRX_KEY_PASSPHRASE "$(rand)"

@@ -53,6 +53,12 @@ allow intake Write "${feeds[@]}" --topic "$(topic audit)" --topic "$(topic dlq)"
 # and reads nothing from Kafka: the case book is in its database.
 allow cases Write "${outs[@]}" --topic "$(topic audit)"
 
+# lookup service (crx lookup run): its own group on crx.records feeds the index; each lookup's DISCLOSURE/LOOKUP
+# event -> crx.audit; records it cannot open -> crx.dlq (+ their audit events).
+allow lookup Read --topic "$(topic records)" --group "$(topic lookup)"
+allow lookup Write --topic "$(topic audit)" --topic "$(topic dlq)"
+transactions lookup "$(topic lookup)."
+
 for j in "${JURISDICTIONS[@]}"; do
   # partner J: its own out topic only, its own group, and receipts. Nothing else.
   allow "partner-$j" Read --topic "$(topic "out.$j")" --group "$(topic "partner.$j")"

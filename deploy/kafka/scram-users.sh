@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-users=(normaliser router audit intake cases exporter)
+users=(normaliser router audit intake cases lookup exporter)
 for j in "${JURISDICTIONS[@]}"; do
   users+=("partner-$j" "intake-$j")
 done

@@ -19,6 +19,7 @@ from services.cases import service as cases
 from services.intake import service as intake
 from services.kernel.lifecycle import Component
 from services.kernel.runtime import Ports, Runtime
+from services.lookup import service as lookup
 from services.normaliser import service as normaliser
 from services.router import service as router
 
@@ -37,6 +38,7 @@ SERVICES: Mapping[str, Builder] = MappingProxyType(
         "normaliser": normaliser.build,
         "router": router.build,
         "cases": cases.build,
+        "lookup": lookup.build,
         "audit": audit.build,
     }
 )

@@ -4,7 +4,9 @@ the response times of requests.
 The input is the log's leaves (the audit events' canonical bytes), decoded here, not any index table: what
 a supervisor counts is exactly what the Merkle tree commits to. An event with several recipients counts
 once per recipient (a disclosure to FR and PL is two disclosures); an event with none is counted under
-the partner ``-``. Only ids and codes are in an audit event, so a report holds no personal data.
+the partner ``-``. Only ids and codes are in an audit event, so a report holds no personal data. A lookup's
+event (a DISCLOSURE with message type LOOKUP: which states hold a record, told to the requesting state) is
+counted under the event type ``LOOKUP``, never as a disclosure of a record.
 
 Response times follow the cases in the log: a case is the router's DISCLOSURE of a ``REQUEST`` to one
 requested state (it carries the case's deadline); a DISCLOSURE of a ``RESPONSE`` from that state naming the
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from schemas import AUDIT_EVENT
 from schemas.records import AuditEvent
 from services.cases.calendar import calendar_for
+from services.kernel.audit_events import LOOKUP, is_lookup
 from services.kernel.codec import typed_codec
 
 NO_PARTNER = "-"
@@ -269,6 +272,7 @@ def build_report(leaves: Iterable[tuple[int, bytes]], start: dt.datetime, end: d
         report.last_index = index
         purpose = event["purpose"] or NO_PARTNER
         for partner in event["recipients"] or [NO_PARTNER]:
-            report.counts[(partner, purpose, event["event_type"], event["outcome"])] += 1
+            kind = LOOKUP if is_lookup(event) else event["event_type"]
+            report.counts[(partner, purpose, kind, event["outcome"])] += 1
     report.response_times = cases.response_times(start, end)
     return report

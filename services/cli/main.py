@@ -22,6 +22,7 @@ from services.cli import (
     intake,
     keys,
     ledger,
+    lookup,
     lookup_keys,
     normaliser,
     partner,
@@ -72,6 +73,7 @@ COMMANDS: tuple[click.Command, ...] = (
     cases.group,
     audit.group,
     ledger.group,
+    lookup.lookup,
     partner.group,
     push.push,
     submissions.group,
@@ -86,11 +88,5 @@ COMMANDS: tuple[click.Command, ...] = (
 for _command in COMMANDS:
     main.add_command(_command)
 
-
-@main.group(name="lookup-admin")
-def lookup_admin() -> None:
-    """Lookup index keys and re-keying (temporary: to be attached to ``crx lookup``)."""
-
-
-lookup_admin.add_command(lookup_keys.keys)
-lookup_admin.add_command(lookup_keys.reindex)
+lookup.lookup.add_command(lookup_keys.keys)
+lookup.lookup.add_command(lookup_keys.reindex)

@@ -26,6 +26,7 @@ from services.kernel.runtime import Ports, Runtime, passphrase_of
 from services.kernel.service import StreamService
 from services.keys.lifecycle import generate_components
 from services.keys.ring import KeyRing, generate_party_keys
+from services.lookup.keyadmin import key_store
 from services.partner import client as partner
 
 
@@ -33,8 +34,8 @@ def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) ->
     """Open the key ring, generating encryption and signing keys for any party that has none (demo use).
 
     For the broker party, also a signing key for each of its components that has none (what authenticates
-    the batches each produces, ``services.kernel.batchauth``) and the audit log's checkpoint (note) key (see
-    ``services.audit.notekey``).
+    the batches each produces, ``services.kernel.batchauth``), the audit log's checkpoint (note) key (see
+    ``services.audit.notekey``) and a lookup index key when there is none (``services.lookup.indexkey``).
     """
     ring = KeyRing.open(settings.keys_dir, passphrase_of(settings))
     changed = False
@@ -48,6 +49,9 @@ def ensure_keys(settings: Settings, parties: Sequence[str], now: dt.datetime) ->
         ring.registry.save()
     if settings.broker_party in parties:
         ensure_note_key(settings)
+        keys = key_store(settings)
+        if not keys.key_ids():
+            keys.create(now)
     return ring
 
 
@@ -72,17 +76,19 @@ class Pipeline:
         sinks: Mapping[str, partner.Sink] | None = None,
         intake_port: int | None = 0,
         audit_api_port: int | None = 0,
+        lookup_port: int | None = 0,
     ) -> Pipeline:
         """Build every service of the table, then a partner client per party in ``partners``.
 
         ``base_port`` 0 gives each ops server a free port; else consecutive ports in table order, then the
         partners'. Partner clients write JSON files under ``data_dir/out/<party>`` unless ``sinks`` names
         another sink, and prove their events against this pipeline's audit log. The intake's HTTP API listens
-        on ``intake_port``, the audit proof API on ``audit_api_port`` (0: a free port; None: the configured one).
+        on ``intake_port``, the audit proof API on ``audit_api_port``, the lookup API on ``lookup_port`` (0: a free
+        port; None: the configured one).
         """
         runtime = Runtime.create(settings, keyring)
         port = (lambda i: base_port + i) if base_port else (lambda i: 0)
-        api_ports = {"intake": intake_port, "audit": audit_api_port}
+        api_ports = {"intake": intake_port, "audit": audit_api_port, "lookup": lookup_port}
         components = {
             name: build(runtime, ports=Ports(port(i), api_ports.get(name)))
             for i, (name, build) in enumerate(SERVICES.items())

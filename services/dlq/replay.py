@@ -226,7 +226,7 @@ def _authentic(settings: Settings, keyring: KeyRing, letter: dict[str, Any], now
 
 def _destination(settings: Settings, letter: dict[str, Any], original: bytes) -> str:
     """Where a consumed record goes back to: only a feed topic (the normaliser's input, the envelope's own
-    channel) or ``records`` (the router's). Raises ReplayError for any other stage or topic."""
+    channel) or ``records`` (the router's and the lookup service's). Raises ReplayError for any other stage or topic."""
     topic = letter["source_topic"]
     feeds = {settings.topic(f"feed.{j}"): f"feed.{j}" for j in settings.jurisdictions}
     if letter["stage"] == "normaliser" and topic in feeds:
@@ -236,7 +236,7 @@ def _destination(settings: Settings, letter: dict[str, Any], original: bytes) ->
             channel = None
         if channel == feeds[topic]:
             return str(topic)
-    if letter["stage"] == "router" and topic == settings.topic("records"):
+    if letter["stage"] in ("router", "lookup") and topic == settings.topic("records"):
         return str(topic)
     raise ReplayError("only records consumed from a feed or from crx.records are replayed, to where they came from")
 

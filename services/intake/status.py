@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.intake.evidence import EvidenceSource
 from services.intake.outbox import Outbox
-from services.intake.tokens import TokenBook, bearer
+from services.intake.tokens import CHALLENGE, TokenBook
 from services.kernel.errors import ConfigError, TransientError
 from services.kernel.logging import get_logger
 from services.kernel.problem import problem_response
@@ -132,16 +132,13 @@ class StatusApi:
 
     async def show(self, request: web.Request) -> web.Response:
         """Answer one status request (see the module docstring for every answer)."""
-        token = bearer(request.headers.get("Authorization", ""))
         try:
-            who = self._tokens.jurisdiction_of(token) if token else None
+            who = self._tokens.requester(request.headers.get("Authorization", ""))
         except ConfigError:  # the token file is broken: fail closed (logged by the token book)
             return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE", "the intake's token file cannot be read")
         if who is None:
             detail = "a valid intake bearer token is required"
-            return self._refuse(
-                "-", "unauthorized", 401, "UNAUTHORIZED", detail, **{"WWW-Authenticate": 'Bearer realm="crx"'}
-            )
+            return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", detail, **CHALLENGE)
         sid = request.match_info["submission_id"]
         try:
             answer = await self._status.answer(sid, reader=who)

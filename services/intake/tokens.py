@@ -32,6 +32,10 @@ def bearer(authorization: str) -> str:
     return authorization[7:] if authorization[:7].lower() == "bearer " else ""
 
 
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="crx"'}
+"""The header of a 401 answer."""
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -103,6 +107,12 @@ class TokenBook:
                 if hmac.compare_digest(presented, digest):
                     found = jurisdiction
         return found
+
+    def requester(self, authorization: str) -> str | None:
+        """The jurisdiction of the bearer token in an ``Authorization`` header value, or None (no bearer token,
+        or not a valid one). Raises ConfigError while the token file is unusable (``jurisdiction_of``)."""
+        token = bearer(authorization)
+        return self.jurisdiction_of(token) if token else None
 
     def __contains__(self, jurisdiction: str) -> bool:
         return bool(self._digests.get(jurisdiction))

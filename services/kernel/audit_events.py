@@ -14,8 +14,9 @@ import hmac
 import os
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from schemas import AUDIT_EVENT
 from schemas.records import AuditEvent, AuditEventTypeSymbol
@@ -24,6 +25,10 @@ from services.kernel.errors import ValidationError
 from services.kernel.kafka import OutRecord
 
 AUDIT_NAMESPACE = uuid.UUID("6f1d3c1e-3c4a-5b8e-9a51-0c7d2f1e8a40")
+LOOKUP = "LOOKUP"
+"""The ``message_type`` of a lookup's audit event: a DISCLOSURE (of the hit states to the requesting state) with
+this message type is a LOOKUP event, never a record disclosure (``is_lookup``). Not an event type of its own:
+the ``AuditEventType`` enum has no default, so a new symbol would break every reader of the earlier schemas."""
 
 
 class AuditEventType(enum.StrEnum):
@@ -47,6 +52,12 @@ class AuditEventType(enum.StrEnum):
         mypy checks that every value is a symbol of the schema; a test checks that every symbol has a member.
         """
         return self.value
+
+
+def is_lookup(event: Mapping[str, Any]) -> bool:
+    """True for a lookup's audit event (DISCLOSURE with message type LOOKUP): it disclosed which states hold a
+    matching record, not a record; the books and reports keep it apart from record disclosures."""
+    return event.get("event_type") == AuditEventType.DISCLOSURE and event.get("message_type") == LOOKUP
 
 
 def event_type_of(value: AuditEventType | str) -> AuditEventType:
@@ -126,6 +137,7 @@ class AuditEmitter:
         record_key: str | None = None,
         record_version: int | None = None,
         retention_end: dt.date | None = None,
+        hits: Sequence[str] | None = None,
     ) -> OutRecord:
         """An audit event as an output record keyed by submission (so one submission's events stay in order).
 
@@ -169,6 +181,7 @@ class AuditEmitter:
             "record_key": record_key,
             "record_version": record_version,
             "retention_end": retention_end,
+            "hits": list(hits) if hits is not None else None,
         }
         key = (submission_id or message_id or event_id).encode()
         return OutRecord(self.topic, self._codec.encode(record), key=key)

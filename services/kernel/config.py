@@ -223,6 +223,20 @@ def _as_dict(settings: Settings) -> dict[str, Any]:
     return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _boolean(raw: Any) -> bool:
+    """A bool as is; a string by its word (``true``/``false``, ``yes``/``no``, ``on``/``off``, ``1``/``0``).
+    Raises ValueError for anything else."""
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word not in _BOOLEANS:
+        raise ValueError("not a boolean")
+    return _BOOLEANS[word]
+
+
 def _coerce(name: str, raw: Any, annotation: str) -> Any:
     if raw is None or isinstance(raw, Secret | Path | tuple):
         return raw
@@ -234,6 +248,8 @@ def _coerce(name: str, raw: Any, annotation: str) -> Any:
         if "tuple" in annotation:
             items = raw.split(",") if isinstance(raw, str) else list(raw)
             return tuple(str(i).strip().upper() for i in items if str(i).strip())
+        if annotation.startswith("bool"):
+            return _boolean(raw)
         if annotation.startswith("int"):
             return int(raw)
         if annotation.startswith("float"):

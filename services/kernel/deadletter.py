@@ -35,6 +35,9 @@ def sealed_content_type(stage: str, jurisdiction: str | None, source: tuple[str,
 # submission (its reconciler publishes an unsettled one again, at another offset), so their dead letters are
 # identified by submission and payload, not by offset: the second publication is the same dead letter.
 BY_SUBMISSION = frozenset({"normaliser"})
+# Stages that read a topic another stage reads too (the lookup service reads crx.records beside the router):
+# their letters' ids name the stage, so the two letters of one record that both refuse are two letters.
+SECOND_READERS = frozenset({"lookup"})
 
 
 def dead_letter_id(
@@ -44,7 +47,8 @@ def dead_letter_id(
     (never on a topic) or by a stage in ``BY_SUBMISSION``, else from where it was consumed. The sealed payload
     carries it as its message id."""
     if offset >= 0 and not (submission_id is not None and stage in BY_SUBMISSION):
-        return stable_id("dlq", source_topic, str(partition), str(offset))
+        where = (source_topic, str(partition), str(offset))
+        return stable_id("dlq", stage, *where) if stage in SECOND_READERS else stable_id("dlq", *where)
     return stable_id("dlq", stage, submission_id or "", value_sha256.hex())
 
 

@@ -3,9 +3,9 @@ producers a consumer accepts.
 
 Every record crx puts on a topic is authenticated by the component that produced it (``batchauth``). A
 component signs with a key registered for the party ``<broker party>.<component>`` (``crx.intake``,
-``crx.normaliser``, ``crx.router``, ``crx.cases``, ``crx.audit``, ``crx.dlq``): a party id with a dot can never be a
-jurisdiction (ISO 3166-1 alpha-2), so these ids never collide with a partner's. A national system that runs
-``crx push`` with its own key store is the intake of its own jurisdiction: it signs with that
+``crx.normaliser``, ``crx.router``, ``crx.cases``, ``crx.audit``, ``crx.dlq``, ``crx.lookup``): a party id with
+a dot can never be a jurisdiction (ISO 3166-1 alpha-2), so these ids never collide with a partner's. A national
+system that runs ``crx push`` with its own key store is the intake of its own jurisdiction: it signs with that
 jurisdiction's signing key, and may write only what concerns its own jurisdiction.
 
 ``ProducerRules.allowed`` is the one table of who may produce on which topic:
@@ -16,7 +16,7 @@ topic                producers accepted
 ``feed.<J>``         intake, dlq (``crx dlq replay``), and J itself (its own ``crx push``)
 ``records``          normaliser, dlq (``crx dlq replay``)
 ``out.<J>``          router, cases (its reminders; partners need not check: the envelope is the broker's signed one)
-``dlq``              intake, normaliser, router, audit, dlq; J for letters refused at its own door (stage
+``dlq``              intake, normaliser, router, cases, audit, dlq, lookup; J for letters refused at its own door (stage
                      ``intake``, jurisdiction J)
 ``audit``            by event type, see ``EVENT_PRODUCERS``; J for COLLECTION and DEAD_LETTER events about J.
                      DELIVERY_RECEIPT, KEY_CHANGE, POLICY_CHANGE, ERASURE: nobody (the audit writer appends its
@@ -36,7 +36,7 @@ from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError, CrxError
 
-COMPONENTS: tuple[str, ...] = ("intake", "normaliser", "router", "cases", "audit", "dlq")
+COMPONENTS: tuple[str, ...] = ("intake", "normaliser", "router", "cases", "audit", "dlq", "lookup")
 """The broker's producing components, each with a signing key of its own."""
 
 COMPONENT_SIGNATURE = "Ed25519"
@@ -46,11 +46,12 @@ EVENT_PRODUCERS: Mapping[AuditEventType, frozenset[str]] = MappingProxyType(
     {
         AuditEventType.COLLECTION: frozenset({"intake", "dlq"}),
         AuditEventType.NORMALISATION: frozenset({"normaliser"}),
-        AuditEventType.DISCLOSURE: frozenset({"router", "cases"}),  # cases: its reminders and overdue notices
+        # cases: its reminders and overdue notices; lookup: its lookups (message type LOOKUP: the hit states)
+        AuditEventType.DISCLOSURE: frozenset({"router", "cases", "lookup"}),
         AuditEventType.REFUSAL: frozenset({"router"}),
-        AuditEventType.DEAD_LETTER: frozenset({"intake", "normaliser", "router", "audit", "dlq"}),
+        AuditEventType.DEAD_LETTER: frozenset({"intake", "normaliser", "router", "audit", "dlq", "lookup"}),
         # refusals of unauthenticated input by the consumers that produce (the audit writer appends its own)
-        AuditEventType.ERROR: frozenset({"normaliser", "router", "dlq"}),
+        AuditEventType.ERROR: frozenset({"normaliser", "router", "dlq", "lookup"}),
     }
 )
 """The components that may put each audit event type on ``crx.audit``; a type not listed: none."""
@@ -96,7 +97,7 @@ class ProducerRules:
         self._audit, self._dlq = settings.topic("audit"), settings.topic("dlq")
         self._events = {kind: parties(*components) for kind, components in EVENT_PRODUCERS.items()}
         self._audit_any = frozenset().union(*self._events.values())
-        self._dlq_components = parties("intake", "normaliser", "router", "cases", "audit", "dlq")
+        self._dlq_components = parties("intake", "normaliser", "router", "cases", "audit", "dlq", "lookup")
         self._event_codec = typed_codec(AUDIT_EVENT)
         self._letter_codec = typed_codec(DEAD_LETTER)
 

@@ -62,8 +62,9 @@ def bare_deletion(record: CriminalRecord) -> CriminalRecord:
     return {"header": header, "person": person, "convictions": [], "other_charges": []}
 
 
-def ended(conviction: Conviction, today: dt.date) -> bool:
-    """True when a later decision (reversal, pardon, expungement) in effect by ``today`` ends the conviction."""
+def conviction_ended(conviction: Conviction, today: dt.date) -> bool:
+    """True when a later decision ending the conviction's effect (``ENDING_DECISIONS``) is effective by
+    ``today``: the conviction is no longer disclosed (nor indexed for lookups)."""
     return any(
         d["kind"] in ENDING_DECISIONS and (d["effective_from"] is None or d["effective_from"] <= today)
         for d in conviction["later_decisions"]
@@ -87,7 +88,7 @@ class Lifecycle:
         if latest is not None and header["source_record_version"] < latest:
             return [Step(Decision(None, False, "ledger-stale-version", STALE_VERSION), record)]
         holders = {h.recipient: h for h in self.ledger.holdings(key) if not h.deleted}
-        live = [c for c in record["convictions"] if not ended(c, now.date())]
+        live = [c for c in record["convictions"] if not conviction_ended(c, now.date())]
         if record["convictions"] and not live and header["message_type"] != "DELETION":
             erase = [self._erase(record, holder) for holder in sorted(holders)]
             return erase or [Step(Decision(None, False, "ledger-conviction-ended", CONVICTION_ENDED), record)]

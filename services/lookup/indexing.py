@@ -1,13 +1,18 @@
 """What one canonical record does to the lookup index: the lifecycle of the record decides what is indexed.
+The one place that decides it, for the feed (``feed.py``) and the tests.
 
-- A NOTIFICATION or UPDATE with at least one conviction still in effect is indexed (replacing whatever the
-  record had) under every live index key, at its version; an older version than the one indexed is ignored.
-- A DELETION, or a record whose convictions have all ended (reversal, pardon, expungement in effect), removes
-  the record's entries.
-- Requests, responses and other messages are not indexed.
+- NOTIFICATION or UPDATE: the record's pseudonyms under every live index key replace its entries, with the
+  record's retention end as their expiry, unless the version is older than the one applied (``stale``,
+  ignored) or the same version was deleted. The same version again (a redelivery, a rotation's re-feed) writes
+  the same entries again;
+- a record whose convictions are all ended by a later decision (``ledger.lifecycle.conviction_ended``), that
+  has none, or whose retention end has passed, is not indexed (and removed if it was: ``ended``);
+- DELETION: the record leaves the index (``removed``); the version applied is kept, so a late copy of an
+  older version never brings it back;
+- any other message type (requests, responses) is not indexed (``skipped``).
 
-Re-keying after a rotation (``reindex.py``) indexes a record again only at the version indexed, never one
-removed. The record key is the opaque ``record_key(source jurisdiction, source record id)``.
+The record key is the opaque ``record_key(source jurisdiction, source record id)``. Re-keying after a rotation
+(``reindex.py``) indexes a record again only at the version indexed, never one removed.
 """
 
 from __future__ import annotations
@@ -18,21 +23,24 @@ from collections.abc import Sequence
 
 from schemas.records import CriminalRecord
 from services.kernel.recordkey import record_key
-from services.ledger.lifecycle import ended
-from services.lookup.index import LookupIndex
+from services.ledger.lifecycle import conviction_ended
+from services.ledger.retention import retention_end
+from services.lookup.index import Applied, LookupIndex
 from services.lookup.indexkey import IndexKey
 from services.lookup.pseudonyms import pseudonyms_of_record
 
 INDEXED_TYPES = frozenset({"NOTIFICATION", "UPDATE"})
+DELETION = "DELETION"
 
 
 class Indexed(enum.StrEnum):
-    """What ``index_record`` did with a record."""
+    """What ``apply_record`` did with a record (the feed's metric label)."""
 
-    ADDED = "added"
-    REMOVED = "removed"
-    STALE = "stale"  # an older version than the one indexed
-    IGNORED = "ignored"  # not a record the index holds (a request, a response...)
+    INDEXED = "indexed"
+    REMOVED = "removed"  # a DELETION
+    ENDED = "ended"  # every conviction ended, none, or past its retention end: not indexed
+    STALE = "stale"  # an older version than the one applied, or the version of a deletion
+    SKIPPED = "skipped"  # not a record the index holds (a request, a response...)
 
 
 def key_of(record: CriminalRecord) -> bytes:
@@ -41,12 +49,7 @@ def key_of(record: CriminalRecord) -> bytes:
     return record_key(header["source_jurisdiction"], header["source_record_id"])
 
 
-def in_effect(record: CriminalRecord, now: dt.datetime) -> bool:
-    """True when the record holds at least one conviction not ended by a later decision in effect by ``now``."""
-    return any(not ended(c, now.date()) for c in record["convictions"])
-
-
-def index_record(index: LookupIndex, keys: Sequence[IndexKey], record: CriminalRecord, now: dt.datetime) -> Indexed:
+def apply_record(index: LookupIndex, keys: Sequence[IndexKey], record: CriminalRecord, now: dt.datetime) -> Indexed:
     """Apply one canonical record to the index (see the module docstring) under ``keys`` (every live key).
 
     Raises TransientError when the index's database does not answer (the caller retries the record: every
@@ -54,15 +57,30 @@ def index_record(index: LookupIndex, keys: Sequence[IndexKey], record: CriminalR
     """
     header = record["header"]
     kind = header["message_type"]
-    if kind not in INDEXED_TYPES and kind != "DELETION":
-        return Indexed.IGNORED
+    if kind not in INDEXED_TYPES and kind != DELETION:
+        return Indexed.SKIPPED
     key = key_of(record)
     version = header["source_record_version"]
-    if (index.version(key) or 0) > version:
-        return Indexed.STALE
-    if kind == "DELETION" or not in_effect(record, now):
+    known = index.applied(key)
+    if known is not None and (version < known.version or (version == known.version and known.deleted)):
+        return Indexed.REMOVED if kind == DELETION and version == known.version else Indexed.STALE
+    if kind == DELETION:
         index.remove(key)
-        return Indexed.REMOVED
-    index.set_version(key, version)
-    index.add(key, header["source_jurisdiction"], pseudonyms_of_record(record["person"], keys))
-    return Indexed.ADDED
+        action = Indexed.REMOVED
+    else:
+        action = _index_or_end(index, keys, record, key, now)
+    index.set_applied(key, Applied(version, deleted=kind == DELETION))
+    return action
+
+
+def _index_or_end(
+    index: LookupIndex, keys: Sequence[IndexKey], record: CriminalRecord, key: bytes, now: dt.datetime
+) -> Indexed:
+    today = now.date()
+    live = [c for c in record["convictions"] if not conviction_ended(c, today)]
+    expires = retention_end({**record, "convictions": live}, None, now) if live else None
+    if not live or (expires is not None and expires <= today):
+        index.remove(key)
+        return Indexed.ENDED
+    index.add(key, record["header"]["source_jurisdiction"], pseudonyms_of_record(record["person"], keys), expires)
+    return Indexed.INDEXED

@@ -72,7 +72,8 @@ def parse_query(raw: Mapping[str, Any]) -> LookupQuery:
     unknown = set(raw) - {"names", "birth_date", "nationalities"}
     if unknown:
         raise InvalidQuery(f"unknown field(s): {', '.join(sorted(unknown))}")
-    nationalities = raw.get("nationalities") or []
+    nationalities = raw.get("nationalities")
+    nationalities = [] if nationalities is None else nationalities
     if not isinstance(nationalities, list) or not all(
         isinstance(code, str) and _COUNTRY.fullmatch(code) for code in nationalities
     ):

@@ -115,6 +115,14 @@ class Policy:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PolicyError(f"agreements file is invalid ({type(exc).__name__}: {exc})") from None
 
+    def may_request(self, sender: str, purpose: str) -> bool:
+        """True when some agreement lets ``sender`` send a REQUEST for ``purpose`` (to any recipient): what a
+        lookup, the step before a request, must be made for."""
+        return any(
+            a.sender == sender and "REQUEST" in a.message_types and purpose in a.purposes
+            for a in self._by_pair.values()
+        )
+
     def decide(self, record: CriminalRecord | dict[str, Any]) -> list[Decision]:
         """Decide, for every candidate recipient of ``record``, whether it may receive it and how.
 

@@ -51,11 +51,14 @@ from services.app.table import SERVICES
 from services.audit.api import AuditApi, AuditHttpServer
 from services.audit.sqlite_store import SqliteAuditStore
 from services.intake.service import IntakeService
+from services.intake.tokens import TokenBook
 from services.kernel import openapi
 from services.kernel.codec import codec
 from services.kernel.lifecycle import Component
 from services.kernel.problem import PROBLEM_JSON
 from services.kernel.runtime import Ports, Runtime
+from services.lookup import service as lookups
+from services.lookup.service import LookupService
 from services.translog.notes import NoteSigner
 from tests.fixtures.broker import make_settings
 from tests.fixtures.keys import make_keyring
@@ -90,6 +93,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module i
 
 INTAKE = _schema("services.intake")
 AUDIT = _schema("services.audit")
+LOOKUP = _schema("services.lookup")
+BROKERED = ("services.intake", "services.lookup")  # APIs whose fixture needs the session's broker
 
 
 class LoopThread:
@@ -216,6 +221,29 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             store.close()
 
 
+@pytest.fixture(scope="module")
+def lookup(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The lookup service on a free port, its audit events to the session's broker; a token for DE (a large
+    burst: the generated requests are not rate-limited)."""
+    settings = make_settings(kafka_bootstrap, tmp_path_factory.mktemp("lookup") / "data")
+    settings = settings.replace(lookup_burst=100_000)
+    keyring = make_keyring(settings)
+
+    async def start() -> LookupService:
+        service = lookups.build(Runtime.create(settings, keyring), ports=Ports(api=0))
+        await service.start()
+        return service
+
+    with LoopThread() as loop:
+        service = loop.run(start())
+        try:
+            auth = {"Authorization": f"Bearer {TokenBook.open(settings.intake_tokens_path).issue(JURISDICTION)}"}
+            operations = loop.run(routed(service.api.handler.app(), openapi.document("services.lookup")))
+            yield Served(service.api.url, operations, auth)
+        finally:
+            loop.run(service.stop())
+
+
 def _generated(case: ApiCase, served: Served, *checks: Callable[..., Any]) -> None:
     served.require_routed(case.operation.method, case.operation.path)
     case.call_and_validate(base_url=served.url, headers=served.headers, checks=[*CONFORMANCE, *checks])
@@ -234,6 +262,38 @@ def test_intake_answers_generated_requests_as_documented(case: ApiCase, intake: 
 def test_audit_api_answers_generated_requests_as_documented(case: ApiCase, audit: Served) -> None:
     """Every audit API operation: documented answers only, invalid data refused."""
     _generated(case, audit, negative_data_rejection)
+
+
+@LOOKUP.parametrize()
+@SETTINGS
+def test_lookup_api_answers_generated_requests_as_documented(case: ApiCase, lookup: Served) -> None:
+    """Every lookup API operation, with DE's token: documented answers only, invalid data refused, the token
+    enforced."""
+    _generated(case, lookup, negative_data_rejection, ignored_auth)
+
+
+def test_every_answer_of_the_lookup_api_is_as_documented(lookup: Served) -> None:
+    """One request for each documented answer of a lookup: 200 (no hit in an empty index), 400 (no purpose, no
+    authority), 401, 403 (a purpose DE may not make requests for), 413."""
+    ask = LOOKUP["/v1/lookups"]["POST"]
+    body = {"query": {"names": [{"given": "Erika", "family": "Beispielfrau"}]}, "purpose": "CRIMINAL_PROCEEDINGS",
+            "requesting_authority": "Staatsanwaltschaft Musterstadt"}  # fmt: skip
+
+    def post(payload: Any, status: int, *, token: bool = True) -> Response:
+        case = ask.Case(headers=dict(lookup.headers) if token else {}, body=payload, media_type="application/json")
+        return _answers(lookup, case, status)
+
+    assert post(body, 200).json()["hits"] == []
+    codes = [
+        post({**body, "purpose": "x"}, 400),
+        post({k: v for k, v in body.items() if k != "requesting_authority"}, 400),
+        post(body, 401, token=False),
+        post({**body, "purpose": "NO_SUCH_PURPOSE"}, 403),
+        post({**body, "requesting_authority": "x" * 70_000}, 413),
+    ]
+    assert [c.json()["error"] for c in codes] == [
+        "MISSING_PURPOSE", "MISSING_AUTHORITY", "UNAUTHORIZED", "PURPOSE_NOT_AGREED", "PAYLOAD_TOO_LARGE",
+    ]  # fmt: skip
 
 
 def _answers(served: Served, case: ApiCase, status: int) -> Response:
@@ -316,7 +376,9 @@ def test_every_answer_of_the_audit_api_is_as_documented(audit: Served) -> None:
     assert too_large.json()["error"] == "PAYLOAD_TOO_LARGE"
 
 
-@pytest.mark.parametrize("package", [pytest.param("services.intake", marks=pytest.mark.integration), "services.audit"])
+@pytest.mark.parametrize(
+    "package", [*(pytest.param(p, marks=pytest.mark.integration) for p in BROKERED), "services.audit"]
+)
 def test_each_service_serves_the_document_it_ships(package: str, request: pytest.FixtureRequest) -> None:
     """GET /openapi.json is the document shipped in the package (JSON), and a valid OpenAPI 3.1 document."""
     served: Served = request.getfixturevalue(package.rsplit(".", 1)[1])
@@ -328,7 +390,9 @@ def test_each_service_serves_the_document_it_ships(package: str, request: pytest
     assert loaded.raw_schema["openapi"].startswith("3.1.")
 
 
-@pytest.mark.parametrize("package", [pytest.param("services.intake", marks=pytest.mark.integration), "services.audit"])
+@pytest.mark.parametrize(
+    "package", [*(pytest.param(p, marks=pytest.mark.integration) for p in BROKERED), "services.audit"]
+)
 def test_every_documented_operation_is_routed(package: str, request: pytest.FixtureRequest) -> None:
     """Every documented operation is routed, so no operation's tests are skipped unnoticed."""
     served: Served = request.getfixturevalue(package.rsplit(".", 1)[1])
@@ -346,7 +410,7 @@ def _examples(document: dict[str, Any], content: dict[str, Any]) -> list[Any]:
     return found + ([component["example"]] if "example" in component else [])
 
 
-@pytest.mark.parametrize("package", ["services.intake", "services.audit"])
+@pytest.mark.parametrize("package", ["services.intake", "services.audit", "services.lookup"])
 def test_the_documents_examples_are_answers_they_describe(package: str) -> None:
     """Every example answer in a document is valid for its operation, status and media type (what a reader
     copies from the document is what the API answers)."""

@@ -35,6 +35,7 @@ def _leaf(
     requesting_authority: str | None = None,
     deadline: dt.datetime | None = None,
     component: str = "router",
+    hits: list[str] | None = None,
 ) -> bytes:
     event: AuditEvent = {
         "event_id": str(uuid.uuid4()),
@@ -59,6 +60,7 @@ def _leaf(
         "record_key": None,
         "record_version": None,
         "retention_end": None,
+        "hits": hits,
     }
     return typed_codec(AUDIT_EVENT).encode(event)
 
@@ -85,6 +87,19 @@ def test_counts_per_partner_purpose_type_and_outcome() -> None:
         ("US", "REFUSAL", "refused"): 1,
     }
     assert (report.events, report.first_index, report.last_index) == (4, 0, 3)
+
+
+def test_lookups_are_counted_apart_from_disclosures() -> None:
+    """A lookup's event (DISCLOSURE with message type LOOKUP) is counted as LOOKUP, never as a disclosure of a
+    record; and it opens no case."""
+    lookup = _leaf(
+        AuditEventType.DISCLOSURE, T0 + dt.timedelta(hours=2), ["FR"], "CRIMINAL_PROCEEDINGS", "ok",
+        message_type="LOOKUP", message_id="l1", component="lookup", hits=["DE"],
+    )  # fmt: skip
+    report = build_report([*_log(), (5, lookup)], T0, T0 + dt.timedelta(days=30))
+    rows = {(r["partner"], r["event_type"], r["outcome"]): r["count"] for r in report.rows()}
+    assert (rows[("FR", "DISCLOSURE", "ok")], rows[("FR", "LOOKUP", "ok")]) == (2, 1)
+    assert report.response_times == []
 
 
 def test_json_and_csv_carry_the_same_rows() -> None:

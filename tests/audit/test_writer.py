@@ -193,7 +193,8 @@ async def test_key_and_policy_changes_are_logged_once_per_state(settings: Settin
     """Every key's current status and the policy in force become KEY_CHANGE / POLICY_CHANGE events, once;
     a rotation adds exactly the new states (new key active, old key retiring)."""
     writer = _writer(settings, keyring, Clock())
-    keys = len(keyring.registry.entries())
+    index_keys = IndexKeyStore(settings.keys_dir, settings.broker_party, None).key_ids()
+    keys = len(keyring.registry.entries()) + len(index_keys)
     assert writer.observe_configuration() == keys + 1
     assert writer.observe_configuration() == 0
     kinds = [e["event_type"] for e in writer.store.events()]
@@ -227,10 +228,12 @@ async def test_a_destroyed_key_is_logged_as_a_key_change(settings: Settings, key
 async def test_index_key_changes_are_logged_without_key_material(settings: Settings, keyring: KeyRing) -> None:
     """The lookup index keys are observed too: generate, rotate and destroy log one KEY_CHANGE per (key,
     status) (active; active + retiring; destroyed), by the broker, naming the key id and never its secret."""
-    writer = _writer(settings, keyring, Clock())
-    writer.observe_configuration()
     store = IndexKeyStore(settings.keys_dir, settings.broker_party, None)
     now = dt.datetime.now(dt.UTC)
+    for made in store.key_ids():  # the test's key store comes with one (ensure_keys): start from none live
+        store.destroy(made, now - dt.timedelta(seconds=1))
+    writer = _writer(settings, keyring, Clock())
+    writer.observe_configuration()
     first = store.create(now)
     assert writer.observe_configuration() == 1
     second = store.create(now + dt.timedelta(seconds=1))

@@ -635,7 +635,7 @@ def test_k8s_deployments() -> None:
     run non-root with a read-only root filesystem and resource limits."""
     deployments = _deployments()
     names = {d["metadata"]["name"] for d in deployments}
-    assert names >= {"crx-intake", "crx-normaliser", "crx-router", "crx-cases", "crx-audit"}
+    assert names >= {"crx-intake", "crx-normaliser", "crx-router", "crx-cases", "crx-lookup", "crx-audit"}
     for deployment in deployments:
         pod = deployment["spec"]["template"]
         spec = pod["spec"]
@@ -651,6 +651,7 @@ def test_k8s_deployments() -> None:
         api = {
             "intake run": {"api": _k8s_settings(container).intake_port},
             "audit run": {"api": _k8s_settings(container).audit_api_port},  # proofs, settlement
+            "lookup run": {"api": _k8s_settings(container).lookup_port},  # POST /v1/lookups
         }.get(command, {})
         assert ports == {"ops": port} | api
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
@@ -665,7 +666,9 @@ def test_k8s_deployments() -> None:
     }
     assert settings["crx-audit"].audit_api_host == "0.0.0.0"  # noqa: S104 - checks a setting
     assert settings["crx-intake"].audit_api_url == f"http://crx-audit-api:{settings['crx-audit'].audit_api_port}"
-    for name in ("crx-audit", "crx-intake"):  # one sequencer; one SQLite idempotency store and token file
+    assert settings["crx-lookup"].lookup_host == "0.0.0.0"  # noqa: S104 - checks a setting
+    # one sequencer; one SQLite idempotency store and token file; one SQLite index (and one rate limit)
+    for name in ("crx-audit", "crx-intake", "crx-lookup"):
         single = next(d for d in deployments if d["metadata"]["name"] == name)
         assert single["spec"]["replicas"] == 1 and single["spec"]["strategy"]["type"] == "Recreate", name
 

@@ -67,8 +67,8 @@ NOT_ITS_EVENT = {
     "intake": AuditEventType.NORMALISATION,
     "intake-DE": AuditEventType.COLLECTION,  # about FR, not DE
 }
-CONSUMER = {"feed.DE": "normaliser", "feed.FR": "normaliser", "records": "router", "audit": "audit",
-            "receipts": "audit", "dlq": "crx dlq list"}  # fmt: skip
+CONSUMERS = {"feed.DE": ("normaliser",), "feed.FR": ("normaliser",), "records": ("router", "lookup"),
+             "audit": ("audit",), "receipts": ("audit",), "dlq": ("crx dlq list",)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,8 @@ async def _produce(settings: Settings, records: list[OutRecord]) -> None:
 
 
 def expected_refusals(forged: list[Forgery]) -> Counter[tuple[str, str, str]]:
-    """What the services must have counted: one per forgery, under the service that consumes its topic."""
-    return Counter((CONSUMER[f.topic], f.topic, f.reason) for f in forged if f.topic != "dlq")
+    """What the services must have counted: one per forgery, under each service that consumes its topic."""
+    return Counter((service, f.topic, f.reason) for f in forged if f.topic != "dlq" for service in CONSUMERS[f.topic])
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +278,7 @@ async def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
         later = dict(sample_json(SAMPLE), record_id="after-the-forgeries")
         [second] = await pipeline.publisher.publish([Submission("DE", "json-v1", json.dumps(later).encode())], now)
         ids.append(second.submission_id)
-        urls = [url for name, url in pipeline.ops_urls().items() if name in {"normaliser", "router", "audit"}]
+        urls = [url for name, url in pipeline.ops_urls().items() if name in {"normaliser", "router", "lookup", "audit"}]
         expected = expected_refusals(forged)
         for _ in range(300):
             refused = await _refused(urls, settings)
@@ -304,8 +304,8 @@ def test_every_principal_wrote_four_forgeries_on_each_topic_it_may_write(run: Ho
 
 def test_each_forgery_consumed_by_a_service_is_refused_and_counted_by_reason(run: HostileRun) -> None:
     """crx_unauthenticated_messages_total{service,topic,reason} counts exactly the forgeries on feed topics
-    (normaliser), crx.records (router), crx.audit and crx.receipts (audit writer); genuine traffic adds
-    nothing."""
+    (normaliser), crx.records (router and lookup service), crx.audit and crx.receipts (audit writer); genuine
+    traffic adds nothing."""
     assert run.refused == expected_refusals(run.forgeries)
 
 
@@ -322,7 +322,7 @@ def test_each_refusal_is_an_error_event_and_no_forgery_reached_the_log(run: Host
     submission, record, event or receipt id appears in any other event; nothing forged was dead-lettered."""
     errors = Counter(e["reason"] for e in run.events if e["event_type"] == "ERROR")
     consumed = [f for f in run.forgeries if f.topic not in {"dlq", "receipts"}]
-    expected = Counter(f"UNAUTHENTICATED_{f.reason.upper()}" for f in consumed)
+    expected = Counter(f"UNAUTHENTICATED_{f.reason.upper()}" for f in consumed for _ in CONSUMERS[f.topic])
     expected["UNVERIFIABLE_RECEIPT"] = sum(f.topic == "receipts" for f in run.forgeries)
     assert errors == expected
     assert all(e["payload_commitment"] is not None for e in run.events if e["event_type"] == "ERROR")

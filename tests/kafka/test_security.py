@@ -103,6 +103,10 @@ async def test_connections_without_tls_are_refused(secure_cluster: KafkaCluster,
         ("cases", "dlq", TopicAuthorizationFailedError),
         ("cases", "records", TopicAuthorizationFailedError),
         ("cases", "receipts", TopicAuthorizationFailedError),
+        ("lookup", "audit", OK),  # each lookup's audit event
+        ("lookup", "dlq", OK),
+        ("lookup", "records", TopicAuthorizationFailedError),  # it reads the records, never writes them
+        ("lookup", "out.FR", TopicAuthorizationFailedError),  # it discloses nothing to partners
         ("partner-FR", "out.FR", TopicAuthorizationFailedError),  # a partner cannot forge a delivery
         ("partner-FR", "receipts", OK),
         ("partner-FR", "audit", TopicAuthorizationFailedError),
@@ -137,6 +141,8 @@ async def test_each_principal_writes_exactly_where_acls_sh_allows(
         ("router", "audit", "crx.router", TopicAuthorizationFailedError),  # only the audit writer reads it
         ("normaliser", "audit", "crx.normaliser", TopicAuthorizationFailedError),
         ("router", "records", "crx.router", OK),
+        ("lookup", "records", "crx.lookup", OK),  # its own group on crx.records feeds the index
+        ("lookup", "audit", "crx.lookup", TopicAuthorizationFailedError),
         ("normaliser", "feed.DE", "crx.normaliser", OK),
         ("intake", "feed.DE", "crx.normaliser", GroupAuthorizationFailedError),  # intake reads nothing...
         ("intake", "feed.DE", None, TopicAuthorizationFailedError),  # ... not even without a group

@@ -33,6 +33,16 @@ def test_unknown_or_ill_typed_settings_fail(tmp_path: Path) -> None:
         load_settings(None, {"CRX_TOPIC_PARTITIONS": "many"})
 
 
+def test_boolean_settings_are_booleans() -> None:
+    """A boolean setting is a bool from the environment's words and through ``replace`` (never the truthy string
+    "False"); another word fails."""
+    assert load_settings(None, {}).replace(lookup_burst=3).lookup_require_birth_date is False
+    for word, value in (("true", True), ("Yes", True), ("1", True), ("off", False), ("0", False)):
+        assert load_settings(None, {"CRX_LOOKUP_REQUIRE_BIRTH_DATE": word}).lookup_require_birth_date is value
+    with pytest.raises(ConfigError):
+        load_settings(None, {"CRX_LOOKUP_REQUIRE_BIRTH_DATE": "maybe"})
+
+
 def test_logs_are_json_with_message_id_and_refuse_personal_keys() -> None:
     """Each line is JSON, carries the bound message id, and drops keys like name or birth_date."""
     out = io.StringIO()

@@ -446,7 +446,7 @@ def test_the_broker_generates_its_components_keys_and_rotates_one(tmp_path: Path
     under `crx.<component>`; one missing is made on its own; rotating a component rotates its signing key
     (the default purpose there), and it never gets an encryption key; its id is not upper-cased."""
     out = _ok(_crx(tmp_path, "generate", "--party", "crx", passphrase="pw"))
-    parties = [f"crx.{c}" for c in ("intake", "normaliser", "router", "cases", "audit", "dlq")]
+    parties = [f"crx.{c}" for c in ("intake", "normaliser", "router", "cases", "audit", "dlq", "lookup")]
     assert sorted(out["components"]) == sorted(parties)
     rows = _ok(_crx(tmp_path, "list", "--json", passphrase="pw"))
     for party in parties:

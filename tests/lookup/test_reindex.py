@@ -20,9 +20,9 @@ from services.intake.publisher import Submission
 from services.kernel.config import Settings
 from services.keys.ring import KeyRing
 from services.lookup.index import LookupIndex
-from services.lookup.indexing import index_record
+from services.lookup.indexing import apply_record
 from services.lookup.indexkey import IndexKey
-from services.lookup.keyadmin import destroy, generate, key_store, open_index, rotate
+from services.lookup.keyadmin import destroy, key_store, open_index, rotate
 from services.lookup.pseudonyms import pseudonyms_of_query
 from services.lookup.reindex import RecordsReader, reindex
 from tests.integration.helpers import running, sample_json, wait_for
@@ -63,12 +63,12 @@ async def push(pipeline: Pipeline, payloads: list[bytes]) -> None:
 
 
 async def feed(settings: Settings, keyring: KeyRing, index: LookupIndex, keys: list[IndexKey]) -> None:
-    """What the lookup service's feed does: every record of crx.records through ``index_record``."""
+    """What the lookup service's feed does: every record of crx.records through ``apply_record``."""
     now = dt.datetime.now(dt.UTC)
     async with aclosing(RecordsReader(settings, keyring).read()) as records:
         async for _rec, opened in records:
             assert not isinstance(opened, str), opened
-            index_record(index, keys, opened, now)
+            apply_record(index, keys, opened, now)
 
 
 def hits(index: LookupIndex, keys: list[IndexKey]) -> dict[str, list[tuple[str, str]]]:
@@ -93,7 +93,7 @@ async def test_rotation_reindex_destroy_keeps_every_hit(settings: Settings, keyr
         ])  # fmt: skip
     store, index = key_store(settings), open_index(settings)
     try:
-        old = generate(store, dt.datetime.now(dt.UTC))
+        [old] = store.live()  # the pipeline's key (ensure_keys): the lookup service indexed under it
         await feed(settings, keyring, index, store.live())
         before = hits(index, [old])
         assert before == {"sample": [("DE", "exact")], "otto": [], "karl": [("DE", "exact")], "greta": [],
@@ -115,10 +115,10 @@ async def test_rotation_reindex_destroy_keeps_every_hit(settings: Settings, keyr
 
 
 async def crx(settings: Settings, *args: str) -> Result:
-    """Run ``crx lookup-admin ARGS`` (to become ``crx lookup ARGS``) in a thread with the test's settings."""
+    """Run ``crx lookup ARGS`` in a thread with the test's settings."""
     env = {"CRX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "CRX_TOPIC_PREFIX": settings.topic_prefix,
            "CRX_DATA_DIR": str(settings.data_dir)}  # fmt: skip
-    return await asyncio.to_thread(CliRunner(env=env).invoke, main, ["lookup-admin", *args])
+    return await asyncio.to_thread(CliRunner(env=env).invoke, main, ["lookup", *args])
 
 
 async def test_cli_rotation(settings: Settings, keyring: KeyRing) -> None:
@@ -127,7 +127,7 @@ async def test_cli_rotation(settings: Settings, keyring: KeyRing) -> None:
     async with running(settings, keyring) as pipeline:
         await push(pipeline, [person_doc("DE-C1", 1, "NOTIFICATION", "Otto", "Alpha", "1971-05-06")])
     store, index = key_store(settings), open_index(settings)
-    old = generate(store, dt.datetime.now(dt.UTC))
+    [old] = store.live()  # the pipeline's key (ensure_keys)
     await feed(settings, keyring, index, store.live())
     index.close()
     rotated = await crx(settings, "keys", "rotate")

@@ -1,5 +1,5 @@
 """Index-key administration and re-keying: versions, ``rekey`` that never resurrects nor rolls back,
-``index_record`` over a record's lifecycle, and generate / rotate / destroy with their refusals."""
+``apply_record`` over a record's lifecycle, and generate / rotate / destroy with their refusals."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from schemas.records import CriminalRecord
 from services.kernel.recordkey import record_key
 from services.lookup.index import LookupIndex
-from services.lookup.indexing import Indexed, index_record
+from services.lookup.indexing import Indexed, apply_record
 from services.lookup.indexkey import IndexKeyStore
 from services.lookup.keyadmin import IndexKeyRefused, check_destroyable, describe, destroy, generate, rotate
 from services.lookup.pseudonyms import pseudonyms_of_record
@@ -29,10 +29,10 @@ index = test_index.index  # the fixture: an index on SQLite and on PostgreSQL
 
 
 def record(kind: str, record_id: str, version: int, person: object = ANNA, state: str = "PL") -> CriminalRecord:
-    """A canonical record as ``index_record`` reads it: header, person, one conviction in effect."""
+    """A canonical record as ``apply_record`` reads it: header, person, one conviction in effect."""
     header = {"message_type": kind, "source_jurisdiction": state, "source_record_id": record_id,
               "source_record_version": version}  # fmt: skip
-    conviction: dict[str, Any] = {"later_decisions": []}
+    conviction: dict[str, Any] = {"later_decisions": [], "retention_end": None}
     return {"header": header, "person": copy.deepcopy(person), "convictions": [conviction], "other_charges": []}  # type: ignore[typeddict-item,list-item]
 
 
@@ -55,22 +55,22 @@ def test_rekey_writes_only_the_indexed_version(index: LookupIndex) -> None:
     assert hits(index, QUERY_IVAN, [old, new]) == []
 
 
-def test_index_record_follows_the_lifecycle(index: LookupIndex) -> None:
+def test_apply_record_follows_the_lifecycle(index: LookupIndex) -> None:
     """A NOTIFICATION indexes under every live key, an UPDATE replaces, an older version is stale, a DELETION
     or a record whose convictions all ended removes, a REQUEST is not indexed."""
     keys = [make_key(1), make_key(2)]
-    assert index_record(index, keys, record("NOTIFICATION", "1", 1), NOW) is Indexed.ADDED
+    assert apply_record(index, keys, record("NOTIFICATION", "1", 1), NOW) is Indexed.INDEXED
     assert hits(index, QUERY_ANNA, keys[1:]) == [("PL", "exact")]
-    assert index_record(index, keys, record("UPDATE", "1", 2, IVAN), NOW) is Indexed.ADDED
-    assert index_record(index, keys, record("NOTIFICATION", "1", 1), NOW) is Indexed.STALE
+    assert apply_record(index, keys, record("UPDATE", "1", 2, IVAN), NOW) is Indexed.INDEXED
+    assert apply_record(index, keys, record("NOTIFICATION", "1", 1), NOW) is Indexed.STALE
     assert hits(index, QUERY_ANNA, keys) == [] and hits(index, QUERY_IVAN, keys) == [("PL", "variant")]
-    assert index_record(index, keys, record("REQUEST", "9", 1), NOW) is Indexed.IGNORED
+    assert apply_record(index, keys, record("REQUEST", "9", 1), NOW) is Indexed.SKIPPED
     pardoned = record("UPDATE", "1", 3, IVAN)
     pardoned["convictions"][0]["later_decisions"] = [{"kind": "PARDON", "effective_from": None}]  # type: ignore[typeddict-item]
-    assert index_record(index, keys, pardoned, NOW) is Indexed.REMOVED
+    assert apply_record(index, keys, pardoned, NOW) is Indexed.ENDED
     assert hits(index, QUERY_IVAN, keys) == [] and index.size() == (0, 0)
-    assert index_record(index, keys, record("NOTIFICATION", "2", 1), NOW) is Indexed.ADDED
-    assert index_record(index, keys, record("DELETION", "2", 2), NOW) is Indexed.REMOVED
+    assert apply_record(index, keys, record("NOTIFICATION", "2", 1), NOW) is Indexed.INDEXED
+    assert apply_record(index, keys, record("DELETION", "2", 2), NOW) is Indexed.REMOVED
     assert index.size() == (0, 0) and index.versions() == {}
 
 
@@ -85,7 +85,7 @@ def test_generate_rotate_destroy(tmp_path: Path) -> None:
     first = generate(store, NOW)
     with pytest.raises(IndexKeyRefused):
         generate(store, NOW)
-    index_record(index, store.live(), record("NOTIFICATION", "1", 1), NOW)
+    apply_record(index, store.live(), record("NOTIFICATION", "1", 1), NOW)
     second, retiring = rotate(store, NOW + dt.timedelta(seconds=1))
     assert retiring == [first.key_id]
     with pytest.raises(IndexKeyRefused, match="newest"):
@@ -114,7 +114,7 @@ def test_destroy_with_force_retires_entries(tmp_path: Path) -> None:
     store = IndexKeyStore(tmp_path / "keys", "crx", None)
     index = LookupIndex(str(tmp_path / "lookup.sqlite3"))
     first = generate(store, NOW)
-    index_record(index, store.live(), record("NOTIFICATION", "1", 1, make_person([name("Anna", "Kowalska")])), NOW)
+    apply_record(index, store.live(), record("NOTIFICATION", "1", 1, make_person([name("Anna", "Kowalska")])), NOW)
     rotate(store, NOW + dt.timedelta(seconds=1))
     done = destroy(store, index, first.key_id, NOW, force=True)
     assert done.records_stranded == 1

@@ -47,14 +47,14 @@ def _disclosure(event_type: AuditEventType | str) -> tuple[bytes, bytes | None]:
 
 def test_enum_and_string_give_the_bytes_of_before() -> None:
     """An event made with AuditEventType.DISCLOSURE or "DISCLOSURE" is the pre-enum event: the same body, then
-    the six optional fields added since (message type, requesting authority, deadline, record key, record
-    version, retention end: null, one byte each),
+    the seven optional fields added since (message type, requesting authority, deadline, record key, record
+    version, retention end, hits: null, one byte each),
     under the current schema's fingerprint; and the pinned pre-enum bytes still decode to the same event."""
     value, key = _disclosure(AuditEventType.DISCLOSURE)
     assert (value, key) == _disclosure("DISCLOSURE")
     assert key == b"s1"
     fingerprint = typed_codec(AUDIT_EVENT).fingerprint
-    assert value == PINNED_DISCLOSURE[:2] + fingerprint + PINNED_DISCLOSURE[10:] + b"\x00" * 6
+    assert value == PINNED_DISCLOSURE[:2] + fingerprint + PINNED_DISCLOSURE[10:] + b"\x00" * 7
     event = typed_codec(AUDIT_EVENT).decode(PINNED_DISCLOSURE)
     assert event["event_type"] == AuditEventType.DISCLOSURE
     assert str(event["event_id"]) == disclosure_event_id("m1", "s1", "FR")

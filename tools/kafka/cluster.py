@@ -135,7 +135,7 @@ class KafkaCluster:
     def users(self) -> list[str]:
         """The SCRAM users deploy/kafka/scram-users.sh creates for these jurisdictions."""
         return [
-            "normaliser", "router", "cases", "audit", "intake", "exporter",
+            "normaliser", "router", "cases", "lookup", "audit", "intake", "exporter",
             *(f"{kind}-{j}" for j in self.jurisdictions for kind in ("partner", "intake")),
         ]  # fmt: skip
 
