@@ -24,6 +24,7 @@ from services.kernel.logging import configure_logging
 @click.option("--metrics-port", type=int, default=9401, show_default=True, help="First ops port (0: any free).")
 @click.option("--intake-port", type=int, default=8088, show_default=True, help="HTTP intake port (0: any free).")
 @click.option("--audit-port", type=int, default=8089, show_default=True, help="Audit proof API port (0: any free).")
+@click.option("--lookup-port", type=int, default=8090, show_default=True, help="Lookup API port (0: any free).")
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -34,6 +35,7 @@ def demo(
     metrics_port: int,
     intake_port: int,
     audit_port: int,
+    lookup_port: int,
 ) -> None:
     """Run the whole pipeline on embedded defaults and push the sample feeds through it."""
     from services.devstack.demo import DEMO_PARTIES, run_demo
@@ -66,6 +68,7 @@ def demo(
             base_port=metrics_port,
             intake_port=intake_port,
             audit_api_port=audit_port,
+            lookup_port=lookup_port,
         )
         code = asyncio.run(
             _with_signals(lambda stop: run_demo(settings, pipeline, once=once, as_json=as_json, stop=stop))

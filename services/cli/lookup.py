@@ -5,7 +5,8 @@ Where it asks:
 
 - a national system (``CRX_LOOKUP_URL`` and ``CRX_INTAKE_TOKEN`` set: the running lookup service and this
   jurisdiction's bearer token, as ``crx intake token`` printed it) asks ``POST /v1/lookups``; the token decides
-  the requesting state (``--as`` is not sent: the service answers for the token's jurisdiction alone);
+  the requesting state; ``--as``, when given, is sent as ``Crx-Jurisdiction`` and the service refuses a token of
+  another state (a lookup is never answered for another state than the one the user meant);
 - otherwise (the broker's operator) the local index in the data directory, with the same audit: the LOOKUP
   event goes to ``crx.audit`` on the configured broker, and without a broker nothing is looked up.
 
@@ -28,13 +29,17 @@ from services.kernel.config import Settings
 TIMEOUT_SECONDS = 30.0
 
 
-async def _remote(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+async def _remote(settings: Settings, body: dict[str, Any], requester: str | None) -> dict[str, Any]:
     """The service's answer. Raises ClickException for any refusal (its problem ``error`` and ``detail``)."""
     import aiohttp
+
+    from services.lookup.api import JURISDICTION_HEADER
 
     assert settings.lookup_url is not None and settings.intake_token is not None
     url = f"{settings.lookup_url.rstrip('/')}/v1/lookups"
     headers = {"Authorization": f"Bearer {settings.intake_token.reveal()}"}
+    if requester is not None:
+        headers[JURISDICTION_HEADER] = requester.upper()
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as http,
@@ -86,7 +91,7 @@ def lookup(
     if settings.lookup_url:
         if settings.intake_token is None:
             raise click.ClickException("CRX_LOOKUP_URL is set without CRX_INTAKE_TOKEN (the jurisdiction's token)")
-        answer = asyncio.run(_remote(settings, body))
+        answer = asyncio.run(_remote(settings, body, requester))
     else:
         if not requester:
             raise click.UsageError("--as is mandatory for a lookup in the local index")

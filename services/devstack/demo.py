@@ -283,6 +283,10 @@ def _print_human(result: dict[str, Any], pipeline: Pipeline) -> None:
         f"  HTTP intake    {pipeline.intake.http.url}/v1/feeds/<jurisdiction>  (tokens: {TOKENS_FILE} in the data dir)"
     )
     print(f"  drop directory {pipeline.settings.drop_dir}/<jurisdiction>/<adapter>/")
+    print(
+        f"  lookups        {pipeline.lookup_api_url}/v1/lookups"
+        "  (the intake's tokens; crx lookup --as FR --json PERSON.json --purpose ... --authority ...)"
+    )
     audit_api = pipeline.audit_api_url
     print(f"  audit proofs   {audit_api}/v1/checkpoint  {audit_api}/v1/proof/<event id>  (crx audit prove ...)")
     for name, url in pipeline.ops_urls().items():

@@ -27,6 +27,7 @@ from services.kernel.service import StreamService
 from services.keys.lifecycle import generate_components
 from services.keys.ring import KeyRing, generate_party_keys
 from services.lookup.keyadmin import key_store
+from services.lookup.service import LookupService
 from services.partner import client as partner
 
 
@@ -175,6 +176,13 @@ class Pipeline:
     def audit_api_url(self) -> str:
         """Base URL of the audit service's proof API."""
         return self.audit_service.api.url
+
+    @property
+    def lookup_api_url(self) -> str:
+        """Base URL of the lookup service's API (``POST /v1/lookups``)."""
+        service = self.components["lookup"]
+        assert isinstance(service, LookupService)
+        return service.api.url
 
     def ops_urls(self) -> dict[str, str]:
         """Base URL of every service's /metrics, /healthz, /readyz."""

@@ -34,6 +34,7 @@ from services.lookup.lookups import InvalidLookup, Lookups, LookupUnavailable, P
 from services.lookup.ratelimit import RateLimiter
 
 ROUTE = "/v1/lookups"
+JURISDICTION_HEADER = "Crx-Jurisdiction"  # optional: the state the client means; refused unless the token's
 MAX_BODY = 64 * 1024
 RETRY_AFTER_SECONDS = 5
 OUTCOMES = ("hit", "no_hit", "refused", "rate_limited", "unauthorized", "unavailable")
@@ -84,6 +85,10 @@ class LookupApi:
             return self._refuse(
                 "-", "unauthorized", 401, "UNAUTHORIZED", "a valid bearer token is required", **CHALLENGE
             )
+        meant = request.headers.get(JURISDICTION_HEADER)
+        if meant is not None and meant != who:
+            detail = f"the bearer token is not {JURISDICTION_HEADER}'s: a lookup is made for the token's state alone"
+            return self._refuse(who, "refused", 403, "NOT_YOUR_JURISDICTION", detail)
         wait = self._limiter.take(who)
         if wait is not None:
             detail = "too many lookups from this jurisdiction; retry after Retry-After seconds"

@@ -54,12 +54,12 @@ async def push(pipeline: Pipeline, payload: bytes) -> PushResult:
 
 
 async def ask(
-    service: LookupService, token: str, query: dict[str, Any] | None = None, **body: Any
+    service: LookupService, token: str, query: dict[str, Any] | None = None, *, meant: str | None = None, **body: Any
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """POST /v1/lookups with ``token``: (status, JSON body, headers)."""
+    """POST /v1/lookups with ``token`` (and ``Crx-Jurisdiction: meant``): (status, JSON body, headers)."""
     document = {"query": query or EXACT, "purpose": PURPOSE, "requesting_authority": AUTHORITY} | body
     document = {k: v for k, v in document.items() if v is not None}
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}"} | ({"Crx-Jurisdiction": meant} if meant else {})
     async with (
         aiohttp.ClientSession() as http,
         http.post(f"{service.api.url}/v1/lookups", json=document, headers=headers) as response,
@@ -134,6 +134,9 @@ async def _exercise(pipeline: Pipeline, settings: Settings) -> None:
     status, problem, headers = await ask(service, "not-a-token")
     assert (status, problem["error"], headers["WWW-Authenticate"]) == (401, "UNAUTHORIZED", 'Bearer realm="crx"')
     assert (await ask(service, fr, {"names": []}))[1]["error"] == "INVALID_QUERY"
+    status, problem, _ = await ask(service, fr, meant="DE")  # FR's token, a client that means DE: refused
+    assert (status, problem["error"]) == (403, "NOT_YOUR_JURISDICTION")
+    assert (await ask(service, fr, EXACT, meant="FR"))[0] == 200
 
     # an older version does not replace a newer one
     await push(pipeline, life("3-DE-update-sanction.json"))
