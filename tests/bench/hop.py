@@ -7,8 +7,9 @@ once), sealed by the broker to itself on ``records``: format 1 ``Sealer.seal`` (
 data key already unwrapped (the steady state), and the one HPKE unwrap a consumer pays per data key. Batch
 authentication is the same in both (``tests.bench.batchauth``), so it is left out here.
 
-``profile``: cProfile of ``Normaliser.handle`` and ``Router.handle`` driven directly on a batch of records
-sealed and batch-signed as on the topics (no broker), the top functions by own time.
+``profile``: cProfile of ``Normaliser.handle`` and ``Router.handle`` (with its case book and disclosure ledger
+on SQLite, as ``router.build`` makes it) driven directly on a batch of records sealed and batch-signed as on
+the topics (no broker), the top functions by own time.
 Run alone with ``python -m tests.bench.hop`` (``--profile`` adds the profiles).
 """
 
@@ -28,6 +29,9 @@ from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD
+from services.cases.book import CaseBook
+from services.cases.deadlines import DeadlineRules
+from services.cases.store import CaseStore
 from services.devstack.pipeline import ensure_keys
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings, load_settings
@@ -36,6 +40,7 @@ from services.kernel.hop import HopContext, HopOpener, HopSealer
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
 from services.keys.ring import KeyRing
+from services.ledger.store import DisclosureLedger
 from services.normaliser.service import Normaliser
 from services.router.policy import Policy
 from services.router.service import Router
@@ -137,8 +142,17 @@ def profile(tmp: Path, n: int = BATCH) -> dict[str, Any]:
     normaliser = Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
     router_registry = CollectorRegistry()
     policy = Policy.load(settings.agreements_file)
-    router = Router(settings, keyring, b"secret", policy, ServiceMetrics.create(router_registry),
-                    registry=router_registry)  # fmt: skip
+    cases = CaseBook(CaseStore.open(settings), DeadlineRules.load(settings.agreements_file), b"secret")
+    router = Router(
+        settings,
+        keyring,
+        b"secret",
+        policy,
+        ServiceMetrics.create(router_registry),
+        cases,
+        router_registry,
+        DisclosureLedger.open(settings),
+    )  # fmt: skip  (as router.build makes it)
     feed = _feed_batch(settings, keyring, n)
     results: dict[str, Any] = {}
     prof = cProfile.Profile()
