@@ -360,6 +360,10 @@ async def main() -> None:
     report_adapters(adapter_rates())
     with tempfile.TemporaryDirectory() as keys_tmp:
         report_envelope(suite_rates(Path(keys_tmp)))
+    from tests.bench import hop  # here: tests.bench.hop takes the workload (payload, agreements) from this module
+
+    with tempfile.TemporaryDirectory() as hop_tmp:
+        hop.report(hop.rates(Path(hop_tmp)))
     audit_figures()
 
 
