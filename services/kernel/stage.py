@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -62,16 +63,27 @@ class BrokerStage:
         now = dt.datetime.now(dt.UTC)
         outputs: list[OutRecord] = []
         turn = time.monotonic()
-        for rec in records:
-            reason = self._gate.refusal(rec, now)
-            if reason is None:
-                outputs.extend(self.one(rec, now))
-            else:
-                outputs.append(refusal_event(self._emitter, rec, reason, actor=self._settings.broker_party, now=now))
-            if time.monotonic() - turn >= YIELD_SECONDS:
-                await asyncio.sleep(0)
-                turn = time.monotonic()
+        with self.batch(records):
+            for rec in records:
+                reason = self._gate.refusal(rec, now)
+                if reason is None:
+                    outputs.extend(self.one(rec, now))
+                else:
+                    event = refusal_event(self._emitter, rec, reason, actor=self._settings.broker_party, now=now)
+                    outputs.append(event)
+                if time.monotonic() - turn >= YIELD_SECONDS:
+                    await asyncio.sleep(0)
+                    turn = time.monotonic()
         return outputs
+
+    @contextmanager
+    def batch(self, records: list[ConsumerRecord]) -> Iterator[None]:
+        """The per-batch hook: entered before the first record of a batch is handled (``one``), left after the
+        last, before the batch's outputs are returned, so before any of them is produced. Left by an exception
+        when the batch fails (it is done again whole). Nothing here; the router reads and writes its ledger
+        once per batch in it. Raises what the subclass's work raises (TransientError: the batch waits)."""
+        del records
+        yield
 
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
         """The outputs of one consumed record."""

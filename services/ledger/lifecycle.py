@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from schemas.records import Conviction, CriminalRecord, Person
 from services.kernel.recordkey import record_key
@@ -30,6 +31,14 @@ STALE_VERSION = "STALE_VERSION"
 CONVICTION_ENDED = "CONVICTION_ENDED"
 EARLIER = "ledger-earlier-recipient"  # rules are "<rule>/<agreement>[/...]": no slash in these
 ERASE = "ledger-erasure"
+
+
+class LedgerReads(Protocol):
+    """What a decision reads of the ledger: the ledger itself, or a batch's view of it (``LedgerView``)."""
+
+    def latest_version(self, record_key: str) -> int | None: ...
+
+    def holdings(self, record_key: str) -> list[Holding]: ...
 
 
 @dataclass(frozen=True)
@@ -79,15 +88,16 @@ class Lifecycle:
         self._policy = policy
         self._configured = configured
 
-    def steps(self, record: CriminalRecord, now: dt.datetime) -> list[Step]:
-        """One step per recipient (or one refusal with recipient None). Raises TransientError when the
-        ledger does not answer."""
+    def steps(self, record: CriminalRecord, now: dt.datetime, view: LedgerReads | None = None) -> list[Step]:
+        """One step per recipient (or one refusal with recipient None), read from ``view`` (a batch's view of
+        the ledger), else from the ledger. Raises TransientError when the ledger does not answer."""
         header = record["header"]
         key = key_of(record)
-        latest = self.ledger.latest_version(key)
+        reads = view or self.ledger
+        latest = reads.latest_version(key)
         if latest is not None and header["source_record_version"] < latest:
             return [Step(Decision(None, False, "ledger-stale-version", STALE_VERSION), record)]
-        holders = {h.recipient: h for h in self.ledger.holdings(key) if not h.deleted}
+        holders = {h.recipient: h for h in reads.holdings(key) if not h.deleted}
         live = [c for c in record["convictions"] if not conviction_ended(c, now.date())]
         if record["convictions"] and not live and header["message_type"] != "DELETION":
             erase = [self._erase(record, holder) for holder in sorted(holders)]

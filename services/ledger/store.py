@@ -2,16 +2,17 @@
 and until when the recipient may keep it. No personal data: records are named by their opaque key.
 
 The router writes it in the step that decides a disclosure (so a correction or an erasure can always find
-every earlier recipient) and reads it to refuse stale versions. SQLite ``ledger.sqlite3`` in the data
-directory by default, PostgreSQL when ``ledger_db`` is a ``postgresql://`` URI. Every row is also in the audit
-log (the DISCLOSURE event carries record key, version, recipient, rule and retention end), which is how the
-ledger is rebuilt when lost (``rebuild``). Every database error is a TransientError.
+every earlier recipient) and reads it to refuse stale versions, both once per batch (``services.ledger.view``).
+SQLite ``ledger.sqlite3`` in the data directory by default, PostgreSQL when ``ledger_db`` is a
+``postgresql://`` URI. Every row is also in the audit log (the DISCLOSURE event carries record key, version,
+recipient, rule and retention end), which is how the ledger is rebuilt when lost (``rebuild``). Every database
+error is a TransientError.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from services.kernel.config import Settings
@@ -33,6 +34,7 @@ CREATE INDEX IF NOT EXISTS disclosures_recipient ON {schema}disclosures (recipie
 """
 _COLUMNS = "record_key, recipient, version, message_id, message_type, agreement, disclosed_at, retention_end"
 DELETION = "DELETION"
+_KEYS_PER_QUERY = 500  # bound parameters per statement (SQLite allows 32766, PostgreSQL 65535)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,25 @@ class Holding:
     version: int
     deleted: bool
     retention_end: dt.date | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded disclosure of one record, as a decision needs it (its primary key and retention end)."""
+
+    recipient: str
+    version: int
+    message_type: str
+    retention_end: dt.date | None
+
+
+def holdings_of(entries: Iterable[Entry]) -> list[Holding]:
+    """Per recipient of ``entries`` (one record's): its latest version, a deletion counting as later than the
+    content of the same version; sorted by recipient."""
+    latest: dict[str, Holding] = {}
+    for e in sorted(entries, key=lambda e: (e.recipient, e.version, e.message_type == DELETION)):
+        latest[e.recipient] = Holding(e.recipient, e.version, e.message_type == DELETION, e.retention_end)
+    return [latest[r] for r in sorted(latest)]
 
 
 class DisclosureLedger:
@@ -90,25 +111,30 @@ class DisclosureLedger:
     def holdings(self, record_key: str) -> list[Holding]:
         """Per recipient that was ever sent this record: its latest version (a deletion counts as later than
         the content of the same version), sorted by recipient."""
-        query = (
-            "SELECT recipient, version, message_type, retention_end FROM {schema}disclosures WHERE record_key = ? "
-            "ORDER BY recipient, version, CASE WHEN message_type = 'DELETION' THEN 1 ELSE 0 END"
-        )
-        with self._db.tx() as db:
-            rows = db.execute(self._db.q(query), (record_key,)).fetchall()
-        latest: dict[str, Holding] = {}
-        for recipient, version, message_type, retention_end in rows:
-            end = dt.date.fromisoformat(retention_end) if retention_end else None
-            latest[str(recipient)] = Holding(str(recipient), int(version), message_type == DELETION, end)
-        return [latest[r] for r in sorted(latest)]
+        return holdings_of(self.entries([record_key]).get(record_key, []))
 
     def latest_version(self, record_key: str) -> int | None:
         """The highest version of this record disclosed to anyone, or None when it never was."""
+        return max((e.version for e in self.entries([record_key]).get(record_key, [])), default=None)
+
+    def entries(self, record_keys: Collection[str]) -> dict[str, list[Entry]]:
+        """What is recorded of each of ``record_keys`` (a key never disclosed is absent), in one read
+        transaction: what a batch of the router decides with (``services.ledger.view``)."""
+        keys = sorted(set(record_keys))
+        found: dict[str, list[Entry]] = {}
         with self._db.tx() as db:
-            row = db.execute(
-                self._db.q("SELECT MAX(version) FROM {schema}disclosures WHERE record_key = ?"), (record_key,)
-            ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                chunk = keys[start : start + _KEYS_PER_QUERY]
+                query = (
+                    "SELECT record_key, recipient, version, message_type, retention_end FROM {schema}disclosures "  # noqa: S608
+                    f"WHERE record_key IN ({', '.join('?' * len(chunk))})"
+                )
+                for key, recipient, version, message_type, end in db.execute(self._db.q(query), chunk).fetchall():
+                    entry = Entry(
+                        str(recipient), int(version), str(message_type), dt.date.fromisoformat(end) if end else None
+                    )
+                    found.setdefault(str(key), []).append(entry)
+        return found
 
     def seen(self, record_key: str, recipient: str, version: int, message_type: str) -> bool:
         """True when exactly this disclosure is recorded (a batch done again: decide it the same way)."""

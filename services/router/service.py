@@ -12,8 +12,11 @@ or more information is disclosed only if it follows an open case, else refused w
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas import CANONICAL_RECORD
@@ -35,11 +38,13 @@ from services.keys.ring import KeyRing
 from services.ledger.lifecycle import LIFECYCLE_TYPES, Lifecycle, Step, key_of
 from services.ledger.retention import retention_end
 from services.ledger.store import Disclosure, DisclosureLedger
+from services.ledger.view import LedgerView
 from services.router.minimise import minimise
 from services.router.policy import Decision, Policy
 
 NAME = "router"
 RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
+RECORD_KEY_BYTES = 16  # services.kernel.recordkey
 
 
 class Router(BrokerStage):
@@ -62,10 +67,28 @@ class Router(BrokerStage):
         self._broker = frozenset({settings.broker_party})
         self._cases = cases
         self._lifecycle = Lifecycle(ledger, policy, frozenset(settings.jurisdictions)) if ledger is not None else None
+        self._view: LedgerView | None = None  # the ledger as this batch sees it, while a batch is handled
         self._refusals = Counter(
             "crx_refusals", "Recipients refused by the router, by reason (a record refused to nobody: recipient '-')",
             ["reason"], registry=registry,
         )  # fmt: skip
+
+    @contextmanager
+    def batch(self, records: list[ConsumerRecord]) -> Iterator[None]:
+        """The batch's ledger: every record key of the batch read in one transaction before its first record
+        is decided (the Kafka key is the record key: a hint only, a key it misses is read when met), every
+        disclosure of the batch written in one transaction after its last, before anything of it is produced
+        (so a correction always finds every holder). Raises TransientError when the ledger does not answer."""
+        if self._lifecycle is None:
+            yield
+            return
+        hints = {rec.key.hex() for rec in records if isinstance(rec.key, bytes) and len(rec.key) == RECORD_KEY_BYTES}
+        self._view = LedgerView(self._lifecycle.ledger, hints)
+        try:
+            yield
+            self._view.flush()
+        finally:
+            self._view = None
 
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
         """Per recipient a sealed minimised view and its DISCLOSURE, or a REFUSAL; or the record's dead letter."""
@@ -87,9 +110,11 @@ class Router(BrokerStage):
     ) -> list[OutRecord]:
         outputs: list[OutRecord] = []
         lifecycle = self._lifecycle is not None and record["header"]["message_type"] in LIFECYCLE_TYPES
+        view = self._view
         if lifecycle:
             assert self._lifecycle is not None
-            steps = self._lifecycle.steps(record, now)
+            view = view or LedgerView(self._lifecycle.ledger)  # a record handled outside a batch: its own view
+            steps = self._lifecycle.steps(record, now, view)
         else:
             steps = [Step(d, record) for d in self._policy.decide(record)]
         disclosed: list[Disclosure] = []
@@ -107,8 +132,10 @@ class Router(BrokerStage):
             outputs.extend(self._disclose(sent, decision, submission_id, key, now, deadline, step.bare, retention))
             if lifecycle:
                 disclosed.append(self._ledger_row(sent, decision, now, retention))
-        if disclosed and self._lifecycle is not None:
-            self._lifecycle.ledger.add(disclosed)  # before anything is produced: a correction finds every holder
+        if view is not None:
+            view.add(disclosed)  # seen by the batch's later records; written before anything of it is produced
+            if view is not self._view:
+                view.flush()
         return outputs
 
     @staticmethod
