@@ -136,15 +136,6 @@ class DisclosureLedger:
                     found.setdefault(str(key), []).append(entry)
         return found
 
-    def seen(self, record_key: str, recipient: str, version: int, message_type: str) -> bool:
-        """True when exactly this disclosure is recorded (a batch done again: decide it the same way)."""
-        query = (
-            "SELECT 1 FROM {schema}disclosures WHERE record_key = ? AND recipient = ? AND version = ? "
-            "AND message_type = ?"
-        )
-        with self._db.tx() as db:
-            return db.execute(self._db.q(query), (record_key, recipient, version, message_type)).fetchone() is not None
-
     def rows(self) -> list[Disclosure]:
         """Every recorded disclosure, ordered by record key, recipient, version and message type."""
         query = f"SELECT {_COLUMNS} FROM {{schema}}disclosures ORDER BY record_key, recipient, version, message_type"  # noqa: S608
