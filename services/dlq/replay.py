@@ -16,8 +16,11 @@ for letters refused at its own door); any other is left out of the list and coun
 and replaying it is refused and audited (an ERROR event). The sealed payload must then be signed by the
 broker and bind the letter's id, stage and jurisdiction, and the id must follow from the letter's clear
 fields (``crx.dlq`` is written by the national intakes too: a forged or altered letter is refused). A
-consumed record goes back only to a feed topic (matching its envelope's channel) or to ``crx.records``. The
-replay's own output is signed as the ``dlq`` component (``crx dlq replay`` loads that key alone).
+consumed record goes back only to a feed topic (matching the channel its envelope or format-2 record names) or
+to ``crx.records``. The replay's own output is signed as the ``dlq`` component (``crx dlq replay`` loads that
+key alone): a format-2 original (no signature of its own) is then opened by its stage only because its batch
+signer is ``crx.dlq`` and it names the topic's own sealer as its producer (``services.kernel.internal``); a
+payload refused at the door is resubmitted in ``internal_format``, producer ``crx.dlq``.
 
 A letter whose original is sealed to a destroyed key (``KEY_DESTROYED``, crypto-shredding) is listed as not
 replayable: it can never be opened again.
@@ -37,7 +40,7 @@ from typing import Any, NoReturn
 
 from aiokafka import ConsumerRecord
 
-from schemas import DEAD_LETTER, ENVELOPE
+from schemas import DEAD_LETTER
 from services.intake.publisher import FeedPublisher, PushResult, Submission
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.batchauth import BatchVerifier, Reason
@@ -47,6 +50,7 @@ from services.kernel.deadletter import DLQ_CHANNEL, dead_letter_id, sealed_conte
 from services.kernel.envelope import Opener
 from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed
 from services.kernel.gate import authenticate, refusal_event, refusal_reason
+from services.kernel.internal import channel_of
 from services.kernel.kafka import OutRecord, Producer, read_from_start
 from services.kernel.producers import ProducerRules
 from services.keys.ring import KeyRegistry, KeyRing
@@ -229,13 +233,8 @@ def _destination(settings: Settings, letter: dict[str, Any], original: bytes) ->
     channel) or ``records`` (the router's and the lookup service's). Raises ReplayError for any other stage or topic."""
     topic = letter["source_topic"]
     feeds = {settings.topic(f"feed.{j}"): f"feed.{j}" for j in settings.jurisdictions}
-    if letter["stage"] == "normaliser" and topic in feeds:
-        try:
-            channel = codec(ENVELOPE).decode(original)["channel"]
-        except CrxError:
-            channel = None
-        if channel == feeds[topic]:
-            return str(topic)
+    if letter["stage"] == "normaliser" and topic in feeds and channel_of(original) == feeds[topic]:
+        return str(topic)  # format 1 or 2: the channel the record names is its feed's
     if letter["stage"] in ("router", "lookup") and topic == settings.topic("records"):
         return str(topic)
     raise ReplayError("only records consumed from a feed or from crx.records are replayed, to where they came from")

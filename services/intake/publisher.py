@@ -2,8 +2,11 @@
 
 This is what ``crx push``, the demo and the HTTP intake call. A payload is refused at the door, with
 a dead letter and an audit event, when its jurisdiction is not configured, its adapter is unknown or it is
-larger than the payload limit; otherwise it is sealed to the broker's key (signed by the jurisdiction when
-this node holds its signing key) and produced to ``crx.feed.<jurisdiction>``.
+larger than the payload limit; otherwise it is sealed to the broker's key and produced to
+``crx.feed.<jurisdiction>``: in format 2 (``internal_format``, the default) when the producer signs its batches
+as the intake (or ``crx dlq replay``), under that component's data key; else in format 1, signed by the
+jurisdiction when this node holds its signing key (a national system's own ``crx push``), else by the broker.
+Dead letters stay format 1.
 
 Given an outbox (the intake's; ``crx push`` at a national system has none), what was produced for each
 submission is kept there once the broker acknowledged it and before ``publish`` returns, so before any
@@ -27,6 +30,7 @@ from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import SealContext, Sealer, routing_headers
 from services.kernel.errors import CrxError, KeyUnavailable, PayloadTooLarge, UnknownJurisdiction, handling
+from services.kernel.internal import InternalSealer, feed_sealer
 from services.kernel.kafka import OutRecord, Producer
 from services.keys.ring import KeyRing
 
@@ -90,6 +94,7 @@ class FeedPublisher:
         broker = settings.broker_party
         signer = broker if keyring.holds_private_signing_key(broker, dt.datetime.now(dt.UTC)) else None
         self._dead = DeadLetters(settings, "intake", Sealer(keyring.registry, keyring.store, signer), self._emitter)
+        self._hop: InternalSealer | None = None  # format 2's sealer, made on first use (``_hop_sealer``)
 
     @property
     def dead_letters(self) -> DeadLetters:
@@ -177,6 +182,19 @@ class FeedPublisher:
         await self._producer.send_all(outputs)
         return PushResult(sid, jurisdiction, False, error.reason_code)
 
+    def _hop_sealer(self) -> InternalSealer | None:
+        """The format-2 sealer of the component whose batch signature this publisher's producer carries (the
+        intake, or ``crx dlq replay``), when ``internal_format`` is 2; else None: format 1 (a jurisdiction's own
+        ``crx push``, whose batches it signs itself, always; a producer without a signer too). One sealer, so
+        one data key, per publisher and component."""
+        signer = self._producer.signer
+        party = feed_sealer(self._settings, None if signer is None else signer.party)
+        if party is None or self._settings.internal_format != 2:
+            return None
+        if self._hop is None or self._hop.producer != party:
+            self._hop = InternalSealer(self._settings, self._keyring, party, None)
+        return self._hop
+
     def _feed_signer(self, jurisdiction: str, now: dt.datetime) -> str:
         """Who signs a feed envelope: the jurisdiction itself where this node holds its private signing key
         (a national system running ``crx push`` with its own key store), else this broker (its intake, which
@@ -194,7 +212,6 @@ class FeedPublisher:
         if len(sub.payload) > self._settings.max_payload_bytes:
             raise PayloadTooLarge(f"payload exceeds the limit of {self._settings.max_payload_bytes} bytes")
         get_adapter(sub.adapter)  # raises AdapterNotFound with the valid names
-        signer = self._feed_signer(sub.jurisdiction, now)
         ctx = SealContext(
             channel=f"feed.{sub.jurisdiction}",
             message_id=sid,
@@ -203,7 +220,12 @@ class FeedPublisher:
             recipient=self._settings.broker_party,
             content_type=f"feed/{sub.adapter}",
         )
-        sealed = Sealer(self._keyring.registry, self._keyring.store, signer).seal(sub.payload, ctx, now)
+        hop = self._hop_sealer()
+        if hop is not None:
+            sealed = hop.seal(sub.payload, ctx, now)
+        else:
+            signer = self._feed_signer(sub.jurisdiction, now)
+            sealed = Sealer(self._keyring.registry, self._keyring.store, signer).seal(sub.payload, ctx, now)
         topic = self._settings.topic(ctx.channel)
         audit = self._emitter.event(
             AuditEventType.COLLECTION,

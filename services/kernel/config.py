@@ -37,6 +37,7 @@ class Secret:
 
 
 TRANSACTION_MODES = ("auto", "on", "off")
+INTERNAL_FORMATS = (1, 2)
 
 
 # What sealing adds to a payload, with room to spare: the envelope's fields and ids (< 1 KiB), an HPKE
@@ -143,6 +144,12 @@ class Settings:
     # Crypto-shredding: the broker's own encryption key (feed and records topics, dead letters) is rotated
     # every epoch and destroyed once nothing sealed to it may still be needed (services/keys/epochs.py).
     broker_key_epoch_days: float = 7.0
+    # What crx's own components write on its internal topics (feed.<J> from the intake, records from the
+    # normaliser): 2, internal hops format 2 (one HPKE wrap per data key, AES-GCM per record, authenticated by
+    # the batch signature; schemas/ENVELOPE.md); 1, the format-1 envelope (an HPKE seal and a signature per
+    # record). Every reader reads both. A rolling upgrade from a version that cannot read format 2 sets 1
+    # until every consumer is upgraded. Dead letters, out.<J> and a jurisdiction's own ``crx push`` stay 1.
+    internal_format: int = 2
 
     # Lookups (services/lookup): hit/no-hit over keyed pseudonyms. The lookup service indexes the records it
     # reads from crx.records and answers ``POST /v1/lookups`` (bearer tokens of the intake, per jurisdiction).
@@ -163,6 +170,8 @@ class Settings:
         """Raises ConfigError for a value no other check covers."""
         if self.kafka_transactions not in TRANSACTION_MODES:
             raise ConfigError(f"setting kafka_transactions must be one of {', '.join(TRANSACTION_MODES)}")
+        if self.internal_format not in INTERNAL_FORMATS:
+            raise ConfigError("setting internal_format must be 1 or 2")
         if self.max_request_bytes < self.max_payload_bytes + 3 * ENVELOPE_OVERHEAD_BYTES:
             raise ConfigError(
                 "max_request_bytes must hold a payload of max_payload_bytes sealed twice (a dead letter keeps the"

@@ -1,4 +1,4 @@
-"""Internal hops, format 2 (not yet in use): one HPKE wrap per data key, AES-256-GCM per record.
+"""Internal hops, format 2: one HPKE wrap per data key, AES-256-GCM per record.
 
 On the broker's own topics (``feed.<J>``, ``records``, ``dlq``) the recipient is always the broker itself, and
 which component produced a record is already proven by the batch signature (``batchauth``: its leaf covers the
@@ -51,7 +51,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.kernel.envelope import HEADER_CHANNEL, HEADER_MESSAGE_ID, HEADER_RECIPIENT, Opened
-from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed
+from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed, KeyUnavailable
 from services.kernel.suites import hpke_suite
 from services.keys.entry import allowed
 from services.keys.ring import KeyRegistry, PrivateKeyStore
@@ -318,7 +318,10 @@ class HopOpener:
         """Decrypt ``data`` expected on logical ``channel``, sealed by one of ``producers`` (None: any; the batch
         signature, checked before, says who produced this copy). ``headers``: Kafka routing hints, each of which
         must agree with the record. Raises EnvelopeError for any failure; KeyDestroyed (an EnvelopeError) when
-        the record is for this party but its data key is wrapped to an epoch key that was destroyed."""
+        the record is for this party but its data key is wrapped to an epoch key that was destroyed;
+        KeyUnavailable (retriable: the batch waits) when the epoch key is not in this node's registry yet or
+        its private half is not here: a record reaches the key lookup only once its producer is checked (and
+        its batch signature before that), so a key id unknown here is one this node has not caught up with."""
         rec = HopRecord.parse(data)
         if rec.channel != channel or rec.recipient != self.party:
             raise EnvelopeError()
@@ -337,7 +340,9 @@ class HopOpener:
         """The data key of ``rec``: the epoch key's status first (every record), then the cache, else unwrap."""
         key_id = rec.recipient_key_id
         try:
-            entry = self._registry.get(self.party, key_id)
+            entry = self._registry.get(self.party, key_id)  # KeyUnavailable: not in this node's registry yet
+        except KeyUnavailable:
+            raise
         except CrxError:
             raise EnvelopeError() from None
         if entry.status == "destroyed":
@@ -352,8 +357,8 @@ class HopOpener:
             self._cache.move_to_end(rec.key_block)
             return cached[1]
         info = wrap_info(rec.producer, rec.recipient, key_id, rec.suite, rec.data_key_id)
+        private = self._store.load(self.party, key_id)  # KeyUnavailable: its private half is not here (yet)
         try:
-            private = self._store.load(self.party, key_id)
             data_key = hpke_suite(rec.suite).suite().decrypt(rec.wrapped, private, info)
         except (CrxError, InvalidTag, ValueError, TypeError):
             raise EnvelopeError() from None

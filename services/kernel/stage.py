@@ -1,7 +1,8 @@
 """The broker-side stage: what the normaliser and the router share around their per-record transform.
 
-A stage refuses input not authenticated by a producer allowed on its topic (``gate``), opens envelopes
-addressed to the broker, seals what it produces, emits audit events, and turns a record's fault into a dead
+A stage refuses input not authenticated by a producer allowed on its topic (``gate``), opens what is
+addressed to the broker in either internal format (``internal``: a format-2 record only with the batch
+signer the gate verified), seals what it produces, emits audit events, and turns a record's fault into a dead
 letter while letting every other error retry the batch (``errors.handling``).
 """
 
@@ -19,9 +20,10 @@ from aiokafka import ConsumerRecord
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
-from services.kernel.envelope import Opener, Sealer
+from services.kernel.envelope import Opened, Sealer
 from services.kernel.errors import handling
 from services.kernel.gate import InputGate, refusal_event
+from services.kernel.internal import InternalReader, batch_signer
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
@@ -43,7 +45,8 @@ class BrokerStage:
         self, name: str, settings: Settings, keyring: KeyRing, audit_secret: bytes, metrics: ServiceMetrics
     ) -> None:
         self._settings = settings
-        self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
+        self._reader = InternalReader(settings, keyring)
+        self._authenticated: tuple[Any, str] | None = None  # the record ``one`` handles, and its batch signer
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
         self._emitter = AuditEmitter(name, settings.topic("audit"), audit_secret)
         self._dead = DeadLetters(settings, name, self._sealer, self._emitter, metrics)
@@ -67,7 +70,11 @@ class BrokerStage:
             for rec in records:
                 reason = self._gate.refusal(rec, now)
                 if reason is None:
-                    outputs.extend(self.one(rec, now))
+                    self._authenticated = (rec, batch_signer(rec))
+                    try:
+                        outputs.extend(self.one(rec, now))
+                    finally:
+                        self._authenticated = None
                 else:
                     event = refusal_event(self._emitter, rec, reason, actor=self._settings.broker_party, now=now)
                     outputs.append(event)
@@ -88,6 +95,16 @@ class BrokerStage:
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
         """The outputs of one consumed record."""
         raise NotImplementedError
+
+    def open_input(self, rec: Any, *, channel: str, signers: frozenset[str], now: dt.datetime) -> Opened:
+        """Open the consumed record ``rec`` addressed to the broker on logical ``channel``, in either format
+        (``internal.InternalReader``): a format-1 envelope signed by one of ``signers``; a format-2 record
+        whose batch signature (checked by the gate in ``handle``; checked here for a record handled any other
+        way) is one allowed to carry format 2 on its topic. Raises EnvelopeError, KeyDestroyed (an
+        EnvelopeError: dead-lettered), KeyUnavailable (retriable: the batch waits)."""
+        known = self._authenticated
+        signer = known[1] if known is not None and known[0] is rec else None
+        return self._reader.open(rec, channel=channel, signers=signers, now=now, authenticated=signer)
 
     def record_event(
         self,

@@ -1,11 +1,12 @@
 """The lookup feed: the lookup service's own consumer group on ``crx.records`` keeps the index in step with
 the records the pipeline carries.
 
-Each record (authenticated by a producer allowed on ``crx.records``, opened with the broker's key ring as the
-router opens it) is applied with ``indexing.apply_record``, the one place that says what a record's lifecycle
-does to the index. A record that cannot be opened or decoded is dead-lettered (stage ``lookup``); a missing
-index key or a database that does not answer retries the batch (never a dead letter). The index is written
-before the batch's offsets are committed: at-least-once, and applying a record twice gives the same index.
+Each record (authenticated by a producer allowed on ``crx.records``, opened in either internal format with
+the broker's key ring as the router opens it, ``BrokerStage.open_input``) is applied with
+``indexing.apply_record``, the one place that says what a record's lifecycle does to the index. A record that
+cannot be opened or decoded is dead-lettered (stage ``lookup``); a missing index key or a database that does
+not answer retries the batch (never a dead letter). The index is written before the batch's offsets are
+committed: at-least-once, and applying a record twice gives the same index.
 """
 
 from __future__ import annotations
@@ -67,9 +68,7 @@ class LookupFeed(BrokerStage):
         """Nothing, once the record is applied to the index; or the record's dead letter."""
         submission_id = None
         try:
-            opened = self._opener.open(
-                rec.value or b"", channel="records", now=now, signers=self._broker, headers=dict(rec.headers or ())
-            )
+            opened = self.open_input(rec, channel="records", signers=self._broker, now=now)
             submission_id = str(opened.envelope["correlation_id"])
             record = self._codec.decode(opened.plaintext)
             with bind_message_id(message_id=opened.message_id):

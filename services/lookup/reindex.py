@@ -3,7 +3,8 @@
 The index holds no identities (by design), so it cannot derive new pseudonyms by itself; the records on
 ``crx.records`` can. A re-index reads that topic from the earliest retained offset (no consumer group:
 nothing committed, the lookup service's own position untouched), authenticates each record as the router
-does (a producer allowed on the topic, ``gate.authenticate``; the broker's signature and seal, ``Opener``),
+does (a producer allowed on the topic, ``gate.authenticate``; then either internal format, ``InternalReader``:
+the broker's signature and seal, or a format-2 record of the batch signer allowed to seal it),
 and for each NOTIFICATION or UPDATE still current in the index (indexed at exactly the version read:
 ``LookupIndex.rekey``) writes its pseudonyms under every live key. A record removed from the index (deleted,
 expired, ended) or replaced by a newer version is never written back. Lookups keep answering throughout:
@@ -29,9 +30,9 @@ from schemas.records import CriminalRecord
 from services.kernel.batchauth import BatchVerifier
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
-from services.kernel.envelope import Opener
 from services.kernel.errors import CodecError, EnvelopeError, KeyDestroyed
 from services.kernel.gate import authenticate
+from services.kernel.internal import InternalReader, batch_signer
 from services.kernel.kafka import read_from_start
 from services.kernel.logging import get_logger
 from services.kernel.producers import ProducerRules
@@ -64,12 +65,12 @@ class ReindexReport:
 
 class RecordsReader:
     """Reads ``crx.records`` from the start and opens each record as the router does: authenticated by a
-    producer allowed on the topic, signed by the broker, sealed to it."""
+    producer allowed on the topic, then opened in either internal format (``InternalReader``)."""
 
     def __init__(self, settings: Settings, keyring: KeyRing) -> None:
         self._settings = settings
         self._rules, self._verifier = ProducerRules(settings), BatchVerifier(keyring.registry)
-        self._opener = Opener(keyring.registry, keyring.store, settings.broker_party)
+        self._reader = InternalReader(settings, keyring)
         self._broker = frozenset({settings.broker_party})
         self._codec = typed_codec(CANONICAL_RECORD)
         self._log = get_logger("lookup-reindex")
@@ -83,9 +84,8 @@ class RecordsReader:
             self._log.warning("record refused", partition=rec.partition, offset=rec.offset, reason=reason)
             return f"refused_{reason}"
         try:
-            opened = self._opener.open(
-                rec.value or b"", channel="records", now=now, signers=self._broker, headers=dict(rec.headers or ())
-            )
+            signer = batch_signer(rec)  # verified just above
+            opened = self._reader.open(rec, channel="records", signers=self._broker, now=now, authenticated=signer)
             return self._codec.decode(opened.plaintext)
         except KeyDestroyed:
             return "key_destroyed"

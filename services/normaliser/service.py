@@ -1,7 +1,13 @@
-"""The normaliser: open each feed envelope, parse it with its adapter, validate, seal the canonical records.
+"""The normaliser: open each feed record, parse it with its adapter, validate, seal the canonical records.
 
-Per input record the outputs are either (canonical record envelopes + NORMALISATION audit events) or
-(a dead letter + a DEAD_LETTER audit event). Nothing raised by one bad record affects another.
+Per input record the outputs are either (canonical records sealed to the broker + NORMALISATION audit events)
+or (a dead letter + a DEAD_LETTER audit event). Nothing raised by one bad record affects another.
+
+What it accepts on ``feed.<J>`` (after the input gate: a batch signed by the intake, ``crx dlq replay`` or J):
+a format-1 envelope signed by J or by the broker (its intake), or a format-2 record whose batch signer is the
+intake or ``crx.dlq`` and which names the intake (or, resubmitted by ``crx dlq replay``, ``crx.dlq``) as its
+producer; never a format-2 record J's own batch signature carries (``internal``). It writes ``records`` in
+``internal_format`` (format 2: its own data key, producer ``crx.normaliser``); dead letters stay format 1.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, routing_headers
 from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode
+from services.kernel.internal import InternalSealer
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import bind_message_id
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.producers import component_party
 from services.kernel.recordkey import record_key
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
@@ -69,6 +77,8 @@ class Normaliser(BrokerStage):
         )
         self._codec = typed_codec(CANONICAL_RECORD)
         self._feeds = {settings.topic(f"feed.{j}"): j for j in settings.jurisdictions}
+        party = component_party(settings.broker_party, NAME)
+        self._records = InternalSealer(settings, keyring, party, settings.broker_party)  # one data key per process
 
     @property
     def feed_topics(self) -> list[str]:
@@ -85,10 +95,8 @@ class Normaliser(BrokerStage):
                 raise AdapterNotFound("record on a topic that is not a configured feed")
             if len(value) > self._settings.max_envelope_bytes:  # the payload is checked once opened
                 raise PayloadTooLarge("envelope exceeds the configured payload limit and its overhead")
-            signers = frozenset({jurisdiction, self._settings.broker_party})  # the sender, or our intake
-            opened = self._opener.open(
-                value, channel=f"feed.{jurisdiction}", now=now, signers=signers, headers=dict(rec.headers or ())
-            )
+            signers = frozenset({jurisdiction, self._settings.broker_party})  # format 1: the sender, or our intake
+            opened = self.open_input(rec, channel=f"feed.{jurisdiction}", signers=signers, now=now)
             submission_id = opened.message_id
             if len(opened.plaintext) > self._settings.max_payload_bytes:
                 raise PayloadTooLarge("payload exceeds the configured limit")
@@ -135,7 +143,7 @@ class Normaliser(BrokerStage):
                 content_type=RECORD_CONTENT_TYPE,
                 schema_fingerprint=self._codec.fingerprint,
             )
-            sealed = self._sealer.seal(encoded, ctx, now)
+            sealed = self._records.seal(encoded, ctx, now)
             self._log.debug(
                 "normalised", source_jurisdiction=header["source_jurisdiction"], submission_id=submission_id
             )

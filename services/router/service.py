@@ -92,12 +92,9 @@ class Router(BrokerStage):
 
     def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
         """Per recipient a sealed minimised view and its DISCLOSURE, or a REFUSAL; or the record's dead letter."""
-        value: bytes = rec.value or b""
         submission_id = None
         try:
-            opened = self._opener.open(
-                value, channel="records", now=now, signers=self._broker, headers=dict(rec.headers or ())
-            )
+            opened = self.open_input(rec, channel="records", signers=self._broker, now=now)
             submission_id = str(opened.envelope["correlation_id"])
             record = self._codec.decode(opened.plaintext)
             with bind_message_id(message_id=opened.message_id):

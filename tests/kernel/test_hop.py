@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from services.kernel.config import Settings
-from services.kernel.errors import EnvelopeError, KeyDestroyed, handling
+from services.kernel.errors import EnvelopeError, KeyDestroyed, KeyUnavailable, handling
 from services.kernel.hop import (
     MAGIC,
     MAX_RECORDS_PER_KEY,
@@ -132,14 +132,20 @@ def test_every_context_field_is_bound(keyring: KeyRing, old: bytes, new: bytes, 
 
 
 def test_tampering_anywhere_fails(keyring: KeyRing) -> None:
-    """Flipping any byte of the value (ciphertext, tag, nonce, time, key block) or truncating it is refused."""
+    """Flipping any byte of the value (ciphertext, tag, nonce, time, key block) or truncating it is refused;
+    a key id changed to one this node does not know (yet) waits for it (KeyUnavailable, retriable: on a topic
+    only a record whose batch signature holds gets this far, so its key id is one a component wrapped to)."""
     sealer, opener = _pair(keyring)
     sealed = sealer.seal(b"conviction " * 8, CTX, _now())
+    key_id = HopRecord.parse(sealed).recipient_key_id.encode()
+    start = sealed.index(key_id)
     for index in range(len(sealed)):
         tampered = bytearray(sealed)
         tampered[index] ^= 0x01
-        with pytest.raises(EnvelopeError):
+        expected = KeyUnavailable if start <= index < start + len(key_id) else EnvelopeError
+        with pytest.raises(expected) as info:
             _open(opener, bytes(tampered))
+        assert handling(info.value) == ("retry" if expected is KeyUnavailable else "dead_letter")
     for length in (0, 3, len(sealed) // 2, len(sealed) - 1):
         with pytest.raises(EnvelopeError):
             _open(opener, sealed[:length])

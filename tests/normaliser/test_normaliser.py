@@ -15,8 +15,9 @@ from schemas import AUDIT_EVENT, CANONICAL_RECORD, DEAD_LETTER
 from services.kernel import stage
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.envelope import Opener, SealContext, Sealer, routing_headers
+from services.kernel.envelope import SealContext, Sealer, routing_headers
 from services.kernel.errors import KeyUnavailable
+from services.kernel.internal import InternalReader
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
 from services.keys import epochs, lifecycle
@@ -69,10 +70,10 @@ async def test_a_feed_becomes_sealed_canonical_records_each_audited(settings: Se
     records, audit = settings.topic("records"), settings.topic("audit")
     assert set(topics) == {records, audit}
     assert len(topics[records]) == len(expected) == len(topics[audit])
-    opener = Opener(keyring.registry, keyring.store, "crx")
+    reader = InternalReader(settings, keyring)  # as the router reads them: either format
     now = dt.datetime.now(dt.UTC)
-    for out, record in zip(topics[records], expected, strict=True):
-        opened = opener.open(out.value, channel="records", now=now, signers=frozenset({"crx"}))
+    for out, record in zip(consumed(signed(settings, keyring, "normaliser", topics[records])), expected, strict=True):
+        opened = reader.open(out, channel="records", now=now, signers=frozenset({"crx"}))
         decoded = codec(CANONICAL_RECORD).decode(opened.plaintext)
         assert str(decoded["header"]["message_id"]) == str(record["header"]["message_id"])
         assert decoded["person"]["nationalities"] == record["person"]["nationalities"]
