@@ -23,6 +23,8 @@ from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import SealContext, Sealer
 from services.kernel.errors import UnmappedCode
+from services.kernel.hop import HopRecord
+from services.kernel.internal import batch_signer
 from services.kernel.kafka import Producer, ensure_topics, standard_topics
 from services.keys.epochs import destroy
 from services.keys.lifecycle import rotate
@@ -49,21 +51,21 @@ async def test_a_fixed_cause_then_replay_delivers_the_dead_letter(settings: Sett
         await wait_for(lambda: account(pipeline.store, ids).dead_lettered == 2)
         assert set(account(pipeline.store, ids).dead_letter_reasons) == {"UNMAPPED_CODE", "UNKNOWN_ADAPTER"}
     letters = {x["reason_code"]: x for x in await read_dead_letters(settings, keyring.registry)}
+    replayer = Producer(settings, signer=signer(settings, keyring, "dlq"))  # as `crx dlq replay` signs
     async with running(settings, keyring) as pipeline:  # the cause fixed: DE is no longer strict
-        done = await replay(settings, keyring, pipeline.producer, secret, letters["UNMAPPED_CODE"])
+        await replayer.start()
+        done = await replay(settings, keyring, replayer, secret, letters["UNMAPPED_CODE"])
         assert done.topic == settings.topic("feed.DE") and done.submission is None
         with pytest.raises(ReplayError):
-            await replay(settings, keyring, pipeline.producer, secret, letters["UNKNOWN_ADAPTER"])  # no adapter
-        resubmitted = await replay(
-            settings, keyring, pipeline.producer, secret, letters["UNKNOWN_ADAPTER"], adapter="json-v1"
-        )
+            await replay(settings, keyring, replayer, secret, letters["UNKNOWN_ADAPTER"])  # no adapter
+        resubmitted = await replay(settings, keyring, replayer, secret, letters["UNKNOWN_ADAPTER"], adapter="json-v1")
         assert resubmitted.submission is not None and resubmitted.submission.accepted
         new_id = resubmitted.submission.submission_id
         await wait_for(lambda: account(pipeline.store, [unmapped.submission_id, new_id]).complete)
         acc = account(pipeline.store, [unmapped.submission_id, new_id])
         assert acc.delivered_records == 2 and dict(acc.delivered) == {"FR": 2, "PL": 2}
         # Replaying again changes nothing downstream: same ids, the partners already have the record.
-        await replay(settings, keyring, pipeline.producer, secret, letters["UNMAPPED_CODE"])
+        await replay(settings, keyring, replayer, secret, letters["UNMAPPED_CODE"])
         # Count only once the writer has every event now on crx.audit (the second replay's included).
         audit = codec(AUDIT_EVENT)
         on_topic = {str(audit.decode(r.value)["event_id"]) for r in await read_topic(settings, settings.topic("audit"))}
@@ -71,6 +73,13 @@ async def test_a_fixed_cause_then_replay_delivers_the_dead_letter(settings: Sett
         replays = [e for e in pipeline.store.events(event_type="COLLECTION") if e["reason"] == "REPLAYED_FROM_DLQ"]
         assert len(replays) == 2  # the second replay of the same dead letter is the same audit event
         assert pipeline.store.verify(load_note_verifiers(settings)).ok
+        await replayer.stop()
+    # Format 2 (the default) on crx.feed.DE: the intake's record, sent back as it was under the dlq component's
+    # batch signature (still naming the intake), and the resubmission sealed by the dlq component itself.
+    producers: dict[str, set[str]] = {}
+    for rec in await read_topic(settings, settings.topic("feed.DE")):
+        producers.setdefault(batch_signer(rec), set()).add(HopRecord.parse(rec.value).producer)
+    assert producers == {"crx.intake": {"crx.intake"}, "crx.dlq": {"crx.intake", "crx.dlq"}}
 
 
 async def test_cli_lists_dead_letters_without_payloads(settings: Settings, keyring: KeyRing) -> None:

@@ -13,10 +13,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter
+from schemas import CANONICAL_RECORD
 from schemas.records import CriminalRecord
 from services.kernel.audit_events import AuditEmitter
+from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
+from services.kernel.envelope import SealContext, routing_headers
 from services.kernel.errors import KeyUnavailable, TransientError, handling
+from services.kernel.hop import is_hop
+from services.kernel.internal import InternalSealer
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
 from services.keys.ring import KeyRing
@@ -25,7 +30,9 @@ from services.lookup.keyadmin import key_store, open_index
 from services.lookup.lookups import InvalidLookup, LookupRequest, Lookups, LookupUnavailable, parse_request
 from services.lookup.ratelimit import RateLimiter
 from services.lookup.service import LookupMetrics
+from services.normaliser.service import RECORD_CONTENT_TYPE
 from services.router.policy import Policy
+from tests.fixtures.keys import consumed, signed
 
 NOW = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
 QUERY = {"names": [{"given": "Jean-Testé", "family": "Musterkowski-Exemple"}], "birth_date": "1985-03-14"}
@@ -171,3 +178,26 @@ def test_rate_limit_per_jurisdiction() -> None:
     assert limiter.take("FR") == 1
     now[0] = 10.0
     assert limiter.take("FR") is None
+
+
+@pytest.mark.parametrize("fmt", [1, 2])
+async def test_the_feed_reads_either_internal_format(
+    parts: Any, settings: Settings, keyring: KeyRing, fmt: int
+) -> None:
+    """A record on crx.records in either internal format (the normaliser's, under its batch signature) is
+    opened and indexed; the same bytes under a batch signer not allowed on the topic (the router) are refused by
+    the gate, never indexed."""
+    feed, lookups, _, _ = parts
+    config = settings.replace(internal_format=fmt)
+    rec_codec = typed_codec(CANONICAL_RECORD)
+    parsed = record(1)
+    ctx = SealContext(channel="records", message_id=str(parsed["header"]["message_id"]), correlation_id="s-1",
+                      sender="crx", recipient="crx", content_type=RECORD_CONTENT_TYPE,
+                      schema_fingerprint=rec_codec.fingerprint)  # fmt: skip
+    value = InternalSealer(config, keyring, "crx.normaliser", "crx").seal(rec_codec.encode(parsed), ctx, NOW)
+    assert is_hop(value) == (fmt == 2)
+    produced = [OutRecord(settings.topic("records"), value, headers=routing_headers(ctx))]
+    assert await feed.handle(consumed(signed(settings, keyring, "router", produced))) != []  # its refusal event
+    assert await hits(lookups) == []
+    assert await feed.handle(consumed(signed(settings, keyring, "normaliser", produced))) == []
+    assert await hits(lookups) == [("DE", "exact")]
