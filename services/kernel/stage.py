@@ -23,6 +23,7 @@ from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opened, Sealer
 from services.kernel.errors import handling
 from services.kernel.gate import InputGate, refusal_event
+from services.kernel.hop import is_hop
 from services.kernel.internal import InternalReader, batch_signer
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import get_logger
@@ -46,7 +47,7 @@ class BrokerStage:
     ) -> None:
         self._settings = settings
         self._reader = InternalReader(settings, keyring)
-        self._authenticated: tuple[Any, str] | None = None  # the record ``one`` handles, and its batch signer
+        self._authenticated: Any = None  # the record ``one`` is handling, once the gate accepted it
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
         self._emitter = AuditEmitter(name, settings.topic("audit"), audit_secret)
         self._dead = DeadLetters(settings, name, self._sealer, self._emitter, metrics)
@@ -70,7 +71,7 @@ class BrokerStage:
             for rec in records:
                 reason = self._gate.refusal(rec, now)
                 if reason is None:
-                    self._authenticated = (rec, batch_signer(rec))
+                    self._authenticated = rec
                     try:
                         outputs.extend(self.one(rec, now))
                     finally:
@@ -102,8 +103,8 @@ class BrokerStage:
         whose batch signature (checked by the gate in ``handle``; checked here for a record handled any other
         way) is one allowed to carry format 2 on its topic. Raises EnvelopeError, KeyDestroyed (an
         EnvelopeError: dead-lettered), KeyUnavailable (retriable: the batch waits)."""
-        known = self._authenticated
-        signer = known[1] if known is not None and known[0] is rec else None
+        gated = rec is self._authenticated and is_hop(rec.value)
+        signer = batch_signer(rec) if gated else None  # the proof the gate verified names it
         return self._reader.open(rec, channel=channel, signers=signers, now=now, authenticated=signer)
 
     def record_event(
