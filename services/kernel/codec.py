@@ -13,7 +13,7 @@ gives the codec of a known schema typed with its TypedDict from ``schemas.record
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar, overload
@@ -22,6 +22,7 @@ import fastavro
 
 import schemas
 from schemas.records import AuditEvent, CaseNotice, CriminalRecord, DeadLetter, Envelope, Receipt
+from services.kernel.avrowriter import compile_writer
 from services.kernel.errors import CodecError, ValidationError
 
 MAGIC = b"\xc3\x01"
@@ -43,6 +44,8 @@ class Codec(Generic[R]):
     fingerprint: bytes
     # Fingerprint -> parsed schema of every committed previous version this codec also reads.
     writers: Mapping[bytes, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # [the schema-specialised writer of services.kernel.avrowriter, or None], filled on the first encode.
+    _fast: list[Callable[[Any], bytes] | None] = field(default_factory=list, init=False, compare=False, repr=False)
 
     @classmethod
     def for_schema(cls, name: str) -> Codec[dict[str, Any]]:
@@ -79,7 +82,18 @@ class Codec(Generic[R]):
         A field missing from ``record`` is written with its schema default; keys the schema does not have are
         ignored. Raises ValidationError (naming the schema and the error type, never a value) when the record
         does not fit.
+
+        The bytes are fastavro's: the compiled writer of ``avrowriter`` writes what it handles (every record
+        of the crx schemas as the services build them), fastavro the rest and every record that does not fit.
         """
+        if not self._fast:  # a cache: the same writer for every thread that compiles it
+            self._fast.append(compile_writer(self.parsed, MAGIC + self.fingerprint))
+        fast = self._fast[0]
+        if fast is not None:
+            try:
+                return fast(record)
+            except Exception:  # noqa: S110 - outside what the compiled writer handles: fastavro writes or rejects it
+                pass
         buf = io.BytesIO()
         buf.write(MAGIC)
         buf.write(self.fingerprint)
