@@ -45,7 +45,11 @@ _SMALL = tuple(_varint(z) for z in range(_TABLE_SIZE))
 def encode_long(n: int) -> bytes:
     """The Avro encoding of the long ``n`` (zigzag, then varint)."""
     z = (n << 1) ^ (n >> 63)
-    return _SMALL[z] if z < _TABLE_SIZE else _varint(z)
+    if z < _TABLE_SIZE:
+        return _SMALL[z]
+    if z < 1 << 21:  # three bytes: dates, most lengths above 8 KiB
+        return bytes(((z & 0x7F) | 0x80, ((z >> 7) & 0x7F) | 0x80, z >> 14))
+    return _varint(z)
 
 
 def _timestamp_millis(value: Any) -> int:
