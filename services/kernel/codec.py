@@ -13,7 +13,7 @@ gives the codec of a known schema typed with its TypedDict from ``schemas.record
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar, overload
@@ -22,6 +22,8 @@ import fastavro
 
 import schemas
 from schemas.records import AuditEvent, CaseNotice, CriminalRecord, DeadLetter, Envelope, Receipt
+from services.kernel.avroreader import compile_reader
+from services.kernel.avrowriter import compile_writer
 from services.kernel.errors import CodecError, ValidationError
 
 MAGIC = b"\xc3\x01"
@@ -43,6 +45,10 @@ class Codec(Generic[R]):
     fingerprint: bytes
     # Fingerprint -> parsed schema of every committed previous version this codec also reads.
     writers: Mapping[bytes, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # [(writer, reader)] compiled for this schema (avrowriter, avroreader; None: not compiled), on first use.
+    _compiled: list[tuple[Callable[[Any], bytes] | None, Callable[[bytes], Any] | None]] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def for_schema(cls, name: str) -> Codec[dict[str, Any]]:
@@ -79,7 +85,16 @@ class Codec(Generic[R]):
         A field missing from ``record`` is written with its schema default; keys the schema does not have are
         ignored. Raises ValidationError (naming the schema and the error type, never a value) when the record
         does not fit.
+
+        The bytes are fastavro's: the compiled writer of ``avrowriter`` writes what it handles (every record
+        of the crx schemas as the services build them), fastavro the rest and every record that does not fit.
         """
+        fast = self._specialised()[0]
+        if fast is not None:
+            try:
+                return fast(record)
+            except Exception:  # noqa: S110 - outside what the compiled writer handles: fastavro writes or rejects it
+                pass
         buf = io.BytesIO()
         buf.write(MAGIC)
         buf.write(self.fingerprint)
@@ -88,6 +103,14 @@ class Codec(Generic[R]):
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ValidationError(f"{self.name}: record does not match the schema ({type(exc).__name__})") from None
         return buf.getvalue()
+
+    def _specialised(self) -> tuple[Callable[[Any], bytes] | None, Callable[[bytes], Any] | None]:
+        """This schema's compiled writer and reader (None for a schema they do not handle), compiled once."""
+        if not self._compiled:  # a cache: every thread that compiles it compiles the same
+            self._compiled.append(
+                (compile_writer(self.parsed, MAGIC + self.fingerprint), compile_reader(self.parsed, HEADER_LEN))
+            )
+        return self._compiled[0]
 
     @overload
     def decode(self, data: bytes, reader: None = None) -> R: ...
@@ -100,10 +123,19 @@ class Codec(Generic[R]):
         another (compatible) schema instead. The result holds every field of the schema it is resolved into
         (defaults filled), with logical types as fastavro reads them (datetime, date, uuid.UUID). Raises
         CodecError for a wrong magic, an unknown fingerprint or a body that does not decode.
+
+        The result is fastavro's: the compiled reader of ``avroreader`` reads data of this codec's own schema
+        into its own schema, fastavro the rest (and whatever the compiled reader does not take).
         """
         if len(data) < HEADER_LEN or data[:2] != MAGIC:
             raise CodecError(f"{self.name}: not Avro single-object encoding")
         fingerprint = data[2:HEADER_LEN]
+        fast = self._specialised()[1] if fingerprint == self.fingerprint and reader is None else None
+        if fast is not None:
+            try:
+                return fast(data)
+            except Exception:  # noqa: S110 - outside what the compiled reader handles: fastavro reads or rejects it
+                pass
         if fingerprint == self.fingerprint:
             writer, target = self.parsed, reader.parsed if reader else None
         elif fingerprint in self.writers:

@@ -10,12 +10,15 @@ and final, so a record unreadable by design is dead-lettered as such.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hpke
 
 from schemas import ENVELOPE
+from services.kernel.avrowriter import encode_long
 from services.kernel.codec import codec
 from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed
 from services.kernel.suites import hpke_suite, signature_alg
@@ -56,31 +59,28 @@ class Opened:
         return str(self.envelope["message_id"])
 
 
-def _field(value: str | bytes) -> bytes:
-    data = value.encode("utf-8") if isinstance(value, str) else value
-    if len(data) > 0xFFFF:
-        raise EnvelopeError()
-    return len(data).to_bytes(2, "big") + data
-
-
 # The envelope fields bound into the HPKE info, in this order (schemas/ENVELOPE.md).
 INFO_FIELDS = ("channel", "message_id", "correlation_id", "sender", "recipient", "recipient_key_id", "suite",
                "content_type", "schema_fingerprint")  # fmt: skip
 
 
 def info_bytes(env: dict[str, Any]) -> bytes:
-    """The HPKE info: label, then each of ``INFO_FIELDS`` as 2-byte big-endian length + bytes (UTF-8 for text)."""
-    return INFO_LABEL + b"".join(_field(env[name]) for name in INFO_FIELDS)
+    """The HPKE info: label, then each of ``INFO_FIELDS`` as 2-byte big-endian length + bytes (UTF-8 for text).
+    Raises EnvelopeError for a field longer than 65,535 bytes."""
+    parts = [INFO_LABEL]
+    for name in INFO_FIELDS:
+        value = env[name]
+        data = value.encode() if isinstance(value, str) else value
+        if len(data) > 0xFFFF:
+            raise EnvelopeError()
+        parts += (len(data).to_bytes(2, "big"), data)
+    return b"".join(parts)
 
 
-def _zigzag_varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z & ~0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
+@functools.cache
+def _suite(name: str) -> hpke.Suite:
+    """The (stateless, reusable) cryptography Suite of the HPKE suite ``name``. Raises ConfigError."""
+    return hpke_suite(name).suite()
 
 
 def signed_part(data: bytes, signature: bytes | None) -> bytes:
@@ -91,7 +91,7 @@ def signed_part(data: bytes, signature: bytes | None) -> bytes:
     """
     if signature is None:
         return data
-    tail = b"\x02" + _zigzag_varint(len(signature)) + signature
+    tail = b"\x02" + encode_long(len(signature)) + signature
     if not data.endswith(tail):
         raise EnvelopeError()
     return data[: len(data) - len(tail)] + b"\x00"
@@ -101,7 +101,7 @@ def attach_signature(unsigned: bytes, signature: bytes) -> bytes:
     """Replace the trailing null ``signature`` of a single-object record with ``signature``."""
     if not unsigned.endswith(b"\x00"):
         raise EnvelopeError()
-    return unsigned[:-1] + b"\x02" + _zigzag_varint(len(signature)) + signature
+    return unsigned[:-1] + b"\x02" + encode_long(len(signature)) + signature
 
 
 class Sealer:
@@ -116,7 +116,7 @@ class Sealer:
     def seal(self, plaintext: bytes, ctx: SealContext, now: dt.datetime) -> bytes:
         """Return the single-object-encoded, signed envelope. Raises KeyUnavailable if a key is missing."""
         key = self._registry.active(ctx.recipient, "encryption", now)
-        suite = hpke_suite(key.algorithm)
+        suite = _suite(key.algorithm)
         env: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "message_id": ctx.message_id,
@@ -125,7 +125,7 @@ class Sealer:
             "sender": ctx.sender,
             "recipient": ctx.recipient,
             "recipient_key_id": key.key_id,
-            "suite": suite.name,
+            "suite": key.algorithm,
             "content_type": ctx.content_type,
             "schema_fingerprint": ctx.schema_fingerprint,
             "created_at": now,
@@ -134,7 +134,7 @@ class Sealer:
             "signer_key_id": None,
             "signature": None,
         }
-        env["sealed"] = suite.suite().encrypt(plaintext, key.load_public(), info_bytes(env))
+        env["sealed"] = suite.encrypt(plaintext, key.load_public(), info_bytes(env))
         if self._signer is None:
             return self._codec.encode(env)
         sig_key = self._registry.active(self._signer, "signing", now)
@@ -193,7 +193,7 @@ class Opener:
             if key_entry.algorithm != env["suite"]:
                 raise EnvelopeError()
             private = self._store.load(self.party, env["recipient_key_id"])
-            plaintext = hpke_suite(env["suite"]).suite().decrypt(env["sealed"], private, info_bytes(env))
+            plaintext = _suite(env["suite"]).decrypt(env["sealed"], private, info_bytes(env))
         except EnvelopeError:
             raise
         except (CrxError, InvalidTag, InvalidSignature, ValueError, TypeError):

@@ -137,6 +137,9 @@ HPKE_SUITES: dict[str, HpkeSuite] = {
 DEFAULT_HPKE = "P256-SHA256-AES256GCM"
 
 
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # immutable: one for every signature, not one per call
+
+
 @dataclass(frozen=True)
 class SignatureAlg:
     """A signature algorithm: ECDSA P-256 with SHA-256 (default) or Ed25519."""
@@ -158,7 +161,7 @@ class SignatureAlg:
     def sign(self, key: PrivateKey, data: bytes) -> bytes:
         """Sign ``data`` (DER-encoded ECDSA signature, or raw 64-byte Ed25519)."""
         if self.name == "ECDSA-P256-SHA256":
-            return bytes(key.sign(data, ec.ECDSA(hashes.SHA256())))
+            return bytes(key.sign(data, _ECDSA_SHA256))
         return bytes(key.sign(data))
 
     def verify(self, public: PublicKey, signature: bytes, data: bytes) -> None:
@@ -166,7 +169,7 @@ class SignatureAlg:
         if self.name == "ECDSA-P256-SHA256":
             if not isinstance(public, ec.EllipticCurvePublicKey):
                 raise TypeError("key type does not match algorithm")
-            public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+            public.verify(signature, data, _ECDSA_SHA256)
         else:
             if not isinstance(public, ed25519.Ed25519PublicKey):
                 raise TypeError("key type does not match algorithm")

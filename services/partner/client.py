@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
-from services.kernel.suites import signature_alg
+from services.kernel.suites import SignatureAlg, signature_alg
 from services.keys.ring import KeyRing
 from services.partner.callback import CallbackSink
 from services.partner.directory import DirectorySink
@@ -49,6 +50,16 @@ from services.translog.trust import VKEY_FILE, load_verifiers
 
 PURGE_SECONDS = 3600.0
 """How often a partner client looks for records whose retention ended, by default."""
+
+
+@dataclass(frozen=True)
+class _Signing:
+    """The key a batch's receipts are signed with: chosen once per batch (its ``now``), loaded once."""
+
+    key_id: str
+    key: Any
+    algorithm: SignatureAlg
+
 
 __all__ = ["CallbackSink", "DirectorySink", "PartnerClient", "PartnerService", "Sink", "build"]  # sinks: as before
 
@@ -83,13 +94,17 @@ class PartnerClient:
             "crx_partner_rejected", "Deliveries refused by the partner client", ["party", "reason"], registry=registry
         )
         self.accepted = Counter("crx_partner_accepted", "Deliveries accepted", ["party"], registry=registry)
+        self._accepted_count = self.accepted.labels(party)  # the child, looked up once
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
         """Deliver one batch; returns the receipts to send."""
+        if not records:
+            return []
         now = dt.datetime.now(dt.UTC)
-        expected: list[tuple[str, str, str]] = []
-        receipts = [self._one(rec, now, expected) for rec in records]
-        if self.watcher is not None:
+        expected: list[tuple[str, str, str]] | None = [] if self.watcher is not None else None
+        signing = self._signing(now)  # KeyUnavailable: the batch waits for the key, as when its first receipt failed
+        receipts = [self._one(rec, now, signing, expected) for rec in records]
+        if self.watcher is not None and expected is not None:
             self.watcher.expect(expected)  # one transaction per batch
         return receipts
 
@@ -103,16 +118,27 @@ class PartnerClient:
         owed = self._sink.purge(now.date())
         if not owed:
             return 0
-        expected: list[tuple[str, str, str]] = []
-        receipts = [self._accepted(delivery, Operation.ERASED, now, expected) for delivery in owed]
+        expected: list[tuple[str, str, str]] | None = [] if self.watcher is not None else None
+        signing = self._signing(now)
+        receipts = [self._accepted(delivery, Operation.ERASED, now, signing, expected) for delivery in owed]
         await send(receipts)
         self._sink.erasures_sent(d.message_id for d in owed)
-        if self.watcher is not None:
+        if self.watcher is not None and expected is not None:
             self.watcher.expect(expected)
         self._log.info("retention ended: records erased", count=len(owed))
         return len(owed)
 
-    def _one(self, rec: Any, now: dt.datetime, expected: list[tuple[str, str, str]]) -> OutRecord:
+    def _signing(self, now: dt.datetime) -> _Signing:
+        """This party's active signing key at ``now``, loaded. Raises KeyUnavailable."""
+        entry = self._keyring.registry.active(self.party, "signing", now)
+        key = self._keyring.store.load(self.party, entry.key_id)
+        return _Signing(entry.key_id, key, signature_alg(entry.algorithm))
+
+    def _one(
+        self, rec: Any, now: dt.datetime, signing: _Signing, expected: list[tuple[str, str, str]] | None
+    ) -> OutRecord:
+        """The receipt of one consumed delivery: ACCEPTED once applied, REJECTED when it does not verify, open or
+        decode. Adds the audit events an accepted one leads to to ``expected`` (None: nobody watches the log)."""
         value: bytes = rec.value or b""
         try:
             opened = self._opener.open(
@@ -133,12 +159,13 @@ class PartnerClient:
                     if str(named) != message_id:
                         raise CrxError("record and envelope name different messages", reason_code="MISMATCH")
                     operation = self._sink.deliver(delivery, {"case_notice": record} if notice else record)
-                self.accepted.labels(self.party).inc()
+                self._accepted_count.inc()
                 self._log.info("delivered", channel=self._channel, operation=operation.value)
-                component = NOTICE_COMPONENT if notice else "router"
-                disclosure = disclosure_event_id(message_id, correlation_id, self.party, component)
-                expected.append((disclosure, "DISCLOSURE", message_id))
-                return self._accepted(delivery, operation, now, expected)
+                if expected is not None:
+                    component = NOTICE_COMPONENT if notice else "router"
+                    disclosure = disclosure_event_id(message_id, correlation_id, self.party, component)
+                    expected.append((disclosure, "DISCLOSURE", message_id))
+                return self._accepted(delivery, operation, now, signing, expected)
         except CrxError as exc:
             self.rejected.labels(self.party, exc.reason_code).inc()
             self._metrics.errors.labels(f"partner-{self.party}", type(exc).__name__).inc()
@@ -147,15 +174,23 @@ class PartnerClient:
             message_id = str(env.get("message_id") or stable_id("unreadable", rec.topic, str(rec.offset)))
             correlation_id = str(env.get("correlation_id") or message_id)
             delivery = Delivery(message_id, correlation_id, hashlib.sha256(value).digest())
-            return self._receipt(delivery, "REJECTED", exc.reason_code, now, None)
+            return self._receipt(delivery, "REJECTED", exc.reason_code, now, None, signing)
 
     def _accepted(
-        self, delivery: Delivery, operation: Operation, now: dt.datetime, expected: list[tuple[str, str, str]]
+        self,
+        delivery: Delivery,
+        operation: Operation,
+        now: dt.datetime,
+        signing: _Signing,
+        expected: list[tuple[str, str, str]] | None,
     ) -> OutRecord:
-        """The ACCEPTED receipt of ``delivery``; adds the audit events it leads to (``logwatch``) to ``expected``."""
-        receipt = self._receipt(delivery, "ACCEPTED", None, now, operation)
+        """The ACCEPTED receipt of ``delivery``; adds the audit events it leads to (``logwatch``) to ``expected``
+        (None: nobody watches the log, their ids are not computed)."""
         message_id, correlation_id = delivery.message_id, delivery.correlation_id
         receipt_id = self._receipt_id(message_id, "ACCEPTED")
+        receipt = self._receipt(delivery, "ACCEPTED", None, now, operation, signing, receipt_id)
+        if expected is None:
+            return receipt
         receipt_event = receipt_event_id(message_id, correlation_id, self.party, receipt_id)
         expected.append((receipt_event, "DELIVERY_RECEIPT", message_id))
         if operation is Operation.ERASED:
@@ -184,10 +219,12 @@ class PartnerClient:
         reason: str | None,
         now: dt.datetime,
         operation: Operation | None,
+        signing: _Signing,
+        receipt_id: str | None = None,
     ) -> OutRecord:
-        entry = self._keyring.registry.active(self.party, "signing", now)
+        """The signed receipt of ``delivery`` (``receipt_id``: its id, when already computed)."""
         receipt: Receipt = {
-            "receipt_id": self._receipt_id(delivery.message_id, outcome),
+            "receipt_id": receipt_id or self._receipt_id(delivery.message_id, outcome),
             "message_id": delivery.message_id,
             "correlation_id": delivery.correlation_id,
             "party": self.party,
@@ -196,13 +233,12 @@ class PartnerClient:
             "reason": reason,
             "envelope_sha256": delivery.envelope_sha256,
             "received_at": now,
-            "signer_key_id": entry.key_id,
+            "signer_key_id": signing.key_id,
             "operation": operation.symbol if operation is not None else None,
             "signature": None,
         }
         unsigned = self._receipt_codec.encode(receipt)
-        key = self._keyring.store.load(self.party, entry.key_id)
-        signature = signature_alg(entry.algorithm).sign(key, unsigned)
+        signature = signing.algorithm.sign(signing.key, unsigned)
         return OutRecord(
             self._settings.topic("receipts"), attach_signature(unsigned, signature), key=delivery.message_id.encode()
         )

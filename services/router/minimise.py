@@ -12,6 +12,7 @@ type checking here until this module decides whether a recipient sees it.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, cast, overload
 
 from schemas.records import Conviction, CriminalRecord, OtherCharge, PartialDate, Person
@@ -45,6 +46,20 @@ def minimise(record: CriminalRecord | dict[str, Any], agreement: Agreement) -> C
         "other_charges": charges,
     }
     return view
+
+
+def minimisation(agreement: Agreement) -> Hashable:
+    """What of ``agreement`` decides a view: two agreements with equal minimisations give every record the same
+    ``minimise`` view (the router encodes it once for both). Everything ``minimise`` reads of an agreement is in
+    it, and nothing else (not the agreement's id, recipient, profile name or retention)."""
+    profile = agreement.profile
+    return (
+        profile.person,
+        profile.conviction,
+        profile.birth_date_precision,
+        agreement.exclude_offence_categories,
+        agreement.non_conviction_information,
+    )
 
 
 def _person(person: Person, profile: Profile) -> Person:

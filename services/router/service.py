@@ -12,7 +12,7 @@ or more information is disclosed only if it follows an open case, else refused w
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,7 +39,7 @@ from services.ledger.lifecycle import LIFECYCLE_TYPES, Lifecycle, Step, key_of
 from services.ledger.retention import retention_end
 from services.ledger.store import Disclosure, DisclosureLedger
 from services.ledger.view import LedgerView
-from services.router.minimise import minimise
+from services.router.minimise import minimisation, minimise
 from services.router.policy import Decision, Policy
 
 NAME = "router"
@@ -115,6 +115,7 @@ class Router(BrokerStage):
         else:
             steps = [Step(d, record) for d in self._policy.decide(record)]
         disclosed: list[Disclosure] = []
+        views: dict[Hashable, bytes] = {}  # this record's encoded views, each encoded once for all its recipients
         for step in steps:
             decision, sent = step.decision, step.record
             if decision.allowed and decision.recipient not in self._settings.jurisdictions:
@@ -126,7 +127,8 @@ class Router(BrokerStage):
                 outputs.append(self._refuse(record, decision, submission_id, now))
                 continue
             retention = retention_end(sent, decision.agreement, now) if lifecycle else None
-            outputs.extend(self._disclose(sent, decision, submission_id, key, now, deadline, step.bare, retention))
+            encoded = self._encoded_view(sent, decision, step.bare, retention, views)
+            outputs.extend(self._disclose(sent, encoded, decision, submission_id, key, now, deadline, retention))
             if lifecycle:
                 disclosed.append(self._ledger_row(sent, decision, now, retention))
         if view is not None:
@@ -172,25 +174,47 @@ class Router(BrokerStage):
         )
         return refused, None
 
+    def _encoded_view(
+        self,
+        record: CriminalRecord,
+        decision: Decision,
+        bare: bool,
+        retention: dt.date | None,
+        views: dict[Hashable, bytes],
+    ) -> bytes:
+        """The encoded view of ``record`` for ``decision``'s recipient: the record as sent when ``bare`` (else
+        minimised under its agreement's profile) with every conviction's ``retention_end`` set to ``retention``
+        when there is one. Encoded once per distinct view in ``views`` (keyed by the record object, which outlives
+        ``views``, and what decides the view): recipients with the same view get the same bytes, as they would
+        encoding it each. Raises ValidationError when the view does not fit the schema."""
+        agreement = decision.agreement
+        assert bare or agreement is not None  # allowed implies an agreement, or a bare deletion
+        minimised = None if bare or agreement is None else minimisation(agreement)
+        key = (id(record), minimised, retention)
+        view = views.get(key)
+        if view is None:
+            shown = record if agreement is None or minimised is None else minimise(record, agreement)
+            if retention is not None:  # the recipient's erase-by date, whatever the profile: an instruction
+                shown = {**shown, "convictions": [{**c, "retention_end": retention} for c in shown["convictions"]]}
+            view = views[key] = self._codec.encode(shown)
+        return view
+
     def _disclose(
         self,
         record: CriminalRecord,
+        view: bytes,
         decision: Decision,
         submission_id: str,
         key: bytes | None,
         now: dt.datetime,
         deadline: dt.datetime | None = None,
-        bare: bool = False,
         retention: dt.date | None = None,
     ) -> list[OutRecord]:
-        assert decision.recipient is not None and (bare or decision.agreement is not None)  # allowed implies both
+        """The sealed envelope of the encoded ``view`` of ``record`` to ``decision``'s recipient, and its DISCLOSURE
+        (committing to ``view``). Raises KeyUnavailable when a key is missing."""
+        assert decision.recipient is not None  # allowed implies a recipient
         header = record["header"]
         recipient = decision.recipient
-        agreement = decision.agreement
-        shown = record if bare or agreement is None else minimise(record, agreement)
-        if retention is not None:  # the recipient's erase-by date, whatever the profile: an instruction, not content
-            shown = {**shown, "convictions": [{**c, "retention_end": retention} for c in shown["convictions"]]}
-        view = self._codec.encode(shown)
         ctx = SealContext(
             channel=f"out.{recipient}",
             message_id=str(header["message_id"]),

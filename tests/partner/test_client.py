@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from adapters.base import ParseContext, get_adapter
 from schemas import CANONICAL_RECORD, RECEIPT
 from schemas.records import CriminalRecord
+from services.kernel.audit_events import disclosure_event_id, receipt_event_id, stable_id
 from services.kernel.codec import codec, typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, Sealer, routing_headers, signed_part
@@ -23,6 +25,7 @@ from services.keys.ring import KeyRing
 from services.normaliser.service import RECORD_CONTENT_TYPE
 from services.partner.client import CallbackSink, DirectorySink, PartnerClient, Sink
 from services.partner.lifecycle import Operation, record_key
+from services.partner.logwatch import LogWatcher
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -164,3 +167,28 @@ async def test_a_failing_callback_is_not_noted_and_raises_for_retry(
         await _client(settings, keyring, sink).handle([_consumed(sealed, ctx)])
     assert not sink.delivered(ctx.message_id)
     sink.close()
+
+
+async def test_a_watched_client_expects_its_disclosure_and_receipt_events(
+    settings: Settings, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """With a log watcher, each accepted delivery leaves the ids of its DISCLOSURE and DELIVERY_RECEIPT events to
+    prove (the ids the router and the audit writer give them); without one, nothing is expected."""
+    registry = CollectorRegistry()
+    watcher = LogWatcher("FR", lambda: "http://127.0.0.1:9", [], "origin", tmp_path / "watch.sqlite3", registry)
+    client = PartnerClient(
+        settings, keyring, "FR", DirectorySink(tmp_path / "fr"), ServiceMetrics.create(registry), registry, watcher
+    )
+    sealed, ctx = _envelope(keyring)
+    [out] = await client.handle([_consumed(sealed, ctx)])
+    receipt = _receipt(keyring, out.value)
+    with sqlite3.connect(tmp_path / "watch.sqlite3") as db:
+        expected = set(db.execute("SELECT * FROM expected").fetchall())
+    watcher.close()
+    disclosure = disclosure_event_id(ctx.message_id, ctx.correlation_id, "FR")
+    delivery = receipt_event_id(ctx.message_id, ctx.correlation_id, "FR", receipt["receipt_id"])
+    assert {row[:3] for row in expected} == {
+        (disclosure, "DISCLOSURE", ctx.message_id),
+        (delivery, "DELIVERY_RECEIPT", ctx.message_id),
+    }
+    assert receipt["receipt_id"] == stable_id("receipt", "FR", ctx.message_id, "ACCEPTED")  # as ever: a contract
