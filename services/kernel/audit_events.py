@@ -1,6 +1,8 @@
 """Building audit events: stable ids, salted payload commitments, never personal data.
 
 Every service emits events through ``AuditEmitter``; the audit writer consumes them from ``crx.audit``.
+The Producer puts them there in batches (``services.kernel.auditbatch``: one ``AuditBatch`` message per
+produced batch and partition); a reader takes the events of any crx.audit message with ``auditbatch.audit_leaves``.
 ``AuditEventType`` names the event types: exactly the symbols of the ``AuditEventType`` enum of
 ``schemas/audit_event.avsc`` (tests/schemas/test_records_types.py pins that).
 """
