@@ -65,7 +65,8 @@ EVENT_FILTERS = ("submission_id", "message_id", "event_type")
 PAGE = 1000
 
 Decoded = Sequence[dict[str, Any]] | None
-"""The events of the leaves given to ``append``, decoded by the caller (None: ``append`` decodes them)."""
+"""The events of the leaves given to ``append``, decoded by the caller or the records they were encoded from
+(None: ``append`` decodes them). Only their ids and query columns are read."""
 
 _UNREADABLE: tuple[type[Exception], ...] = (CrxError, ValueError, TypeError, UnicodeDecodeError)
 
@@ -243,8 +244,8 @@ class TreeStore(ABC):
         self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = (), decoded: Decoded = None
     ) -> AppendResult:
         """Append audit events (canonical bytes) in one transaction; with ``signers``, sign a checkpoint too.
-        ``decoded``, when the caller has decoded ``leaves`` already (the audit writer has), is each leaf's
-        event, as the audit event codec decodes it: the leaves are then not decoded again.
+        ``decoded``, when the caller has the leaves' events already (the audit writer: decoded, or the records
+        it encoded), is each leaf's event (``Decoded``): the leaves are then not decoded again.
 
         Events whose event id is already logged (or repeated in ``leaves``) are skipped, so a redelivered
         batch adds nothing; one that records another act than the logged one (``_same_act``: a stage that
@@ -316,15 +317,15 @@ class TreeStore(ABC):
             if logged is None:
                 seen[event_id] = leaf
                 fresh.append((leaf, event))
-            elif logged != leaf and not self._same_act(logged, event):
+            elif logged != leaf and not self._same_act(logged, leaf):
                 conflicts.append(leaf)
         return fresh, conflicts
 
-    def _same_act(self, logged: bytes, event: dict[str, Any]) -> bool:
+    def _same_act(self, logged: bytes, leaf: bytes) -> bool:
         """Whether ``event`` records the act ``logged`` does, at another time: every field but ``occurred_at``
         equal, and for a receipt also but the commitment to its bytes (a partner re-sending the receipt of a
         message delivered before signs it anew, with the same receipt id and outcome)."""
-        first = self._codec.decode(logged)
+        first, event = self._codec.decode(logged), self._codec.decode(leaf)
         loose = {"occurred_at": None}
         if event["event_type"] == "DELIVERY_RECEIPT":
             loose["payload_commitment"] = None

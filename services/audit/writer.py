@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRecord
 from cryptography.exceptions import InvalidSignature
@@ -34,7 +34,7 @@ from services.audit.erasure_watch import ErasureWatch
 from services.audit.notekey import ensure_note_key, load_note_verifiers
 from services.audit.observed import index_key_events, key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
-from services.kernel.audit_events import AuditEmitter, AuditEventType
+from services.kernel.audit_events import AuditEmitter, AuditEventType, AuditOut
 from services.kernel.batchauth import BatchVerifier, Reason
 from services.kernel.codec import codec
 from services.kernel.config import Settings
@@ -152,16 +152,16 @@ class AuditWriter:
         for rec in records:
             try:
                 if rec.topic == self._receipts_topic:
-                    own = self._receipt_events(rec, now)
+                    for own in self._receipt_events(rec, now):  # made here, never decoded
+                        leaves.append(own.value)
+                        decoded.append(cast(dict[str, Any], own.event))
                 elif (reason := authenticate(self._verifier, self._rules, rec, now)) is not None:
                     self._gate.refused(rec, reason)
                     actor = self._settings.broker_party
-                    own = [refusal_event(self._emitter, rec, reason, actor=actor, now=now).value]
+                    leaves.append(refusal_event(self._emitter, rec, reason, actor=actor, now=now).value)
+                    decoded.append(self._audit_codec.decode(leaves[-1]))
                 else:
                     self._consumed_events(rec.value or b"", leaves, decoded)
-                    continue
-                leaves.extend(own)
-                decoded.extend(self._audit_codec.decode(leaf) for leaf in own)
             except CrxError as exc:
                 if handling(exc) == "retry":
                     raise  # not the input's fault (a key not there yet...): the batch is retried with backoff
@@ -260,9 +260,9 @@ class AuditWriter:
                 fields=differ,
             )
         now = dt.datetime.now(dt.UTC)
-        self.store.append([self._error_event("EVENT_ID_CONFLICT", leaf, now) for leaf in refused])
+        self.store.append([self._error_event("EVENT_ID_CONFLICT", leaf, now).value for leaf in refused])
 
-    def _error_event(self, reason: str, refused: bytes, now: dt.datetime) -> bytes:
+    def _error_event(self, reason: str, refused: bytes, now: dt.datetime) -> AuditOut:
         """An ERROR event about input the writer refused: ``reason``, a commitment to the refused bytes."""
         return self._emitter.event(
             AuditEventType.ERROR,
@@ -272,9 +272,9 @@ class AuditWriter:
             reason=reason,
             payload=refused,
             discriminator=hashlib.sha256(refused).hexdigest(),
-        ).value
+        )
 
-    def _receipt_events(self, rec: Any, now: dt.datetime) -> list[bytes]:
+    def _receipt_events(self, rec: Any, now: dt.datetime) -> list[AuditOut]:
         """The events a receipt on ``crx.receipts`` leads to: its DELIVERY_RECEIPT and, when it is ACCEPTED with
         operation ERASED (the partner no longer holds the record: deleted, or its retention ended), an ERASURE;
         an unverifiable receipt leads to one ERROR event instead.
@@ -304,7 +304,7 @@ class AuditWriter:
             reason=receipt["reason"],
             payload=value,
             discriminator=receipt["receipt_id"],
-        ).value
+        )
         if not (accepted and receipt.get("operation") == "ERASED"):
             return [delivery]
         erasure = self._emitter.event(
@@ -316,7 +316,7 @@ class AuditWriter:
             submission_id=receipt["correlation_id"],
             recipients=[receipt["party"]],
             discriminator=receipt["receipt_id"],
-        ).value
+        )
         return [delivery, erasure]
 
 

@@ -17,6 +17,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,14 @@ def erasure_event_id(message_id: str, correlation_id: str, party: str, receipt_i
     return stable_id(AuditEventType.ERASURE, "audit", message_id, correlation_id, party, receipt_id)
 
 
+@dataclass(frozen=True, eq=False)
+class AuditOut(OutRecord):
+    """An audit event to produce (``AuditEmitter.event``): the output record and ``event``, the record its value
+    encodes, so that whoever appends it to the log (the audit writer, for its own events) need not decode it."""
+
+    event: AuditEvent = field(kw_only=True, repr=False)
+
+
 class AuditEmitter:
     """Makes audit-event output records for one component."""
 
@@ -140,7 +149,7 @@ class AuditEmitter:
         record_version: int | None = None,
         retention_end: dt.date | None = None,
         hits: Sequence[str] | None = None,
-    ) -> OutRecord:
+    ) -> AuditOut:
         """An audit event as an output record keyed by submission (so one submission's events stay in order).
 
         The event id is derived from (type, component, message id, submission id, recipients,
@@ -186,7 +195,7 @@ class AuditEmitter:
             "hits": list(hits) if hits is not None else None,
         }
         key = (submission_id or message_id or event_id).encode()
-        return OutRecord(self.topic, self._codec.encode(record), key=key)
+        return AuditOut(self.topic, self._codec.encode(record), key=key, event=record)
 
 
 def load_audit_secret(secret: str | None, data_dir: Path) -> bytes:
