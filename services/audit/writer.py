@@ -138,12 +138,13 @@ class AuditWriter:
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
         """Append one batch to the store (one transaction); return dead letters for undecodable input.
-        Each event is decoded once, here, and handed to the store decoded.
+        Each consumed event is decoded once (when its message is authenticated) and handed to the store
+        decoded; the writer's own events go with the records they were encoded from.
 
         A message on ``crx.audit`` not authenticated by a component allowed to emit the type of each event it
-        carries (a batch is refused whole), and a receipt
-        whose partner signature does not hold, are refused: counted, logged, and logged as an ERROR event in
-        their place (``gate``), never appended themselves and never dead-lettered.
+        carries (a batch is refused whole), and a receipt whose partner signature does not hold, are refused:
+        counted, logged, and logged as an ERROR event in their place (``gate``), never appended themselves and
+        never dead-lettered.
         """
         now = dt.datetime.now(dt.UTC)
         leaves: list[bytes] = []
