@@ -20,6 +20,11 @@ CASE_NOTICE: Final = "case_notice"
 
 ALL = (CANONICAL_RECORD, ENVELOPE, AUDIT_EVENT, RECEIPT, DEAD_LETTER, CASE_NOTICE)
 
+AUDIT_BATCH: Final = "audit_batch"
+CONTAINERS = (AUDIT_BATCH,)
+"""Schemas that only carry messages of the schemas in ``ALL`` (``audit_batch``: audit events, each in its own
+single-object bytes, on crx.audit): compatibility-checked like them, read with ``codec``, no TypedDict."""
+
 
 def load_json(name: str) -> dict[str, Any]:
     """Return the JSON of ``schemas/<name>.avsc``. Raises FileNotFoundError for an unknown name."""

@@ -17,6 +17,7 @@ from services.audit.tree_store import (
     POSTGRES_SCHEMES,
     AppendResult,
     AuditStoreError,
+    Decoded,
     InconsistentCheckpoint,
     StoredCheckpoint,
 )
@@ -48,8 +49,11 @@ class AuditStore(Protocol):
         """Number of leaves."""
         ...
 
-    def append(self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = ()) -> AppendResult:
-        """Append audit events in one transaction, skipping logged event ids; optionally sign a checkpoint."""
+    def append(
+        self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = (), decoded: Decoded = None
+    ) -> AppendResult:
+        """Append audit events in one transaction, skipping logged event ids; optionally sign a checkpoint.
+        ``decoded``: the leaves' events when the caller has decoded them already."""
         ...
 
     def checkpoint(self, signers: Sequence[NoteSigner]) -> StoredCheckpoint | None:

@@ -64,6 +64,10 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 EVENT_FILTERS = ("submission_id", "message_id", "event_type")
 PAGE = 1000
 
+Decoded = Sequence[dict[str, Any]] | None
+"""The events of the leaves given to ``append``, decoded by the caller or the records they were encoded from
+(None: ``append`` decodes them). Only their ids and query columns are read."""
+
 _UNREADABLE: tuple[type[Exception], ...] = (CrxError, ValueError, TypeError, UnicodeDecodeError)
 
 
@@ -236,8 +240,12 @@ class TreeStore(ABC):
 
     # ----------------------------------------------------------------------------------------- writing
 
-    def append(self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = ()) -> AppendResult:
+    def append(
+        self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = (), decoded: Decoded = None
+    ) -> AppendResult:
         """Append audit events (canonical bytes) in one transaction; with ``signers``, sign a checkpoint too.
+        ``decoded``, when the caller has the leaves' events already (the audit writer: decoded, or the records
+        it encoded), is each leaf's event (``Decoded``): the leaves are then not decoded again.
 
         Events whose event id is already logged (or repeated in ``leaves``) are skipped, so a redelivered
         batch adds nothing; one that records another act than the logged one (``_same_act``: a stage that
@@ -247,13 +255,17 @@ class TreeStore(ABC):
         not an audit event, InconsistentCheckpoint (and appends nothing) when the stored tree does not
         extend the latest checkpoint, TransientError when the database fails.
         """
-        events = [(leaf, self._codec.decode(leaf)) for leaf in leaves]
+        if decoded is None:
+            events = [(leaf, self._codec.decode(leaf)) for leaf in leaves]
+        else:
+            events = list(zip(leaves, decoded, strict=True))
         with self._write():
             size = self.size
             fresh, conflicts = self._fresh(events)
             if fresh:
                 rows = [(size + i, *event_columns(event), leaf) for i, (leaf, event) in enumerate(fresh)]
-                nodes = merkle.appended_nodes(size, [merkle.leaf_hash(leaf) for leaf, _ in fresh], self._node)
+                hashes = [merkle.leaf_hash(leaf) for leaf, _ in fresh]
+                nodes = merkle.appended_nodes(size, hashes, self._edge_reader(size))
                 self._many(
                     f"INSERT INTO leaves ({LEAF_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constant
                     " ON CONFLICT (event_id) DO NOTHING",
@@ -266,6 +278,22 @@ class TreeStore(ABC):
             new_size = size + len(fresh)
             checkpoint = self._sign(new_size, signers) if signers else None
         return AppendResult(len(fresh), new_size, checkpoint, tuple(conflicts))
+
+    def _edge_reader(self, size: int) -> merkle.NodeReader:
+        """A node reader that has the right edge of the tree of ``size`` leaves (the nodes ``appended_nodes``
+        reads: one perfect subtree per bit of ``size``) from one statement, and reads any other node alone."""
+        wanted = [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+        edge: dict[tuple[int, int], bytes] = {}
+        if wanted:
+            where = " OR ".join(["(level = ? AND idx = ?)"] * len(wanted))
+            rows = self._all(f"SELECT level, idx, hash FROM nodes WHERE {where}", [v for w in wanted for v in w])  # noqa: S608 - placeholders
+            edge = {(int(level), int(idx)): bytes(hash_) for level, idx, hash_ in rows}
+
+        def node(level: int, index: int) -> bytes:
+            found = edge.get((level, index))
+            return self._node(level, index) if found is None else found
+
+        return node
 
     def checkpoint(self, signers: Sequence[NoteSigner]) -> StoredCheckpoint | None:
         """Sign a checkpoint of the current size if none exists yet (see ``append``); return it, or None."""
@@ -289,15 +317,15 @@ class TreeStore(ABC):
             if logged is None:
                 seen[event_id] = leaf
                 fresh.append((leaf, event))
-            elif logged != leaf and not self._same_act(logged, event):
+            elif logged != leaf and not self._same_act(logged, leaf):
                 conflicts.append(leaf)
         return fresh, conflicts
 
-    def _same_act(self, logged: bytes, event: dict[str, Any]) -> bool:
+    def _same_act(self, logged: bytes, leaf: bytes) -> bool:
         """Whether ``event`` records the act ``logged`` does, at another time: every field but ``occurred_at``
         equal, and for a receipt also but the commitment to its bytes (a partner re-sending the receipt of a
         message delivered before signs it anew, with the same receipt id and outcome)."""
-        first = self._codec.decode(logged)
+        first, event = self._codec.decode(logged), self._codec.decode(leaf)
         loose = {"occurred_at": None}
         if event["event_type"] == "DELIVERY_RECEIPT":
             loose["payload_commitment"] = None

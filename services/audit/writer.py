@@ -1,9 +1,10 @@
 """The audit writer: the single sequencer that appends ``crx.audit`` events and partner receipts to the log.
 
-Per consumed batch: decode and check every record (events on ``crx.audit`` must be authenticated by a
-component allowed to emit their type, ``services/kernel/gate.py``; receipts are verified against the
-partner's registered signing key and logged as DELIVERY_RECEIPT events, plus an ERASURE event when the
-receipt says the partner erased the record; what is refused is logged as an ERROR event in its place; a
+Per consumed batch: decode and check every record (a message on ``crx.audit``, an ``AuditBatch`` of events or
+a single event as producers before audit batching sent, must be authenticated by a component allowed to emit
+the type of every event it carries, ``services/kernel/gate.py``; each event is one leaf; receipts are
+verified against the partner's registered signing key and logged as DELIVERY_RECEIPT events, plus an ERASURE
+event when the receipt says the partner erased the record; what is refused is logged as an ERROR event in its place; a
 component's undecodable output is dead-lettered), then append the batch to the Merkle tree store in one
 transaction, with a signed checkpoint in that same transaction when one is due.
 The batch loop produces the dead letters and commits the Kafka offsets only after the handler returns, so
@@ -21,7 +22,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRecord
 from cryptography.exceptions import InvalidSignature
@@ -33,18 +34,19 @@ from services.audit.erasure_watch import ErasureWatch
 from services.audit.notekey import ensure_note_key, load_note_verifiers
 from services.audit.observed import index_key_events, key_events, policy_event
 from services.audit.store import AppendResult, AuditStore, InconsistentCheckpoint, open_store
-from services.kernel.audit_events import AuditEmitter, AuditEventType
-from services.kernel.batchauth import Reason
+from services.kernel.audit_events import AuditEmitter, AuditEventType, AuditOut
+from services.kernel.batchauth import BatchVerifier, Reason
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Sealer, signed_part
-from services.kernel.errors import CrxError, EnvelopeError, handling
-from services.kernel.gate import InputGate, refusal_event
+from services.kernel.errors import CodecError, CrxError, EnvelopeError, handling
+from services.kernel.gate import InputGate, authenticate, refusal_event
 from services.kernel.kafka import OutRecord
 from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.producers import ProducerRules
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
 from services.kernel.suites import signature_alg
@@ -117,7 +119,9 @@ class AuditWriter:
         )
         self._audit_codec = codec(AUDIT_EVENT)
         self._receipts_topic = settings.topic("receipts")
-        self._gate = InputGate(settings, keyring.registry, metrics.unauthenticated, NAME)
+        self._gate = InputGate(settings, keyring.registry, metrics.unauthenticated, NAME)  # counts refusals
+        # crx.audit is authenticated here, with rules that keep each message's events decoded for the append
+        self._rules, self._verifier = ProducerRules(settings), BatchVerifier(keyring.registry)
         self._log = get_logger(NAME)
         self.entries = Gauge("crx_audit_entries", "Entries in the audit log", registry=registry)
         self.receipts = Counter("crx_audit_receipts", "Receipts logged", ["outcome"], registry=registry)
@@ -134,32 +138,54 @@ class AuditWriter:
 
     async def handle(self, records: list[ConsumerRecord]) -> list[OutRecord]:
         """Append one batch to the store (one transaction); return dead letters for undecodable input.
+        Each consumed event is decoded once (when its message is authenticated) and handed to the store
+        decoded; the writer's own events go with the records they were encoded from.
 
-        An event on ``crx.audit`` not authenticated by a component allowed to emit its type, and a receipt
-        whose partner signature does not hold, are refused: counted, logged, and logged as an ERROR event in
-        their place (``gate``), never appended themselves and never dead-lettered.
+        A message on ``crx.audit`` not authenticated by a component allowed to emit the type of each event it
+        carries (a batch is refused whole), and a receipt whose partner signature does not hold, are refused:
+        counted, logged, and logged as an ERROR event in their place (``gate``), never appended themselves and
+        never dead-lettered.
         """
         now = dt.datetime.now(dt.UTC)
         leaves: list[bytes] = []
+        decoded: list[dict[str, Any]] = []
         dead: list[OutRecord] = []
         for rec in records:
-            value: bytes = rec.value or b""
             try:
                 if rec.topic == self._receipts_topic:
-                    leaves.extend(self._receipt_events(rec, now))
-                elif (reason := self._gate.refusal(rec, now)) is not None:
+                    for own in self._receipt_events(rec, now):  # made here, never decoded
+                        leaves.append(own.value)
+                        decoded.append(cast(dict[str, Any], own.event))
+                elif (reason := authenticate(self._verifier, self._rules, rec, now)) is not None:
+                    self._gate.refused(rec, reason)
                     actor = self._settings.broker_party
                     leaves.append(refusal_event(self._emitter, rec, reason, actor=actor, now=now).value)
+                    decoded.append(self._audit_codec.decode(leaves[-1]))
                 else:
-                    self._audit_codec.decode(value)  # a component's malformed output: dead-lettered below
-                    leaves.append(value)
+                    self._consumed_events(rec.value or b"", leaves, decoded)
             except CrxError as exc:
                 if handling(exc) == "retry":
                     raise  # not the input's fault (a key not there yet...): the batch is retried with backoff
                 dead.extend(self._dead.for_consumed(exc, rec, submission_id=None, jurisdiction=None, now=now))
         if leaves or self._due(0):
-            self._append(leaves, sign=self._due(len(leaves)))
+            self._append(leaves, sign=self._due(len(leaves)), decoded=decoded)
         return dead
+
+    def _consumed_events(self, value: bytes, leaves: list[bytes], decoded: list[dict[str, Any]]) -> None:
+        """Add the events of one authenticated crx.audit message (an ``AuditBatch`` or a single event) to
+        ``leaves`` and their decoded events to ``decoded`` (decoded once, when the message was authenticated).
+        Raises CodecError when the batch, or any event in it, does not decode (a component's malformed
+        output: the message is dead-lettered whole), after adding the events that do: a replay of the dead
+        letter adds only what was missing, the rest being logged ids."""
+        failed = False
+        for leaf, event in self._rules.audit_events(value):
+            if event is None:
+                failed = True
+                continue
+            leaves.append(leaf)
+            decoded.append(dict(event))
+        if failed:
+            raise CodecError(f"{AUDIT_EVENT}: an event of the message does not decode")
 
     def _due(self, incoming: int) -> bool:
         """Whether a checkpoint is due once ``incoming`` more entries are appended."""
@@ -169,10 +195,10 @@ class AuditWriter:
         since = self._clock() if self._unsigned_since is None else self._unsigned_since
         return unsigned >= self._every or self._clock() - since >= self._max_age
 
-    def _append(self, leaves: list[bytes], *, sign: bool) -> AppendResult:
+    def _append(self, leaves: list[bytes], *, sign: bool, decoded: list[dict[str, Any]] | None = None) -> AppendResult:
         # Synchronous, on the event loop's thread: one short transaction per batch.
         try:
-            result = self.store.append(leaves, signers=self.signers if sign else ())
+            result = self.store.append(leaves, signers=self.signers if sign else (), decoded=decoded)
         except InconsistentCheckpoint as exc:
             self._log.error("audit log does not extend its last checkpoint: not appending", detail=exc.detail)
             raise
@@ -235,9 +261,9 @@ class AuditWriter:
                 fields=differ,
             )
         now = dt.datetime.now(dt.UTC)
-        self.store.append([self._error_event("EVENT_ID_CONFLICT", leaf, now) for leaf in refused])
+        self.store.append([self._error_event("EVENT_ID_CONFLICT", leaf, now).value for leaf in refused])
 
-    def _error_event(self, reason: str, refused: bytes, now: dt.datetime) -> bytes:
+    def _error_event(self, reason: str, refused: bytes, now: dt.datetime) -> AuditOut:
         """An ERROR event about input the writer refused: ``reason``, a commitment to the refused bytes."""
         return self._emitter.event(
             AuditEventType.ERROR,
@@ -247,9 +273,9 @@ class AuditWriter:
             reason=reason,
             payload=refused,
             discriminator=hashlib.sha256(refused).hexdigest(),
-        ).value
+        )
 
-    def _receipt_events(self, rec: Any, now: dt.datetime) -> list[bytes]:
+    def _receipt_events(self, rec: Any, now: dt.datetime) -> list[AuditOut]:
         """The events a receipt on ``crx.receipts`` leads to: its DELIVERY_RECEIPT and, when it is ACCEPTED with
         operation ERASED (the partner no longer holds the record: deleted, or its retention ended), an ERASURE;
         an unverifiable receipt leads to one ERROR event instead.
@@ -279,7 +305,7 @@ class AuditWriter:
             reason=receipt["reason"],
             payload=value,
             discriminator=receipt["receipt_id"],
-        ).value
+        )
         if not (accepted and receipt.get("operation") == "ERASED"):
             return [delivery]
         erasure = self._emitter.event(
@@ -291,7 +317,7 @@ class AuditWriter:
             submission_id=receipt["correlation_id"],
             recipients=[receipt["party"]],
             discriminator=receipt["receipt_id"],
-        ).value
+        )
         return [delivery, erasure]
 
 

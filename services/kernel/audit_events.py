@@ -1,6 +1,8 @@
 """Building audit events: stable ids, salted payload commitments, never personal data.
 
 Every service emits events through ``AuditEmitter``; the audit writer consumes them from ``crx.audit``.
+The Producer puts them there in batches (``services.kernel.auditbatch``: one ``AuditBatch`` message per
+produced batch and partition); a reader takes the events of any crx.audit message with ``auditbatch.audit_leaves``.
 ``AuditEventType`` names the event types: exactly the symbols of the ``AuditEventType`` enum of
 ``schemas/audit_event.avsc`` (tests/schemas/test_records_types.py pins that).
 """
@@ -15,6 +17,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,14 @@ def erasure_event_id(message_id: str, correlation_id: str, party: str, receipt_i
     return stable_id(AuditEventType.ERASURE, "audit", message_id, correlation_id, party, receipt_id)
 
 
+@dataclass(frozen=True, eq=False)
+class AuditOut(OutRecord):
+    """An audit event to produce (``AuditEmitter.event``): the output record and ``event``, the record its value
+    encodes, so that whoever appends it to the log (the audit writer, for its own events) need not decode it."""
+
+    event: AuditEvent = field(kw_only=True, repr=False)
+
+
 class AuditEmitter:
     """Makes audit-event output records for one component."""
 
@@ -138,7 +149,7 @@ class AuditEmitter:
         record_version: int | None = None,
         retention_end: dt.date | None = None,
         hits: Sequence[str] | None = None,
-    ) -> OutRecord:
+    ) -> AuditOut:
         """An audit event as an output record keyed by submission (so one submission's events stay in order).
 
         The event id is derived from (type, component, message id, submission id, recipients,
@@ -184,7 +195,7 @@ class AuditEmitter:
             "hits": list(hits) if hits is not None else None,
         }
         key = (submission_id or message_id or event_id).encode()
-        return OutRecord(self.topic, self._codec.encode(record), key=key)
+        return AuditOut(self.topic, self._codec.encode(record), key=key, event=record)
 
 
 def load_audit_secret(secret: str | None, data_dir: Path) -> bytes:

@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -33,22 +32,14 @@ from aiokafka.errors import (
     UnsupportedVersionError,
 )
 
+from services.kernel.auditbatch import AUDIT_BATCH_HEADROOM, batch_audit
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError, CrxError, TransientError
 from services.kernel.lifecycle import bounded
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.outrecord import OutRecord as OutRecord  # re-exported: services import it from here
 from services.kernel.topics import topic_configs
-
-
-@dataclass(frozen=True)
-class OutRecord:
-    """One record to produce."""
-
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 class BatchSigning(Protocol):
@@ -298,7 +289,6 @@ class Producer:
         and the caller retries the batch from its first offset. Raises KeyUnavailable, before anything is
         sent, when the ``signer`` has no key.
         """
-        records = self._signed(records)
         if self._producer is None:  # replaced after a failed abort and not yet back
             try:
                 await self.start()
@@ -307,6 +297,7 @@ class Producer:
         producer = self._producer
         if producer is None or not self.transactional:
             raise TransientError("transactional producer not available")
+        records = self._signed(await self._batched(producer, records))
         try:
             await producer.begin_transaction()
             futures = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records]
@@ -328,6 +319,20 @@ class Producer:
             with contextlib.suppress(KafkaError):
                 await self.start()
 
+    async def _batched(self, producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> Sequence[OutRecord]:
+        """The batch with its audit events collapsed into ``AuditBatch`` messages (``audit_events.batch_audit``:
+        one per partition of crx.audit, split below ``max_request_bytes``). Raises TransientError when the
+        broker does not tell how many partitions crx.audit has."""
+        topic = self._settings.topic("audit")
+        if not any(r.topic == topic for r in records):
+            return records
+        try:
+            partitions = len(await producer.partitions_for(topic))
+        except KafkaError as exc:
+            raise TransientError(f"no metadata for the audit topic: {type(exc).__name__}") from None
+        limit = max(self._settings.max_request_bytes - AUDIT_BATCH_HEADROOM, AUDIT_BATCH_HEADROOM)
+        return batch_audit(records, topic, partitions, limit)
+
     def _signed(self, records: Sequence[OutRecord]) -> Sequence[OutRecord]:
         """The batch as it is sent: signed once when there is a signer."""
         if self.signer is None or not records:
@@ -343,9 +348,9 @@ class Producer:
         """
         if not records:
             return
-        records = self._signed(records)
         if self._producer is None:
             raise TransientError("producer not started")
+        records = self._signed(await self._batched(self._producer, records))
         try:
             futures = [
                 await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records

@@ -19,6 +19,7 @@ topic                producers accepted
 ``dlq``              intake, normaliser, router, cases, audit, dlq, lookup; J for letters refused at its own door (stage
                      ``intake``, jurisdiction J)
 ``audit``            by event type, see ``EVENT_PRODUCERS``; J for COLLECTION and DEAD_LETTER events about J.
+                     An ``AuditBatch`` only from a producer allowed for every event it carries.
                      DELIVERY_RECEIPT, KEY_CHANGE, POLICY_CHANGE, ERASURE: nobody (the audit writer appends its
                      own events to the store directly, never through the topic)
 ``receipts``         nobody here: receipts carry the partner's own signature, checked by the audit writer
@@ -31,7 +32,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from schemas import AUDIT_EVENT, DEAD_LETTER
+from schemas.records import AuditEvent
 from services.kernel.audit_events import AuditEventType
+from services.kernel.auditbatch import audit_leaves
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError, CrxError
@@ -79,10 +82,11 @@ def component_of(party: str) -> str | None:
 class ProducerRules:
     """The producers a consumer accepts on each topic of one deployment (the table in the module docstring).
 
-    Pure: no I/O, no keys. For ``crx.audit`` and ``crx.dlq`` the answer depends on the record (its event type,
+    No I/O, no keys. For ``crx.audit`` and ``crx.dlq`` the answer depends on the record (its event type,
     its stage and jurisdiction), read from the value; a value that does not decode is allowed from any
     component that writes the topic, so that a component's own malformed output is still handled as before
-    (dead-lettered by the audit writer) while nobody else's is.
+    (dead-lettered by the audit writer) while nobody else's is. The events of the last crx.audit message
+    asked about stay decoded (``audit_events``), so the audit writer decodes each event once.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -99,6 +103,7 @@ class ProducerRules:
         self._audit_any = frozenset().union(*self._events.values())
         self._dlq_components = parties("intake", "normaliser", "router", "cases", "audit", "dlq", "lookup")
         self._event_codec = typed_codec(AUDIT_EVENT)
+        self._decoded: tuple[bytes, list[tuple[bytes, AuditEvent | None]]] | None = None
         self._letter_codec = typed_codec(DEAD_LETTER)
 
     def allowed(self, topic: str, value: bytes | None) -> frozenset[str]:
@@ -112,11 +117,38 @@ class ProducerRules:
             return self._dlq_producers(value or b"")
         return self._fixed.get(topic, frozenset())
 
+    def audit_events(self, value: bytes) -> list[tuple[bytes, AuditEvent | None]]:
+        """The events of the crx.audit message ``value`` (``auditbatch.audit_leaves``), each with its decoded
+        event, None for one that does not decode. The message ``allowed`` was last asked about is not decoded
+        again. Raises CodecError for an ``AuditBatch`` that does not decode."""
+        if self._decoded is not None and self._decoded[0] is value:
+            return self._decoded[1]
+        events: list[tuple[bytes, AuditEvent | None]] = []
+        for leaf in audit_leaves(value):
+            try:
+                events.append((leaf, self._event_codec.decode(leaf)))
+            except CrxError:
+                events.append((leaf, None))
+        self._decoded = (value, events)
+        return events
+
     def _audit_producers(self, value: bytes) -> frozenset[str]:
+        """Who may have produced the crx.audit message ``value``: for an ``AuditBatch``, the parties allowed
+        for every event it carries (so no producer slips in an event it may not emit; an empty batch:
+        nobody); for a single event, those allowed for it. An event or batch that does not decode: any audit
+        producer (the writer dead-letters it)."""
         try:
-            event = self._event_codec.decode(value)
+            events = self.audit_events(value)
         except CrxError:
             return self._audit_any
+        allowed: frozenset[str] | None = None
+        for _, event in events:
+            parties = self._audit_any if event is None else self._event_producers(event)
+            allowed = parties if allowed is None else allowed & parties
+        return allowed or frozenset()
+
+    def _event_producers(self, event: AuditEvent) -> frozenset[str]:
+        """The parties allowed to produce ``event``."""
         kind = AuditEventType(event["event_type"])
         allowed = self._events.get(kind, frozenset())
         source = event["source_jurisdiction"]

@@ -161,7 +161,7 @@ async def test_an_event_id_logged_again_with_other_bytes_is_refused_and_recorded
 class FailingStore(SqliteAuditStore):
     """A store whose database is down."""
 
-    def append(self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = ()) -> AppendResult:
+    def append(self, leaves: Sequence[bytes], *, signers: Sequence[NoteSigner] = (), **_: object) -> AppendResult:
         raise TransientError("audit store: OperationalError")
 
 

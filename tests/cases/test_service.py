@@ -12,13 +12,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from adapters.base import ParseContext, get_adapter
-from schemas import AUDIT_EVENT, CASE_NOTICE, RECEIPT
+from schemas import CASE_NOTICE, RECEIPT
 from services.cases.book import CaseBook
 from services.cases.deadlines import DeadlineRules
 from services.cases.notices import CONTENT_TYPE
 from services.cases.service import CaseService
 from services.cases.store import OVERDUE, CaseStore
 from services.kernel.audit_events import disclosure_event_id
+from services.kernel.auditbatch import audit_events_of
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
@@ -84,7 +85,7 @@ async def test_reminder_then_overdue_notice_at_their_instants(settings: Settings
         ("OVERDUE", case.case_id, case.deadline),
     ]
     assert [n["issued_at"] for n in notices] == [case.remind_at, case.deadline + MS]
-    events = [typed_codec(AUDIT_EVENT).decode(r.value) for r in await read_topic(settings, settings.topic("audit"))]
+    events = [e for r in await read_topic(settings, settings.topic("audit")) for e in audit_events_of(r.value)]
     audited = [(e["event_type"], e["component"], e["message_type"], e["recipients"], e["reply_to"]) for e in events]
     request_id = case.request_message_id
     assert audited == [

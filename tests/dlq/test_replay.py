@@ -11,13 +11,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner
 
-from schemas import AUDIT_EVENT, DEAD_LETTER
+from schemas import DEAD_LETTER
 from services.audit.accounting import account
 from services.audit.notekey import load_note_verifiers
 from services.cli import main
 from services.dlq.replay import ReplayError, read_dead_letters, replay, summary
 from services.intake.publisher import Submission
 from services.kernel.audit_events import AuditEmitter, load_audit_secret
+from services.kernel.auditbatch import audit_events_of
 from services.kernel.codec import codec
 from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
@@ -67,8 +68,8 @@ async def test_a_fixed_cause_then_replay_delivers_the_dead_letter(settings: Sett
         # Replaying again changes nothing downstream: same ids, the partners already have the record.
         await replay(settings, keyring, replayer, secret, letters["UNMAPPED_CODE"])
         # Count only once the writer has every event now on crx.audit (the second replay's included).
-        audit = codec(AUDIT_EVENT)
-        on_topic = {str(audit.decode(r.value)["event_id"]) for r in await read_topic(settings, settings.topic("audit"))}
+        on_audit = await read_topic(settings, settings.topic("audit"))
+        on_topic = {str(e["event_id"]) for r in on_audit for e in audit_events_of(r.value)}
         await wait_for(lambda: all(pipeline.store.index_of(event_id) is not None for event_id in on_topic))
         replays = [e for e in pipeline.store.events(event_type="COLLECTION") if e["reason"] == "REPLAYED_FROM_DLQ"]
         assert len(replays) == 2  # the second replay of the same dead letter is the same audit event
@@ -193,7 +194,7 @@ async def test_a_forged_letter_is_not_listed_and_replaying_it_is_refused_and_aud
     assert replayed.exit_code == 1 and "UNAUTHENTICATED_UNSIGNED" in replayed.stderr
     assert not await read_topic(settings, settings.topic("feed.DE"))
     [event] = await read_topic(settings, settings.topic("audit"))
-    decoded = codec(AUDIT_EVENT).decode(event.value)
+    [decoded] = audit_events_of(event.value)
     assert (decoded["event_type"], decoded["reason"], decoded["component"]) == (
         "ERROR", "UNAUTHENTICATED_UNSIGNED", "dlq"
     )  # fmt: skip

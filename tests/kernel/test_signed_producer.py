@@ -7,6 +7,8 @@ import datetime as dt
 
 import pytest
 
+from services.kernel.audit_events import AuditEmitter, AuditEventType
+from services.kernel.auditbatch import audit_leaves, partition_of
 from services.kernel.batchauth import HEADER_SIGNER, BatchProof, BatchSigner, BatchVerifier
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError
@@ -63,3 +65,36 @@ def test_a_batch_already_signed_is_signed_again_not_twice(settings: Settings, ke
     [by_intake] = signer(settings, keyring, "intake").sign([OutRecord(settings.topic("feed.DE"), b"x")], now)
     [by_dlq] = signer(settings, keyring, "dlq").sign([dataclasses.replace(by_intake)], now)
     assert [v for n, v in by_dlq.headers if n == HEADER_SIGNER] == [b"crx.dlq"]
+
+
+async def test_a_batchs_audit_events_go_as_one_signed_message_per_partition(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """The router's batch of envelopes and 30 DISCLOSURE events: on crx.audit one AuditBatch per partition its
+    events' keys fall on, on that partition, each verifying as the router's; read back, every event, in emitted
+    order within its partition, and each leaf the emitted bytes."""
+    await ensure_topics(settings, standard_topics(settings))
+    emitter = AuditEmitter("router", settings.topic("audit"), b"secret")
+    now = dt.datetime.now(dt.UTC)
+    events = [
+        emitter.event(
+            AuditEventType.DISCLOSURE, occurred_at=now, actor="crx", outcome="ok", submission_id=f"s{i}", recipients=[r]
+        )
+        for i in range(15)
+        for r in ("FR", "PL")
+    ]
+    producer = Producer(settings, signer=signer(settings, keyring, "router"))
+    await producer.start()
+    try:
+        await producer.send_all([OutRecord(settings.topic("out.FR"), b"sealed", key=b"k"), *events])
+    finally:
+        await producer.stop()
+    read = await read_topic(settings, settings.topic("audit"))
+    partitions = {partition_of(e.key, settings.topic_partitions) for e in events}
+    assert len(read) == len(partitions) and {r.partition for r in read} == partitions
+    verifier, rules = BatchVerifier(keyring.registry), ProducerRules(settings)
+    for r in read:
+        allowed = rules.allowed(r.topic, r.value)
+        assert verifier.verify(r.topic, r.key, r.value, r.headers, allowed=allowed, now=now) == "crx.router"
+        emitted = [e.value for e in events if partition_of(e.key, settings.topic_partitions) == r.partition]
+        assert audit_leaves(r.value) == emitted
