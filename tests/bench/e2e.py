@@ -532,21 +532,27 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         floor.write_agreements(tmp / "agreements.yaml")
+        started = time.perf_counter()
         measured = [
             await broker_runs(kind, tmp, count=count, seconds=seconds, mode=mode, procs=procs, stage=stage)
             for kind in brokers()
         ]
+        runs_done = time.perf_counter()
         events = measured[0]["saturation"][str(measured[0]["procs"])].get("audit_events_per_record")
         floor_figures = floor.measure(tmp / "floor", audit_events_per_record=events)
     doc = results_document(measured[0], floor_figures, others=measured[1:])
+    doc["bench_seconds"] = {"end_to_end": round(runs_done - started), "floor": round(time.perf_counter() - runs_done)}
     path = Path(os.environ.get("CRX_BENCH_RESULTS") or RESULTS)
     write_results(doc, path)
     report(doc, mode)
     if len(measured) > 1:
         _side_by_side({doc["broker"]: doc, **doc["brokers"]})
-    print(f"figures written to {path}")
+    print(f"figures written to {path} (end-to-end runs {doc['bench_seconds']['end_to_end']} s, floor "
+          f"{doc['bench_seconds']['floor']} s)")  # fmt: skip
     if os.environ.get("CRX_BENCH_MICRO", "1") != "0":
+        started = time.perf_counter()
         micro(stage)
+        print(f"micro-benchmarks: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
