@@ -77,8 +77,8 @@ deps-latest: ## the suite and linters on the newest releases, in a throw-away ve
 lxml-matrix: ## the adapter tests on several lxml releases (LXML="6.1.3 6.2.0"), in throw-away venvs
 	PYTHON=$(PYTHON) tools/lxml-matrix.sh $(LXML)
 
-bench: $(STAMP) ## end-to-end (Tansu and, with Java, Apache Kafka side by side; KAFKA=tansu|apache for one), per-stage, lookups (~2 min)
-	CRX_BENCH_KAFKA=$(KAFKA) $(BIN)/python -m tests.bench.e2e
+bench: $(STAMP) ## end to end, the floor (var/bench/results.json), micro-benches, lookups; KAFKA=apache|both, PROCS=2|1,2
+	CRX_BENCH_KAFKA=$(KAFKA) CRX_BENCH_PROCS=$(PROCS) $(BIN)/python -m tests.bench.e2e
 	$(BIN)/python -m tests.bench.lookup
 
 clean: ## remove the venv, caches and demo data

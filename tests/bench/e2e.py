@@ -1,11 +1,23 @@
-"""``make bench``: end-to-end throughput and latency on the embedded broker (and on Apache Kafka, side by
-side, where Java and Maven are present), per-stage costs, and the cost of batch authentication per record.
+"""``make bench``: end-to-end throughput and latency, the floor, and per-stage costs; figures also in
+``var/bench/results.json``.
 
-10,000 json-v1 notifications from DE about persons of nationalities FR, PL and IT (3 recipients each) are
-pushed in batches; latency is from the push call to the partner client's decryption of each copy. The
-whole pipeline runs in this one process (one event loop, so effectively one core), as ``crx demo`` does.
-Set ``CRX_KAFKA_BOOTSTRAP`` to measure against another Kafka, ``CRX_BENCH_KAFKA`` (tansu or apache) for one
-of the two, ``CRX_BENCH_RECORDS`` to change the count.
+End to end: json-v1 notifications from DE about persons of nationalities FR, PL and IT (3 recipients each),
+the normaliser and the router as ``CRX_BENCH_PROCS`` processes each (one consumer group per stage; topics have
+``settings.topic_partitions`` partitions) and one audit writer (the log's one sequencer), all separate
+``crx ... run`` processes; the intake pushes from a process of its own (so its pacing is not held up), the
+three partner clients run in this one and decrypt every copy.
+Saturation: ``CRX_BENCH_RECORDS`` (10,000) pushed in batches of 500 as fast as the intake takes them, records/s
+until the last copy is decrypted. Latency: push call -> the partner's decryption of each copy, at 100, 250 and
+500 records/s offered for ``CRX_BENCH_SECONDS`` (18) each, the intake pushing every record due at each 20 ms
+tick (so it catches up rather than drifting), the achieved offered rate reported beside it. Each run has fresh
+topics and fresh processes. The floor (``tests.bench.floor``) is measured in the same run, after the runs,
+with the audit events per record counted in the saturation run's audit store.
+
+``CRX_BENCH_PROCS``: processes per stage, or a list (``1,2``) to measure saturation with each, the paced runs
+then using the fastest. ``CRX_BENCH_KAFKA``: tansu (default), apache, or both (Apache Kafka needs Java and
+Maven; results.json then holds the embedded broker's figures, Apache's under ``brokers``).
+``CRX_KAFKA_BOOTSTRAP`` measures another Kafka. ``CRX_BENCH_MODE=pipeline`` runs the stages in this process.
+``CRX_BENCH_RESULTS`` writes the results elsewhere; ``CRX_BENCH_MICRO=0`` skips the micro-benchmarks.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -23,21 +36,22 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from adapters.base import ParseContext, get_adapter, record_message_id
-from schemas import CANONICAL_RECORD
+from schemas import AUDIT_EVENT, CANONICAL_RECORD
+from services.audit.store import open_store
 from services.devstack.embedded_broker import EmbeddedBroker, free_port
 from services.devstack.pipeline import Pipeline, ensure_keys
 from services.intake.publisher import FeedPublisher, Submission
 from services.kernel.audit_events import load_audit_secret
-from services.kernel.codec import typed_codec
-from services.kernel.config import Settings, load_settings
-from services.kernel.envelope import Opener, SealContext, Sealer
+from services.kernel.codec import codec, typed_codec
+from services.kernel.config import Settings
+from services.kernel.envelope import SealContext, Sealer
 from services.kernel.kafka import OutRecord, Producer, ensure_topics, standard_topics
 from services.kernel.logging import configure_logging
 from services.kernel.runtime import Ports, Runtime
@@ -45,17 +59,25 @@ from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
 from services.partner import client as partner
 from services.partner.lifecycle import Delivery, Operation
+from tests.bench import floor
 from tests.bench.adapters import adapter_rates
 from tests.bench.adapters import report as report_adapters
 from tests.bench.audit import main as audit_figures
+from tests.bench.batchauth import _us_per_call
 from tests.bench.batchauth import primitives as batchauth_primitives
 from tests.bench.batchauth import rates as batchauth_rates
 from tests.bench.batchauth import report as report_batchauth
 from tests.bench.envelope import report as report_envelope
 from tests.bench.envelope import suite_rates
+from tests.bench.floor import RECIPIENTS, payload, template
 
-RECIPIENTS = ("FR", "PL", "IT")
-PARTIES = ("crx", "DE", *RECIPIENTS)
+RATES = (100, 250, 500)
+SATURATION_BATCH = 500
+TICK = 0.02
+DEFAULT_PROCS = "1"
+RESULTS = Path(__file__).parents[2] / "var/bench/results.json"
+CONFIGURATION_EVENTS = frozenset({"KEY_CHANGE", "POLICY_CHANGE"})  # logged once per run, not per record
+PARTIES, _payload, _agreements = floor.PARTIES, payload, floor.write_agreements  # for tests.bench.hop
 
 
 class TimingSink:
@@ -78,56 +100,10 @@ class TimingSink:
         pass
 
 
-def _payload(template: dict[str, Any], i: int) -> bytes:
-    doc = dict(template, record_id=f"BENCH-{i:06d}")
-    doc["person"] = dict(template["person"], nationalities=list(RECIPIENTS))
-    return json.dumps(doc).encode()
-
-
-def _agreements(path: Path) -> None:
-    profiles = yaml.safe_load((Path(__file__).parents[2] / "services/router/default_agreements.yaml").read_text())[
-        "profiles"
-    ]
-    doc = {
-        "version": 1,
-        "profiles": profiles,
-        "rules": [
-            {
-                "id": "ecris-notify-nationality-states",
-                "message_types": ["NOTIFICATION", "UPDATE", "DELETION"],
-                "recipients": "nationality-states",
-            }
-        ],
-        "agreements": [
-            {
-                "id": f"bench-DE-{r}",
-                "sender": "DE",
-                "recipient": r,
-                "legal_basis": ["EU-FD-2009/315"],
-                "purposes": ["CRIMINAL_PROCEEDINGS", "ECRIS_NOTIFICATION"],
-                "message_types": ["NOTIFICATION"],
-                "profile": "ecris-full" if r != "PL" else "ecris-minimal",
-                "retention_days": 365,
-            }
-            for r in RECIPIENTS
-        ],
-    }
-    path.write_text(yaml.safe_dump(doc))
-
-
-def _per_record_us(fn: Callable[[], object], n: int) -> float:
-    started = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - started) / n * 1e6
-
-
-async def stages(settings: Settings, keyring: KeyRing, template: dict[str, Any]) -> dict[str, float]:
-    """Microsecond cost per record of each stage, measured in isolation."""
-    adapter = get_adapter("json-v1")
-    payload = _payload(template, 0)
-    ctx = ParseContext("DE", dt.datetime.now(dt.UTC))
-    [record] = adapter.parse(payload, ctx)
+async def stages(settings: Settings, keyring: KeyRing) -> dict[str, float]:
+    """CPU µs per record of what the floor leaves out or lumps together: a decode, an HPKE seal and a signature
+    apart, and the wall µs per record of producing sealed envelopes to the broker; and an envelope's size."""
+    [record] = get_adapter("json-v1").parse(payload(template(), 0), ParseContext("DE", dt.datetime.now(dt.UTC)))
     rec_codec = typed_codec(CANONICAL_RECORD)
     encoded = rec_codec.encode(record)
     now = dt.datetime.now(dt.UTC)
@@ -137,21 +113,17 @@ async def stages(settings: Settings, keyring: KeyRing, template: dict[str, Any])
     sig_key = keyring.store.load("crx", signing.key_id)
     alg = signature_alg(signing.algorithm)
     signed = Sealer(keyring.registry, keyring.store, "crx").seal(encoded, seal_ctx, now)
-    opener = Opener(keyring.registry, keyring.store, "FR")
-    n = 2000
     out = {
-        "parse": _per_record_us(lambda: adapter.parse(payload, ctx), n),
-        "encode": _per_record_us(lambda: rec_codec.encode(record), n),
-        "decode": _per_record_us(lambda: rec_codec.decode(encoded), n),
-        "seal": _per_record_us(lambda: sealer.seal(encoded, seal_ctx, now), n),
-        "sign": _per_record_us(lambda: alg.sign(sig_key, signed), n),
-        "open": _per_record_us(lambda: opener.open(signed, channel="out.FR", now=now, signers=frozenset({"crx"})), n),
+        "decode": _us_per_call(lambda: rec_codec.decode(encoded), floor.SECONDS),
+        "seal": _us_per_call(lambda: sealer.seal(encoded, seal_ctx, now), floor.SECONDS),
+        "sign": _us_per_call(lambda: alg.sign(sig_key, signed), floor.SECONDS),
     }
     topic = settings.topic("bench.produce")
     await ensure_topics(settings, [topic])
     producer = Producer(settings)
     await producer.start()
     try:
+        n = 2000
         batch = [OutRecord(topic, signed, key=str(i).encode()) for i in range(n)]
         started = time.perf_counter()
         for i in range(0, n, 500):
@@ -164,8 +136,10 @@ async def stages(settings: Settings, keyring: KeyRing, template: dict[str, Any])
 
 
 @contextlib.asynccontextmanager
-async def service_processes(settings: Settings) -> AsyncIterator[None]:
-    """Normaliser, router and audit writer as separate ``crx ... run`` processes, as in production."""
+async def service_processes(settings: Settings, procs: int) -> AsyncIterator[None]:
+    """``procs`` normalisers and ``procs`` routers (each stage one consumer group) and one audit writer, as
+    separate ``crx ... run`` processes, as in production. One audit writer only: it is the log's one
+    sequencer (DESIGN.md), and its store serialises appends anyway (SQLite's one write lock per file)."""
     env = {
         **os.environ,
         "CRX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -178,19 +152,19 @@ async def service_processes(settings: Settings) -> AsyncIterator[None]:
         "CRX_LOG_LEVEL": "WARNING",
     }
     crx = str(Path(sys.executable).parent / "crx")
-    ports = [free_port() for _ in range(3)]
-    procs = [
-        _spawn([crx, name, "run", "--metrics-port", str(port)], env)
-        for name, port in zip(("normaliser", "router", "audit"), ports, strict=True)
+    names = ["normaliser"] * procs + ["router"] * procs + ["audit"]
+    ports = [free_port() for _ in names]
+    procs_started = [
+        _spawn([crx, name, "run", "--metrics-port", str(port)], env) for name, port in zip(names, ports, strict=True)
     ]
     try:
         for port in ports:
             await _until_ready(f"http://127.0.0.1:{port}/readyz")
         yield
     finally:
-        for proc in procs:
+        for proc in procs_started:
             proc.send_signal(signal.SIGTERM)
-        for proc in procs:
+        for proc in procs_started:
             await asyncio.to_thread(proc.wait, 30)
 
 
@@ -210,84 +184,180 @@ async def _until_ready(url: str) -> None:
     raise RuntimeError(f"service not ready: {url}")
 
 
-async def end_to_end(
-    settings: Settings, keyring: KeyRing, template: dict[str, Any], count: int, *, mode: str, rate: float | None
-) -> dict[str, Any]:
-    """Push ``count`` records (as fast as possible, or at ``rate`` records/s) and wait for every delivery."""
-    sinks = {r: TimingSink() for r in RECIPIENTS}
-    if mode == "processes":
+@contextlib.asynccontextmanager
+async def pipeline(
+    settings: Settings, keyring: KeyRing, sinks: dict[str, TimingSink], mode: str, procs: int
+) -> AsyncIterator[None]:
+    """The pipeline running, its partners (in this process) delivering into ``sinks``."""
+    async with contextlib.AsyncExitStack() as stack:
+        if mode == "processes":
+            runtime = Runtime.create(settings, keyring)
+            partners = [partner.build(runtime, ports=Ports(), party=r, sink=sinks[r]) for r in RECIPIENTS]
+            await ensure_topics(settings, standard_topics(settings))
+            await stack.enter_async_context(service_processes(settings, procs))
+            await asyncio.gather(*(p.start() for p in partners))
+            for p in partners:
+                stack.push_async_callback(stop_surely, p.stop)
+        else:
+            built = Pipeline.build(settings, keyring, partners=RECIPIENTS, sinks=sinks)
+            await built.start()
+            stack.push_async_callback(built.stop)
+        yield
+
+
+async def stop_surely(stop: Callable[[], Awaitable[None]], *, patience: float = 10.0, rounds: int = 6) -> None:
+    """Await ``stop()``; every ``patience`` seconds it has not returned, cancel again each task that was asked
+    to cancel and is still running (one that swallowed its cancellation: seen once with a partner's topic
+    watch on Python 3.11, which left the bench waiting forever). Raises TimeoutError after ``rounds``."""
+    stopping = asyncio.ensure_future(stop())
+    for _ in range(rounds):
+        done, _pending = await asyncio.wait({stopping}, timeout=patience)
+        if done:
+            return stopping.result()
+        stuck = [t for t in asyncio.all_tasks() if t.cancelling() and t is not asyncio.current_task()]
+        print(f"bench: a stop is waiting on {len(stuck)} task(s) that ignored a cancel; cancelling again", flush=True)
+        for task in stuck:
+            task.cancel()
+    raise TimeoutError("a partner client did not stop")
+
+
+def push_process(settings: Settings, count: int, rate: float | None, conn: Connection) -> None:
+    """The intake, in a process of its own (so the partners' work does not hold up its pacing): sends "ready"
+    once its producer is up, pushes ``count`` submissions (``push``) when it receives "go", then sends back
+    ``(pushed_at, push_seconds)``. Push times are ``time.perf_counter``: CLOCK_MONOTONIC, one clock for every
+    process of the machine, so they compare with the partners' decryption times."""
+    configure_logging("WARNING")
+
+    async def run() -> tuple[dict[str, float], float]:
+        keyring = KeyRing.open(settings.keys_dir, None)
         runtime = Runtime.create(settings, keyring)
-        partners = [partner.build(runtime, ports=Ports(), party=r, sink=sinks[r]) for r in RECIPIENTS]
-        producer = Producer(settings, signer=runtime.signer("intake"))  # this process is the intake
-        secret = load_audit_secret(None, settings.data_dir)
-        publisher = FeedPublisher(settings, keyring, producer, secret)
-        await ensure_topics(settings, standard_topics(settings))
-        stack = contextlib.AsyncExitStack()
-        await stack.enter_async_context(service_processes(settings))
+        producer = Producer(settings, signer=runtime.signer("intake"))
+        publisher = FeedPublisher(settings, keyring, producer, load_audit_secret(None, settings.data_dir))
         await producer.start()
-        stack.push_async_callback(producer.stop)
-        await asyncio.gather(*(p.start() for p in partners))
-        for p in partners:
-            stack.push_async_callback(p.stop)
-    else:
-        pipeline = Pipeline.build(settings, keyring, partners=RECIPIENTS, sinks=sinks)
-        await pipeline.start()
-        publisher = pipeline.publisher
-        stack = contextlib.AsyncExitStack()
-        stack.push_async_callback(pipeline.stop)
-    pushed_at: dict[str, float] = {}
-    async with stack:
-        await asyncio.sleep(2)  # let the consumer groups settle before the clock starts
-        started = time.perf_counter()
-        batch = 500 if rate is None else max(1, int(rate / 20))
-        for i in range(0, count, batch):
-            if rate is not None:
-                await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            subs = [Submission("DE", "json-v1", _payload(template, j)) for j in range(i, min(i + batch, count))]
-            t = time.perf_counter()
-            await publisher.publish(subs, dt.datetime.now(dt.UTC))
-            for j in range(i, min(i + batch, count)):
-                pushed_at[record_message_id("DE", f"BENCH-{j:06d}", 1)] = t
-        deadline = time.perf_counter() + 900
-        while any(len(s.seen) < count for s in sinks.values()) and time.perf_counter() < deadline:  # noqa: ASYNC110 - sinks are fed by other tasks; bounded by the deadline
-            await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - started
-    latencies = sorted((s.seen[m] - pushed_at[m]) * 1000 for s in sinks.values() for m in s.seen if m in pushed_at)
-    delivered = {r: len(s.seen) for r, s in sinks.items()}
-    q = statistics.quantiles(latencies, n=100)
+        try:
+            conn.send("ready")
+            await asyncio.to_thread(conn.recv)
+            pushed_at: dict[str, float] = {}
+            return pushed_at, await push(publisher, count, rate, pushed_at)
+        finally:
+            await producer.stop()
+
+    conn.send(asyncio.run(run()))
+
+
+async def push(publisher: FeedPublisher, count: int, rate: float | None, pushed_at: dict[str, float]) -> float:
+    """Push ``count`` submissions: in batches of ``SATURATION_BATCH`` as fast as the intake takes them, or at
+    ``rate`` records/s (at each ``TICK``, every record due by then). Records each record's message id -> push
+    time in ``pushed_at``; returns the seconds until the last push returned."""
+    doc = template()
+    started = time.perf_counter()
+    sent = 0
+    while sent < count:
+        if rate is not None and sent:
+            await asyncio.sleep(TICK - (time.perf_counter() - started) % TICK)
+        due = count if rate is None else min(count, int((time.perf_counter() - started) * rate) + 1)
+        n = min(due - sent, SATURATION_BATCH)
+        if n <= 0:
+            continue
+        subs = [Submission("DE", "json-v1", payload(doc, j)) for j in range(sent, sent + n)]
+        t = time.perf_counter()
+        await publisher.publish(subs, dt.datetime.now(dt.UTC))
+        for j in range(sent, sent + n):
+            pushed_at[record_message_id("DE", f"BENCH-{j:06d}", 1)] = t
+        sent += n
+    return time.perf_counter() - started
+
+
+def audit_counts(settings: Settings, *, quiet: float = 3.0, limit: float = 120.0) -> dict[str, int]:
+    """Events in the run's audit log by type, read once the log has stopped growing for ``quiet`` seconds."""
+    store = open_store(settings)
+    try:
+        size, since, deadline = store.size, time.monotonic(), time.monotonic() + limit
+        while time.monotonic() - since < quiet and time.monotonic() < deadline:
+            time.sleep(0.25)
+            if store.size != size:
+                size, since = store.size, time.monotonic()
+        decode = codec(AUDIT_EVENT).decode
+        return dict(Counter(str(decode(leaf)["event_type"]) for _, leaf in store.leaves()))
+    finally:
+        store.close()
+
+
+def per_record(counts: dict[str, int], records: int) -> float:
+    """Audit events per record: every event but the run's configuration events (keys, policy)."""
+    return round(sum(n for t, n in counts.items() if t not in CONFIGURATION_EVENTS) / records, 3)
+
+
+def run_figures(
+    records: int, delivered: dict[str, int], seconds: float, latencies_ms: list[float], *,
+    offered: float | None, push_seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One run's figures: rates, latency quantiles (per copy; None without two copies delivered), offered and
+    achieved push rates."""
+    q: list[float | None] = [None] * 99
+    if len(latencies_ms) >= 2:
+        q = [round(x, 1) for x in statistics.quantiles(sorted(latencies_ms), n=100, method="inclusive")]
     return {
-        "records": count,
+        "records": records,
         "delivered": delivered,
-        "seconds": round(elapsed, 2),
-        "records_per_s": round(count / elapsed, 1),
-        "deliveries_per_s": round(sum(delivered.values()) / elapsed, 1),
-        "latency_ms": {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1)},
+        "complete": all(n >= records for n in delivered.values()),
+        "seconds": round(seconds, 2),
+        "records_per_s": round(records / seconds, 1),
+        "deliveries_per_s": round(sum(delivered.values()) / seconds, 1),
+        "latency_ms": {"p50": q[49], "p95": q[94], "p99": q[98]},
+        "offered": offered,
+        "achieved": round(records / push_seconds, 1),
     }
 
 
-def _settings(bootstrap: str, tmp: Path, agreements: Path, run: str, kind: str) -> Settings:
-    """Each broker with its own group timings: Tansu's short ones (TANSU.md: joins take half the session
-    timeout), Apache Kafka's defaults (a JVM broker on the same 2 cores can delay heartbeats past 3 s)."""
+async def end_to_end(
+    settings: Settings, keyring: KeyRing, count: int, *, mode: str, procs: int, rate: float | None, audit: bool
+) -> dict[str, Any]:
+    """Push ``count`` records (as fast as possible, or at ``rate`` records/s) and wait for every delivery;
+    with ``audit``, also count the events the run wrote to its audit log."""
+    sinks = {r: TimingSink() for r in RECIPIENTS}
+    spawn = multiprocessing.get_context("spawn")
+    conn, child_end = spawn.Pipe()
+    pusher = spawn.Process(target=push_process, args=(settings, count, rate, child_end), daemon=True)
+    pusher.start()
+    child_end.close()  # so a pusher that dies is an EOFError here, not a hang
+    try:
+        async with pipeline(settings, keyring, sinks, mode, procs):
+            await asyncio.to_thread(conn.recv)  # the intake's producer is up
+            await asyncio.sleep(2 * procs)  # let the consumer groups settle (each member's join) first
+            started = time.perf_counter()
+            conn.send("go")
+            pushed_at, push_seconds = await asyncio.to_thread(conn.recv)
+            deadline = time.perf_counter() + 300
+            while any(len(s.seen) < count for s in sinks.values()) and time.perf_counter() < deadline:  # noqa: ASYNC110 - sinks are fed by other tasks; bounded by the deadline
+                await asyncio.sleep(0.02)
+            elapsed = time.perf_counter() - started
+            counts = await asyncio.to_thread(audit_counts, settings) if audit else None
+    finally:
+        await asyncio.to_thread(pusher.join, 30)
+        if pusher.is_alive():
+            pusher.kill()
+    latencies = [(s.seen[m] - pushed_at[m]) * 1000 for s in sinks.values() for m in s.seen if m in pushed_at]
+    delivered = {r: len(s.seen) for r, s in sinks.items()}
+    figures = run_figures(count, delivered, elapsed, latencies, offered=rate, push_seconds=push_seconds)
+    figures["procs"] = procs
+    if counts is not None:
+        figures["audit_events"] = counts
+        figures["audit_events_per_record"] = per_record(counts, count)
+    return figures
+
+
+def _run_settings(bootstrap: str, tmp: Path, run: str, kind: str) -> Settings:
+    """Each run with its own data and topics, each broker with its own group timings: Tansu's short ones
+    (TANSU.md: joins take half the session timeout), Apache Kafka's defaults (a JVM broker on the same 2 cores
+    can delay heartbeats past 3 s). The keys are a copy of ``tmp/keys``."""
     timings = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 1000} if kind == "tansu" else {}
-    return load_settings(
-        None,
-        {},
-        kafka_bootstrap=bootstrap,
-        jurisdictions="DE,FR,PL,IT",
-        data_dir=tmp / run,
-        agreements_file=agreements,
-        topic_prefix=f"bench{run}{int(time.time())}",
-        **timings,
+    settings = floor.bench_settings(
+        bootstrap, tmp / run, tmp / "agreements.yaml", f"bench{run}{int(time.time())}", **timings
     )
-
-
-def _report(label: str, e2e: dict[str, Any]) -> None:
-    lat = e2e["latency_ms"]
-    print(
-        f"{label}: {e2e['records']} records x {len(RECIPIENTS)} recipients in {e2e['seconds']} s = "
-        f"{e2e['records_per_s']} records/s ({e2e['deliveries_per_s']} deliveries/s); "
-        f"latency push -> partner decryption p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms"
-    )
+    if (tmp / "keys").exists():
+        shutil.copytree(tmp / "keys", settings.keys_dir)
+    return settings
 
 
 @contextlib.contextmanager
@@ -307,54 +377,158 @@ def _broker(kind: str, tmp: Path) -> Iterator[tuple[str, str]]:
             yield "embedded Tansu (at-least-once)", broker.bootstrap
 
 
-def _brokers() -> list[str]:
-    """Which brokers to measure: CRX_KAFKA_BOOTSTRAP alone if set, else CRX_BENCH_KAFKA (tansu or apache),
-    else Tansu and, where Java and Maven are present, Apache Kafka beside it."""
+def brokers() -> list[str]:
+    """Which brokers to measure: CRX_KAFKA_BOOTSTRAP alone if set, else CRX_BENCH_KAFKA: tansu (the default),
+    apache, or both (tansu first). Raises SystemExit for another value."""
     if os.environ.get("CRX_KAFKA_BOOTSTRAP"):
         return ["external"]
-    chosen = os.environ.get("CRX_BENCH_KAFKA") or ""
-    if chosen:
-        return [chosen]
-    return ["tansu", "apache"] if shutil.which("java") and shutil.which("mvn") else ["tansu"]
+    chosen = os.environ.get("CRX_BENCH_KAFKA") or "tansu"
+    if chosen not in ("tansu", "apache", "both"):
+        raise SystemExit(f"CRX_BENCH_KAFKA (make bench KAFKA=...): tansu, apache or both, not {chosen!r}")
+    return ["tansu", "apache"] if chosen == "both" else [chosen]
 
 
-async def main() -> None:
-    count = int(os.environ.get("CRX_BENCH_RECORDS", "10000"))
-    mode = os.environ.get("CRX_BENCH_MODE", "processes")
-    configure_logging("WARNING")
-    template = json.loads(dict(get_adapter("json-v1").samples())["DE-notification-fr-pl.json"])
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        agreements = tmp / "agreements.yaml"
-        _agreements(agreements)
-        stage: dict[str, float] = {}
-        for kind in _brokers():
-            with _broker(kind, tmp / kind) as (label, bootstrap):
-                if not stage:
-                    settings = _settings(bootstrap, tmp, agreements, "stages", kind)
-                    keyring = ensure_keys(settings, PARTIES, dt.datetime.now(dt.UTC))
-                    stage = await stages(settings, keyring, template)
-                    shutil.copytree(settings.keys_dir, tmp / "keys")
-                runs: dict[str, dict[str, Any]] = {}
-                for run, rate_of in (("burst", None), ("paced", 0.5)):
-                    run_settings = _settings(bootstrap, tmp, agreements, f"{kind}-{run}", kind)
-                    shutil.copytree(tmp / "keys", run_settings.keys_dir)
-                    rate = None if rate_of is None else rate_of * runs["burst"]["records_per_s"]
-                    n = count if rate is None else min(count, int(rate * 30))
-                    runs[run] = await end_to_end(run_settings, keyring, template, n, mode=mode, rate=rate)
-                    runs[run]["rate"] = rate
-                results[label] = runs
-    shape = "normaliser, router, audit as separate processes" if mode == "processes" else "all in one process"
-    print(f"crx bench: {os.cpu_count()} cores, {shape}")
-    for label, runs in results.items():
-        print(f"== {label}")
-        _report("throughput (all pushed at once)", runs["burst"])
-        _report(f"latency at {runs['paced']['rate']:.0f} records/s offered (half the throughput)", runs["paced"])
-    if len(results) > 1:
-        _side_by_side(results)
+def procs_per_stage() -> list[int]:
+    """CRX_BENCH_PROCS: processes per stage, one count or a comma-separated list. Raises SystemExit if invalid."""
+    raw = os.environ.get("CRX_BENCH_PROCS") or DEFAULT_PROCS
+    try:
+        counts = [int(part) for part in raw.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise SystemExit(f"CRX_BENCH_PROCS (make bench PROCS=...): a count or a list such as 1,2, not {raw!r}")
+    return counts
+
+
+async def broker_runs(
+    kind: str, tmp: Path, *, count: int, seconds: float, mode: str, procs: list[int], stage: dict[str, float]
+) -> dict[str, Any]:
+    """On a fresh broker of ``kind``: saturation with each process count, then the paced runs with the fastest.
+    Fills ``stage`` (``stages``) on the first broker, and makes the keys every run copies."""
+    with _broker(kind, tmp / kind) as (label, bootstrap):
+        if not stage:
+            settings = _run_settings(bootstrap, tmp, f"{kind}-stages", kind)
+            keyring = ensure_keys(settings, PARTIES, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+            stage.update(await stages(settings, keyring))
+            shutil.copytree(settings.keys_dir, tmp / "keys")
+        keyring = KeyRing.open(tmp / "keys", None)
+        saturation: dict[str, dict[str, Any]] = {}
+        for n in procs:
+            settings = _run_settings(bootstrap, tmp, f"{kind}-sat{n}", kind)
+            saturation[str(n)] = await end_to_end(settings, keyring, count, mode=mode, procs=n, rate=None, audit=True)
+        best = max(procs, key=lambda n: saturation[str(n)]["records_per_s"])
+        paced: dict[str, dict[str, Any]] = {}
+        for rate in RATES:
+            settings = _run_settings(bootstrap, tmp, f"{kind}-{rate}", kind)
+            paced[str(rate)] = await end_to_end(
+                settings, keyring, max(2, int(rate * seconds)), mode=mode, procs=best, rate=rate, audit=False
+            )
+    return {"label": label, "procs": best, "saturation": saturation, "paced": paced}
+
+
+def broker_figures(runs: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of one broker's runs (``broker_runs``)."""
+    best = runs["saturation"][str(runs["procs"])]
+    return {
+        "e2e_records_per_s": best["records_per_s"],
+        "latency_ms": {rate: run["latency_ms"] for rate, run in runs["paced"].items()},
+        "records": best["records"],
+        "broker": runs["label"],
+        "procs_per_stage": runs["procs"],
+        "saturation_by_procs": {n: run["records_per_s"] for n, run in runs["saturation"].items()},
+        "achieved_rates": {rate: run["achieved"] for rate, run in runs["paced"].items()},
+        "audit_events_per_record": best.get("audit_events_per_record"),
+    }
+
+
+def results_document(runs: dict[str, Any], floor_figures: dict[str, Any], *, others: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:  # fmt: skip
+    """What ``var/bench/results.json`` holds: the headline figures of ``runs`` (the first broker measured), the
+    floor and the ratio, the runs in full, and each other broker's headline figures under ``brokers``."""
+    figures = broker_figures(runs)
+    return {
+        **figures,
+        "floor_records_per_s": floor_figures["records_per_s"],
+        "floor_ratio": round(figures["e2e_records_per_s"] / floor_figures["records_per_s"], 4),
+        "recipients": floor_figures["recipients"],
+        "cores": floor_figures["cores"],
+        "floor": floor_figures,
+        "runs": {"saturation": runs["saturation"], "paced": runs["paced"]},
+        "brokers": {other["label"]: broker_figures(other) for other in others},
+        "git_commit": _git_commit(),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_results(doc: dict[str, Any], path: Path) -> None:
+    """Write ``doc`` as JSON to ``path`` (its directory made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _git_commit() -> str | None:
+    """The checked-out commit (``+dirty`` when the tree has changes), or None outside a git checkout."""
+    root = Path(__file__).parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def report(doc: dict[str, Any], mode: str) -> None:
+    """Print the summary of a results document."""
+    shape = (
+        f"normaliser x {doc['procs_per_stage']}, router x {doc['procs_per_stage']}, audit writer x 1 as separate "
+        "processes" if mode == "processes" else "all stages in one process"
+    )  # fmt: skip
+    print(f"crx bench: {doc['cores']} cores, {doc['broker']}, {shape}; {doc['recipients']} recipients per record")
+    sat = doc["runs"]["saturation"][str(doc["procs_per_stage"])]
+    print(
+        f"saturation: {sat['records']} records in {sat['seconds']} s = {sat['records_per_s']} records/s "
+        f"({sat['deliveries_per_s']} partner decryptions/s)"
+    )
+    if len(doc["saturation_by_procs"]) > 1:
+        by_procs = doc["saturation_by_procs"].items()
+        print("  by processes per stage: " + ", ".join(f"{n}: {r} records/s" for n, r in by_procs))
+    print("latency push -> partner decryption, per copy:")
+    for rate, run in doc["runs"]["paced"].items():
+        lat = run["latency_ms"]
+        missing = "" if run["complete"] else f"  NOT ALL DELIVERED: {run['delivered']}"
+        print(
+            f"  {rate:>4} records/s offered (achieved {run['achieved']}/s, {run['records']} records, "
+            f"{run['seconds']} s): p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms{missing}"
+        )
+    floor.report(doc["floor"])
+    print(
+        f"the pipeline runs at {doc['floor_ratio']:.1%} of the floor "
+        f"({doc['e2e_records_per_s']} / {doc['floor_records_per_s']:,.0f} records/s)"
+    )
+
+
+def _side_by_side(docs: dict[str, dict[str, Any]]) -> None:
+    """One table, one column per broker."""
+    labels = list(docs)
+    rows: list[tuple[str, list[str]]] = [
+        ("records/s at saturation", [str(docs[x]["e2e_records_per_s"]) for x in labels]),
+        *(
+            (f"{rate}/s offered: p50 / p95 / p99 ms",
+             [" / ".join(str(docs[x]["latency_ms"][str(rate)][q]) for q in ("p50", "p95", "p99")) for x in labels])
+            for rate in RATES
+        ),
+    ]  # fmt: skip
+    print("| end to end | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for name, cells in rows:
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def micro(stage: dict[str, float]) -> None:
+    """The micro-benchmarks: per-stage costs, batch authentication, adapters, envelope suites, internal hops,
+    the audit log's appends and proofs."""
     print(f"envelope size (one canonical record, sealed and signed): {int(stage.pop('envelope_bytes'))} bytes")
-    print("per stage (µs/record, one core): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
+    print("other per-stage costs (µs/record, one core): " + ", ".join(f"{k} {v:.0f}" for k, v in stage.items()))
     with tempfile.TemporaryDirectory() as keys_tmp:
         report_batchauth(batchauth_rates(Path(keys_tmp)), batchauth_primitives())
     report_adapters(adapter_rates())
@@ -367,23 +541,37 @@ async def main() -> None:
     audit_figures()
 
 
-def _side_by_side(results: dict[str, dict[str, dict[str, Any]]]) -> None:
-    """One table, one column per broker."""
-
-    def latencies(run: dict[str, Any], quantiles: tuple[str, ...]) -> str:
-        return " / ".join(str(run["latency_ms"][q]) for q in quantiles)
-
-    labels = list(results)
-    rows: list[tuple[str, list[str]]] = [
-        ("records/s, all pushed at once", [str(results[x]["burst"]["records_per_s"]) for x in labels]),
-        ("burst latency p50 / p99 ms", [latencies(results[x]["burst"], ("p50", "p99")) for x in labels]),
-        ("paced: offered records/s", [f"{results[x]['paced']['rate']:.0f}" for x in labels]),
-        ("paced latency p50 / p95 / p99 ms", [latencies(results[x]["paced"], ("p50", "p95", "p99")) for x in labels]),
-    ]
-    print("| end to end | " + " | ".join(labels) + " |")
-    print("|---|" + "---|" * len(labels))
-    for name, cells in rows:
-        print(f"| {name} | " + " | ".join(cells) + " |")
+async def main() -> None:
+    count = int(os.environ.get("CRX_BENCH_RECORDS", "10000"))
+    seconds = float(os.environ.get("CRX_BENCH_SECONDS", "18"))
+    mode = os.environ.get("CRX_BENCH_MODE", "processes")
+    procs = procs_per_stage()
+    configure_logging("WARNING")
+    stage: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        floor.write_agreements(tmp / "agreements.yaml")
+        started = time.perf_counter()
+        measured = [
+            await broker_runs(kind, tmp, count=count, seconds=seconds, mode=mode, procs=procs, stage=stage)
+            for kind in brokers()
+        ]
+        runs_done = time.perf_counter()
+        events = measured[0]["saturation"][str(measured[0]["procs"])].get("audit_events_per_record")
+        floor_figures = floor.measure(tmp / "floor", audit_events_per_record=events)
+    doc = results_document(measured[0], floor_figures, others=measured[1:])
+    doc["bench_seconds"] = {"end_to_end": round(runs_done - started), "floor": round(time.perf_counter() - runs_done)}
+    path = Path(os.environ.get("CRX_BENCH_RESULTS") or RESULTS)
+    write_results(doc, path)
+    report(doc, mode)
+    if len(measured) > 1:
+        _side_by_side({doc["broker"]: doc, **doc["brokers"]})
+    print(f"figures written to {path} (end-to-end runs {doc['bench_seconds']['end_to_end']} s, floor "
+          f"{doc['bench_seconds']['floor']} s)")  # fmt: skip
+    if os.environ.get("CRX_BENCH_MICRO", "1") != "0":
+        started = time.perf_counter()
+        micro(stage)
+        print(f"micro-benchmarks: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
