@@ -23,7 +23,6 @@ failure is logged once per pass. Metrics: ``crx_intake_unsettled`` (kept submiss
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord, Producer
+from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
 
 MAX_BACKOFF_SECONDS = 3600.0
@@ -90,10 +90,7 @@ class Reconciler:
     async def stop(self) -> None:
         """Stop the task and close the audit log. Idempotent."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         await self._source.close()
 
     async def _run(self) -> None:

@@ -35,7 +35,7 @@ from aiokafka.errors import (
 from services.kernel.auditbatch import AUDIT_BATCH_HEADROOM, batch_audit
 from services.kernel.config import Settings
 from services.kernel.errors import ConfigError, CrxError, TransientError
-from services.kernel.lifecycle import bounded
+from services.kernel.lifecycle import bounded, cancel
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.outrecord import OutRecord as OutRecord  # re-exported: services import it from here
@@ -442,9 +442,8 @@ class BatchLoop:
         task, self._task = self._task, None
         seconds = self._settings.shutdown_seconds
         if not await bounded(asyncio.shield(task), seconds=seconds, what="drain the batch", log=self._log):
-            task.cancel()  # the batch in flight is not committed: it is consumed again after a restart
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            with contextlib.suppress(Exception):  # the batch in flight is not committed: consumed again after a restart
+                await cancel(task)
         self.ready = False
         self._metrics.ready.labels(self.service).set(0)
         consumer, self._consumer = self._consumer, None

@@ -67,9 +67,20 @@ async def bounded(step: Awaitable[Any], *, seconds: float, what: str, log: Any) 
     return False
 
 
+CANCEL_AGAIN_SECONDS = 1.0
+
+
 async def cancel(task: asyncio.Task[Any] | None) -> None:
-    """Cancel a background ``task`` (a timer, a periodic check) and wait until it has ended. None is a no-op."""
-    if task is not None:
+    """Cancel a background ``task`` (a timer, a periodic check) and wait until it has ended. None is a no-op.
+
+    A cancellation swallowed inside the task (a client library catching CancelledError around its I/O, after
+    which the task sleeps again) would leave the caller waiting for ever: the task is cancelled again every
+    ``CANCEL_AGAIN_SECONDS`` until it ends. Raises what the task raised, other than CancelledError.
+    """
+    if task is None:
+        return
+    while not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait({task}, timeout=CANCEL_AGAIN_SECONDS)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

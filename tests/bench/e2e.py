@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -197,28 +197,12 @@ async def pipeline(
             await stack.enter_async_context(service_processes(settings, procs))
             await asyncio.gather(*(p.start() for p in partners))
             for p in partners:
-                stack.push_async_callback(stop_surely, p.stop)
+                stack.push_async_callback(p.stop)
         else:
             built = Pipeline.build(settings, keyring, partners=RECIPIENTS, sinks=sinks)
             await built.start()
             stack.push_async_callback(built.stop)
         yield
-
-
-async def stop_surely(stop: Callable[[], Awaitable[None]], *, patience: float = 10.0, rounds: int = 6) -> None:
-    """Await ``stop()``; every ``patience`` seconds it has not returned, cancel again each task that was asked
-    to cancel and is still running (one that swallowed its cancellation: seen once with a partner's topic
-    watch on Python 3.11, which left the bench waiting forever). Raises TimeoutError after ``rounds``."""
-    stopping = asyncio.ensure_future(stop())
-    for _ in range(rounds):
-        done, _pending = await asyncio.wait({stopping}, timeout=patience)
-        if done:
-            return stopping.result()
-        stuck = [t for t in asyncio.all_tasks() if t.cancelling() and t is not asyncio.current_task()]
-        print(f"bench: a stop is waiting on {len(stuck)} task(s) that ignored a cancel; cancelling again", flush=True)
-        for task in stuck:
-            task.cancel()
-    raise TimeoutError("a partner client did not stop")
 
 
 def push_process(settings: Settings, count: int, rate: float | None, conn: Connection) -> None:

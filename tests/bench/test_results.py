@@ -3,8 +3,6 @@ the results file written from it and from run figures, with the keys issue 16 na
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -78,28 +76,6 @@ def test_results_file_has_the_keys_and_shapes_the_issue_names(floor_figures: dic
     assert doc["saturation_by_procs"] == {"1": 400.0, "2": 400.0}
     assert set(doc["achieved_rates"]) == {"100", "250", "500"}
     e2e.report(doc, "processes")  # the summary prints from the same document
-
-
-async def test_stop_surely_cancels_again_a_task_that_swallowed_its_cancel() -> None:
-    swallowed = asyncio.Event()
-
-    async def stubborn() -> None:
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            swallowed.set()  # as a client library that catches the cancellation and carries on
-        await asyncio.sleep(3600)
-
-    task = asyncio.create_task(stubborn())
-    await asyncio.sleep(0)
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    await asyncio.wait_for(e2e.stop_surely(stop, patience=0.05), timeout=5)
-    assert swallowed.is_set() and task.cancelled()
 
 
 def test_a_run_without_two_copies_has_no_quantiles() -> None:
