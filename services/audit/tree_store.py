@@ -263,8 +263,10 @@ class TreeStore(ABC):
             size = self.size
             fresh, conflicts = self._fresh(events)
             if fresh:
-                rows = [(size + i, *event_columns(event), leaf) for i, (leaf, event) in enumerate(fresh)]
-                hashes = [merkle.leaf_hash(leaf) for leaf, _ in fresh]
+                rows = [
+                    (size + i, *event_columns(event, event_id), leaf) for i, (leaf, event, event_id) in enumerate(fresh)
+                ]
+                hashes = [merkle.leaf_hash(leaf) for leaf, _, _ in fresh]
                 nodes = merkle.appended_nodes(size, hashes, self._edge_reader(size))
                 self._many(
                     f"INSERT INTO leaves ({LEAF_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constant
@@ -301,22 +303,23 @@ class TreeStore(ABC):
 
     def _fresh(
         self, events: list[tuple[bytes, dict[str, Any]]]
-    ) -> tuple[list[tuple[bytes, dict[str, Any]]], list[bytes]]:
-        """The events not logged yet (first of each id), and the leaves whose id came again with other bytes."""
+    ) -> tuple[list[tuple[bytes, dict[str, Any], str]], list[bytes]]:
+        """The events not logged yet (first of each id) with their id as text, and the leaves whose id came again
+        with other bytes."""
         seen: dict[str, bytes] = {}
-        ids = list(dict.fromkeys(str(event["event_id"]) for _, event in events))
+        named = [str(event["event_id"]) for _, event in events]  # a decoded id is a UUID: made text once
+        ids = list(dict.fromkeys(named))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             query = f"SELECT event_id, leaf FROM leaves WHERE event_id IN ({marks})"  # noqa: S608 - placeholders
             seen.update((str(row[0]), bytes(row[1])) for row in self._all(query, chunk))
         fresh, conflicts = [], []
-        for leaf, event in events:
-            event_id = str(event["event_id"])
+        for (leaf, event), event_id in zip(events, named, strict=True):
             logged = seen.get(event_id)
             if logged is None:
                 seen[event_id] = leaf
-                fresh.append((leaf, event))
+                fresh.append((leaf, event, event_id))
             elif logged != leaf and not self._same_act(logged, leaf):
                 conflicts.append(leaf)
         return fresh, conflicts

@@ -69,10 +69,11 @@ class Progress:
         return VerifyResult(False, self.entries, problem, bad_index, self.signed)
 
 
-def event_columns(event: dict[str, Any]) -> tuple[Any, ...]:
-    """The query columns copied from an audit event, in table order after ``idx``."""
+def event_columns(event: dict[str, Any], event_id: str | None = None) -> tuple[Any, ...]:
+    """The query columns copied from an audit event, in table order after ``idx`` (``event_id``: its id as
+    text, when the caller has it already)."""
     return (
-        str(event["event_id"]),
+        str(event["event_id"]) if event_id is None else event_id,
         event["event_type"],
         event["submission_id"],
         event["message_id"],

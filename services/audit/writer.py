@@ -49,7 +49,7 @@ from services.kernel.metrics import ServiceMetrics
 from services.kernel.producers import ProducerRules
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService
-from services.kernel.suites import signature_alg
+from services.kernel.suites import PublicKey, SignatureAlg, signature_alg
 from services.keys.ring import KeyRing
 from services.lookup.indexkey import IndexKeyStore
 
@@ -65,8 +65,50 @@ class UnverifiableReceipt(EnvelopeError):
         self.reason: Reason = reason
 
 
-def verify_receipt(keyring: KeyRing, data: bytes, now: dt.datetime) -> dict[str, Any]:
-    """Decode a receipt and check its signature against the party's registered signing key.
+SignerKey = tuple[SignatureAlg, PublicKey]
+
+
+class SignerKeys:
+    """The receipt signers' verification keys resolved at one time ``now``: each (party, key id) is looked up in
+    the registry, checked usable and its public key parsed once, then reused (the writer makes one per batch, so
+    a key revoked or rotated in is seen from the next batch on). A key that is not usable is remembered as
+    refused (``unknown_key``) for the same time."""
+
+    def __init__(self, keyring: KeyRing, now: dt.datetime) -> None:
+        self._registry = keyring.registry
+        self.now = now
+        self._keys: dict[tuple[str, str], SignerKey | None] = {}
+
+    def get(self, party: str, key_id: str) -> SignerKey:
+        """The algorithm and public key of ``key_id``, registered for ``party`` as a signing key usable at
+        ``now``. Raises UnverifiableReceipt("unknown_key") otherwise, and UnverifiableReceipt("bad_signature")
+        for a registered key whose algorithm or public key does not load."""
+        wanted = (party, key_id)
+        if wanted not in self._keys:
+            self._keys[wanted] = self._resolve(party, key_id)
+        found = self._keys[wanted]
+        if found is None:
+            raise UnverifiableReceipt("unknown_key")
+        return found
+
+    def _resolve(self, party: str, key_id: str) -> SignerKey | None:
+        try:
+            entry = self._registry.get(party, key_id)
+        except CrxError:
+            return None
+        if entry.purpose != "signing" or not entry.usable_at(self.now):
+            return None
+        try:
+            return signature_alg(entry.algorithm), entry.load_public()
+        except (CrxError, TypeError, ValueError):
+            raise UnverifiableReceipt("bad_signature") from None
+
+
+def verify_receipt(
+    keyring: KeyRing, data: bytes, now: dt.datetime, *, keys: SignerKeys | None = None
+) -> dict[str, Any]:
+    """Decode a receipt and check its signature against the party's registered signing key (from ``keys``
+    when given, resolved at its time, else looked up in ``keyring`` at ``now``).
 
     Raises UnverifiableReceipt (an EnvelopeError, opaque) when the receipt does not decode or is unsigned
     (``unsigned``), is signed by a key not registered for its party, not a signing key, revoked or expired
@@ -78,15 +120,9 @@ def verify_receipt(keyring: KeyRing, data: bytes, now: dt.datetime) -> dict[str,
         raise UnverifiableReceipt("unsigned") from None
     if receipt["signature"] is None:
         raise UnverifiableReceipt("unsigned")
+    alg, public = (keys or SignerKeys(keyring, now)).get(receipt["party"], receipt["signer_key_id"])
     try:
-        entry = keyring.registry.get(receipt["party"], receipt["signer_key_id"])
-    except CrxError:
-        raise UnverifiableReceipt("unknown_key") from None
-    if entry.purpose != "signing" or not entry.usable_at(now):
-        raise UnverifiableReceipt("unknown_key")
-    try:
-        signed = signed_part(data, receipt["signature"])
-        signature_alg(entry.algorithm).verify(entry.load_public(), receipt["signature"], signed)
+        alg.verify(public, receipt["signature"], signed_part(data, receipt["signature"]))
     except (CrxError, InvalidSignature, TypeError, ValueError):
         raise UnverifiableReceipt("bad_signature") from None
     return receipt
@@ -125,6 +161,7 @@ class AuditWriter:
         self._log = get_logger(NAME)
         self.entries = Gauge("crx_audit_entries", "Entries in the audit log", registry=registry)
         self.receipts = Counter("crx_audit_receipts", "Receipts logged", ["outcome"], registry=registry)
+        self._receipts_by = {outcome: self.receipts.labels(outcome) for outcome in ("accepted", "rejected")}
         self.signed = Gauge("crx_audit_checkpoint_size", "Size of the latest signed checkpoint", registry=registry)
         self.conflicts = Counter(
             "crx_audit_conflicts", "Events refused: their id was logged with other bytes", registry=registry
@@ -147,20 +184,22 @@ class AuditWriter:
         never dead-lettered.
         """
         now = dt.datetime.now(dt.UTC)
+        keys = SignerKeys(self._keyring, now)  # each receipt signer's key looked up once per batch
         leaves: list[bytes] = []
         decoded: list[dict[str, Any]] = []
         dead: list[OutRecord] = []
         for rec in records:
             try:
                 if rec.topic == self._receipts_topic:
-                    for own in self._receipt_events(rec, now):  # made here, never decoded
+                    for own in self._receipt_events(rec, keys):  # made here, never decoded
                         leaves.append(own.value)
                         decoded.append(cast(dict[str, Any], own.event))
                 elif (reason := authenticate(self._verifier, self._rules, rec, now)) is not None:
                     self._gate.refused(rec, reason)
                     actor = self._settings.broker_party
-                    leaves.append(refusal_event(self._emitter, rec, reason, actor=actor, now=now).value)
-                    decoded.append(self._audit_codec.decode(leaves[-1]))
+                    refusal = refusal_event(self._emitter, rec, reason, actor=actor, now=now)
+                    leaves.append(refusal.value)
+                    decoded.append(cast(dict[str, Any], refusal.event))
                 else:
                     self._consumed_events(rec.value or b"", leaves, decoded)
             except CrxError as exc:
@@ -183,7 +222,7 @@ class AuditWriter:
                 failed = True
                 continue
             leaves.append(leaf)
-            decoded.append(dict(event))
+            decoded.append(cast(dict[str, Any], event))  # not copied: neither the store nor the rules change it
         if failed:
             raise CodecError(f"{AUDIT_EVENT}: an event of the message does not decode")
 
@@ -275,7 +314,7 @@ class AuditWriter:
             discriminator=hashlib.sha256(refused).hexdigest(),
         )
 
-    def _receipt_events(self, rec: Any, now: dt.datetime) -> list[AuditOut]:
+    def _receipt_events(self, rec: Any, keys: SignerKeys) -> list[AuditOut]:
         """The events a receipt on ``crx.receipts`` leads to: its DELIVERY_RECEIPT and, when it is ACCEPTED with
         operation ERASED (the partner no longer holds the record: deleted, or its retention ended), an ERASURE;
         an unverifiable receipt leads to one ERROR event instead.
@@ -286,14 +325,14 @@ class AuditWriter:
         """
         value: bytes = rec.value or b""
         try:
-            receipt = verify_receipt(self._keyring, value, now)
+            receipt = verify_receipt(self._keyring, value, keys.now, keys=keys)
         except UnverifiableReceipt as exc:
             self.receipts.labels("unverifiable").inc()
             self._gate.refused(rec, exc.reason)
-            return [self._error_event("UNVERIFIABLE_RECEIPT", value, now)]
+            return [self._error_event("UNVERIFIABLE_RECEIPT", value, keys.now)]
         accepted = receipt["outcome"] == "ACCEPTED"
         outcome = "accepted" if accepted else "rejected"
-        self.receipts.labels(outcome).inc()
+        self._receipts_by[outcome].inc()
         delivery = self._emitter.event(
             AuditEventType.DELIVERY_RECEIPT,
             occurred_at=receipt["received_at"],

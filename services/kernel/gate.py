@@ -14,10 +14,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from services.kernel.audit_events import AuditEmitter, AuditEventType
+from services.kernel.audit_events import AuditEmitter, AuditEventType, AuditOut
 from services.kernel.batchauth import BatchVerifier, Reason, Unauthenticated
 from services.kernel.config import Settings
-from services.kernel.kafka import OutRecord
 from services.kernel.logging import get_logger
 from services.kernel.producers import ProducerRules
 from services.keys.ring import KeyRegistry
@@ -33,10 +32,11 @@ def source_of(rec: Any) -> str:
     return f"{rec.topic}[{rec.partition}]@{rec.offset}"
 
 
-def refusal_event(emitter: AuditEmitter, rec: Any, reason: Reason, *, actor: str, now: dt.datetime) -> OutRecord:
+def refusal_event(emitter: AuditEmitter, rec: Any, reason: Reason, *, actor: str, now: dt.datetime) -> AuditOut:
     """The ERROR event recording that the consumed record ``rec`` was refused for ``reason``: where it sat
     (``rule``), a salted commitment to its bytes (never the bytes), a stable id per (topic, partition,
-    offset), so a redelivered refusal is the same event. Raises ValidationError only on a schema mismatch."""
+    offset), so a redelivered refusal is the same event (with its record, ``AuditOut.event``). Raises
+    ValidationError only on a schema mismatch."""
     return emitter.event(
         AuditEventType.ERROR,
         occurred_at=now,

@@ -154,3 +154,35 @@ async def test_only_an_accepted_erasure_is_an_erasure(
     writer = _writer(settings, keyring)
     events = await _handle(writer, settings, receipt(keyring, "FR", outcome=outcome, operation=operation))
     assert [e["event_type"] for e in events] == ["DELIVERY_RECEIPT"]
+
+
+async def test_a_batch_looks_each_signer_key_up_once_and_the_next_batch_sees_a_revocation(
+    settings: Settings, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Receipts of one batch signed by the same key cost one registry lookup of that key; the lookup does not
+    outlive the batch: a key revoked after it refuses the receipts of the next one."""
+    looked_up: list[tuple[str, str]] = []
+    real_get = keyring.registry.get
+
+    def get(party: str, key_id: str) -> Any:
+        looked_up.append((party, key_id))
+        return real_get(party, key_id)
+
+    monkeypatch.setattr(keyring.registry, "get", get)
+    writer = _writer(settings, keyring)
+    values = [receipt(keyring, p, outcome=outcome) for p in ("FR", "PL") for outcome in ("ACCEPTED", "REJECTED")]
+    await writer.handle(_records(settings, values))
+    assert sorted(party for party, _ in looked_up) == ["FR", "PL"]
+    assert [e["event_type"] for e in writer.store.events()] == ["DELIVERY_RECEIPT"] * 4
+    set_status(keyring, "FR", next(key_id for party, key_id in looked_up if party == "FR"), "revoked")
+    pl_again = receipt(keyring, "PL")  # a duplicate of PL's: skipped; FR's again: now under a revoked key
+    await writer.handle(_records(settings, [pl_again, *values[:2]], first=len(values)))
+    refused = [(e["event_type"], e["reason"]) for e in writer.store.events()[4:]]
+    assert refused == [("ERROR", "UNVERIFIABLE_RECEIPT")] * 2
+    assert writer.receipts.labels("unverifiable")._value.get() == 2
+
+
+def _records(settings: Settings, values: list[bytes], first: int = 0) -> list[ConsumerRecord]:
+    """``values`` consumed from crx.receipts at consecutive offsets from ``first``."""
+    topic = settings.topic("receipts")
+    return [ConsumerRecord(topic, 0, first + i, 0, 0, None, v, None, 0, len(v), ()) for i, v in enumerate(values)]
