@@ -115,7 +115,7 @@ class SqliteAuditStore(TreeStore):
         yield from self._db.execute(sql, tuple(params))
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._db.executemany(sql, [tuple(r) for r in rows])
+        self._db.executemany(sql, rows)  # rows of any sequence type: not copied
 
     def _storage_problem(self) -> str | None:
         try:
