@@ -112,7 +112,8 @@ def _tree(leaves: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
     """The RFC 9162 tree head (MTH, 2.1.1) over the leaf hashes ``leaves`` and each leaf's audit path (PATH,
     2.1.3.1, leaf side first), its hashes joined. Built bottom up: each level pairs its nodes left to right and
     carries an unpaired last node up unchanged, which is the tree RFC 9162 splits top down at the largest power
-    of two; a leaf's path is its sibling on each level that gives it one. Each node is hashed once: O(n)."""
+    of two; a leaf's path is its sibling on each level that gives it one. Each node is hashed once and each
+    path is one concatenation of its sibling and its parent's: O(n)."""
     levels = [list(leaves)]
     level = levels[0]
     sha256 = hashlib.sha256
@@ -122,16 +123,10 @@ def _tree(leaves: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
             upper.append(level[-1])
         levels.append(upper)
         level = upper
-    below = levels[:-1]
-    paths = []
-    for index in range(len(leaves)):
-        hashes = []
-        for nodes in below:
-            sibling = index ^ 1
-            if sibling < len(nodes):
-                hashes.append(nodes[sibling])
-            index >>= 1
-        paths.append(b"".join(hashes))
+    paths = [b""]  # top down: a node's path is its sibling (if any) then its parent's path
+    for nodes in reversed(levels[:-1]):
+        count = len(nodes)
+        paths = [(nodes[i ^ 1] if i ^ 1 < count else b"") + paths[i >> 1] for i in range(count)]
     return level[0], paths
 
 

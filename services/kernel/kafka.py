@@ -340,8 +340,8 @@ class Producer:
         ``producer.send`` and a future per record): each record goes to the partition ``partitioner`` gives its
         key (a keyless one to any partition), and records of one partition keep their order. A batch holds up to
         the client's batch size (one record at least), as ``send`` fills them. Raises KafkaError: no metadata
-        for a topic, a record larger than ``max_request_bytes`` (MessageSizeTooLargeError, before anything of
-        it is queued), a full queue (KafkaTimeoutError)."""
+        for a topic, a record larger than ``max_request_bytes`` (MessageSizeTooLargeError; batches of other
+        partitions may be queued already), a full queue (KafkaTimeoutError)."""
         grouped: dict[tuple[str, int], list[OutRecord]] = {}
         partitions: dict[str, list[int]] = {}
         for record in records:
