@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka.partitioner import murmur2
-
 from schemas import AUDIT_BATCH, AUDIT_EVENT
 from schemas.records import AuditEvent
 from services.kernel.codec import HEADER_LEN, MAGIC, codec, typed_codec
 from services.kernel.outrecord import OutRecord
+from services.kernel.partitioner import partition_for
 
 AUDIT_BATCH_BYTES = 1_048_576
 """The largest ``AuditBatch`` value ``batch_audit`` makes by default; the Producer passes its own bound
@@ -60,9 +59,9 @@ def audit_events_of(value: bytes) -> list[AuditEvent]:
 
 
 def partition_of(key: bytes | None, partitions: int) -> int | None:
-    """The partition Kafka's default partitioner (murmur2, as aiokafka and the Java client) gives ``key`` among
-    ``partitions``; None for no key (any partition)."""
-    return None if key is None else (murmur2(key) & 0x7FFFFFFF) % partitions
+    """The partition Kafka's default partitioner (murmur2, as the Producer's ``services.kernel.partitioner`` and
+    the Java client) gives ``key`` among ``partitions``; None for no key (any partition)."""
+    return None if key is None else partition_for(key, partitions)
 
 
 def batch_audit(

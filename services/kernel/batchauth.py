@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Literal, get_args
@@ -35,7 +36,7 @@ from services.kernel.errors import CrxError, KeyUnavailable
 from services.kernel.kafka import OutRecord
 from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRegistry, KeyRing
-from services.translog.merkle import HASH_SIZE, ProofError, leaf_hash, node_hash, verify_inclusion
+from services.translog.merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
 
 HEADER_SIGNER = "crx-auth-signer"
 HEADER_KEY = "crx-auth-key"
@@ -107,37 +108,40 @@ def _path_length(index: int, size: int) -> int:
 # --- signing --------------------------------------------------------------------------------------------
 
 
-def _tree(leaves: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
+def _tree(leaves: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
     """The RFC 9162 tree head (MTH, 2.1.1) over the leaf hashes ``leaves`` and each leaf's audit path (PATH,
-    2.1.3.1, leaf side first). Each subtree is hashed once, so the batch costs O(n) hashes."""
-    memo: dict[tuple[int, int], bytes] = {}
+    2.1.3.1, leaf side first), its hashes joined. Built bottom up: each level pairs its nodes left to right and
+    carries an unpaired last node up unchanged, which is the tree RFC 9162 splits top down at the largest power
+    of two; a leaf's path is its sibling on each level that gives it one. Each node is hashed once and each
+    path is one concatenation of its sibling and its parent's: O(n)."""
+    levels = [list(leaves)]
+    level = levels[0]
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        upper = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) & 1:
+            upper.append(level[-1])
+        levels.append(upper)
+        level = upper
+    paths = [b""]  # top down: a node's path is its sibling (if any) then its parent's path
+    for nodes in reversed(levels[:-1]):
+        count = len(nodes)
+        paths = [(nodes[i ^ 1] if i ^ 1 < count else b"") + paths[i >> 1] for i in range(count)]
+    return level[0], paths
 
-    def mth(begin: int, end: int) -> bytes:
-        found = memo.get((begin, end))
-        if found is None:
-            if end - begin == 1:
-                found = leaves[begin]
-            else:
-                split = begin + (1 << ((end - begin - 1).bit_length() - 1))
-                found = node_hash(mth(begin, split), mth(split, end))
-            memo[(begin, end)] = found
-        return found
 
-    def path(index: int) -> list[bytes]:
-        hashes: list[bytes] = []
-        begin, end = 0, len(leaves)
-        while end - begin > 1:
-            split = begin + (1 << ((end - begin - 1).bit_length() - 1))
-            if index < split:
-                hashes.append(mth(split, end))
-                end = split
-            else:
-                hashes.append(mth(begin, split))
-                begin = split
-        hashes.reverse()
-        return hashes
-
-    return mth(0, len(leaves)), [path(i) for i in range(len(leaves))]
+def _leaf_hashes(records: Sequence[OutRecord]) -> list[bytes]:
+    """``leaf_hash(leaf_data(...))`` of each record, the topic's part of the leaf encoded once per topic.
+    Raises ValueError for a topic name longer than 65,535 bytes."""
+    prefixes: dict[str, bytes] = {}
+    hashes = []
+    sha256 = hashlib.sha256
+    for record in records:
+        prefix = prefixes.get(record.topic)
+        if prefix is None:
+            prefix = prefixes[record.topic] = b"\x00" + LEAF_LABEL + _short(record.topic.encode("utf-8"))
+        hashes.append(sha256(prefix + _optional(record.key) + _optional(record.value)).digest())
+    return hashes
 
 
 def sign_batch(
@@ -151,16 +155,18 @@ def sign_batch(
     if not records or len(records) > MAX_BATCH:
         raise ValueError("a signed batch holds 1 to 2**32 - 1 records")
     size = len(records)
-    head, paths = _tree([leaf_hash(leaf_data(r.topic, r.key, r.value)) for r in records])
+    head, paths = _tree(_leaf_hashes(records))
     signature = bytes(sign(signed_message(signer, key_id, size, head)))
     common = [(HEADER_SIGNER, signer.encode("utf-8")), (HEADER_KEY, key_id.encode("ascii")), (HEADER_ROOT, head),
               (HEADER_SIGNATURE, signature)]  # fmt: skip
+    suffix = size.to_bytes(4, "big")
     signed = []
-    for index, (record, path) in enumerate(zip(records, paths, strict=True)):
-        kept = [(name, value) for name, value in record.headers if not name.startswith("crx-auth-")]
-        position = index.to_bytes(4, "big") + size.to_bytes(4, "big")
-        headers = [*kept, *common, (HEADER_LEAF, position), (HEADER_PATH, b"".join(path))]
-        signed.append(OutRecord(record.topic, record.value, key=record.key, headers=headers))
+    for index, record in enumerate(records):
+        headers = [header for header in record.headers if not header[0].startswith("crx-auth-")]
+        headers += common
+        headers.append((HEADER_LEAF, index.to_bytes(4, "big") + suffix))
+        headers.append((HEADER_PATH, paths[index]))
+        signed.append(OutRecord(record.topic, record.value, record.key, headers))
     return signed
 
 

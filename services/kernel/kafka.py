@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaError,
+    MessageSizeTooLargeError,
     TopicAlreadyExistsError,
     TransactionalIdAuthorizationFailed,
     UnknownError,
@@ -39,6 +40,7 @@ from services.kernel.lifecycle import bounded, cancel
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.outrecord import OutRecord as OutRecord  # re-exported: services import it from here
+from services.kernel.partitioner import partitioner
 from services.kernel.topics import topic_configs
 
 
@@ -199,6 +201,7 @@ class Producer:
             max_request_size=self._settings.max_request_bytes,
             compression_type=None,  # payloads are HPKE ciphertext: incompressible
             request_timeout_ms=30_000,
+            partitioner=partitioner,  # Kafka's default partitioning, without aiokafka's pure-Python murmur2
         )
 
     async def start(self) -> None:
@@ -300,8 +303,7 @@ class Producer:
         records = self._signed(await self._batched(producer, records))
         try:
             await producer.begin_transaction()
-            futures = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records]
-            await asyncio.gather(*futures)
+            await asyncio.gather(*await self._enqueue(producer, records))
             await producer.send_offsets_to_transaction(offsets, group_id)
             await producer.commit_transaction()
         except KafkaError as exc:
@@ -333,6 +335,42 @@ class Producer:
         limit = max(self._settings.max_request_bytes - AUDIT_BATCH_HEADROOM, AUDIT_BATCH_HEADROOM)
         return batch_audit(records, topic, partitions, limit)
 
+    async def _enqueue(self, producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> list[asyncio.Future[Any]]:
+        """Queue ``records`` in the client as whole record batches, one future per batch (instead of
+        ``producer.send`` and a future per record): each record goes to the partition ``partitioner`` gives its
+        key (a keyless one to any partition), and records of one partition keep their order. A batch holds up to
+        the client's batch size (one record at least), as ``send`` fills them. Raises KafkaError: no metadata
+        for a topic, a record larger than ``max_request_bytes`` (MessageSizeTooLargeError; batches of other
+        partitions may be queued already), a full queue (KafkaTimeoutError)."""
+        grouped: dict[tuple[str, int], list[OutRecord]] = {}
+        partitions: dict[str, list[int]] = {}
+        for record in records:
+            topic = record.topic
+            known = partitions.get(topic)
+            if known is None:
+                known = partitions[topic] = sorted(await producer.partitions_for(topic))
+            tp = (topic, partitioner(record.key, known, known))
+            part = grouped.get(tp)
+            if part is None:
+                grouped[tp] = [record]
+            else:
+                part.append(record)
+        futures = []
+        limit = self._settings.max_request_bytes
+        for (topic, partition), part in grouped.items():
+            batch = None
+            for record in part:
+                if batch is None or batch.append(key=record.key, value=record.value, timestamp=None,
+                                                 headers=record.headers) is None:  # fmt: skip
+                    if batch is not None:  # full: queued, and a new one started
+                        futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()  # takes its first record whatever its size
+                    batch.append(key=record.key, value=record.value, timestamp=None, headers=record.headers)
+                    if batch.size() > limit:
+                        raise MessageSizeTooLargeError(f"a record of {batch.size()} bytes exceeds max_request_bytes")
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
     def _signed(self, records: Sequence[OutRecord]) -> Sequence[OutRecord]:
         """The batch as it is sent: signed once when there is a signer."""
         if self.signer is None or not records:
@@ -352,10 +390,7 @@ class Producer:
             raise TransientError("producer not started")
         records = self._signed(await self._batched(self._producer, records))
         try:
-            futures = [
-                await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records
-            ]
-            await asyncio.gather(*futures)
+            await asyncio.gather(*await self._enqueue(self._producer, records))
         except KafkaError as exc:
             raise TransientError(f"produce failed: {type(exc).__name__}") from None
 
@@ -411,6 +446,8 @@ class BatchLoop:
         self._task: asyncio.Task[None] | None = None
         self.ready = False
         self.batches = 0
+        self._out_children: dict[str, Any] = {}  # records_out's child per output topic
+        self._record_seconds = metrics.record_seconds.labels(service)
 
     async def start(self) -> None:
         """Join the group and start consuming in a task. Idempotent."""
@@ -487,6 +524,24 @@ class BatchLoop:
             self._log.debug("batch done", records=len(records), seconds=round(time.perf_counter() - started, 4))
             self.batches += 1
 
+    def _bookkeeping(self, outputs: Sequence[OutRecord], records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Count a batch's acknowledged outputs per topic (one increment per topic) and observe each input's
+        latency from its Kafka timestamp, through label children made once per service and topic."""
+        counts: dict[str, int] = {}
+        for out in outputs:
+            counts[out.topic] = counts.get(out.topic, 0) + 1
+        children = self._out_children
+        for topic, count in counts.items():
+            child = children.get(topic)
+            if child is None:
+                child = children[topic] = self._metrics.records_out.labels(self.service, topic)
+            child.inc(count)
+        observe = self._record_seconds.observe
+        now_ms = time.time() * 1000
+        for r in records:
+            latency_ms = now_ms - r.timestamp
+            observe(latency_ms / 1000 if latency_ms > 0 else 0.0)
+
     async def _process(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], records: list[Any]
     ) -> None:
@@ -498,10 +553,6 @@ class BatchLoop:
             await self._producer.send_in_transaction(outputs, offsets, self._group_id)
         else:
             await self._producer.send_all(outputs)
-        for out in outputs:
-            self._metrics.records_out.labels(self.service, out.topic).inc()
-        now_ms = time.time() * 1000
-        for r in records:
-            self._metrics.record_seconds.labels(self.service).observe(max(0.0, (now_ms - r.timestamp) / 1000))
+        self._bookkeeping(outputs, records)
         if not self._producer.transactional:
             await consumer.commit(offsets)

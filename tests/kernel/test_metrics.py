@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import platform
 import sys
+import time
 from importlib.metadata import version
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.registry import DuplicateTimeseries
 
+from services.kernel.config import Settings
+from services.kernel.kafka import BatchLoop, OutRecord
 from services.kernel.metrics import ServiceMetrics, crx_version, register_runtime_metrics
 
 
@@ -64,3 +68,22 @@ def test_service_metrics_still_refuse_a_second_service_on_one_registry() -> None
     ServiceMetrics.create(registry)
     with pytest.raises(DuplicateTimeseries):
         ServiceMetrics.create(registry)
+
+
+def test_the_batch_loop_counts_outputs_per_topic_and_observes_every_input(settings: Settings) -> None:
+    """The loop's bookkeeping (label children made once, one increment per topic) counts what a
+    per-record increment counted: every output under its topic, every input's latency, none negative."""
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics.create(registry, service="svc")
+    loop = BatchLoop(settings, service="svc", group_id="g", topics=["in"], handler=None, producer=None,  # type: ignore[arg-type]
+                     metrics=metrics)  # fmt: skip
+    now_ms = time.time() * 1000
+    inputs = [SimpleNamespace(timestamp=now_ms - 20), SimpleNamespace(timestamp=now_ms + 60_000)]  # a clock ahead
+    for _ in range(2):
+        loop._bookkeeping([OutRecord("a", b"1"), OutRecord("b", b"2"), OutRecord("a", b"3")], inputs)
+    value = registry.get_sample_value
+    assert value("crx_records_out_total", {"service": "svc", "topic": "a"}) == 4
+    assert value("crx_records_out_total", {"service": "svc", "topic": "b"}) == 2
+    assert value("crx_record_latency_seconds_count", {"service": "svc"}) == 4
+    assert value("crx_record_latency_seconds_bucket", {"service": "svc", "le": "0.005"}) == 2  # the future one: 0
+    assert value("crx_record_latency_seconds_bucket", {"service": "svc", "le": "0.1"}) == 4

@@ -11,7 +11,7 @@ from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.auditbatch import audit_leaves, partition_of
 from services.kernel.batchauth import HEADER_SIGNER, BatchProof, BatchSigner, BatchVerifier
 from services.kernel.config import Settings
-from services.kernel.errors import ConfigError
+from services.kernel.errors import ConfigError, TransientError
 from services.kernel.kafka import OutRecord, Producer, ensure_topics, standard_topics
 from services.kernel.producers import ProducerRules
 from services.keys.ring import KeyRing
@@ -98,3 +98,30 @@ async def test_a_batchs_audit_events_go_as_one_signed_message_per_partition(
         assert verifier.verify(r.topic, r.key, r.value, r.headers, allowed=allowed, now=now) == "crx.router"
         emitted = [e.value for e in events if partition_of(e.key, settings.topic_partitions) == r.partition]
         assert audit_leaves(r.value) == emitted
+
+
+async def test_records_land_on_the_default_partitioners_partition_in_order(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """send_all queues whole batches itself: each record still lands on the partition Kafka's default
+    partitioner gives its key, in the order sent within a partition, across more records than one client batch
+    holds; a record larger than max_request_bytes is refused (a transient failure, as from the client's send)."""
+    await ensure_topics(settings, standard_topics(settings))
+    topic = settings.topic("records")
+    producer = Producer(settings, signer=signer(settings, keyring, "normaliser"))
+    await producer.start()
+    try:
+        sent = [OutRecord(topic, f"{i:04d}".encode() * 100, key=f"key-{i % 7}".encode()) for i in range(300)]
+        await producer.send_all(sent)
+        oversized = OutRecord(topic, b"x" * (settings.max_request_bytes + 1), key=b"big")
+        with pytest.raises(TransientError, match="MessageSizeTooLargeError"):
+            await producer.send_all([oversized])
+    finally:
+        await producer.stop()
+    read = await read_topic(settings, topic)
+    assert len(read) == len(sent)
+    for r in read:
+        assert r.partition == partition_of(r.key, settings.topic_partitions)
+    for partition in range(settings.topic_partitions):
+        got = [r.value for r in sorted(read, key=lambda r: r.offset) if r.partition == partition]
+        assert got == [s.value for s in sent if partition_of(s.key, settings.topic_partitions) == partition]
