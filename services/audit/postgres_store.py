@@ -129,8 +129,9 @@ class PostgresAuditStore(TreeStore):
         return row is not None and row[0] == len(TABLES)
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection once no other thread is inside a statement or transaction. Idempotent."""
+        with self._lock:
+            self._conn.close()
 
     @staticmethod
     def _sql(statement: str) -> str:

@@ -75,8 +75,11 @@ class SqliteAuditStore(TreeStore):
             raise TransientError(f"audit store: {type(exc).__name__}") from None
 
     def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Close the database once no other thread is inside a statement or transaction (a reader in a worker
+        thread must never have the connection closed under it: sqlite3 then crashes the process). Later uses
+        raise TransientError. Idempotent."""
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def _write(self) -> Iterator[None]:

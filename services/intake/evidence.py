@@ -72,7 +72,7 @@ class LogEvidence:
         with self._lock:
             store, self._store = self._store, None
         if store is not None:
-            store.close()
+            await asyncio.to_thread(store.close)  # waits for a reader still in its worker thread
 
 
 class ApiEvidence:

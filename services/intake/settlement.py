@@ -69,7 +69,7 @@ class LogSettlement:
         """See ``SettlementSource``."""
         store, self._store = self._store, None
         if store is not None:
-            store.close()
+            await asyncio.to_thread(store.close)  # waits for a reader still in its worker thread
 
 
 class ApiSettlement:
