@@ -64,6 +64,9 @@ class KeyRegistry:
         self._checked_at = time.monotonic()
         self._reloading = threading.Lock()
         self._log = get_logger("keys")
+        # active(): answers for one entries tuple and one instant (a batch's "now"), replaced as a whole
+        self._id_index: tuple[tuple[KeyEntry, ...], dict[tuple[str, str], KeyEntry]] = ((), {})
+        self._active_memo: tuple[tuple[KeyEntry, ...], dt.datetime, dict[tuple[str, str], KeyEntry]] | None = None
 
     @classmethod
     def load(cls, path: Path, *, reload_interval: float = 1.0) -> KeyRegistry:
@@ -140,23 +143,43 @@ class KeyRegistry:
         """
         self.refresh()
         for attempt in range(2):
-            for entry in self._entries:
-                if entry.party == party and entry.key_id == key_id:
-                    return entry
+            entry = self._by_id().get((party, key_id))
+            if entry is not None:
+                return entry
             if attempt == 0 and not self.refresh(force=True):
                 break
         raise KeyUnavailable(f"no key {key_id} for party {party}")
+
+    def _by_id(self) -> dict[tuple[str, str], KeyEntry]:
+        """The current entries by (party, key id), built once per entries tuple (the first of duplicates wins,
+        as a scan in file order would find it)."""
+        entries, index = self._id_index
+        if entries is not self._entries:
+            entries = self._entries
+            index = {}
+            for entry in entries:
+                index.setdefault((entry.party, entry.key_id), entry)
+            self._id_index = (entries, index)
+        return index
 
     def active(self, party: str, purpose: Purpose, now: dt.datetime) -> KeyEntry:
         """The key to seal to (encryption) or sign with (signing) now: the newest by not_before among the
         party's active keys valid at ``now`` (a key scheduled for later takes over when it becomes valid).
         Raises KeyUnavailable."""
+        self.refresh()
+        entries, memo = self._entries, self._active_memo
+        if memo is None or memo[0] is not entries or memo[1] != now:
+            memo = self._active_memo = (entries, now, {})  # one tuple: a reader never pairs old answers with new
+        known = memo[2].get((party, purpose))
+        if known is not None:
+            return known
         use: Use = "seal" if purpose == "encryption" else "sign"
-        entries = self.entries(party)
-        candidates = [(i, e) for i, e in enumerate(entries) if allowed(e, use, now)]
+        candidates = [(i, e) for i, e in enumerate(e for e in entries if e.party == party) if allowed(e, use, now)]
         if not candidates:
             raise KeyUnavailable(f"no active {purpose} key for party {party}")
-        return max(candidates, key=lambda c: (parse_time(c[1].not_before), c[0]))[1]
+        chosen = max(candidates, key=lambda c: (parse_time(c[1].not_before), c[0]))[1]
+        memo[2][(party, purpose)] = chosen
+        return chosen
 
     def for_use(self, party: str, key_id: str, use: Use, now: dt.datetime) -> KeyEntry:
         """The entry ``key_id`` of ``party`` if the rules allow ``use`` at ``now``. Raises KeyUnavailable."""

@@ -15,6 +15,13 @@ IT, so 3 recipients each, under agreements that give FR and IT the ``ecris-full`
   RFC 9162 nodes, one transaction; fsync is I/O wait, not CPU, so it is not in the figure). The number of
   events per record is what the e2e run counted in its audit store, or ``DERIVED_AUDIT_EVENTS`` without one.
 
+Under the floor, ``primitives``: the raw cryptographic operations alone (cryptography's HPKE encrypt and
+decrypt with the recipient's key and suite, the broker's signature and its verification, nothing of the
+envelope around them), and ``crypto_records_per_s``, what those alone allow on every core: the ceiling no
+implementation of these guarantees with these suites (DESIGN.md's FIPS default, P-256) can pass here. The
+delivery receipts (a partner signature per copy, verified by the audit writer) are evidence the floor leaves
+out; ``receipts_us_per_record`` gives their raw cost beside it.
+
 Each step is CPU time of this process (``time.process_time``, so other load on the machine does not inflate
 it) per call over many calls, real crx functions on a real record, keys on disk. ``records_per_s`` is
 ``cores * 1e6 / us_per_record``: it assumes perfect use of every core (no broker, no scheduling, no I/O).
@@ -43,6 +50,8 @@ from services.devstack.pipeline import ensure_keys
 from services.kernel.codec import Codec, typed_codec
 from services.kernel.config import Settings, load_settings
 from services.kernel.envelope import Opener, SealContext, Sealer
+from services.kernel.suites import hpke_suite, signature_alg
+from services.keys.ring import KeyRing
 from services.router.minimise import minimise
 from services.router.policy import Agreement, Policy
 from services.translog import merkle
@@ -152,6 +161,38 @@ def audit_append_us(tmp: Path, seconds: float) -> dict[str, float]:
     return {"store": elapsed / appended * 1e6, "merkle": hashing / size * 1e6}
 
 
+def primitives_us(
+    keyring: KeyRing, broker: str, recipients: list[str], view: bytes, now: dt.datetime, seconds: float
+) -> dict[str, float]:
+    """CPU µs of each raw cryptographic operation per call, averaged over ``recipients`` (their own keys and
+    suites): ``hpke_seal`` and ``hpke_open`` of ``view``, the broker's ``sign`` and ``verify`` of bytes the
+    size of a sealed envelope, and a recipient's ``receipt_sign`` (its own signing key). Raises KeyUnavailable
+    when a key is missing."""
+    registry, store = keyring.registry, keyring.store
+    signing = registry.active(broker, "signing", now)
+    alg, sig_key = signature_alg(signing.algorithm), store.load(broker, signing.key_id)
+    signed = bytes(len(view) + 300)
+    signature = alg.sign(sig_key, signed)
+    totals = {
+        "sign": _us_per_call(partial(alg.sign, sig_key, signed), seconds) * len(recipients),
+        "verify": _us_per_call(partial(alg.verify, signing.load_public(), signature, signed), seconds)
+        * len(recipients),
+        "hpke_seal": 0.0,
+        "hpke_open": 0.0,
+        "receipt_sign": 0.0,
+    }
+    for recipient in recipients:
+        entry = registry.active(recipient, "encryption", now)
+        suite, private = hpke_suite(entry.algorithm), store.load(recipient, entry.key_id)
+        sealed = suite.encrypt(view, entry.load_public(), b"info")
+        own = registry.active(recipient, "signing", now)
+        receipt_sign = partial(signature_alg(own.algorithm).sign, store.load(recipient, own.key_id), b"r" * 400)
+        totals["hpke_seal"] += _us_per_call(partial(suite.encrypt, view, entry.load_public(), b"info"), seconds)
+        totals["hpke_open"] += _us_per_call(partial(suite.decrypt, sealed, private, b"info"), seconds)
+        totals["receipt_sign"] += _us_per_call(receipt_sign, seconds)
+    return {k: v / len(recipients) for k, v in totals.items()}
+
+
 def _view(rec_codec: Codec[CriminalRecord], record: CriminalRecord, agreement: Agreement) -> bytes:
     """What the router encodes for a recipient under ``agreement``: the record minimised to its profile."""
     return rec_codec.encode(minimise(record, agreement))
@@ -199,6 +240,8 @@ def measure(
             partial(opener.open, sealed, channel=seal_ctx.channel, now=now, signers=broker), seconds
         )
     audit = audit_append_us(tmp, seconds)
+    to = [d.recipient for d in decisions if d.recipient]
+    raw = primitives_us(keyring, settings.broker_party, to, next(iter(views.values())), now, seconds / 4)
     per_event = audit_events_per_record if audit_events_per_record is not None else float(DERIVED_AUDIT_EVENTS)
     recipients = len(decisions)
     counts = {"parse": 1.0, "encode": float(len(by_profile)), "seal_sign": float(recipients),
@@ -212,6 +255,8 @@ def measure(
     }
     total = sum(steps.values())
     n = workers or cores()
+    crypto = recipients * (raw["hpke_seal"] + raw["sign"] + raw["hpke_open"] + raw["verify"])
+    receipts = recipients * (raw["receipt_sign"] + raw["verify"])
     return {
         "us_per_record": round(total, 1),
         "steps": {k: round(v, 1) for k, v in steps.items()},
@@ -225,6 +270,11 @@ def measure(
         "cores": n,
         "records_per_s": round(n * 1e6 / total, 1) if total > 0 else math.inf,
         "assumes": ASSUMES,
+        "primitives": {k: round(v, 1) for k, v in raw.items()},
+        "crypto_us_per_record": round(crypto, 1),
+        "crypto_records_per_s": round(n * 1e6 / crypto, 1) if crypto > 0 else math.inf,
+        "receipts_us_per_record": round(receipts, 1),
+        "crypto_with_receipts_records_per_s": round(n * 1e6 / (crypto + receipts), 1) if crypto > 0 else math.inf,
     }
 
 
@@ -242,6 +292,15 @@ def report(floor: dict[str, Any]) -> None:
         f"  ({len(floor['profiles'])} profiles: {', '.join(floor['profiles'])}; {floor['audit_events_per_record']:g} "
         f"audit events per record, {events_from}; of each append, RFC 9162 hashing alone "
         f"{floor['audit_merkle_only_us_per_event']} µs)"
+    )
+    raw = floor["primitives"]
+    print(
+        f"  of which the cryptographic primitives alone: {floor['crypto_us_per_record']:.0f} µs/record = "
+        f"{floor['recipients']} x (HPKE seal {raw['hpke_seal']:.0f} + sign {raw['sign']:.0f} + HPKE open "
+        f"{raw['hpke_open']:.0f} + verify {raw['verify']:.0f}): at most {floor['crypto_records_per_s']:,.0f} "
+        f"records/s on {floor['cores']} cores with nothing else; the delivery receipts' signing and "
+        f"verification add {floor['receipts_us_per_record']:.0f} µs/record: with them at most "
+        f"{floor['crypto_with_receipts_records_per_s']:,.0f} records/s"
     )
 
 

@@ -38,6 +38,13 @@ def test_floor_counts_the_workload_and_sums_its_steps(floor_figures: dict[str, A
     assert f["us_per_record"] == pytest.approx(sum(steps.values()), abs=0.5)
     assert f["records_per_s"] == pytest.approx(2 * 1e6 / f["us_per_record"], rel=0.01)
     assert "every core" in str(f["assumes"])
+    raw = f["primitives"]
+    assert set(raw) == {"hpke_seal", "hpke_open", "sign", "verify", "receipt_sign"} and all(v > 0 for v in raw.values())
+    crypto = 3 * (raw["hpke_seal"] + raw["sign"] + raw["hpke_open"] + raw["verify"])
+    assert f["crypto_us_per_record"] == pytest.approx(crypto, abs=0.5)
+    assert f["crypto_records_per_s"] == pytest.approx(2 * 1e6 / f["crypto_us_per_record"], rel=0.01)
+    assert f["crypto_records_per_s"] > f["records_per_s"]  # the primitives are part of the floor
+    assert f["crypto_with_receipts_records_per_s"] < f["crypto_records_per_s"]
 
 
 def test_floor_without_a_count_derives_the_audit_events(tmp_path: Path) -> None:

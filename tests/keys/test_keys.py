@@ -599,3 +599,21 @@ def test_concurrent_registry_edits_lose_nothing(tmp_path: Path) -> None:
         list(pool.map(add_party, parties))
     registered = KeyRegistry.load(path).entries()
     assert sorted({e.party for e in registered}) == sorted(parties) and len(registered) == 2 * len(parties)
+
+
+def test_answers_remembered_for_a_batch_follow_every_change_of_the_registry(tmp_path: Path) -> None:
+    """``active`` and ``get`` remember their answers per entries and instant (a batch's ``now``): a key revoked
+    or added in memory, or rotated in the file by another process, is seen at the very same ``now``."""
+    ring = _ring(tmp_path / "keys")
+    first = ring.registry.active("FR", "encryption", NOW)
+    assert ring.registry.active("FR", "encryption", NOW) is first  # remembered
+    assert ring.registry.get("FR", first.key_id) is first
+    ring.registry.add(dataclasses.replace(first, status="revoked"))
+    with pytest.raises(KeyUnavailable):
+        ring.registry.active("FR", "encryption", NOW)
+    assert ring.registry.get("FR", first.key_id).status == "revoked"
+    elsewhere = KeyRing.open(tmp_path / "keys", None)  # another process's view of the same files
+    new, _ = keyadmin.rotate(elsewhere, "FR", "encryption", NOW)
+    elsewhere.registry.save()
+    assert ring.registry.get("FR", new.key_id).key_id == new.key_id  # an unknown id reloads the file at once
+    assert ring.registry.active("FR", "encryption", NOW).key_id == new.key_id
