@@ -405,7 +405,7 @@ class DeadLetter(TypedDict):
 
     # Stable per (source topic, partition, offset) or per refused submission.
     dead_letter_id: str
-    # 'intake', 'normaliser', 'router'.
+    # 'intake', 'reconciler' (the intake's, for a submission it gave up on), 'normaliser', 'router', 'lookup', 'audit'.
     stage: str
     source_topic: str
     source_partition: int

@@ -6,6 +6,10 @@ too large to keep). Replaying opens them with the broker's key and sends them ag
 - a record dead-lettered by the normaliser or the router is produced back, unchanged, to the topic it came
   from (a feed topic or ``crx.records``); it keeps its submission and message ids, so the books of that
   submission move from dead-lettered to delivered or refused once it goes through;
+- a submission the intake's reconciler gave up on (stage ``reconciler``, reason ``UNDELIVERED``: a recipient
+  that never receipted it) holds the intake's own feed record: produced back, unchanged, to that feed, like
+  the normaliser's (before 2026-12-07 these letters said stage ``intake``: such a letter is refused, since
+  its reason is not under the broker's signature and resubmitting it would send a sealed record as a payload);
 - a payload refused at the door (stage ``intake``: unknown adapter, unknown jurisdiction...) never reached a
   feed, so it is submitted again through the intake publisher, for its jurisdiction, with the adapter the
   operator names; it becomes a new submission (id derived from the dead letter's id), audited as any other.
@@ -41,12 +45,13 @@ from typing import Any, NoReturn
 from aiokafka import ConsumerRecord
 
 from schemas import DEAD_LETTER
+from services.audit.accounting import UNDELIVERED
 from services.intake.publisher import FeedPublisher, PushResult, Submission
 from services.kernel.audit_events import AuditEmitter, AuditEventType
 from services.kernel.batchauth import BatchVerifier, Reason
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.deadletter import DLQ_CHANNEL, dead_letter_id, sealed_content_type
+from services.kernel.deadletter import DLQ_CHANNEL, RECONCILER_STAGE, dead_letter_id, sealed_content_type
 from services.kernel.envelope import Opener
 from services.kernel.errors import CrxError, EnvelopeError, KeyDestroyed
 from services.kernel.gate import authenticate, refusal_event, refusal_reason
@@ -174,6 +179,8 @@ async def replay(
     original = _authentic(settings, keyring, letter, now)
     emitter = AuditEmitter("dlq", settings.topic("audit"), audit_secret)
     if letter["stage"] == "intake":
+        if letter["reason_code"] == UNDELIVERED:  # the reconciler's, before it had its own stage: a feed record
+            raise ReplayError("an UNDELIVERED letter of an older intake holds a sealed feed record, not a payload")
         if adapter is None:
             raise ReplayError("a payload refused at the door needs --adapter to be submitted again")
         if letter["jurisdiction"] is None:
@@ -233,8 +240,8 @@ def _destination(settings: Settings, letter: dict[str, Any], original: bytes) ->
     channel) or ``records`` (the router's and the lookup service's). Raises ReplayError for any other stage or topic."""
     topic = letter["source_topic"]
     feeds = {settings.topic(f"feed.{j}"): f"feed.{j}" for j in settings.jurisdictions}
-    if letter["stage"] == "normaliser" and topic in feeds and channel_of(original) == feeds[topic]:
-        return str(topic)  # format 1 or 2: the channel the record names is its feed's
+    if letter["stage"] in ("normaliser", RECONCILER_STAGE) and topic in feeds and channel_of(original) == feeds[topic]:
+        return str(topic)  # format 1 or 2: the channel the record names is its feed's (the reconciler's: its own)
     if letter["stage"] in ("router", "lookup") and topic == settings.topic("records"):
         return str(topic)
     raise ReplayError("only records consumed from a feed or from crx.records are replayed, to where they came from")

@@ -22,6 +22,7 @@ from services.intake.publisher import FeedPublisher
 from services.intake.reconciler import Reconciler
 from services.intake.status import StatusApi, SubmissionStatus
 from services.intake.tokens import TokenBook
+from services.kernel.deadletter import RECONCILER_STAGE
 from services.kernel.http import OpsServer
 from services.kernel.kafka import Producer, ensure_topics
 from services.kernel.logging import get_logger
@@ -51,7 +52,9 @@ class IntakeService:
         self.publisher = FeedPublisher(
             settings, runtime.keyring, producer=self.producer, audit_secret=runtime.audit_secret, outbox=self.outbox
         )
-        self.reconciler = Reconciler(settings, self.outbox, self.producer, self.publisher.dead_letters, registry)
+        self.reconciler = Reconciler(
+            settings, self.outbox, self.producer, self.publisher.dead_letters.as_stage(RECONCILER_STAGE), registry
+        )
         self.tokens = TokenBook.open(settings.intake_tokens_path)
         self.idempotency = IdempotencyStore(
             settings.data_dir / "intake-idempotency.sqlite3", dt.timedelta(seconds=settings.idempotency_ttl_seconds)

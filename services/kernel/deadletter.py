@@ -21,6 +21,9 @@ from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 
 DLQ_CHANNEL = "dlq"
+# The intake's reconciler: its letters hold the intake's own sealed feed record (a submission it stopped
+# re-sending, UNDELIVERED), replayed to that feed as they are, never resubmitted as a payload.
+RECONCILER_STAGE = "reconciler"
 
 
 def sealed_content_type(stage: str, jurisdiction: str | None, source: tuple[str, int, int]) -> str:
@@ -71,6 +74,10 @@ class DeadLetters:
         self._emitter = emitter
         self._codec = codec(DEAD_LETTER)
         self.topic = settings.topic(DLQ_CHANNEL)
+
+    def as_stage(self, stage: str) -> DeadLetters:
+        """The same dead letters (sealer, audit emitter, metrics) for another ``stage`` of the same component."""
+        return DeadLetters(self._settings, stage, self._sealer, self._emitter, self._metrics)
 
     def for_consumed(
         self,

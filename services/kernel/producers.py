@@ -37,6 +37,7 @@ from services.kernel.audit_events import AuditEventType
 from services.kernel.auditbatch import audit_leaves
 from services.kernel.codec import typed_codec
 from services.kernel.config import Settings
+from services.kernel.deadletter import RECONCILER_STAGE
 from services.kernel.errors import ConfigError, CrxError
 
 COMPONENTS: tuple[str, ...] = ("intake", "normaliser", "router", "cases", "audit", "dlq", "lookup")
@@ -161,6 +162,6 @@ class ProducerRules:
             letter = self._letter_codec.decode(value)
         except CrxError:
             return self._dlq_components
-        if letter["stage"] == "intake" and letter["jurisdiction"] in self._jurisdictions:
+        if letter["stage"] in ("intake", RECONCILER_STAGE) and letter["jurisdiction"] in self._jurisdictions:
             return self._dlq_components | {letter["jurisdiction"]}
         return self._dlq_components

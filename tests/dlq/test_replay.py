@@ -17,11 +17,12 @@ from services.audit.notekey import load_note_verifiers
 from services.cli import main
 from services.dlq.replay import ReplayError, read_dead_letters, replay, summary
 from services.intake.publisher import Submission
+from services.intake.reconciler import Undelivered
 from services.kernel.audit_events import AuditEmitter, load_audit_secret
 from services.kernel.auditbatch import audit_events_of
 from services.kernel.codec import codec
 from services.kernel.config import Settings
-from services.kernel.deadletter import DeadLetters
+from services.kernel.deadletter import RECONCILER_STAGE, DeadLetters
 from services.kernel.envelope import SealContext, Sealer
 from services.kernel.errors import UnmappedCode
 from services.kernel.hop import HopRecord
@@ -115,7 +116,9 @@ def _letter(settings: Settings, keyring: KeyRing, *, signer: str | None, **where
     return letter
 
 
-@pytest.mark.parametrize("forgery", ["unsigned", "other-topic", "other-offset", "other-stage", "other-jurisdiction"])
+@pytest.mark.parametrize(
+    "forgery", ["unsigned", "other-topic", "other-offset", "other-stage", "reconciler", "other-jurisdiction"]
+)
 async def test_a_forged_or_altered_dead_letter_is_not_replayed(
     settings: Settings, keyring: KeyRing, forgery: str
 ) -> None:
@@ -129,6 +132,7 @@ async def test_a_forged_or_altered_dead_letter_is_not_replayed(
         "other-topic": lambda: {**genuine, "source_topic": settings.topic("out.FR")},
         "other-offset": lambda: {**genuine, "source_offset": 6},
         "other-stage": lambda: {**genuine, "stage": "router", "source_topic": settings.topic("records")},
+        "reconciler": lambda: {**genuine, "stage": RECONCILER_STAGE},  # the stage is under the broker's signature
         "other-jurisdiction": lambda: {**genuine, "jurisdiction": "FR"},
     }[forgery]()
     producer = Producer(settings, signer=signer(settings, keyring, "dlq"))
@@ -142,6 +146,26 @@ async def test_a_forged_or_altered_dead_letter_is_not_replayed(
     assert done.topic == settings.topic("feed.DE")
     assert not await read_topic(settings, settings.topic("out.FR"))
     assert not await read_topic(settings, settings.topic("records"))
+
+
+async def test_an_undelivered_letter_of_an_older_intake_is_not_resubmitted_as_a_payload(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """Before the reconciler had a stage of its own its UNDELIVERED letters said ``intake``: they hold a sealed
+    feed record, which ``--adapter`` would have submitted as if it were a national payload. Refused."""
+    now = dt.datetime.now(dt.UTC)
+    feed_ctx = SealContext("feed.DE", "sub-1", "sub-1", "DE", settings.broker_party, "feed/json-v1")
+    value = Sealer(keyring.registry, keyring.store, "DE").seal(sample("DE-notification-fr.json"), feed_ctx, now)
+    emitter = AuditEmitter("intake", settings.topic("audit"), b"secret")
+    sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
+    [record, _] = DeadLetters(settings, "intake", sealer, emitter).records(
+        Undelivered("not settled"), value=value, source_topic=settings.topic("feed.DE"), submission_id="sub-1",
+        jurisdiction="DE", now=now,
+    )  # fmt: skip
+    letter = codec(DEAD_LETTER).decode(record.value)
+    producer = Producer(settings, signer=signer(settings, keyring, "dlq"))  # never started: nothing is sent
+    with pytest.raises(ReplayError, match="sealed feed record"):
+        await replay(settings, keyring, producer, b"secret", letter, adapter="json-v1")
 
 
 async def test_a_letter_sealed_to_a_destroyed_key_or_for_one_is_not_replayed(

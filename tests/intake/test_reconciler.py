@@ -20,11 +20,16 @@ import pytest
 from services.audit.accounting import UNDELIVERED, account
 from services.devstack.embedded_broker import EmbeddedBroker, free_port
 from services.devstack.pipeline import Pipeline
+from services.dlq.replay import read_dead_letters, replay
 from services.intake.publisher import Submission
 from services.intake.settlement import LogSettlement
+from services.kernel.audit_events import load_audit_secret
 from services.kernel.config import Settings
+from services.kernel.deadletter import RECONCILER_STAGE
 from services.kernel.errors import TransientError
+from services.kernel.kafka import Producer
 from services.keys.ring import KeyRing
+from tests.fixtures.keys import signer
 from tests.integration.helpers import PARTNERS, read_topic, sample_json, wait_for
 
 pytestmark = pytest.mark.integration
@@ -115,6 +120,22 @@ async def test_a_submission_never_receipted_is_dead_lettered_after_the_last_atte
         [letter] = pipeline.store.events(event_type="DEAD_LETTER")
         assert letter["reason"] == UNDELIVERED and letter["submission_id"] == result.submission_id
     finally:
+        await pipeline.stop()
+    # PL's partner is back: `crx dlq replay` sends the intake's own feed record back to its feed as it was
+    # (no --adapter: it is not a payload to submit again), and the submission is delivered to both.
+    [dead] = [x for x in await read_dead_letters(local, keyring.registry) if x["reason_code"] == UNDELIVERED]
+    assert dead["stage"] == RECONCILER_STAGE and dead["source_topic"] == local.topic("feed.DE")
+    pipeline = Pipeline.build(local, keyring, partners=("FR", "PL"), audit_api_port=None)
+    replayer = Producer(local, signer=signer(local, keyring, "dlq"))  # as `crx dlq replay` signs
+    await pipeline.start()
+    await replayer.start()
+    try:
+        secret = load_audit_secret(None, local.data_dir)
+        done = await replay(local, keyring, replayer, secret, dead)
+        assert done.topic == local.topic("feed.DE") and done.submission is None
+        await wait_for(lambda: dict(account(pipeline.store, [result.submission_id]).delivered) == {"FR": 1, "PL": 1})
+    finally:
+        await replayer.stop()
         await pipeline.stop()
 
 
