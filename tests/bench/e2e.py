@@ -59,7 +59,7 @@ from services.kernel.suites import signature_alg
 from services.keys.ring import KeyRing
 from services.partner import client as partner
 from services.partner.lifecycle import Delivery, Operation
-from tests.bench import floor
+from tests.bench import cpu, floor
 from tests.bench.adapters import adapter_rates
 from tests.bench.adapters import report as report_adapters
 from tests.bench.audit import main as audit_figures
@@ -136,10 +136,13 @@ async def stages(settings: Settings, keyring: KeyRing) -> dict[str, float]:
 
 
 @contextlib.asynccontextmanager
-async def service_processes(settings: Settings, procs: int) -> AsyncIterator[None]:
+async def service_processes(
+    settings: Settings, procs: int, pids: dict[str, list[int]] | None = None
+) -> AsyncIterator[None]:
     """``procs`` normalisers and ``procs`` routers (each stage one consumer group) and one audit writer, as
     separate ``crx ... run`` processes, as in production. One audit writer only: it is the log's one
-    sequencer (DESIGN.md), and its store serialises appends anyway (SQLite's one write lock per file)."""
+    sequencer (DESIGN.md), and its store serialises appends anyway (SQLite's one write lock per file). Their
+    process ids go into ``pids`` by service name."""
     env = {
         **os.environ,
         "CRX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -157,6 +160,9 @@ async def service_processes(settings: Settings, procs: int) -> AsyncIterator[Non
     procs_started = [
         _spawn([crx, name, "run", "--metrics-port", str(port)], env) for name, port in zip(names, ports, strict=True)
     ]
+    for name, proc in zip(names, procs_started, strict=True):
+        if pids is not None:
+            pids.setdefault(name, []).append(proc.pid)
     try:
         for port in ports:
             await _until_ready(f"http://127.0.0.1:{port}/readyz")
@@ -186,15 +192,21 @@ async def _until_ready(url: str) -> None:
 
 @contextlib.asynccontextmanager
 async def pipeline(
-    settings: Settings, keyring: KeyRing, sinks: dict[str, TimingSink], mode: str, procs: int
+    settings: Settings,
+    keyring: KeyRing,
+    sinks: dict[str, TimingSink],
+    mode: str,
+    procs: int,
+    pids: dict[str, list[int]] | None = None,
 ) -> AsyncIterator[None]:
-    """The pipeline running, its partners (in this process) delivering into ``sinks``."""
+    """The pipeline running, its partners (in this process) delivering into ``sinks``; the service processes'
+    ids in ``pids``."""
     async with contextlib.AsyncExitStack() as stack:
         if mode == "processes":
             runtime = Runtime.create(settings, keyring)
             partners = [partner.build(runtime, ports=Ports(), party=r, sink=sinks[r]) for r in RECIPIENTS]
             await ensure_topics(settings, standard_topics(settings))
-            await stack.enter_async_context(service_processes(settings, procs))
+            await stack.enter_async_context(service_processes(settings, procs, pids))
             await asyncio.gather(*(p.start() for p in partners))
             for p in partners:
                 stack.push_async_callback(p.stop)
@@ -295,20 +307,27 @@ def run_figures(
 
 
 async def end_to_end(
-    settings: Settings, keyring: KeyRing, count: int, *, mode: str, procs: int, rate: float | None, audit: bool
-) -> dict[str, Any]:
+    settings: Settings, keyring: KeyRing, count: int, *, mode: str, procs: int, rate: float | None, audit: bool,
+    broker_pids: Iterable[int] = (),
+) -> dict[str, Any]:  # fmt: skip
     """Push ``count`` records (as fast as possible, or at ``rate`` records/s) and wait for every delivery;
-    with ``audit``, also count the events the run wrote to its audit log."""
+    with ``audit``, also count the events the run wrote to its audit log. ``cpu_us_per_record``: the CPU each
+    process (the broker's ``broker_pids`` too) used from the push's start to the last decryption, per record
+    (``tests.bench.cpu``; empty where ``/proc`` cannot tell)."""
     sinks = {r: TimingSink() for r in RECIPIENTS}
     spawn = multiprocessing.get_context("spawn")
     conn, child_end = spawn.Pipe()
     pusher = spawn.Process(target=push_process, args=(settings, count, rate, child_end), daemon=True)
     pusher.start()
     child_end.close()  # so a pusher that dies is an EOFError here, not a hang
+    pids: dict[str, list[int]] = {"broker": list(broker_pids)} if broker_pids else {}
     try:
-        async with pipeline(settings, keyring, sinks, mode, procs):
+        async with pipeline(settings, keyring, sinks, mode, procs, pids):
             await asyncio.to_thread(conn.recv)  # the intake's producer is up
             await asyncio.sleep(2 * procs)  # let the consumer groups settle (each member's join) first
+            assert pusher.pid is not None  # started
+            pids |= {"intake (pusher)": [pusher.pid], "partners (3, bench process)": [os.getpid()]}
+            cpu_before = cpu.snapshot(pids)
             started = time.perf_counter()
             conn.send("go")
             pushed_at, push_seconds = await asyncio.to_thread(conn.recv)
@@ -316,6 +335,7 @@ async def end_to_end(
             while any(len(s.seen) < count for s in sinks.values()) and time.perf_counter() < deadline:  # noqa: ASYNC110 - sinks are fed by other tasks; bounded by the deadline
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - started
+            cpu_used = cpu.per_record(cpu_before, cpu.snapshot(pids), count)
             counts = await asyncio.to_thread(audit_counts, settings) if audit else None
     finally:
         await asyncio.to_thread(pusher.join, 30)
@@ -325,6 +345,7 @@ async def end_to_end(
     delivered = {r: len(s.seen) for r, s in sinks.items()}
     figures = run_figures(count, delivered, elapsed, latencies, offered=rate, push_seconds=push_seconds)
     figures["procs"] = procs
+    figures["cpu_us_per_record"] = cpu_used
     if counts is not None:
         figures["audit_events"] = counts
         figures["audit_events_per_record"] = per_record(counts, count)
@@ -345,20 +366,22 @@ def _run_settings(bootstrap: str, tmp: Path, run: str, kind: str) -> Settings:
 
 
 @contextlib.contextmanager
-def _broker(kind: str, tmp: Path) -> Iterator[tuple[str, str]]:
-    """A fresh broker of ``kind`` ("tansu", "apache" or "external"): yields (label, bootstrap)."""
+def _broker(kind: str, tmp: Path) -> Iterator[tuple[str, str, list[int]]]:
+    """A fresh broker of ``kind`` ("tansu", "apache" or "external"): yields (label, bootstrap, its process ids,
+    none for an external one)."""
     if kind == "external":
-        yield os.environ["CRX_KAFKA_BOOTSTRAP"], os.environ["CRX_KAFKA_BOOTSTRAP"]
+        yield os.environ["CRX_KAFKA_BOOTSTRAP"], os.environ["CRX_KAFKA_BOOTSTRAP"], []
     elif kind == "apache":
         from tools.kafka.cluster import KafkaCluster
         from tools.kafka.distribution import fetch
 
         dist = fetch()
         with KafkaCluster(dist, tmp / "apache-kafka") as cluster:
-            yield f"Apache Kafka {dist.version} (1 node, transactions)", cluster.bootstrap
+            pids = [node.process.pid for node in cluster.nodes if node.process is not None]
+            yield f"Apache Kafka {dist.version} (1 node, transactions)", cluster.bootstrap, pids
     else:
         with EmbeddedBroker() as broker:
-            yield "embedded Tansu (at-least-once)", broker.bootstrap
+            yield "embedded Tansu (at-least-once)", broker.bootstrap, [broker.pid] if broker.pid else []
 
 
 def brokers() -> list[str]:
@@ -389,7 +412,7 @@ async def broker_runs(
 ) -> dict[str, Any]:
     """On a fresh broker of ``kind``: saturation with each process count, then the paced runs with the fastest.
     Fills ``stage`` (``stages``) on the first broker, and makes the keys every run copies."""
-    with _broker(kind, tmp / kind) as (label, bootstrap):
+    with _broker(kind, tmp / kind) as (label, bootstrap, broker_pids):
         if not stage:
             settings = _run_settings(bootstrap, tmp, f"{kind}-stages", kind)
             keyring = ensure_keys(settings, PARTIES, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
@@ -399,14 +422,17 @@ async def broker_runs(
         saturation: dict[str, dict[str, Any]] = {}
         for n in procs:
             settings = _run_settings(bootstrap, tmp, f"{kind}-sat{n}", kind)
-            saturation[str(n)] = await end_to_end(settings, keyring, count, mode=mode, procs=n, rate=None, audit=True)
+            saturation[str(n)] = await end_to_end(
+                settings, keyring, count, mode=mode, procs=n, rate=None, audit=True, broker_pids=broker_pids
+            )
         best = max(procs, key=lambda n: saturation[str(n)]["records_per_s"])
         paced: dict[str, dict[str, Any]] = {}
         for rate in RATES:
             settings = _run_settings(bootstrap, tmp, f"{kind}-{rate}", kind)
             paced[str(rate)] = await end_to_end(
-                settings, keyring, max(2, int(rate * seconds)), mode=mode, procs=best, rate=rate, audit=False
-            )
+                settings, keyring, max(2, int(rate * seconds)), mode=mode, procs=best, rate=rate, audit=False,
+                broker_pids=broker_pids,
+            )  # fmt: skip
     return {"label": label, "procs": best, "saturation": saturation, "paced": paced}
 
 
@@ -473,6 +499,13 @@ def report(doc: dict[str, Any], mode: str) -> None:
         f"saturation: {sat['records']} records in {sat['seconds']} s = {sat['records_per_s']} records/s "
         f"({sat['deliveries_per_s']} partner decryptions/s)"
     )
+    used = sat.get("cpu_us_per_record") or {}
+    if used:
+        parts = ", ".join(f"{name} {us:,.0f}" for name, us in used.items() if name != "total")
+        print(
+            f"  CPU per record at saturation (µs, /proc): {parts}; total {used['total']:,.0f} = at most "
+            f"{doc['cores'] * 1e6 / used['total']:,.0f} records/s on {doc['cores']} cores at this cost"
+        )
     if len(doc["saturation_by_procs"]) > 1:
         by_procs = doc["saturation_by_procs"].items()
         print("  by processes per stage: " + ", ".join(f"{n}: {r} records/s" for n, r in by_procs))

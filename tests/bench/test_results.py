@@ -60,8 +60,11 @@ def _run(records: int, rate: float | None, latency: float) -> dict[str, Any]:
     return figures
 
 
-def test_results_file_has_the_keys_and_shapes_the_issue_names(floor_figures: dict[str, Any], tmp_path: Path) -> None:
-    saturation = _run(1000, None, 50.0) | {"audit_events_per_record": 7.0}
+def test_results_file_has_the_keys_and_shapes_the_issue_names(
+    floor_figures: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    used = {"router": 2500.0, "broker": 1500.0, "total": 4000.0}
+    saturation = _run(1000, None, 50.0) | {"audit_events_per_record": 7.0, "cpu_us_per_record": used}
     runs = {
         "label": "embedded Tansu",
         "procs": 1,
@@ -82,7 +85,9 @@ def test_results_file_has_the_keys_and_shapes_the_issue_names(floor_figures: dic
     assert doc["cores"] == 2 and doc["audit_events_per_record"] == 7.0
     assert doc["saturation_by_procs"] == {"1": 400.0, "2": 400.0}
     assert set(doc["achieved_rates"]) == {"100", "250", "500"}
+    assert doc["runs"]["saturation"]["1"]["cpu_us_per_record"] == used
     e2e.report(doc, "processes")  # the summary prints from the same document
+    assert "router 2,500, broker 1,500; total 4,000 = at most 500 records/s on 2 cores" in capsys.readouterr().out
 
 
 def test_a_run_without_two_copies_has_no_quantiles() -> None:
