@@ -515,13 +515,21 @@ def report(doc: dict[str, Any], mode: str) -> None:
         missing = "" if run["complete"] else f"  NOT ALL DELIVERED: {run['delivered']}"
         print(
             f"  {rate:>4} records/s offered (achieved {run['achieved']}/s, {run['records']} records, "
-            f"{run['seconds']} s): p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms{missing}"
+            f"{run['seconds']} s): p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms{_busy(run)}{missing}"
         )
     floor.report(doc["floor"])
     print(
         f"the pipeline runs at {doc['floor_ratio']:.1%} of the floor "
         f"({doc['e2e_records_per_s']} / {doc['floor_records_per_s']:,.0f} records/s)"
     )
+
+
+def _busy(run: dict[str, Any]) -> str:
+    """ ", N cores busy": the CPU all the run's processes used over its duration (empty without the figures)."""
+    used = run.get("cpu_us_per_record") or {}
+    if not used or not run["seconds"]:
+        return ""
+    return f", {used['total'] * run['records'] / run['seconds'] / 1e6:.2f} cores busy"
 
 
 def _side_by_side(docs: dict[str, dict[str, Any]]) -> None:

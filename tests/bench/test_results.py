@@ -69,7 +69,7 @@ def test_results_file_has_the_keys_and_shapes_the_issue_names(
         "label": "embedded Tansu",
         "procs": 1,
         "saturation": {"1": saturation, "2": _run(1000, None, 80.0)},
-        "paced": {str(rate): _run(rate * 2, rate, 10.0) for rate in e2e.RATES},
+        "paced": {str(rate): _run(rate * 2, rate, 10.0) | {"cpu_us_per_record": used} for rate in e2e.RATES},
     }
     path = tmp_path / "var" / "bench" / "results.json"
     e2e.write_results(e2e.results_document(runs, floor_figures), path)
@@ -87,7 +87,9 @@ def test_results_file_has_the_keys_and_shapes_the_issue_names(
     assert set(doc["achieved_rates"]) == {"100", "250", "500"}
     assert doc["runs"]["saturation"]["1"]["cpu_us_per_record"] == used
     e2e.report(doc, "processes")  # the summary prints from the same document
-    assert "router 2,500, broker 1,500; total 4,000 = at most 500 records/s on 2 cores" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "router 2,500, broker 1,500; total 4,000 = at most 500 records/s on 2 cores" in out
+    assert "p99 19.0 ms, 1.60 cores busy" in out  # 4,000 µs x 200 records over 0.5 s
 
 
 def test_a_run_without_two_copies_has_no_quantiles() -> None:
