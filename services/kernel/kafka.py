@@ -339,9 +339,11 @@ class Producer:
         """Queue ``records`` in the client as whole record batches, one future per batch (instead of
         ``producer.send`` and a future per record): each record goes to the partition ``partitioner`` gives its
         key (a keyless one to any partition), and records of one partition keep their order. A batch holds up to
-        the client's batch size (one record at least), as ``send`` fills them. Raises KafkaError: no metadata
-        for a topic, a record larger than ``max_request_bytes`` (MessageSizeTooLargeError; batches of other
-        partitions may be queued already), a full queue (KafkaTimeoutError)."""
+        the client's batch size (one record at least), as ``send`` fills them; each is closed when queued, so the
+        client sends it at once instead of after ``linger_ms`` (the caller awaits the whole lot anyway). Raises
+        KafkaError: no metadata for a topic, a record larger than ``max_request_bytes``
+        (MessageSizeTooLargeError; batches of other partitions may be queued already), a full queue
+        (KafkaTimeoutError)."""
         grouped: dict[tuple[str, int], list[OutRecord]] = {}
         partitions: dict[str, list[int]] = {}
         for record in records:
@@ -368,6 +370,8 @@ class Producer:
                     batch.append(key=record.key, value=record.value, timestamp=None, headers=record.headers)
                     if batch.size() > limit:
                         raise MessageSizeTooLargeError(f"a record of {batch.size()} bytes exceeds max_request_bytes")
+            assert batch is not None  # every group holds a record
+            batch.close()  # complete: sent at once, not after linger_ms (aiokafka lingers only on an open batch)
             futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 
@@ -125,3 +126,23 @@ async def test_records_land_on_the_default_partitioners_partition_in_order(
     for partition in range(settings.topic_partitions):
         got = [r.value for r in sorted(read, key=lambda r: r.offset) if r.partition == partition]
         assert got == [s.value for s in sent if partition_of(s.key, settings.topic_partitions) == partition]
+
+
+async def test_a_handled_batch_is_sent_at_once_not_after_the_clients_linger(
+    settings: Settings, keyring: KeyRing
+) -> None:
+    """send_all closes each batch it queues: aiokafka sends a closed batch at once and an open one only once
+    linger_ms has passed (5 ms per hop of every record's way, and per handled batch, before this). With the
+    client's linger set to ten minutes, send_all is still acknowledged within a minute."""
+    await ensure_topics(settings, standard_topics(settings))
+    topic = settings.topic("records")
+    producer = Producer(settings, signer=signer(settings, keyring, "normaliser"))
+    await producer.start()
+    try:
+        client = producer._producer
+        assert client is not None
+        client._message_accumulator._linger_time = 600.0  # the client's own setting, as linger_ms=600000 sets it
+        await asyncio.wait_for(producer.send_all([OutRecord(topic, b"x", key=b"k")]), timeout=60)
+    finally:
+        await producer.stop()
+    assert [r.value for r in await read_topic(settings, topic)] == [b"x"]
