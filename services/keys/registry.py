@@ -64,7 +64,8 @@ class KeyRegistry:
         self._checked_at = time.monotonic()
         self._reloading = threading.Lock()
         self._log = get_logger("keys")
-        # active(): answers for one entries tuple and one instant (a batch's "now"), replaced as a whole
+        # get(): the entries by (party, key id), for one entries tuple; active(): its answers for one entries
+        # tuple and one instant (a batch's "now"). Each replaced as a whole tuple, so a reader never mixes them.
         self._id_index: tuple[tuple[KeyEntry, ...], dict[tuple[str, str], KeyEntry]] = ((), {})
         self._active_memo: tuple[tuple[KeyEntry, ...], dt.datetime, dict[tuple[str, str], KeyEntry]] | None = None
 
