@@ -11,6 +11,8 @@ later, not something a sender states.
 
 from __future__ import annotations
 
+from typing import get_args
+
 from adapters.json_v1.fields import Node, invalid, missing
 from adapters.kit import canonical
 from schemas.records import CaseMessageSymbol, MessageTypeSymbol, ResponseOutcomeSymbol
@@ -24,13 +26,9 @@ CASE_MESSAGE_TYPES: dict[CaseMessageSymbol, MessageTypeSymbol] = {
     "MORE_INFORMATION": "REQUEST",
     "MORE_INFORMATION_REQUEST": "RESPONSE",
 }
+# The schema's symbols, as written (read from the Literal alias itself), but for the reader's fallback ``OTHER``.
 OUTCOMES: dict[str, ResponseOutcomeSymbol] = canonical.as_written(
-    "CONVICTIONS_FOUND",
-    "NO_RECORD",
-    "NOT_A_NATIONAL",
-    "REFUSED_UNDER_NATIONAL_LAW",
-    "MULTIPLE_MATCHES",
-    "INSUFFICIENT_IDENTIFICATION",
+    *(symbol for symbol in get_args(ResponseOutcomeSymbol) if symbol != "OTHER")
 )
 
 

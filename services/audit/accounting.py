@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from services.audit.store import AuditStore
@@ -75,6 +75,17 @@ def _by_type(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 @dataclass
+class RecordTotals:
+    """The canonical records normalised from a set of submissions: each one ``delivered`` (disclosed to a
+    recipient at least), ``refused`` (to every candidate) or still ``pending`` (neither yet)."""
+
+    normalised: int = 0
+    delivered: int = 0
+    refused: int = 0
+    pending: int = 0
+
+
+@dataclass
 class Accounting:
     """Totals over a set of submissions."""
 
@@ -88,10 +99,7 @@ class Accounting:
     pending: list[str] = field(default_factory=list)
     disclosures: int = 0
     receipts: int = 0
-    records: int = 0
-    records_delivered: int = 0
-    records_refused: int = 0
-    records_pending: int = 0
+    records: RecordTotals = field(default_factory=RecordTotals)
 
     @property
     def balanced(self) -> bool:
@@ -101,7 +109,7 @@ class Accounting:
     @property
     def complete(self) -> bool:
         """Balanced and nothing pending (so every delivery acknowledged by an ACCEPTED receipt)."""
-        return self.balanced and not self.pending and not self.records_pending
+        return self.balanced and not self.pending and not self.records.pending
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -116,12 +124,7 @@ class Accounting:
             "pending": len(self.pending),
             "receipts": self.receipts,
             "balanced": self.balanced,
-            "records": {
-                "normalised": self.records,
-                "delivered": self.records_delivered,
-                "refused": self.records_refused,
-                "pending": self.records_pending,
-            },
+            "records": asdict(self.records),
         }
 
 
@@ -155,7 +158,7 @@ def _account_records(acc: Accounting, events: list[dict[str, Any]]) -> None:
     normalised = {e["message_id"] for e in events if e["event_type"] == "NORMALISATION"}
     disclosed = {e["message_id"] for e in events if e["event_type"] == "DISCLOSURE"}
     refused = {e["message_id"] for e in events if e["event_type"] == "REFUSAL"}
-    acc.records += len(normalised)
-    acc.records_delivered += len(normalised & disclosed)
-    acc.records_refused += len((normalised & refused) - disclosed)
-    acc.records_pending += len(normalised - disclosed - refused)
+    acc.records.normalised += len(normalised)
+    acc.records.delivered += len(normalised & disclosed)
+    acc.records.refused += len((normalised & refused) - disclosed)
+    acc.records.pending += len(normalised - disclosed - refused)

@@ -20,8 +20,8 @@ from services.audit.erasures import ErasureReport, erasure_report
 from services.audit.store import AuditStore
 from services.kernel.config import Settings
 from services.kernel.errors import CrxError
-from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
+from services.kernel.periodic import Periodic
 from services.kernel.runtime import utc_now
 
 
@@ -38,8 +38,9 @@ class ErasureWatch:
         self._settings = settings
         self._store = store
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
         self._log = get_logger("audit")
+        every = settings.retention_check_seconds
+        self._periodic = Periodic("audit-erasure-watch", self._round, every, errors=(CrxError,), on_error=self._failed)
         self.overdue = Gauge(
             "crx_erasure_receipts_overdue",
             "Records past their retention end (or deleted) plus the grace, without an ERASURE from the recipient",
@@ -49,13 +50,12 @@ class ErasureWatch:
 
     def start(self) -> None:
         """Compute now and then every ``retention_check_seconds``, in a task (not when it is 0)."""
-        if self._task is None and self._settings.retention_check_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="audit-erasure-watch")
+        if self._settings.retention_check_seconds > 0:
+            self._periodic.start()
 
     async def stop(self) -> None:
         """Stop the task. Idempotent."""
-        task, self._task = self._task, None
-        await cancel(task)
+        await self._periodic.stop()
 
     async def run_once(self, now: dt.datetime | None = None) -> ErasureReport:
         """The report at ``now`` (default: the clock), published on the gauge (0 for a recipient owing none).
@@ -67,12 +67,11 @@ class ErasureWatch:
             self.overdue.labels(recipient).set(count)
         return report
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                report = await self.run_once()
-                if any(report.overdue().values()):
-                    self._log.warning("erasure receipts overdue", overdue=report.overdue())
-            except CrxError as exc:  # the store does not answer: the gauge keeps its last values until the next round
-                self._log.warning("erasure receipts not checked", error_class=type(exc).__name__)
-            await asyncio.sleep(self._settings.retention_check_seconds)
+    async def _round(self) -> None:
+        report = await self.run_once()
+        if any(report.overdue().values()):
+            self._log.warning("erasure receipts overdue", overdue=report.overdue())
+
+    def _failed(self, exc: CrxError) -> None:
+        """The store does not answer: the gauge keeps its last values until the next round."""
+        self._log.warning("erasure receipts not checked", error_class=type(exc).__name__)

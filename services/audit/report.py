@@ -83,12 +83,12 @@ class ResponseTimes:
     purpose: str
     requests: int = 0
     answered: int = 0
+    hours: list[float] = field(default_factory=list)  # per answered request
+    working_days: list[int] = field(default_factory=list)  # per answered request
     cancelled: int = 0
     open: int = 0
     overdue: int = 0
     orphan_responses: int = 0
-    hours: list[float] = field(default_factory=list)
-    working_days: list[int] = field(default_factory=list)
 
     def row(self) -> dict[str, Cell]:
         """The row: counts, then median, 90th percentile (nearest rank) and maximum (None without answers)."""

@@ -48,7 +48,7 @@ from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.producers import ProducerRules
 from services.kernel.runtime import Ports, Runtime
-from services.kernel.service import StreamService
+from services.kernel.service import StreamService, Wiring
 from services.kernel.suites import PublicKey, SignatureAlg, signature_alg
 from services.keys.ring import KeyRing
 from services.lookup.indexkey import IndexKeyStore
@@ -366,25 +366,18 @@ def build(runtime: Runtime, *, ports: Ports) -> AuditService:
     The service also serves the read-only proof API (``services/audit/api.py``) on ``ports.api`` (None: the
     configured ``audit_api_port``; 0: a free port). Raises ConfigError when the store cannot be opened.
     """
-    settings, registry = runtime.settings, runtime.new_registry()
+    settings, wiring = runtime.settings, Wiring.of(runtime, NAME, ports)
     store = open_store(settings)
-    metrics = ServiceMetrics.create(registry, service=NAME)
-    writer = AuditWriter(settings, runtime.keyring, store, runtime.audit_secret, metrics, registry)
+    writer = AuditWriter(settings, runtime.keyring, store, runtime.audit_secret, wiring.metrics, wiring.registry)
     port = settings.audit_api_port if ports.api is None else ports.api
     return AuditService(
         writer,
-        settings,
+        wiring,
         api=AuditHttpServer(AuditApi(store, verifiers=load_note_verifiers(settings)), settings.audit_api_host, port),
-        erasures=ErasureWatch(settings, store, registry, runtime.clock),
-        name=NAME,
-        group_id=settings.group(NAME),
+        erasures=ErasureWatch(settings, store, wiring.registry, runtime.clock),
         topics=[settings.topic("audit"), settings.topic("receipts")],
         output_topics=[settings.topic("dlq"), settings.topic("audit")],  # dead letters are audited too
         handler=writer.handle,
-        metrics=metrics,
-        registry=registry,
-        signer=runtime.signer(NAME),
-        metrics_port=ports.metrics,
     )
 
 
@@ -393,9 +386,10 @@ class AuditService(StreamService):
     (``erasure_watch``), and a last checkpoint once the final batch is in."""
 
     def __init__(
-        self, writer: AuditWriter, settings: Settings, *, api: AuditHttpServer, erasures: ErasureWatch, **kwargs: Any
+        self, writer: AuditWriter, wiring: Wiring, *, api: AuditHttpServer, erasures: ErasureWatch, **kwargs: Any
     ) -> None:
-        super().__init__(settings, **kwargs)
+        super().__init__(wiring, **kwargs)
+        settings = wiring.settings
         self.writer = writer
         self.store = writer.store
         self.api = api

@@ -10,6 +10,7 @@ it once and the audit writer logs it once.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from schemas import CASE_NOTICE
 from schemas.records import CaseNotice, CaseNoticeKindSymbol
@@ -30,14 +31,14 @@ def notice_id(case_id: str, kind: CaseNoticeKindSymbol, deadline: dt.datetime) -
     return stable_id("case-notice", case_id, kind, deadline.isoformat())
 
 
+@dataclass(frozen=True)
 class NoticeMaker:
-    """Makes the sealed notice and its audit event for one case."""
+    """Makes the sealed notice and its audit event for one case, sealed by the broker (``sealer``), audited
+    through ``emitter``."""
 
-    def __init__(self, settings: Settings, sealer: Sealer, emitter: AuditEmitter) -> None:
-        self._settings = settings
-        self._sealer = sealer
-        self._emitter = emitter
-        self._codec = typed_codec(CASE_NOTICE)
+    settings: Settings
+    sealer: Sealer
+    emitter: AuditEmitter
 
     def outputs(self, case: Case, kind: CaseNoticeKindSymbol, now: dt.datetime) -> list[OutRecord]:
         """The notice on ``crx.out.<requested>`` and its DISCLOSURE event. Raises KeyUnavailable when the
@@ -56,21 +57,22 @@ class NoticeMaker:
             "deadline": case.deadline,
             "issued_at": now,
         }
-        payload = self._codec.encode(notice)
+        notices = typed_codec(CASE_NOTICE)
+        payload = notices.encode(notice)
         ctx = SealContext(
             channel=f"out.{case.requested}",
             message_id=nid,
             correlation_id=case.case_id,
-            sender=self._settings.broker_party,
+            sender=self.settings.broker_party,
             recipient=case.requested,
             content_type=CONTENT_TYPE,
-            schema_fingerprint=self._codec.fingerprint,
+            schema_fingerprint=notices.fingerprint,
         )
-        sealed = self._sealer.seal(payload, ctx, now)
-        event = self._emitter.event(
+        sealed = self.sealer.seal(payload, ctx, now)
+        event = self.emitter.event(
             AuditEventType.DISCLOSURE,
             occurred_at=now,
-            actor=self._settings.broker_party,
+            actor=self.settings.broker_party,
             outcome="ok",
             message_id=nid,
             submission_id=case.case_id,
@@ -84,5 +86,5 @@ class NoticeMaker:
             message_type=f"CASE_NOTICE/{kind}",
             deadline=case.deadline,
         )
-        topic = self._settings.topic(ctx.channel)
+        topic = self.settings.topic(ctx.channel)
         return [OutRecord(topic, sealed, key=case.case_id.encode(), headers=routing_headers(ctx)), event]

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 from collections import deque
 from pathlib import Path
@@ -32,6 +33,7 @@ from pathlib import Path
 from services.intake.publisher import FeedPublisher, PushResult, Submission
 from services.kernel.errors import CrxError
 from services.kernel.logging import get_logger
+from services.kernel.periodic import Periodic
 
 CLAIMED = ".claimed"
 DONE = "done"
@@ -72,13 +74,12 @@ class DropDirectory:
     ) -> None:
         self._root = root
         self._publisher = publisher
-        self._jurisdictions = jurisdictions
-        self._adapters = adapters
-        self._interval = interval
+        self._folders = list(itertools.product(jurisdictions, adapters))  # (jurisdiction, adapter) pairs
         self._max_bytes = max_bytes
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
         self._log = get_logger("intake.dropdir")
+        self._polling = Periodic(
+            "crx-dropdir", self.scan_once, interval, errors=(CrxError, OSError), on_error=self._scan_failed, drain=True
+        )
         self.published: deque[PushResult] = deque(maxlen=RECENT)  # the latest results, for status and tests
         self.failed = 0  # files quarantined since start
 
@@ -88,10 +89,9 @@ class DropDirectory:
 
     def prepare(self) -> None:
         """Create the incoming, claimed and done folders of every jurisdiction and adapter."""
-        for jurisdiction in self._jurisdictions:
-            for adapter in self._adapters:
-                for base in (self._root, self._root / CLAIMED, self._root / DONE, self._root / FAILED):
-                    (base / jurisdiction / adapter).mkdir(parents=True, exist_ok=True)
+        for jurisdiction, adapter in self._folders:
+            for base in (self._root, self._root / CLAIMED, self._root / DONE, self._root / FAILED):
+                (base / jurisdiction / adapter).mkdir(parents=True, exist_ok=True)
 
     async def scan_once(self) -> list[PushResult]:
         """Claim and publish every waiting file (earlier claims first). Returns what was published.
@@ -126,14 +126,13 @@ class DropDirectory:
     def _claim(self) -> list[Path]:
         """Files claimed earlier and not finished, then every new candidate, moved into ``.claimed``."""
         claimed = [p for p in sorted((self._root / CLAIMED).glob("*/*/*")) if _is_candidate(p)]
-        for jurisdiction in self._jurisdictions:
-            for adapter in self._adapters:
-                for path in sorted(self.folder(jurisdiction, adapter).iterdir()):
-                    if _is_candidate(path):
-                        target = self._root / CLAIMED / jurisdiction / adapter / path.name
-                        with contextlib.suppress(FileNotFoundError):  # another watcher claimed it first
-                            os.rename(path, target)
-                            claimed.append(target)
+        for jurisdiction, adapter in self._folders:
+            for path in sorted(self.folder(jurisdiction, adapter).iterdir()):
+                if _is_candidate(path):
+                    target = self._root / CLAIMED / jurisdiction / adapter / path.name
+                    with contextlib.suppress(FileNotFoundError):  # another watcher claimed it first
+                        os.rename(path, target)
+                        claimed.append(target)
         return claimed
 
     def _load(self, path: Path) -> tuple[bytes | None, int, bytes]:
@@ -169,26 +168,18 @@ class DropDirectory:
         return result
 
     async def start(self) -> None:
-        """Create the folders and start polling."""
-        if self._task is None:
+        """Create the folders and start polling (a scan at once, then every ``interval``)."""
+        if not self._polling.running:
             self.prepare()
-            self._stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="crx-dropdir")
+            self._polling.start()
 
     async def stop(self) -> None:
         """Stop polling once the scan under way (if any) has finished."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stopping.set()
-            await task
+        await self._polling.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.scan_once()
-            except CrxError as exc:  # not the files' fault (they are dead-lettered by the publisher when they are)
-                self._log.warning("not published; claimed files will be on the next scan", reason=exc.reason_code)
-            except OSError as exc:
-                self._log.error("drop directory scan failed", error_class=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+    def _scan_failed(self, exc: Exception) -> None:
+        """Log a scan that stopped; the next one goes on."""
+        if isinstance(exc, CrxError):  # not the files' fault (they are dead-lettered by the publisher when they are)
+            self._log.warning("not published; claimed files will be on the next scan", reason=exc.reason_code)
+        else:
+            self._log.error("drop directory scan failed", error_class=type(exc).__name__)

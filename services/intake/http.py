@@ -39,17 +39,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
+from services.intake.gate import TokenGate
 from services.intake.idempotency import IdempotencyStore
 from services.intake.publisher import FeedPublisher, Submission, keyed
 from services.intake.status import ROUTE as STATUS_ROUTE
 from services.intake.status import StatusApi
-from services.intake.tokens import TokenBook, bearer
-from services.kernel.errors import ConfigError, CrxError
+from services.intake.tokens import TokenBook
+from services.kernel.errors import CrxError
 from services.kernel.logging import get_logger
 from services.kernel.openapi import api_application
-from services.kernel.problem import PROBLEM_JSON, problem, problem_response
+from services.kernel.problem import PROBLEM_JSON, problem
 from services.kernel.webapp import AppServer
 
 ADAPTER_HEADER = "Crx-Adapter"
@@ -113,16 +114,17 @@ class IntakeApi:
     ) -> None:
         self._publisher = publisher
         self._status = status
-        self._tokens = tokens
         self._idempotency = idempotency
         self._limits = limits
         self._in_flight: set[tuple[str, str]] = set()
         self._log = get_logger("intake")
-        self.requests = Counter(
+        self._gate = TokenGate(
+            tokens,
             "crx_intake_requests",
             "HTTP intake requests by submitting jurisdiction ('-' before authentication) and outcome",
-            ["jurisdiction", "outcome"],
-            registry=registry,
+            registry,
+            unreadable="the intake cannot read its tokens",
+            unauthorized="a valid bearer token is required",
         )
 
     def app(self) -> web.Application:
@@ -133,37 +135,26 @@ class IntakeApi:
             app.router.add_get(STATUS_ROUTE, self._status.show)
         return app
 
-    def _refuse(
-        self, jurisdiction: str, outcome: str, status: int, error: str, detail: str, **headers: str
-    ) -> web.Response:
-        self.requests.labels(jurisdiction, outcome).inc()
-        return problem_response(status, error, detail, headers=headers)
-
     async def submit(self, request: web.Request) -> web.StreamResponse:
         """Handle one submission (see the module docstring for every answer)."""
-        token = bearer(request.headers.get("Authorization", ""))
-        try:
-            who = self._tokens.jurisdiction_of(token) if token else None
-        except ConfigError:  # the token file is broken: fail closed, loudly (logged by the token book)
-            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE", "the intake cannot read its tokens")
-        if who is None:
-            return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", "a valid bearer token is required",
-                                **{"WWW-Authenticate": 'Bearer realm="crx"'})  # fmt: skip
+        who = self._gate.requester(request)
+        if isinstance(who, web.Response):
+            return who
         if request.match_info["jurisdiction"].upper() != who:
-            return self._refuse(who, "forbidden", 403, "FORBIDDEN_JURISDICTION", "the token is for another feed")
+            return self._gate.refuse(who, "forbidden", 403, "FORBIDDEN_JURISDICTION", "the token is for another feed")
         given = (request.headers.get(ADAPTER_HEADER), request.query.get("adapter"))
         named = {name for name in given if name is not None}
         adapter = named.pop() if len(named) == 1 else ""  # both given: they must name the same adapter
         if not _ADAPTER.fullmatch(adapter):
             detail = f"name one feed format in the {ADAPTER_HEADER} header or the adapter query parameter"
-            return self._refuse(who, "bad_request", 400, "MISSING_ADAPTER", detail)
+            return self._gate.refuse(who, "bad_request", 400, "MISSING_ADAPTER", detail)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None and not _KEY.fullmatch(key):
             detail = f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces"
-            return self._refuse(who, "bad_request", 400, "INVALID_IDEMPOTENCY_KEY", detail)
+            return self._gate.refuse(who, "bad_request", 400, "INVALID_IDEMPOTENCY_KEY", detail)
         if key is not None and (who, key) in self._in_flight:
             detail = f"a request with this {IDEMPOTENCY_HEADER} is still being answered; retry after it"
-            return self._refuse(who, "conflict", 409, "IDEMPOTENCY_KEY_IN_FLIGHT", detail)
+            return self._gate.refuse(who, "conflict", 409, "IDEMPOTENCY_KEY_IN_FLIGHT", detail)
         if key is not None:
             self._in_flight.add((who, key))
         try:
@@ -181,9 +172,9 @@ class IntakeApi:
             earlier = self._idempotency.get(who, key, now)
             if earlier is not None and earlier.body_sha256 != digest.hex():
                 detail = f"this {IDEMPOTENCY_HEADER} was used with another body"
-                return self._refuse(who, "conflict", 422, "IDEMPOTENCY_KEY_REUSED", detail)
+                return self._gate.refuse(who, "conflict", 422, "IDEMPOTENCY_KEY_REUSED", detail)
             if earlier is not None:
-                self.requests.labels(who, "replayed").inc()
+                self._gate.count(who, "replayed")
                 return _replayed(earlier.status, earlier.response)
         basis = None if key is None else keyed(key, generation)
         try:
@@ -196,7 +187,7 @@ class IntakeApi:
         except CrxError as exc:  # the publisher dead-letters the payload's faults itself: these are ours
             reason = _UNAVAILABLE.get(exc.reason_code, f"{exc.reason_code}_UNAVAILABLE")
             detail = _UNAVAILABLE_DETAIL.get(reason, "the intake cannot take submissions now; retry later")
-            return self._refuse(who, "unavailable", 503, reason, detail, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return self._gate.unavailable(who, reason, detail, RETRY_AFTER_SECONDS)
         if result.accepted:
             answer = {"submission_id": result.submission_id, "jurisdiction": who, "status": "accepted", "reason": None}
         elif status == 413:
@@ -210,7 +201,7 @@ class IntakeApi:
         if key is not None:
             self._idempotency.put(who, key, digest.hex(), status, text, now, generation)
         outcome = "accepted" if result.accepted else "dead_lettered"
-        self.requests.labels(who, outcome).inc()
+        self._gate.count(who, outcome)
         self._log.info("submission", jurisdiction=who, submission_id=result.submission_id, outcome=outcome, size=size)
         media = "application/json" if result.accepted else PROBLEM_JSON
         return web.Response(status=status, text=text, content_type=media)

@@ -36,8 +36,8 @@ from services.kernel.config import Settings
 from services.kernel.deadletter import DeadLetters
 from services.kernel.errors import CrxError
 from services.kernel.kafka import OutRecord, Producer
-from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
+from services.kernel.periodic import Periodic
 
 MAX_BACKOFF_SECONDS = 3600.0
 PASS_LIMIT = 2000  # kept submissions looked at per pass
@@ -68,8 +68,9 @@ class Reconciler:
         self._dead = dead_letters
         self._source = source or settlement_source(settings)
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
         self._log = get_logger("intake")
+        every = settings.reconcile_interval_seconds
+        self._periodic = Periodic("intake-reconciler", self.run_pass, every, errors=(CrxError,), on_error=self._failed)
         self.unsettled = Gauge("crx_intake_unsettled", "Accepted submissions kept until settled", registry=registry)
         self.oldest = Gauge(
             "crx_intake_unsettled_oldest_seconds", "Age of the oldest unsettled accepted submission", registry=registry
@@ -84,22 +85,17 @@ class Reconciler:
 
     def start(self) -> None:
         """Run passes every ``reconcile_interval_seconds`` in a task (not when ``reconcile_after_seconds`` is 0)."""
-        if self._task is None and self._settings.reconcile_after_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="intake-reconciler")
+        if self._settings.reconcile_after_seconds > 0:
+            self._periodic.start()
 
     async def stop(self) -> None:
         """Stop the task and close the audit log. Idempotent."""
-        task, self._task = self._task, None
-        await cancel(task)
+        await self._periodic.stop()
         await self._source.close()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_pass()
-            except CrxError as exc:  # the outbox or the audit log does not answer: next pass
-                self._log.warning("reconciler pass failed", error_class=type(exc).__name__, detail=exc.detail)
-            await asyncio.sleep(self._settings.reconcile_interval_seconds)
+    def _failed(self, exc: CrxError) -> None:
+        """The outbox or the audit log does not answer: the next pass tries again."""
+        self._log.warning("reconciler pass failed", error_class=type(exc).__name__, detail=exc.detail)
 
     async def run_pass(self) -> int:
         """One pass over every due submission, in chunks; returns how many were published again or

@@ -8,6 +8,7 @@ retention task purges the drop directory's done/ and failed/ files and the intak
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 from adapters.base import available
@@ -89,6 +90,7 @@ class IntakeService:
         register_runtime_metrics(registry, service=NAME)
         self.ops = OpsServer(registry, host=settings.metrics_host, port=metrics_port, ready=lambda: self._ready)
         self._started = False
+        self._running = contextlib.AsyncExitStack()
         self._log = get_logger(NAME)
 
     @property
@@ -98,36 +100,33 @@ class IntakeService:
         return [*feeds, self._settings.topic("audit"), self._settings.topic("dlq")]
 
     async def start(self) -> None:
-        """Check topics, start the producer, then serve HTTP and watch the drop directory."""
+        """Check topics, start the producer, then serve HTTP and watch the drop directory. When a part fails
+        to start, the parts already started are stopped again (in reverse order) and the error propagates."""
         if self._started:
             return
-        self._started = True
         self._settings.data_dir.mkdir(parents=True, exist_ok=True)
         await ensure_topics(self._settings, self.output_topics)
-        await self.ops.start()
-        await self.producer.start()
-        await self.http.start()
-        await self.drop.start()
-        self.reconciler.start()
-        self.retention.start()
-        self.topics.start()
-        self._ready = True
+        async with contextlib.AsyncExitStack() as parts:
+            for server in (self.ops, self.producer):
+                await server.start()
+                parts.push_async_callback(server.stop)
+            parts.push_async_callback(self.status.close)  # after HTTP has stopped asking for statuses
+            for source in (self.http, self.drop):
+                await source.start()
+                parts.push_async_callback(source.stop)
+            for task in (self.reconciler, self.retention, self.topics):
+                task.start()
+                parts.push_async_callback(task.stop)
+            self._running = parts.pop_all()
+        self._started = self._ready = True
         self._log.info("started", http=self.http.url, drop=str(self._settings.drop_dir), ops=self.ops.url)
 
     async def stop(self) -> None:
         """Stop taking submissions (HTTP, drop directory), finish those in flight, flush, close."""
         if not self._started:
             return
-        self._started = False
-        self._ready = False
-        await self.topics.stop()
-        await self.http.stop()
-        await self.drop.stop()
-        await self.reconciler.stop()
-        await self.retention.stop()
-        await self.status.close()
-        await self.producer.stop()
-        await self.ops.stop()
+        self._started = self._ready = False
+        await self._running.aclose()  # the started parts in reverse order: tasks, drop directory, HTTP, ...
         self.idempotency.close()
         self.outbox.close()
         self.cases.close()

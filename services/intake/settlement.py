@@ -1,12 +1,10 @@
-"""Where the reconciler learns what became of a submission: the audit log, read directly or over its API.
+"""Where the reconciler learns what became of a submission: the audit log, read directly or over its API
+(``auditlog.py``: where each is used, and why).
 
-- ``LogSettlement`` reads the log's database (``audit_db``: the SQLite file the audit writer keeps, or
-  PostgreSQL with a role that may read ``leaves``). A SQLite file that does not exist is an error, never an
-  empty log: an intake that cannot see the writer's log must not take every submission for unsettled.
-- ``ApiSettlement`` asks the audit service (``POST /v1/settlement``) at ``audit_api_url``: for deployments where
-  the intake and the audit writer do not share a volume (compose, Kubernetes).
+- ``LogSettlement`` reads the log's database (``audit_db``, opened on first use, never created).
+- ``ApiSettlement`` asks the audit service (``POST /v1/settlement``) at ``audit_api_url``.
 
-``evidence.py`` reads a submission's evidence from the same places (``open_audit_log``).
+``evidence.py`` reads a submission's evidence from the same places.
 
 Both answer ``accounting.settlement`` per submission id and raise TransientError when the log cannot be read.
 """
@@ -15,17 +13,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
-import aiohttp
-
 from services.audit.accounting import settlement_states
-from services.audit.store import AuditStore, is_postgres, open_store
+from services.intake.auditlog import AuditApiClient, AuditLogReader
 from services.kernel.config import Settings
-from services.kernel.errors import TransientError
-
-TIMEOUT_SECONDS = 30.0
 
 
 class SettlementSource(Protocol):
@@ -40,73 +32,33 @@ class SettlementSource(Protocol):
         ...
 
 
-def open_audit_log(settings: Settings) -> AuditStore:
-    """The audit writer's log, opened for reading (``audit_db``; never created). Raises TransientError when a
-    SQLite file is not there (never an empty log in its place), else what ``open_store`` raises."""
-    location = settings.audit_db_path
-    if not is_postgres(location) and not Path(location).exists():
-        raise TransientError(f"no audit log at {location}: set CRX_AUDIT_DB to the writer's log or CRX_AUDIT_API_URL")
-    return open_store(settings, create=False)
-
-
-class LogSettlement:
+class LogSettlement(AuditLogReader):
     """Reads the audit log's database (opened on first use)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._store: AuditStore | None = None
-
-    def _open(self) -> AuditStore:
-        if self._store is None:
-            self._store = open_audit_log(self._settings)
-        return self._store
 
     async def states(self, submission_ids: Sequence[str]) -> dict[str, str]:
         """See ``SettlementSource``."""
         return await asyncio.to_thread(lambda: settlement_states(self._open(), submission_ids))
 
-    async def close(self) -> None:
-        """See ``SettlementSource``."""
-        store, self._store = self._store, None
-        if store is not None:
-            await asyncio.to_thread(store.close)  # waits for a reader still in its worker thread
 
-
-class ApiSettlement:
+class ApiSettlement(AuditApiClient):
     """Asks the audit service's ``POST /v1/settlement``, in chunks the API accepts."""
 
     CHUNK = 2000
 
     def __init__(self, url: str) -> None:
-        self._url = url.rstrip("/") + "/v1/settlement"
-        self._session: aiohttp.ClientSession | None = None
+        super().__init__(url, "settlement")
 
     async def states(self, submission_ids: Sequence[str]) -> dict[str, str]:
         """See ``SettlementSource``."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
         states: dict[str, str] = {}
         for start in range(0, len(submission_ids), self.CHUNK):
             chunk = list(submission_ids[start : start + self.CHUNK])
-            try:
-                async with self._session.post(self._url, json={"submission_ids": chunk}) as response:
-                    if response.status != 200:
-                        raise TransientError(f"audit settlement API answered {response.status}")
-                    answer = await response.json()
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                raise TransientError(f"audit settlement API: {type(exc).__name__}") from None
+            answer = await self._ask("POST", "/v1/settlement", json={"submission_ids": chunk})
             states.update({str(k): str(v) for k, v in answer["states"].items()})
         return states
-
-    async def close(self) -> None:
-        """See ``SettlementSource``."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
 
 
 def settlement_source(settings: Settings) -> SettlementSource:
     """The audit API at ``audit_api_url`` when set, else the log's database."""
-    if settings.audit_api_url:
-        return ApiSettlement(settings.audit_api_url)
-    return LogSettlement(settings)
+    url = settings.audit_api_url
+    return ApiSettlement(url) if url else LogSettlement(settings)

@@ -24,17 +24,18 @@ import asyncio
 import datetime as dt
 import json
 import uuid
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from services.intake.evidence import EvidenceSource
+from services.intake.gate import TokenGate
 from services.intake.outbox import Outbox
-from services.intake.tokens import CHALLENGE, TokenBook
-from services.kernel.errors import ConfigError, TransientError
+from services.intake.tokens import TokenBook
+from services.kernel.errors import TransientError
 from services.kernel.logging import get_logger
-from services.kernel.problem import problem_response
 
 ROUTE = "/v1/submissions/{submission_id}"
 RETRY_AFTER_SECONDS = 5
@@ -57,15 +58,15 @@ def _is_submission_id(text: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
 class SubmissionStatus:
-    """Assembles the answer for one submission from the audit log's evidence, the outbox and the cases."""
+    """Assembles the answer for one submission from the audit log's evidence, the outbox (None: no outbox
+    here) and the cases (None: none)."""
 
-    def __init__(
-        self, evidence: EvidenceSource, *, outbox: Outbox | None = None, cases: CaseSource | None = None
-    ) -> None:
-        self._evidence = evidence
-        self._outbox = outbox
-        self._cases = cases
+    evidence: EvidenceSource
+    _: KW_ONLY
+    outbox: Outbox | None = None
+    cases: CaseSource | None = None
 
     async def answer(self, submission_id: str, reader: str | None) -> Json | None:
         """The status of ``submission_id`` as ``reader`` (a jurisdiction; None: an operator, who reads any) may
@@ -75,8 +76,8 @@ class SubmissionStatus:
         """
         if not _is_submission_id(submission_id):
             return None
-        answer = await self._evidence.evidence(submission_id)
-        kept = await asyncio.to_thread(self._outbox.submitted, submission_id) if self._outbox else None
+        answer = await self.evidence.evidence(submission_id)
+        kept = await asyncio.to_thread(self.outbox.submitted, submission_id) if self.outbox else None
         if answer is None:
             if kept is None:
                 return None
@@ -85,7 +86,7 @@ class SubmissionStatus:
             answer["jurisdiction"] = kept[0]
         if reader is not None and answer["jurisdiction"] != reader:
             return None
-        cases = await asyncio.to_thread(self._cases.for_submission, submission_id) if self._cases else []
+        cases = await asyncio.to_thread(self.cases.for_submission, submission_id) if self.cases else []
         return answer | {"cases": cases}
 
     @staticmethod
@@ -105,7 +106,7 @@ class SubmissionStatus:
 
     async def close(self) -> None:
         """Close the evidence source. Idempotent."""
-        await self._evidence.close()
+        await self.evidence.close()
 
 
 def _json(status: int, body: Json, headers: dict[str, str] | None = None) -> web.Response:
@@ -117,39 +118,31 @@ class StatusApi:
 
     def __init__(self, status: SubmissionStatus, tokens: TokenBook, registry: CollectorRegistry | None = None) -> None:
         self._status = status
-        self._tokens = tokens
         self._log = get_logger("intake.status")
-        self.requests = Counter(
+        self._gate = TokenGate(
+            tokens,
             "crx_intake_status_requests",
             "Submission status requests by reading jurisdiction ('-' before authentication) and outcome",
-            ["jurisdiction", "outcome"],
-            registry=registry,
+            registry,
+            unreadable="the intake's token file cannot be read",
+            unauthorized="a valid intake bearer token is required",
         )
-
-    def _refuse(self, who: str, outcome: str, status: int, error: str, detail: str, **headers: str) -> web.Response:
-        self.requests.labels(who, outcome).inc()
-        return problem_response(status, error, detail, headers=headers)
 
     async def show(self, request: web.Request) -> web.Response:
         """Answer one status request (see the module docstring for every answer)."""
-        try:
-            who = self._tokens.requester(request.headers.get("Authorization", ""))
-        except ConfigError:  # the token file is broken: fail closed (logged by the token book)
-            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE", "the intake's token file cannot be read")
-        if who is None:
-            detail = "a valid intake bearer token is required"
-            return self._refuse("-", "unauthorized", 401, "UNAUTHORIZED", detail, **CHALLENGE)
+        who = self._gate.requester(request)
+        if isinstance(who, web.Response):
+            return who
         sid = request.match_info["submission_id"]
         try:
             answer = await self._status.answer(sid, reader=who)
         except TransientError as exc:
             self._log.warning("status unavailable", jurisdiction=who, error_class=type(exc).__name__)
             detail = "the audit log (or the case store) does not answer; retry later"
-            return self._refuse(
-                who, "unavailable", 503, "AUDIT_UNAVAILABLE", detail, **{"Retry-After": str(RETRY_AFTER_SECONDS)}
-            )
+            return self._gate.unavailable(who, "AUDIT_UNAVAILABLE", detail, RETRY_AFTER_SECONDS)
         if answer is None:
-            return self._refuse(who, "not_found", 404, "NOT_FOUND", "no submission of this jurisdiction has this id")
-        self.requests.labels(who, "ok").inc()
+            detail = "no submission of this jurisdiction has this id"
+            return self._gate.refuse(who, "not_found", 404, "NOT_FOUND", detail)
+        self._gate.count(who, "ok")
         self._log.info("status", jurisdiction=who, submission_id=sid, state=answer["state"])
         return _json(200, answer)

@@ -117,14 +117,14 @@ class AuditOut(OutRecord):
     event: AuditEvent = field(kw_only=True, repr=False)
 
 
+@dataclass(frozen=True)
 class AuditEmitter:
-    """Makes audit-event output records for one component."""
+    """Makes audit-event output records for one component: ``component`` is named in each event, ``topic``
+    receives them, ``secret`` keys the payload commitments (never in the repr)."""
 
-    def __init__(self, component: str, topic: str, secret: bytes) -> None:
-        self.component = component
-        self.topic = topic
-        self._secret = secret
-        self._codec = typed_codec(AUDIT_EVENT)
+    component: str
+    topic: str
+    secret: bytes = field(repr=False)
 
     def commitment(self, message_id: str, payload: bytes) -> bytes:
         """SHA-256(salt || payload) with salt = HMAC-SHA256(audit secret, message id).
@@ -132,7 +132,7 @@ class AuditEmitter:
         Whoever holds the audit secret and the payload can open the commitment; nobody else learns
         anything from it.
         """
-        salt = hmac.new(self._secret, message_id.encode(), hashlib.sha256).digest()
+        salt = hmac.new(self.secret, message_id.encode(), hashlib.sha256).digest()
         return hashlib.sha256(salt + payload).digest()
 
     def event(
@@ -206,7 +206,7 @@ class AuditEmitter:
             "hits": list(hits) if hits is not None else None,
         }
         key = (submission_id or message_id or event_id).encode()
-        return AuditOut(self.topic, self._codec.encode(record), key=key, event=record)
+        return AuditOut(self.topic, typed_codec(AUDIT_EVENT).encode(record), key=key, event=record)
 
 
 def load_audit_secret(secret: str | None, data_dir: Path) -> bytes:

@@ -56,26 +56,29 @@ class Settings:
     kafka_sasl_username: str | None = None
     kafka_sasl_password: Secret | None = None
     kafka_ssl_cafile: str | None = None
+    # Topics: names, partitions, replicas; how often every service checks that its topics exist and
+    # recreates missing ones (0: never).
     topic_prefix: str = "crx"
     topic_partitions: int = 4
     topic_replication: int = 1
+    topic_check_seconds: float = 10.0
+    # "auto": consume-transform-produce services commit outputs and input offsets in one Kafka transaction
+    # where the broker grants transactions (Apache Kafka), else at-least-once (Tansu); "on": require them
+    # (a service refuses to start without); "off": at-least-once everywhere.
+    kafka_transactions: str = "auto"
+    # The most each shutdown step may take (finish the batch in flight, leave the group, flush the producer)
+    # before the process gives up on it, says so in the log and goes on exiting: Kafka may be gone.
+    shutdown_seconds: float = 10.0
+    # This replica's stable name, part of its transactional id (fencing a crashed predecessor needs the same
+    # id after a restart: a StatefulSet pod name, say). Empty: the host name.
+    instance_id: str = ""
+    # Clients: records per handled batch, the consumers' fetch wait and group timings, the producer's largest
+    # request.
     batch_max_records: int = 500
     fetch_max_wait_ms: int = 20
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     max_request_bytes: int = 2_097_152
-    # "auto": consume-transform-produce services commit outputs and input offsets in one Kafka transaction
-    # where the broker grants transactions (Apache Kafka), else at-least-once (Tansu); "on": require them
-    # (a service refuses to start without); "off": at-least-once everywhere.
-    kafka_transactions: str = "auto"
-    # This replica's stable name, part of its transactional id (fencing a crashed predecessor needs the same
-    # id after a restart: a StatefulSet pod name, say). Empty: the host name.
-    instance_id: str = ""
-    # The most each shutdown step may take (finish the batch in flight, leave the group, flush the producer)
-    # before the process gives up on it, says so in the log and goes on exiting: Kafka may be gone.
-    shutdown_seconds: float = 10.0
-    # How often every service checks that its topics exist and recreates missing ones (0: never).
-    topic_check_seconds: float = 10.0
 
     # Parties and files.
     broker_party: str = "crx"

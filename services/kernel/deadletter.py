@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass, replace
 from typing import Any
 
 from schemas import DEAD_LETTER
@@ -55,29 +56,25 @@ def dead_letter_id(
     return stable_id("dlq", stage, submission_id or "", value_sha256.hex())
 
 
+@dataclass(frozen=True)
 class DeadLetters:
-    """Builds dead-letter records and their audit events for one stage."""
+    """Builds dead-letter records and their audit events for one ``stage``: payloads sealed to the broker by
+    ``sealer``, events made by ``emitter``, each dead letter counted on ``metrics`` when given."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        stage: str,
-        sealer: Sealer,
-        emitter: AuditEmitter,
-        metrics: ServiceMetrics | None = None,
-    ) -> None:
-        self._metrics = metrics
-        self._log = get_logger(stage)
-        self._settings = settings
-        self._stage = stage
-        self._sealer = sealer
-        self._emitter = emitter
-        self._codec = codec(DEAD_LETTER)
-        self.topic = settings.topic(DLQ_CHANNEL)
+    settings: Settings
+    stage: str
+    sealer: Sealer
+    emitter: AuditEmitter
+    metrics: ServiceMetrics | None = None
+
+    @property
+    def topic(self) -> str:
+        """The dead-letter topic."""
+        return self.settings.topic(DLQ_CHANNEL)
 
     def as_stage(self, stage: str) -> DeadLetters:
         """The same dead letters (sealer, audit emitter, metrics) for another ``stage`` of the same component."""
-        return DeadLetters(self._settings, stage, self._sealer, self._emitter, self._metrics)
+        return replace(self, stage=stage)
 
     def for_consumed(
         self,
@@ -90,10 +87,10 @@ class DeadLetters:
     ) -> list[OutRecord]:
         """Dead-letter the consumed Kafka record ``rec``: count it, log it (ids only), build the outputs."""
         reason = error.reason_code if isinstance(error, CrxError) else "INTERNAL"
-        if self._metrics is not None:
-            self._metrics.dead_letters.labels(self._stage, reason).inc()
-            self._metrics.errors.labels(self._stage, type(error).__name__).inc()
-        self._log.warning(
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(self.stage, reason).inc()
+            self.metrics.errors.labels(self.stage, type(error).__name__).inc()
+        get_logger(self.stage).warning(
             "dead-lettered", reason=reason, error_class=type(error).__name__, topic=rec.topic, offset=rec.offset
         )
         return self.records(
@@ -134,24 +131,24 @@ class DeadLetters:
         reason = error.reason_code if isinstance(error, CrxError) else "INTERNAL"
         detail = error.detail if isinstance(error, CrxError) else "unexpected error"
         retriable = bool(getattr(error, "retriable", False))
-        dl_id = dead_letter_id(self._stage, source_topic, partition, offset, submission_id, digest)
+        dl_id = dead_letter_id(self.stage, source_topic, partition, offset, submission_id, digest)
         sealed = None
-        if unkept is None and len(value) <= self._settings.max_envelope_bytes:  # a feed envelope is kept whole
-            sealed = self._sealer.seal(
+        if unkept is None and len(value) <= self.settings.max_envelope_bytes:  # a feed envelope is kept whole
+            sealed = self.sealer.seal(
                 value,
                 SealContext(
                     channel=DLQ_CHANNEL,
                     message_id=dl_id,
                     correlation_id=submission_id or dl_id,
-                    sender=self._settings.broker_party,
-                    recipient=self._settings.broker_party,
-                    content_type=sealed_content_type(self._stage, jurisdiction, (source_topic, partition, offset)),
+                    sender=self.settings.broker_party,
+                    recipient=self.settings.broker_party,
+                    content_type=sealed_content_type(self.stage, jurisdiction, (source_topic, partition, offset)),
                 ),
                 now,
             )
         letter = {
             "dead_letter_id": dl_id,
-            "stage": self._stage,
+            "stage": self.stage,
             "source_topic": source_topic,
             "source_partition": partition,
             "source_offset": offset,
@@ -166,10 +163,10 @@ class DeadLetters:
             "payload_sha256": digest,
             "sealed_payload": sealed,
         }
-        audit = self._emitter.event(
+        audit = self.emitter.event(
             AuditEventType.DEAD_LETTER,
             occurred_at=now,
-            actor=self._settings.broker_party,
+            actor=self.settings.broker_party,
             outcome="dead_lettered",
             submission_id=submission_id,
             source_jurisdiction=jurisdiction,
@@ -178,4 +175,4 @@ class DeadLetters:
             discriminator=dl_id,
         )
         key = (submission_id or dl_id).encode()
-        return [OutRecord(self.topic, self._codec.encode(letter), key=key), audit]
+        return [OutRecord(self.topic, codec(DEAD_LETTER).encode(letter), key=key), audit]

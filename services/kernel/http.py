@@ -37,7 +37,7 @@ def _probe(name: str, check: Callable[[], bool], up: bytes, down: bytes) -> Hand
     return probe
 
 
-class OpsServer:
+class OpsServer(AppServer):
     """Serves the ops endpoints of one process on ``host:port`` (port 0 picks a free one).
 
     ``/healthz``: 200 ``ok`` or 503 ``unhealthy`` as ``healthy()`` says at each request; ``/readyz``: 200
@@ -45,7 +45,7 @@ class OpsServer:
     ``/metrics``: ``registry``.
     Any other path is a 404. Constructing it registers the runtime metrics (process, platform,
     ``crx_build_info``: ``register_runtime_metrics``) in ``registry`` unless they are there already;
-    it binds nothing until ``start``.
+    it binds nothing until ``start`` (``AppServer``: ``start``, ``stop``, ``port``, ``url``).
     """
 
     def __init__(
@@ -61,27 +61,9 @@ class OpsServer:
         self._registry = registry
         self._ready = ready
         self._healthy = healthy
-        self._server = AppServer(self._make_app, host, port)
+        super().__init__(self._ops_app, host, port)
 
-    @property
-    def port(self) -> int:
-        """The bound port while serving (the real one when constructed with port 0), else the configured one."""
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        """Base URL of the server (with the bound port once started)."""
-        return self._server.url
-
-    async def start(self) -> None:
-        """Bind and serve; a no-op while serving. Raises ``OSError`` if the address cannot be bound."""
-        await self._server.start()
-
-    async def stop(self) -> None:
-        """Stop serving, let requests in flight finish, release the port; a no-op when not serving."""
-        await self._server.stop()
-
-    def _make_app(self) -> web.Application:
+    def _ops_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/metrics", make_aiohttp_handler(self._registry))
         app.router.add_get("/healthz", _probe("healthz", self._healthy, b"ok\n", b"unhealthy\n"))

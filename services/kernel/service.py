@@ -7,6 +7,7 @@ components their batch signer (``Runtime.signer``), so that every batch they pro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
@@ -15,7 +16,32 @@ from services.kernel.http import OpsServer
 from services.kernel.kafka import BatchLoop, BatchSigning, Handler, Producer, ensure_topics, transactional_id
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Ports, Runtime
 from services.kernel.topicwatch import TopicWatch
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the stream service of component ``name`` is wired with: its settings, its own metrics registry and
+    the service metrics on it, its batch signer (None: batches unsigned, for tests of the kernel alone), the
+    port of its ops endpoints and its consumer group (empty: ``settings.group(name)``)."""
+
+    settings: Settings
+    name: str
+    registry: CollectorRegistry
+    metrics: ServiceMetrics
+    signer: BatchSigning | None = None
+    metrics_port: int = 0
+    group_id: str = ""
+
+    @classmethod
+    def of(cls, runtime: Runtime, name: str, ports: Ports) -> Wiring:
+        """The wiring of broker component ``name`` (one of ``producers.COMPONENTS``): a fresh registry from the
+        runtime, the component's batch signer, the ops port of ``ports``. Raises ConfigError for an unknown
+        component."""
+        registry = runtime.new_registry()
+        metrics = ServiceMetrics.create(registry, service=name)
+        return cls(runtime.settings, name, registry, metrics, runtime.signer(name), ports.metrics)
 
 
 class StreamService:
@@ -23,25 +49,21 @@ class StreamService:
 
     def __init__(
         self,
-        settings: Settings,
+        wiring: Wiring,
         *,
-        name: str,
-        group_id: str,
         topics: Sequence[str],
         output_topics: Sequence[str],
         handler: Handler,
-        metrics: ServiceMetrics,
-        registry: CollectorRegistry,
         producer: Producer | None = None,
-        signer: BatchSigning | None = None,
-        metrics_port: int = 0,
     ) -> None:
+        settings, name, metrics = wiring.settings, wiring.name, wiring.metrics
+        group_id = wiring.group_id or settings.group(name)
         self.name = name
         self._settings = settings
         self._topics = list(topics)
         self._output_topics = list(output_topics)
         self.producer = producer or Producer(
-            settings, transactional_id=transactional_id(settings, group_id), signer=signer
+            settings, transactional_id=transactional_id(settings, group_id), signer=wiring.signer
         )
         self.loop = BatchLoop(
             settings,
@@ -53,9 +75,9 @@ class StreamService:
             metrics=metrics,
         )
         self.ops = OpsServer(
-            registry,
+            wiring.registry,
             host=settings.metrics_host,
-            port=metrics_port,
+            port=wiring.metrics_port,
             ready=lambda: self.loop.ready,
             healthy=lambda: self.loop.alive,
         )

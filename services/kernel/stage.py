@@ -17,8 +17,10 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from schemas import CANONICAL_RECORD
+from schemas.records import CriminalRecord
 from services.kernel.audit_events import AuditEmitter, AuditEventType
-from services.kernel.config import Settings
+from services.kernel.codec import typed_codec
 from services.kernel.deadletter import DeadLetters
 from services.kernel.envelope import Opened, Sealer
 from services.kernel.errors import handling
@@ -26,9 +28,9 @@ from services.kernel.gate import InputGate, refusal_event
 from services.kernel.hop import is_hop
 from services.kernel.internal import InternalReader, batch_signer
 from services.kernel.kafka import OutRecord
-from services.kernel.logging import get_logger
+from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
-from services.keys.ring import KeyRing
+from services.kernel.runtime import Runtime
 
 YIELD_SECONDS = 0.05  # the longest a batch holds the event loop without giving it a turn
 
@@ -42,14 +44,13 @@ def message_type_label(header: Mapping[str, Any]) -> str:
 class BrokerStage:
     """Opener, sealer, audit emitter and dead letters of one stage; subclasses implement ``one``."""
 
-    def __init__(
-        self, name: str, settings: Settings, keyring: KeyRing, audit_secret: bytes, metrics: ServiceMetrics
-    ) -> None:
+    def __init__(self, name: str, runtime: Runtime, metrics: ServiceMetrics) -> None:
+        settings, keyring = runtime.settings, runtime.keyring
         self._settings = settings
         self._reader = InternalReader(settings, keyring)
         self._authenticated: Any = None  # the record ``one`` is handling, once the gate accepted it
         self._sealer = Sealer(keyring.registry, keyring.store, settings.broker_party)
-        self._emitter = AuditEmitter(name, settings.topic("audit"), audit_secret)
+        self._emitter = AuditEmitter(name, settings.topic("audit"), runtime.audit_secret)
         self._dead = DeadLetters(settings, name, self._sealer, self._emitter, metrics)
         self._gate = InputGate(settings, keyring.registry, metrics.unauthenticated, name)
         self._log = get_logger(name)
@@ -145,3 +146,34 @@ class BrokerStage:
         if handling(exc) == "retry":
             raise exc
         return self._dead.for_consumed(exc, rec, submission_id=submission_id, jurisdiction=jurisdiction, now=now)
+
+
+class RecordStage(BrokerStage):
+    """A stage that consumes the broker's canonical records (``crx.records``); subclasses implement ``record``.
+
+    ``one`` opens each consumed record (sealed by the broker, in either internal format), decodes the canonical
+    record, and hands it to ``record`` with the message id bound to the log context; any exception becomes the
+    record's dead letter when it is the record's fault, else it propagates and the batch is retried
+    (``failed``)."""
+
+    def __init__(self, name: str, runtime: Runtime, metrics: ServiceMetrics) -> None:
+        super().__init__(name, runtime, metrics)
+        self._codec = typed_codec(CANONICAL_RECORD)
+        self._broker = frozenset({runtime.settings.broker_party})
+
+    def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        """The outputs ``record`` makes of the canonical record in ``rec``; or the record's dead letter."""
+        submission_id = None
+        try:
+            opened = self.open_input(rec, channel="records", signers=self._broker, now=now)
+            submission_id = str(opened.envelope["correlation_id"])
+            record = self._codec.decode(opened.plaintext)
+            with bind_message_id(message_id=opened.message_id):
+                return self.record(record, submission_id, rec, now)
+        except Exception as exc:  # dead-lettered when the record's fault (or a bug), else the batch is retried
+            return self.failed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
+
+    def record(self, record: CriminalRecord, submission_id: str, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        """The outputs of one opened canonical ``record`` (``rec``: the consumed Kafka record it came in). Raises
+        what the stage's work raises; ``one`` sorts it into a dead letter or a retry."""
+        raise NotImplementedError

@@ -13,8 +13,8 @@ from aiokafka.errors import KafkaError
 from services.kernel.config import Settings
 from services.kernel.errors import CrxError
 from services.kernel.kafka import ensure_topics
-from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
+from services.kernel.periodic import Periodic
 
 
 class TopicWatch:
@@ -23,19 +23,20 @@ class TopicWatch:
     def __init__(self, settings: Settings, service: str, topics: Sequence[str]) -> None:
         self._settings = settings
         self._topics = sorted(set(topics))
-        self._task: asyncio.Task[None] | None = None
         self._log = get_logger(service)
+        self._periodic: Periodic[Exception] = Periodic(  # no ``errors``: check_once logs its own
+            "topic-watch", self.check_once, settings.topic_check_seconds, wait_first=True
+        )
         self.recreated = 0
 
     def start(self) -> None:
         """Start checking (the caller has created the topics once already). Idempotent."""
-        if self._task is None and self._settings.topic_check_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="topic-watch")
+        if self._settings.topic_check_seconds > 0:
+            self._periodic.start()
 
     async def stop(self) -> None:
         """Stop checking. Idempotent; never raises."""
-        task, self._task = self._task, None
-        await cancel(task)
+        await self._periodic.stop()
 
     async def check_once(self) -> bool:
         """Recreate any missing topic; True when all exist now. Logs (never raises) a broker out of reach."""
@@ -49,8 +50,3 @@ class TopicWatch:
             self.recreated += len(created)
             self._log.warning("missing topics recreated (the broker lost them)", topics=created)
         return True
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.topic_check_seconds)
-            await self.check_once()

@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
-from services.intake.tokens import CHALLENGE, TokenBook
-from services.kernel.errors import ConfigError, CrxError, KeyUnavailable
+from services.intake.gate import TokenGate
+from services.intake.tokens import TokenBook
+from services.kernel.errors import CrxError, KeyUnavailable
 from services.kernel.logging import get_logger
 from services.kernel.openapi import api_application
-from services.kernel.problem import problem_response
 from services.kernel.webapp import AppServer
 from services.lookup.lookups import InvalidLookup, Lookups, LookupUnavailable, PurposeNotAgreed, parse_request
 from services.lookup.ratelimit import RateLimiter
@@ -53,15 +53,17 @@ class LookupApi:
         registry: CollectorRegistry | None = None,
     ) -> None:
         self._lookups = lookups
-        self._tokens = tokens
         self._limiter = limiter
         self._require_birth_date = require_birth_date
         self._log = get_logger("lookup")
-        self.requests = Counter(
+        self._gate = TokenGate(
+            tokens,
             "crx_lookups",
             "Lookups by requesting state ('-' before authentication) and outcome",
-            ["jurisdiction", "outcome"],
-            registry=registry,
+            registry,
+            unreadable="the service cannot read its tokens",
+            unauthorized="a valid bearer token is required",
+            on_refusal=self._refused,
         )
 
     def app(self) -> web.Application:
@@ -70,48 +72,41 @@ class LookupApi:
         app.router.add_post(ROUTE, self.lookup)
         return app
 
-    def _refuse(self, who: str, outcome: str, status: int, code: str, detail: str, **headers: str) -> web.Response:
-        self.requests.labels(who, outcome).inc()
+    def _refused(self, who: str, code: str) -> None:
         self._log.info("lookup refused", jurisdiction=who, error=code)
-        return problem_response(status, code, detail, headers=headers)
 
     async def lookup(self, request: web.Request) -> web.Response:
         """Answer one lookup (see the module docstring for every answer)."""
-        try:
-            who = self._tokens.requester(request.headers.get("Authorization", ""))
-        except ConfigError:  # the token file is broken: fail closed (logged by the token book)
-            return self._refuse("-", "unavailable", 503, "TOKENS_UNAVAILABLE", "the service cannot read its tokens")
-        if who is None:
-            return self._refuse(
-                "-", "unauthorized", 401, "UNAUTHORIZED", "a valid bearer token is required", **CHALLENGE
-            )
+        who = self._gate.requester(request)
+        if isinstance(who, web.Response):
+            return who
         meant = request.headers.get(JURISDICTION_HEADER)
         if meant is not None and meant != who:
             detail = f"the bearer token is not {JURISDICTION_HEADER}'s: a lookup is made for the token's state alone"
-            return self._refuse(who, "refused", 403, "NOT_YOUR_JURISDICTION", detail)
+            return self._gate.refuse(who, "refused", 403, "NOT_YOUR_JURISDICTION", detail)
         wait = self._limiter.take(who)
         if wait is not None:
             detail = "too many lookups from this jurisdiction; retry after Retry-After seconds"
-            return self._refuse(who, "rate_limited", 429, "RATE_LIMITED", detail, **{"Retry-After": str(wait)})
+            return self._gate.refuse(who, "rate_limited", 429, "RATE_LIMITED", detail, **{"Retry-After": str(wait)})
         try:
             body = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError):
-            return self._refuse(who, "refused", 400, "INVALID_JSON", "the body must be one JSON object")
+            return self._gate.refuse(who, "refused", 400, "INVALID_JSON", "the body must be one JSON object")
         try:
             answer = await self._lookups.lookup(who, parse_request(body, require_birth_date=self._require_birth_date))
         except InvalidLookup as exc:
-            return self._refuse(who, "refused", 400, exc.reason_code, exc.detail)
+            return self._gate.refuse(who, "refused", 400, exc.reason_code, exc.detail)
         except PurposeNotAgreed as exc:
-            return self._refuse(who, "refused", 403, exc.reason_code, exc.detail)
+            return self._gate.refuse(who, "refused", 403, exc.reason_code, exc.detail)
         except (LookupUnavailable, KeyUnavailable, CrxError) as exc:
             code = {LookupUnavailable: "AUDIT_UNAVAILABLE", KeyUnavailable: "KEY_UNAVAILABLE"}.get(
                 type(exc), "INDEX_UNAVAILABLE"
             )
             self._log.warning("lookup not answered", jurisdiction=who, error_class=type(exc).__name__)
             detail = "the lookup could not be answered and audited now; nothing was disclosed; retry later"
-            return self._refuse(who, "unavailable", 503, code, detail, **{"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return self._gate.unavailable(who, code, detail, RETRY_AFTER_SECONDS)
         outcome = "hit" if answer.hits else "no_hit"
-        self.requests.labels(who, outcome).inc()
+        self._gate.count(who, outcome)
         self._log.info("lookup answered", jurisdiction=who, lookup_id=answer.lookup_id, hits=len(answer.hits))
         return web.Response(text=json.dumps(answer.as_dict()), content_type="application/json")
 

@@ -16,16 +16,12 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from schemas import CANONICAL_RECORD
 from schemas.records import CriminalRecord
-from services.kernel.codec import typed_codec
-from services.kernel.config import Settings
 from services.kernel.errors import KeyUnavailable
 from services.kernel.kafka import OutRecord
-from services.kernel.logging import bind_message_id
 from services.kernel.metrics import ServiceMetrics
-from services.kernel.stage import BrokerStage
-from services.keys.ring import KeyRing
+from services.kernel.runtime import Runtime
+from services.kernel.stage import RecordStage
 from services.lookup.index import LookupIndex
 from services.lookup.indexing import INDEXED_TYPES, Indexed, apply_record
 from services.lookup.indexkey import IndexKey, IndexKeyStore
@@ -43,40 +39,28 @@ def live_keys(keys: IndexKeyStore) -> list[IndexKey]:
     return found
 
 
-class LookupFeed(BrokerStage):
+class LookupFeed(RecordStage):
     """The feed's handler: applies each record of ``crx.records`` to the index."""
 
     def __init__(
         self,
-        settings: Settings,
-        keyring: KeyRing,
-        audit_secret: bytes,
+        runtime: Runtime,
         metrics: ServiceMetrics,
         *,
         index: LookupIndex,
         keys: IndexKeyStore,
         actions: Counter,
     ) -> None:
-        super().__init__(NAME, settings, keyring, audit_secret, metrics)
+        super().__init__(NAME, runtime, metrics)
         self._index = index
         self._keys = keys
         self._actions = actions
-        self._codec = typed_codec(CANONICAL_RECORD)
-        self._broker = frozenset({settings.broker_party})
 
-    def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
-        """Nothing, once the record is applied to the index; or the record's dead letter."""
-        submission_id = None
-        try:
-            opened = self.open_input(rec, channel="records", signers=self._broker, now=now)
-            submission_id = str(opened.envelope["correlation_id"])
-            record = self._codec.decode(opened.plaintext)
-            with bind_message_id(message_id=opened.message_id):
-                action = self.apply(record, now)
-            self._actions.labels(action).inc()
-            return []
-        except Exception as exc:  # dead-lettered when the record's fault (or a bug), else the batch is retried
-            return self.failed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
+    def record(self, record: CriminalRecord, submission_id: str, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        """Nothing, once the record is applied to the index."""
+        del submission_id, rec
+        self._actions.labels(self.apply(record, now)).inc()
+        return []
 
     def apply(self, record: CriminalRecord, now: dt.datetime) -> str:
         """Apply one canonical record to the index (``indexing.apply_record``); returns what it did (one of

@@ -107,6 +107,9 @@ def _ddl(location: str) -> str:
     return ddl.replace("VERSIONS", VERSIONS_DDL)
 
 
+_Row = tuple[bytes, int, int, int]  # an entry row: pseudonym, record number, key number, strength number
+
+
 def _padded(pseudonyms: Iterable[Pseudonym]) -> list[tuple[bytes, str, int]]:
     """(value, key id, strength number) rows, duplicates removed, padded per key to a multiple of PAD_ROWS."""
     by_key: dict[str, dict[bytes, int]] = defaultdict(dict)
@@ -141,22 +144,27 @@ class LookupIndex:
             "RETURNING rid"
         )
         clear = self._db.q("DELETE FROM {schema}lookup_entries WHERE rid = ?")
-        insert = self._db.q(
-            "INSERT INTO {schema}lookup_entries (pseudonym, rid, kno, strength) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING"
-        )
         knos: dict[str, int] = {}
         with self._db.tx() as db:
-            values = []
+            rows = []
             for entry in entries:
                 expires = entry.expires.isoformat() if entry.expires is not None else None
                 rid = int(db.execute(upsert, (entry.record_key, entry.jurisdiction, expires)).fetchone()[0])
                 db.execute(clear, (rid,))
-                for value, key_id, rank in _padded(entry.pseudonyms):
-                    values.append((value, rid, knos.get(key_id) or self._kno(db, key_id, knos), rank))
-            values.sort(key=itemgetter(0))  # in key order: B-tree pages are filled in sequence
-            if values:
-                db.executemany(insert, values)
+                rows += self._rows(db, rid, entry.pseudonyms, knos)
+            self._insert(db, rows)
+
+    def _rows(self, db: Any, rid: int, pseudonyms: Sequence[Pseudonym], knos: dict[str, int]) -> list[_Row]:
+        """The entry rows of record ``rid`` for ``pseudonyms`` (padded: ``_padded``), each key's number from
+        ``knos`` (``_kno``: added to ``lookup_keys`` when new)."""
+        return [(value, rid, knos.get(key_id) or self._kno(db, key_id, knos), rank)
+                for value, key_id, rank in _padded(pseudonyms)]  # fmt: skip
+
+    def _insert(self, db: Any, rows: list[_Row]) -> None:
+        """Insert entry ``rows`` in key order (B-tree pages are filled in sequence); a row already there stays."""
+        if rows:
+            insert = "INSERT INTO {schema}lookup_entries (pseudonym, rid, kno, strength) VALUES (?, ?, ?, ?) "
+            db.executemany(self._db.q(insert + "ON CONFLICT DO NOTHING"), sorted(rows, key=itemgetter(0)))
 
     def _kno(self, db: Any, key_id: str, knos: dict[str, int]) -> int:
         """The number of ``key_id`` in ``lookup_keys`` (added when new), remembered in ``knos``."""
@@ -298,22 +306,16 @@ class LookupIndex:
             f"ON v.record_key = r.record_key WHERE r.record_key = ? AND v.version = ?{lock}"
         )
         clear = self._db.q("DELETE FROM {schema}lookup_entries WHERE rid = ? AND kno = ?")
-        insert = self._db.q(
-            "INSERT INTO {schema}lookup_entries (pseudonym, rid, kno, strength) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING"
-        )
         knos: dict[str, int] = {}
         with self._db.tx() as db:
             row = db.execute(find, (record_key, version)).fetchone()
             if row is None:
                 return False
             rid = int(row[0])
-            rows = [(value, rid, knos.get(key_id) or self._kno(db, key_id, knos), rank)
-                    for value, key_id, rank in _padded(pseudonyms)]  # fmt: skip
+            rows = self._rows(db, rid, pseudonyms, knos)
             for kno in set(knos.values()):
                 db.execute(clear, (rid, kno))
-            if rows:
-                db.executemany(insert, sorted(rows, key=itemgetter(0)))
+            self._insert(db, rows)
         return True
 
     def record_count(self) -> int:

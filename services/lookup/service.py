@@ -20,13 +20,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.intake.tokens import TokenBook
 from services.kernel.audit_events import AuditEmitter
-from services.kernel.config import Settings
 from services.kernel.errors import CrxError
 from services.kernel.kafka import Producer, ensure_topics
-from services.kernel.lifecycle import cancel
-from services.kernel.metrics import ServiceMetrics
+from services.kernel.periodic import Periodic
 from services.kernel.runtime import Ports, Runtime
-from services.kernel.service import StreamService
+from services.kernel.service import StreamService, Wiring
 from services.lookup.api import LookupApi, LookupHttpServer
 from services.lookup.feed import NAME, LookupFeed
 from services.lookup.index import LookupIndex
@@ -58,15 +56,12 @@ def build(runtime: Runtime, *, ports: Ports) -> LookupService:
     Raises ConfigError (an index inside the keys directory), PolicyError (the agreements file), TransientError
     (the index database does not answer).
     """
-    settings, registry = runtime.settings, runtime.new_registry()
+    settings, wiring = runtime.settings, Wiring.of(runtime, NAME, ports)
+    registry = wiring.registry
     index = open_index(settings)
     keys = key_store(settings)
-    metrics = ServiceMetrics.create(registry, service=NAME)
     own = LookupMetrics(registry)
-    feed = LookupFeed(
-        settings, runtime.keyring, runtime.audit_secret, metrics,
-        index=index, keys=keys, actions=own.actions,
-    )  # fmt: skip
+    feed = LookupFeed(runtime, wiring.metrics, index=index, keys=keys, actions=own.actions)
     audit_producer = Producer(settings, signer=runtime.signer(NAME))
     emitter = AuditEmitter(NAME, settings.topic("audit"), runtime.audit_secret)
     lookups = Lookups(
@@ -81,21 +76,15 @@ def build(runtime: Runtime, *, ports: Ports) -> LookupService:
     )
     port = settings.lookup_port if ports.api is None else ports.api
     return LookupService(
-        settings,
+        wiring,
         index=index,
         api=LookupHttpServer(api, settings.lookup_host, port),
         audit_producer=audit_producer,
         own=own,
         clock=runtime.clock,
-        name=NAME,
-        group_id=settings.group(NAME),
         topics=[settings.topic("records")],
         output_topics=[settings.topic("audit"), settings.topic("dlq")],
         handler=feed.handle,
-        metrics=metrics,
-        registry=registry,
-        signer=runtime.signer(NAME),
-        metrics_port=ports.metrics,
     )
 
 
@@ -104,7 +93,7 @@ class LookupService(StreamService):
 
     def __init__(
         self,
-        settings: Settings,
+        wiring: Wiring,
         *,
         index: LookupIndex,
         api: LookupHttpServer,
@@ -113,13 +102,21 @@ class LookupService(StreamService):
         clock: Callable[[], dt.datetime],
         **kwargs: Any,
     ) -> None:
-        super().__init__(settings, **kwargs)
+        super().__init__(wiring, **kwargs)
+        settings = wiring.settings
         self.index = index
         self.api = api
         self.audit_producer = audit_producer
         self.own_metrics = own
         self._clock = clock
-        self._expiry: asyncio.Task[None] | None = None
+        period = settings.retention_check_seconds
+        self._expiry = Periodic(
+            "crx-lookup-expiry",
+            lambda: asyncio.to_thread(self.expire),
+            period if period > 0 else None,  # 0: at start only
+            errors=(CrxError,),
+            on_error=self._expiry_failed,
+        )
         own.records.set_function(self._record_count)
 
     def _record_count(self) -> float:
@@ -137,7 +134,7 @@ class LookupService(StreamService):
         await self.audit_producer.start()
         await super().start()
         await self.api.start()
-        self._expiry = asyncio.create_task(self._expire_loop(), name="crx-lookup-expiry")
+        self._expiry.start()
         self._log.info("lookup api started", api=self.api.url)
 
     async def stop(self) -> None:
@@ -145,8 +142,7 @@ class LookupService(StreamService):
         if not self._started:
             return
         await self.api.stop()
-        await cancel(self._expiry)
-        self._expiry = None
+        await self._expiry.stop()
         await super().stop()
         await self.audit_producer.stop()
         self.index.close()
@@ -162,14 +158,7 @@ class LookupService(StreamService):
             self._log.info("expired records removed from the lookup index", removed=removed)
         return removed
 
-    async def _expire_loop(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.expire)
-            except CrxError as exc:
-                self.own_metrics.failed_passes.inc()
-                self._log.warning("lookup expiry pass failed; trying again", error_class=type(exc).__name__)
-            period = self._settings.retention_check_seconds
-            if period <= 0:
-                return
-            await asyncio.sleep(period)
+    def _expiry_failed(self, exc: CrxError) -> None:
+        """The index does not answer: counted, logged, and the next pass tries again."""
+        self.own_metrics.failed_passes.inc()
+        self._log.warning("lookup expiry pass failed; trying again", error_class=type(exc).__name__)

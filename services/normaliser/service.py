@@ -23,7 +23,6 @@ from schemas import CANONICAL_RECORD
 from schemas.records import CriminalRecord
 from services.kernel.audit_events import AuditEventType
 from services.kernel.codec import typed_codec
-from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, routing_headers
 from services.kernel.errors import AdapterNotFound, PayloadTooLarge, UnmappedCode
 from services.kernel.internal import InternalSealer
@@ -33,9 +32,8 @@ from services.kernel.metrics import ServiceMetrics
 from services.kernel.producers import component_party
 from services.kernel.recordkey import record_key
 from services.kernel.runtime import Ports, Runtime
-from services.kernel.service import StreamService
+from services.kernel.service import StreamService, Wiring
 from services.kernel.stage import BrokerStage
-from services.keys.ring import KeyRing
 
 NAME = "normaliser"
 RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
@@ -60,15 +58,9 @@ def partition_key(source_jurisdiction: str, source_record_id: str) -> bytes:
 class Normaliser(BrokerStage):
     """The normaliser's handler; ``build`` wraps it in the kernel's stream service."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        keyring: KeyRing,
-        audit_secret: bytes,
-        metrics: ServiceMetrics,
-        registry: CollectorRegistry | None = None,
-    ) -> None:
-        super().__init__(NAME, settings, keyring, audit_secret, metrics)
+    def __init__(self, runtime: Runtime, metrics: ServiceMetrics, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(NAME, runtime, metrics)
+        settings, keyring = runtime.settings, runtime.keyring
         self._unmapped = Counter(
             "crx_unmapped_codes",
             "National codes without a common category, by sending jurisdiction and kind (offence, sanction)",
@@ -159,18 +151,11 @@ class Normaliser(BrokerStage):
 
 def build(runtime: Runtime, *, ports: Ports) -> StreamService:
     """The normaliser as a runnable service: every feed topic in, sealed canonical records out."""
-    settings, registry = runtime.settings, runtime.new_registry()
-    metrics = ServiceMetrics.create(registry, service=NAME)
-    normaliser = Normaliser(settings, runtime.keyring, runtime.audit_secret, metrics, registry)
+    settings, wiring = runtime.settings, Wiring.of(runtime, NAME, ports)
+    normaliser = Normaliser(runtime, wiring.metrics, wiring.registry)
     return StreamService(
-        settings,
-        name=NAME,
-        group_id=settings.group(NAME),
+        wiring,
         topics=normaliser.feed_topics,
         output_topics=[settings.topic("records"), settings.topic("audit"), settings.topic("dlq")],
         handler=normaliser.handle,
-        metrics=metrics,
-        registry=registry,
-        signer=runtime.signer(NAME),
-        metrics_port=ports.metrics,
     )

@@ -38,7 +38,7 @@ from services.kernel.lifecycle import cancel
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Ports, Runtime
-from services.kernel.service import StreamService
+from services.kernel.service import StreamService, Wiring
 from services.kernel.suites import SignatureAlg, signature_alg
 from services.keys.ring import KeyRing
 from services.partner.callback import CallbackSink
@@ -272,6 +272,8 @@ def build(
         state = settings.data_dir / "logwatch" / f"{party}.sqlite3"  # each partner proves its own events
         watcher = LogWatcher(party, audit_url, verifiers, settings.audit_log_origin, state, registry)
     metrics = ServiceMetrics.create(registry, service=f"partner-{party}")
+    group = settings.group(f"partner.{party}")
+    wiring = Wiring(settings, f"partner-{party}", registry, metrics, metrics_port=ports.metrics, group_id=group)
     client = PartnerClient(
         settings,
         runtime.keyring,
@@ -282,18 +284,13 @@ def build(
         watcher,
     )
     return PartnerService(
-        settings,
+        wiring,
         watcher=watcher,
         client=client,
         purge_seconds=purge_seconds,
-        name=f"partner-{party}",
-        group_id=settings.group(f"partner.{party}"),
         topics=[settings.topic(f"out.{party}")],
         output_topics=[settings.topic("receipts")],
         handler=client.handle,
-        metrics=metrics,
-        registry=registry,
-        metrics_port=ports.metrics,
     )
 
 
@@ -304,14 +301,15 @@ class PartnerService(StreamService):
 
     def __init__(
         self,
-        settings: Settings,
+        wiring: Wiring,
         *,
         watcher: LogWatcher | None,
         client: PartnerClient | None = None,
         purge_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(settings, **kwargs)
+        super().__init__(wiring, **kwargs)
+        settings = wiring.settings
         self.watcher = watcher
         self.client = client
         self._period = settings.partner_log_check_seconds

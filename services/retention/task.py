@@ -14,8 +14,8 @@ from services.intake.idempotency import IdempotencyStore
 from services.intake.outbox import Outbox
 from services.kernel.config import Settings
 from services.kernel.errors import CrxError
-from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
+from services.kernel.periodic import Periodic
 from services.retention.report import DROP_DONE, DROP_FAILED, INTAKE_IDEMPOTENCY, INTAKE_OUTBOX, StoreReport
 from services.retention.run import purge_intake
 
@@ -36,8 +36,9 @@ class RetentionTask:
         self._outbox = outbox
         self._idempotency = idempotency
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
         self._log = get_logger("retention")
+        every = settings.retention_check_seconds
+        self._periodic = Periodic("retention", self.run_once, every, errors=(CrxError, OSError), on_error=self._failed)
         self.total_purged = 0  # every item purged since start, all stores
         self.purged = Counter(
             "crx_retention_purged",
@@ -50,13 +51,12 @@ class RetentionTask:
 
     def start(self) -> None:
         """Purge now and then every ``retention_check_seconds``, in a task (not when it is 0)."""
-        if self._task is None and self._settings.retention_check_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="retention")
+        if self._settings.retention_check_seconds > 0:
+            self._periodic.start()
 
     async def stop(self) -> None:
         """Stop the task (a purge in flight finishes in its thread; what it deleted stays deleted)."""
-        task, self._task = self._task, None
-        await cancel(task)
+        await self._periodic.stop()
 
     async def run_once(self, now: dt.datetime | None = None) -> list[StoreReport]:
         """One purge at ``now`` (default: the clock); counts what was purged. Raises OSError for a file that
@@ -75,10 +75,6 @@ class RetentionTask:
             self._log.info("retention purge", purged=purged, held=held)
         return reports
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except (CrxError, OSError) as exc:  # the store or the disk is away: the next round tries again
-                self._log.warning("retention purge failed", error_class=type(exc).__name__)
-            await asyncio.sleep(self._settings.retention_check_seconds)
+    def _failed(self, exc: Exception) -> None:
+        """The store or the disk is away: the next round tries again."""
+        self._log.warning("retention purge failed", error_class=type(exc).__name__)

@@ -19,22 +19,17 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter
 
-from schemas import CANONICAL_RECORD
 from schemas.records import CriminalRecord
 from services.cases.book import CASE_TYPES, NO_OPEN_REQUEST, CaseBook
 from services.cases.deadlines import DeadlineRules
 from services.cases.store import CaseStore
 from services.kernel.audit_events import AuditEventType
-from services.kernel.codec import typed_codec
-from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, routing_headers
 from services.kernel.kafka import OutRecord
-from services.kernel.logging import bind_message_id
 from services.kernel.metrics import ServiceMetrics
 from services.kernel.runtime import Ports, Runtime
-from services.kernel.service import StreamService
-from services.kernel.stage import BrokerStage
-from services.keys.ring import KeyRing
+from services.kernel.service import StreamService, Wiring
+from services.kernel.stage import RecordStage
 from services.ledger.lifecycle import LIFECYCLE_TYPES, Lifecycle, Step, key_of
 from services.ledger.retention import retention_end
 from services.ledger.store import Disclosure, DisclosureLedger
@@ -47,24 +42,21 @@ RECORD_CONTENT_TYPE = "avro/crx.v1.CriminalRecord"
 RECORD_KEY_BYTES = 16  # services.kernel.recordkey
 
 
-class Router(BrokerStage):
+class Router(RecordStage):
     """The router's handler."""
 
     def __init__(
         self,
-        settings: Settings,
-        keyring: KeyRing,
-        audit_secret: bytes,
+        runtime: Runtime,
         policy: Policy,
         metrics: ServiceMetrics,
         cases: CaseBook | None = None,
         registry: CollectorRegistry | None = None,
         ledger: DisclosureLedger | None = None,
     ) -> None:
-        super().__init__(NAME, settings, keyring, audit_secret, metrics)
+        super().__init__(NAME, runtime, metrics)
+        settings = runtime.settings
         self._policy = policy
-        self._codec = typed_codec(CANONICAL_RECORD)
-        self._broker = frozenset({settings.broker_party})
         self._cases = cases
         self._lifecycle = Lifecycle(ledger, policy, frozenset(settings.jurisdictions)) if ledger is not None else None
         self._view: LedgerView | None = None  # the ledger as this batch sees it, while a batch is handled
@@ -90,17 +82,9 @@ class Router(BrokerStage):
         finally:
             self._view = None
 
-    def one(self, rec: Any, now: dt.datetime) -> list[OutRecord]:
-        """Per recipient a sealed minimised view and its DISCLOSURE, or a REFUSAL; or the record's dead letter."""
-        submission_id = None
-        try:
-            opened = self.open_input(rec, channel="records", signers=self._broker, now=now)
-            submission_id = str(opened.envelope["correlation_id"])
-            record = self._codec.decode(opened.plaintext)
-            with bind_message_id(message_id=opened.message_id):
-                return self._route(record, submission_id, rec.key, now)
-        except Exception as exc:  # dead-lettered when the record's fault (or a bug), else the batch is retried
-            return self.failed(exc, rec, submission_id=submission_id, jurisdiction=None, now=now)
+    def record(self, record: CriminalRecord, submission_id: str, rec: Any, now: dt.datetime) -> list[OutRecord]:
+        """Per recipient a sealed minimised view and its DISCLOSURE, or a REFUSAL."""
+        return self._route(record, submission_id, rec.key, now)
 
     def _route(
         self, record: CriminalRecord, submission_id: str, key: bytes | None, now: dt.datetime
@@ -270,22 +254,15 @@ def build(runtime: Runtime, *, ports: Ports) -> StreamService:
 
     Raises PolicyError when the agreements file is invalid.
     """
-    settings, registry = runtime.settings, runtime.new_registry()
-    metrics = ServiceMetrics.create(registry, service=NAME)
+    settings, wiring = runtime.settings, Wiring.of(runtime, NAME, ports)
     policy = Policy.load(settings.agreements_file)
     cases = CaseBook(CaseStore.open(settings), DeadlineRules.load(settings.agreements_file), runtime.audit_secret)
     ledger = DisclosureLedger.open(settings)
-    router = Router(settings, runtime.keyring, runtime.audit_secret, policy, metrics, cases, registry, ledger)
+    router = Router(runtime, policy, wiring.metrics, cases, wiring.registry, ledger)
     outs = [settings.topic(f"out.{j}") for j in settings.jurisdictions]
     return StreamService(
-        settings,
-        name=NAME,
-        group_id=settings.group(NAME),
+        wiring,
         topics=[settings.topic("records")],
         output_topics=[*outs, settings.topic("audit"), settings.topic("dlq")],
         handler=router.handle,
-        metrics=metrics,
-        registry=registry,
-        signer=runtime.signer(NAME),
-        metrics_port=ports.metrics,
     )

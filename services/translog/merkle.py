@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from services.kernel.errors import CrxError
 
@@ -254,21 +254,9 @@ def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[by
         _check_hash(p, "proof hash")
     if not 0 <= index < size:
         raise ProofError("leaf index out of range")
-    fn, sn, r = index, size - 1, leaf_hash
-    for p in proof:
-        if sn == 0:
-            raise ProofError("inclusion proof too long")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("inclusion proof too short")
+    r = leaf_hash
+    for p, left in _walk(index, size - 1, proof, "inclusion"):
+        r = node_hash(p, r) if left else node_hash(r, p)
     if not hmac.compare_digest(r, root):
         raise ProofError("inclusion proof does not match the root")
 
@@ -302,23 +290,33 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError("consistency proof too long")
-        if fn & 1 or fn == sn:
+    for c, left in _walk(fn, sn, path[1:], "consistency"):
+        if left:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
+        else:
+            sr = node_hash(sr, c)
+    if not (hmac.compare_digest(fr, old_root) & hmac.compare_digest(sr, new_root)):
+        raise ProofError("consistency proof does not match the roots")
+
+
+def _walk(fn: int, sn: int, path: Sequence[bytes], what: str) -> Iterator[tuple[bytes, bool]]:
+    """Each hash of ``path`` with True when it is a left sibling, walking up from node ``fn`` of a tree whose
+    last node is ``sn``: the loop both verifications share (RFC 9162 2.1.3.2 step 3, 2.1.4.2 step 6). Raises
+    ProofError (``what`` names the proof) when the path is longer or shorter than the walk to the root."""
+    for p in path:
+        if sn == 0:
+            raise ProofError(f"{what} proof too long")
+        left = bool(fn & 1) or fn == sn
+        yield p, left
+        if left:
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
-        else:
-            sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofError("consistency proof too short")
-    if not (hmac.compare_digest(fr, old_root) & hmac.compare_digest(sr, new_root)):
-        raise ProofError("consistency proof does not match the roots")
+        raise ProofError(f"{what} proof too short")
 
 
 def _check_hash(h: bytes, what: str) -> None:

@@ -31,6 +31,7 @@ from adapters.kit.countries import COUNTRIES
 from adapters.kit.xmlsafe import parse_xml
 from services.kernel.errors import ConfigError
 from tests.adapters.harness import RECEIVED, Feed, Record, assert_survives_codec, duration_of, round_trip
+from tests.adapters.vectors import cases
 from tests.adapters.wallclock import wallclock_limit
 
 FEED = Feed("ecris-xml", "DE")
@@ -843,58 +844,28 @@ def test_suspended_flag(text: str, value: bool) -> None:
     assert sanction["suspended"] is value
 
 
+def _edits_id(value: object) -> str | None:
+    """The test id of a list of edits: ``path=text`` each (``path=DELETE`` for a removal), joined by ``&``."""
+    if not isinstance(value, list):
+        return None  # pytest's own
+    return "&".join(f"{path}={'DELETE' if text is None else text}" for path, text in value)
+
+
 @pytest.mark.parametrize(
     ("edits", "reason"),
     [
-        ((("Conviction/Sanction[2]/Amount/@currency", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Sanction[2]/Amount/@currency", "eur"),), base.INVALID_VALUE),
-        ((("Conviction/Sanction[2]/Amount", "1,500.00"),), base.INVALID_VALUE),
-        ((("Conviction/Sanction[2]/Amount", "-1500"),), base.INVALID_VALUE),
-        ((("Conviction/Sanction[2]/Amount", "1e3"),), base.INVALID_VALUE),
-        ((("Conviction/Sanction[1]/Suspended", "yes"),), base.INVALID_VALUE),
-        ((("Conviction/Sanction[1]/SanctionType", "S-00-12"),), base.INVALID_VALUE),
-        ((("Conviction/Sanction[1]/SanctionType", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Sanction[1]/NationalTitle/@lang", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Offence/OffenceCategory", "O-00-1604"),), base.INVALID_VALUE),
-        ((("Conviction/Offence/OffenceCategory", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Offence/NationalCode", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Offence/NationalTitle", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Offence/NationalTitle/@lang", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Offence/NationalTitle/@lang", "DE"),), base.INVALID_VALUE),
-        ((("Conviction/Offence/NationalTitle/@lang", "deu"),), base.INVALID_VALUE),
-        ((("Conviction/Offence/Completion", "LC-00-X"),), base.INVALID_VALUE),
-        ((("Conviction/Offence/Participation", "M"),), base.INVALID_VALUE),
-        ((("Conviction/Offence", DELETE), ("Conviction/Offence", DELETE)), base.MISSING_FIELD),
-        ((("Conviction/LaterDecision/DecisionType", "DC-00-XYZ"),), base.INVALID_VALUE),
-        ((("Conviction/LaterDecision/DecisionDate", "2024-09"),), base.INVALID_VALUE),
-        ((("Conviction/RetentionEnd", "2039"),), base.INVALID_VALUE),
-        ((("Conviction/@id", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/@id", "has space"),), base.INVALID_VALUE),
-        ((("Conviction/Court/Name", DELETE),), base.MISSING_FIELD),
-        ((("Conviction/Court", DELETE),), base.MISSING_FIELD),
-        ((("Person/Name/FamilyName", DELETE),), base.MISSING_FIELD),
-        ((("Person/Name/GivenName", " "),), base.INVALID_VALUE),
-        ((("Person/Name/GivenName", "Pi\terre"),), base.INVALID_VALUE),
-        ((("Person/Name/GivenName", "Pi\u0085erre"),), base.INVALID_VALUE),
-        ((("Person/Name/FamilyName", "x" * 4097),), base.INVALID_VALUE),
-        ((("Person/Alias/Transliteration", DELETE),), base.MISSING_FIELD),
-        ((("Person/Alias/@script", "cyrillic"),), base.INVALID_VALUE),
-        ((("Person/Name", DELETE),), base.MISSING_FIELD),
-        ((("Person/Sex", "male"),), base.INVALID_VALUE),
-        ((("Person/Sex", DELETE),), base.MISSING_FIELD),
-        ((("Person/BirthDate", DELETE),), base.MISSING_FIELD),
-        ((("Person/BirthDate/Year", DELETE),), base.MISSING_FIELD),
-        ((("Person/Nationality[1]", DELETE), ("Person/Nationality", DELETE)), base.MISSING_FIELD),
-        ((("Person/Identifier/@scheme", DELETE),), base.MISSING_FIELD),
-        ((("Person/Identifier/@issuer", DELETE),), base.MISSING_FIELD),
-        ((("Person/Identifier/@issuer", "ZZ"),), base.UNKNOWN_JURISDICTION),
-        ((("Person/FingerprintReference", "has space"),), base.INVALID_VALUE),
-        ((("Person/BirthPlace/Country", "ZZ"),), base.UNKNOWN_JURISDICTION),
+        *cases("ecris_xml_bad_fields.json", "edits", "reason"),
+        pytest.param(
+            [("Person/Name/FamilyName", "x" * 4097)],
+            base.INVALID_VALUE,
+            id="Person/Name/FamilyName=x*4097-INVALID_VALUE",
+        ),
     ],
+    ids=_edits_id,
 )
-def test_bad_fields_raise_the_right_reason(edits: tuple[tuple[str, object], ...], reason: str) -> None:
+def test_bad_fields_raise_the_right_reason(edits: list[tuple[str, str | None]], reason: str) -> None:
     """Each bad or missing field gives its reason code, and the message names the element path."""
-    error = error_of(mutated(FR_PL, *edits))
+    error = error_of(mutated(FR_PL, *((path, DELETE if text is None else text) for path, text in edits)))
     assert error.reason_code == reason
     assert "Notification/" in str(error)
 

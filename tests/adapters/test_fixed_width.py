@@ -20,6 +20,7 @@ from adapters.fixed_width.parser import FixedWidthAdapter
 from adapters.kit.codes import load_tables
 from tests.adapters import fixed_width_writer as w
 from tests.adapters.harness import RECEIVED, Feed, assert_survives_codec
+from tests.adapters.vectors import cases
 
 FEED = Feed("fixed-width", "FR")
 ADAPTER, SAMPLES = FEED.adapter, FEED.samples
@@ -428,21 +429,7 @@ def test_unknown_record_type_is_malformed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "reason"),
-    [
-        ("format_version", "02", base.MALFORMED),
-        ("encoding", "U8", base.MALFORMED),
-        ("encoding", "l1", base.MALFORMED),
-        ("sender", "fr", base.INVALID_VALUE),
-        ("batch_number", "0000004X", base.INVALID_VALUE),
-        ("creation_date", "20250230", base.INVALID_VALUE),
-        ("creation_time", "246000", base.INVALID_VALUE),
-        ("creation_time", "236100", base.INVALID_VALUE),
-        ("title_language", "FR", base.INVALID_VALUE),
-        ("legal_basis", "", base.MISSING_FIELD),
-        ("purpose", " ECRIS", base.INVALID_VALUE),
-        ("filler", "x", base.INVALID_VALUE),
-    ],
+    ("field", "value", "reason"), cases("fixed_width_bad_header_fields.json", "field", "value", "reason")
 )
 def test_bad_header_fields(field: str, value: str, reason: str) -> None:
     """Each header field is checked: unknown version or encoding is MALFORMED, others INVALID or MISSING."""
@@ -597,56 +584,7 @@ def test_inner_spaces_and_latin1_letters_are_kept() -> None:
 
 # --- field refusals ------------------------------------------------------------------------------------
 
-_FIELD_CASES = [
-    ("PS", "record_number", "synth-1", base.INVALID_VALUE),
-    ("PS", "record_number", "", base.MISSING_FIELD),
-    ("PS", "record_number", "-SYNTH", base.INVALID_VALUE),
-    ("PS", "conviction_seq", 1, base.INVALID_VALUE),
-    ("PS", "version", 0, base.INVALID_VALUE),
-    ("PS", "version", "0000 ", base.INVALID_VALUE),
-    ("PS", "message_type", "R", base.INVALID_VALUE),
-    ("PS", "message_type", " ", base.INVALID_VALUE),
-    ("PS", "sex", "Q", base.INVALID_VALUE),
-    ("PS", "birth_date", "19851340", base.INVALID_VALUE),
-    ("PS", "birth_date", "19850015", base.INVALID_VALUE),
-    ("PS", "birth_date", "00000315", base.INVALID_VALUE),
-    ("PS", "birth_date", "19850230", base.INVALID_VALUE),
-    ("PS", "birth_date", "1985-3-1", base.INVALID_VALUE),
-    ("PS", "birth_date", "1985031²", base.INVALID_VALUE),
-    ("PS", "birth_date", "20250116", base.INVALID_VALUE),
-    ("PS", "family_name", "", base.MISSING_FIELD),
-    ("PS", "family_name", " ESSAI", base.INVALID_VALUE),
-    ("PS", "family_name", "\xa0", base.INVALID_VALUE),
-    ("PS", "birth_country", "ZZ", base.UNKNOWN_JURISDICTION),
-    ("PS", "birth_country", "fr", base.INVALID_VALUE),
-    ("PS", "birth_country", "F", base.INVALID_VALUE),
-    ("PS", "filler", "shifted", base.INVALID_VALUE),
-    ("NA", "country", "XK", base.UNKNOWN_JURISDICTION),
-    ("NA", "country", "", base.MISSING_FIELD),
-    ("NA", "conviction_seq", 1, base.INVALID_VALUE),
-    ("CV", "conviction_seq", 0, base.INVALID_VALUE),
-    ("CV", "court_name", "", base.MISSING_FIELD),
-    ("CV", "decision_date", "00000000", base.MISSING_FIELD),
-    ("CV", "decision_date", "2024010A", base.INVALID_VALUE),
-    ("CV", "date_final", "20240101", base.INVALID_VALUE),
-    ("CV", "retention_end", "20241301", base.INVALID_VALUE),
-    ("CV", "filler", "x", base.INVALID_VALUE),
-    ("OF", "offence_code", 0, base.INVALID_VALUE),
-    ("OF", "offence_code", "  7875", base.INVALID_VALUE),
-    ("OF", "title", "", base.MISSING_FIELD),
-    ("OF", "completion", " ", base.INVALID_VALUE),
-    ("OF", "participation", "X", base.INVALID_VALUE),
-    ("OF", "committed_on", "20241300", base.INVALID_VALUE),
-    ("OF", "place_country", "QQ", base.UNKNOWN_JURISDICTION),
-    ("SN", "sanction_code", "", base.MISSING_FIELD),
-    ("SN", "sanction_code", "amd", base.INVALID_VALUE),
-    ("SN", "duration_years", " 1", base.INVALID_VALUE),
-    ("SN", "amount", "00000000000100 ", base.INVALID_VALUE),
-    ("SN", "currency", "", base.MISSING_FIELD),
-    ("SN", "currency", "eur", base.INVALID_VALUE),
-    ("SN", "suspended", "O", base.INVALID_VALUE),
-    ("SN", "probation_days", "1x1", base.INVALID_VALUE),
-]
+_FIELD_CASES = cases("fixed_width_bad_fields.json", "record_type", "field", "value", "reason")
 
 
 @pytest.mark.parametrize(("record_type", "field", "value", "reason"), _FIELD_CASES)

@@ -18,6 +18,7 @@ from adapters.json_v1.parser import JsonV1Adapter
 from adapters.kit.codes import COLUMNS, load_tables, parse_table
 from services.kernel.errors import ConfigError
 from tests.adapters.harness import RECEIVED, Feed, Record, assert_survives_codec, duration_of, round_trip
+from tests.adapters.vectors import cases
 
 FEED = Feed("json-v1", "DE")
 ADAPTER, SAMPLES = FEED.adapter, FEED.samples
@@ -477,56 +478,17 @@ def test_unparseable_payloads_are_malformed(payload: bytes) -> None:
     assert info.value.reason_code == base.MALFORMED
 
 
+def _value_id(value: object) -> str | None:
+    """The test id of a value: DELETE for a removal, JSON for a list, else pytest's own."""
+    if value is DELETE:
+        return "DELETE"
+    return json.dumps(value) if isinstance(value, list) else None
+
+
 @pytest.mark.parametrize(
     ("path", "value", "reason"),
-    [
-        ("format", "crx-json/2", base.MALFORMED),
-        ("format", DELETE, base.MISSING_FIELD),
-        ("record_id", DELETE, base.MISSING_FIELD),
-        ("record_id", "   ", base.INVALID_VALUE),
-        ("version", 0, base.INVALID_VALUE),
-        ("version", "1", base.INVALID_VALUE),
-        ("version", True, base.INVALID_VALUE),
-        ("version", 2**31, base.INVALID_VALUE),
-        ("type", "RECEIPT", base.INVALID_VALUE),
-        ("urgency", "SOON", base.INVALID_VALUE),
-        ("deadline", "2025-02-01T12:00:00", base.INVALID_VALUE),
-        ("legal_basis", DELETE, base.MISSING_FIELD),
-        ("person.names", DELETE, base.MISSING_FIELD),
-        ("person.names", [], base.INVALID_VALUE),
-        ("person.names.0.family", DELETE, base.MISSING_FIELD),
-        ("person.names.0.kind", "NICKNAME", base.INVALID_VALUE),
-        ("person.names.0.given", "Jean\u0000", base.INVALID_VALUE),
-        ("person.names.0.family", "\ud800", base.INVALID_VALUE),
-        ("person.names.0.script", "Cyrl", base.MISSING_FIELD),
-        ("person.sex", "male", base.INVALID_VALUE),
-        ("person.birth_date", 1985, base.INVALID_VALUE),
-        ("person.nationalities", ["ZZ"], base.UNKNOWN_JURISDICTION),
-        ("person.nationalities", ["FR", "FR"], base.INVALID_VALUE),
-        ("person.nationalities", "FR", base.INVALID_VALUE),
-        ("person.birth_place.country", "XX", base.UNKNOWN_JURISDICTION),
-        ("person.identifiers.0.value", DELETE, base.MISSING_FIELD),
-        ("convictions", [], base.INVALID_VALUE),
-        ("convictions", DELETE, base.MISSING_FIELD),
-        ("convictions.0.decision_date", "2024-02-30", base.INVALID_VALUE),
-        ("convictions.0.decision_date", "20.02.2024", base.INVALID_VALUE),
-        ("convictions.0.final_date", "2024-01-01", base.INVALID_VALUE),
-        ("convictions.0.court", "Amtsgericht", base.INVALID_VALUE),
-        ("convictions.0.offences", [], base.INVALID_VALUE),
-        ("convictions.0.offences.0.lang", "DE", base.INVALID_VALUE),
-        ("convictions.0.offences.0.completion", "DONE", base.INVALID_VALUE),
-        ("convictions.0.offences.0.place.country", "EU", base.UNKNOWN_JURISDICTION),
-        ("convictions.0.sanctions", DELETE, base.MISSING_FIELD),
-        ("convictions.0.sanctions.0.duration", "P", base.INVALID_VALUE),
-        ("convictions.0.sanctions.0.duration", "PT30M", base.INVALID_VALUE),
-        ("convictions.0.sanctions.0.suspended", "yes", base.INVALID_VALUE),
-        ("convictions.0.sanctions.1.amount", 1500.0, base.INVALID_VALUE),
-        ("convictions.0.sanctions.1.amount", "-1500", base.INVALID_VALUE),
-        ("convictions.0.sanctions.1.currency", DELETE, base.MISSING_FIELD),
-        ("convictions.0.sanctions.1.currency", "eur", base.INVALID_VALUE),
-        ("convictions.0.later_decisions.0.kind", "MERCY", base.INVALID_VALUE),
-        ("convictions.0.retention_end", "2039", base.INVALID_VALUE),
-    ],
+    cases("json_v1_bad_fields.json", "path", "value", "reason", absent=DELETE),
+    ids=_value_id,
 )
 def test_bad_fields_raise_the_right_reason(path: str, value: object, reason: str) -> None:
     """Each bad field gives its reason code, and the message names the field's path."""

@@ -7,15 +7,13 @@ import datetime as dt
 import io
 import json
 import uuid
+from typing import Any
 
 import pytest
 
-from schemas import AUDIT_EVENT
-from schemas.records import AuditEvent
 from services.audit.report import RESPONSE_COLUMNS, build_report
 from services.cases.calendar import calendar_for
-from services.kernel.audit_events import AuditEventType
-from services.kernel.codec import typed_codec
+from services.kernel.audit_events import AuditEmitter, AuditEventType
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -27,42 +25,17 @@ def _leaf(
     purpose: str | None,
     outcome: str,
     *,
-    message_type: str | None = None,
-    message_id: str | None = None,
-    reply_to: str | None = None,
-    source: str | None = None,
-    reason: str | None = None,
-    requesting_authority: str | None = None,
-    deadline: dt.datetime | None = None,
     component: str = "router",
-    hits: list[str] | None = None,
+    source: str | None = None,
+    **fields: Any,
 ) -> bytes:
-    event: AuditEvent = {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type.symbol,
-        "occurred_at": at,
-        "component": component,
-        "actor": "crx",
-        "recipients": recipients,
-        "legal_basis": None,
-        "purpose": purpose,
-        "message_id": message_id,
-        "submission_id": None,
-        "reply_to": reply_to,
-        "source_jurisdiction": source,
-        "outcome": outcome,
-        "reason": reason,
-        "rule": None,
-        "payload_commitment": None,
-        "message_type": message_type,
-        "requesting_authority": requesting_authority,
-        "deadline": deadline,
-        "record_key": None,
-        "record_version": None,
-        "retention_end": None,
-        "hits": hits,
-    }
-    return typed_codec(AUDIT_EVENT).encode(event)
+    """A leaf of the log: ``component``'s event as ``AuditEmitter`` makes it, acted by crx, with ``source`` as its
+    source jurisdiction and ``fields`` (keyword arguments of ``AuditEmitter.event``); ids never repeat."""
+    emitter = AuditEmitter(component, "crx.audit", b"secret")
+    return emitter.event(
+        event_type, occurred_at=at, actor="crx", outcome=outcome, recipients=recipients, purpose=purpose,
+        source_jurisdiction=source, discriminator=str(uuid.uuid4()), **fields,
+    ).value  # fmt: skip
 
 
 def _log() -> list[tuple[int, bytes]]:

@@ -25,6 +25,7 @@ from services.kernel.config import Settings
 from services.kernel.kafka import OutRecord
 from services.kernel.producers import COMPONENT_SIGNATURE, ProducerRules, component_party
 from services.keys.ring import KeyRegistry, KeyRing, PrivateKeyStore, generate_key
+from tests.bench.timing import timed_calls
 
 RECORD_BYTES = 2048
 SIZES = (1, 10, 100)
@@ -35,12 +36,7 @@ def _us_per_call(fn: Callable[[], object], seconds: float) -> float:
     """CPU microseconds per call of ``fn`` over about ``seconds`` of CPU time (after one warm-up call).
 
     Process CPU time, not wall time: the cost of the work itself, whatever else the machine runs."""
-    fn()
-    count = 0
-    started = time.process_time()
-    while (elapsed := time.process_time() - started) < seconds:
-        fn()
-        count += 1
+    count, elapsed = timed_calls(fn, seconds, time.process_time)
     return elapsed / count * 1e6
 
 

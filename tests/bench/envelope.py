@@ -18,19 +18,15 @@ from pathlib import Path
 from services.kernel.envelope import Opener, SealContext, Sealer, info_bytes
 from services.kernel.suites import HPKE_SUITES, SIGNATURE_ALGS, hpke_suite
 from services.keys.ring import KeyRegistry, PrivateKeyStore, generate_party_keys
+from tests.bench.timing import timed_calls
 
 RECORD_BYTES = 2048
 SECONDS = 0.6
 
 
 def _rate(fn: Callable[[], object], seconds: float = SECONDS) -> float:
-    """Calls per second of ``fn`` over about ``seconds`` (after one warm-up call)."""
-    fn()
-    count = 0
-    started = time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        fn()
-        count += 1
+    """Calls per second of ``fn`` over about ``seconds`` of wall time (after one warm-up call)."""
+    count, elapsed = timed_calls(fn, seconds, time.perf_counter)
     return count / elapsed
 
 

@@ -42,6 +42,7 @@ from services.kernel.hop import HopContext, HopOpener, HopSealer
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import configure_logging
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from services.ledger.store import DisclosureLedger
 from services.normaliser.service import Normaliser
@@ -143,14 +144,13 @@ def profile(tmp: Path, n: int = BATCH) -> dict[str, Any]:
     settings = _settings(tmp)
     keyring = ensure_keys(settings, PARTIES, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     registry = CollectorRegistry()
-    normaliser = Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
+    runtime = Runtime(settings, keyring, b"secret")
+    normaliser = Normaliser(runtime, ServiceMetrics.create(registry), registry)
     router_registry = CollectorRegistry()
     policy = Policy.load(settings.agreements_file)
     cases = CaseBook(CaseStore.open(settings), DeadlineRules.load(settings.agreements_file), b"secret")
     router = Router(
-        settings,
-        keyring,
-        b"secret",
+        runtime,
         policy,
         ServiceMetrics.create(router_registry),
         cases,

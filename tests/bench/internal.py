@@ -35,6 +35,7 @@ from services.kernel.internal import InternalReader, batch_signer
 from services.kernel.kafka import OutRecord, Producer
 from services.kernel.logging import configure_logging
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from services.normaliser.service import Normaliser
 from services.router.policy import Policy
@@ -72,11 +73,11 @@ def measure(settings: Settings, keyring: KeyRing, n: int = BATCH) -> dict[str, f
     intake, published = _best(publish)
     feed = consumed(signed(settings, keyring, "intake", [r for r in published if r.topic.endswith(".feed.DE")]))
     registry = CollectorRegistry()
-    normaliser = Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
+    normaliser = Normaliser(Runtime(settings, keyring, b"secret"), ServiceMetrics.create(registry), registry)
     normalised, outputs = _best(lambda: asyncio.run(normaliser.handle(feed)))
     records = consumed(signed(settings, keyring, "normaliser", [o for o in outputs if o.topic.endswith(".records")]))
     router_registry = CollectorRegistry()
-    router = Router(settings, keyring, b"secret", Policy.load(settings.agreements_file),
+    router = Router(Runtime(settings, keyring, b"secret"), Policy.load(settings.agreements_file),
                     ServiceMetrics.create(router_registry), None, router_registry)  # fmt: skip
     broker = frozenset({settings.broker_party})
 

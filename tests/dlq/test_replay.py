@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner
 
 from schemas import DEAD_LETTER
@@ -33,6 +32,7 @@ from services.keys.lifecycle import rotate
 from services.keys.ring import KeyRing
 from tests.fixtures.keys import signer
 from tests.integration.helpers import read_topic, running, sample, wait_for
+from tests.integration.raw_producer import produce_raw
 
 pytestmark = pytest.mark.integration
 
@@ -203,12 +203,7 @@ async def test_a_forged_letter_is_not_listed_and_replaying_it_is_refused_and_aud
     await ensure_topics(settings, standard_topics(settings))
     forged = _letter(settings, keyring, signer=settings.broker_party)
     value = codec(DEAD_LETTER).encode(forged)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(settings.topic("dlq"), value)
-    finally:
-        await producer.stop()
+    await produce_raw(settings, settings.topic("dlq"), value)
     env = {"CRX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "CRX_TOPIC_PREFIX": settings.topic_prefix,
            "CRX_DATA_DIR": str(settings.data_dir), "CRX_AUDIT_SECRET": "test-audit-secret"}  # fmt: skip
     listed = await asyncio.to_thread(CliRunner(env=env).invoke, main, ["dlq", "list", "--json"])

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -216,3 +217,22 @@ async def test_a_broken_token_file_refuses_every_submission_with_503(settings: S
         )
         assert (status, answer["error"]) == (503, "TOKENS_UNAVAILABLE")
     assert not await read_topic(settings, settings.topic("feed.DE"))
+
+
+async def test_a_part_that_cannot_start_stops_the_parts_already_started(settings: Settings, keyring: KeyRing) -> None:
+    """The HTTP port is taken: start raises, and the ops server and the producer it had started are stopped
+    again (the ops port answers no more, the producer's client is closed); a later stop is a no-op."""
+    with socket.socket() as free:
+        free.bind((settings.metrics_host, 0))
+        ops_port = free.getsockname()[1]
+    with socket.socket() as taken:
+        taken.bind((settings.intake_host, 0))
+        taken.listen()
+        runtime = Runtime.create(settings, keyring)
+        service = IntakeService(runtime, http_port=taken.getsockname()[1], metrics_port=ops_port)
+        with pytest.raises(OSError):
+            await service.start()
+    assert service.producer._producer is None  # closed again
+    with pytest.raises(OSError):  # nothing listens on the ops port any more
+        await asyncio.open_connection(settings.metrics_host, ops_port)
+    await service.stop()

@@ -100,7 +100,7 @@ async def test_mixed_stream_through_intake_is_fully_accounted(settings: Settings
         assert set(acc.refusal_reasons) <= {"NO_RECIPIENT", "NO_OPEN_REQUEST", "STALE_VERSION"}, acc.as_dict()
         assert acc.delivered_records + acc.refusal_reasons["STALE_VERSION"] >= len(good) - 4
         # Per canonical record too: a batch file yields several records, each delivered or refused.
-        assert acc.records > len(good) and acc.records_pending == 0
-        assert acc.records == acc.records_delivered + acc.records_refused
+        assert acc.records.normalised > len(good) and acc.records.pending == 0
+        assert acc.records.normalised == acc.records.delivered + acc.records.refused
         for service in pipeline.services:
             assert service.loop.alive and service.loop.ready, service.name

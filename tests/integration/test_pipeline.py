@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from services.audit.accounting import Accounting, account
 from services.audit.notekey import load_note_verifiers
@@ -30,6 +29,7 @@ from services.keys.ring import KeyRing
 from tests.fixtures.broker import make_settings
 from tests.fixtures.keys import make_keyring
 from tests.integration.helpers import PARTNERS, eventually, read_topic, running, sample
+from tests.integration.raw_producer import produce_raw
 
 pytestmark = pytest.mark.integration
 
@@ -64,15 +64,6 @@ def _files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.json"))
 
 
-async def _produce(settings: Settings, topic: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value)
-    finally:
-        await producer.stop()
-
-
 @pytest.fixture(scope="module")
 async def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     """Publish SAMPLE, wait for it to settle, read the outputs, copy FR's record onto PL's topic, verify the
@@ -91,7 +82,7 @@ async def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
 
         copy_refused = False
         if out_raw["FR"]:
-            await _produce(settings, settings.topic("out.PL"), out_raw["FR"][0])
+            await produce_raw(settings, settings.topic("out.PL"), out_raw["FR"][0])
             copy_refused = await eventually(
                 lambda: any(
                     e["outcome"] == "rejected" and e["actor"] == "PL"

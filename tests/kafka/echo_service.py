@@ -18,7 +18,7 @@ from services.kernel.config import load_settings
 from services.kernel.kafka import OutRecord
 from services.kernel.logging import configure_logging
 from services.kernel.metrics import ServiceMetrics
-from services.kernel.service import StreamService
+from services.kernel.service import StreamService, Wiring
 
 
 async def main() -> None:
@@ -33,10 +33,8 @@ async def main() -> None:
         return [OutRecord(out, r.value, key=r.key) for r in records]
 
     registry = CollectorRegistry()
-    service = StreamService(
-        settings, name="echo", group_id="crx-echo", topics=[settings.topic("in")], output_topics=[out],
-        handler=handler, metrics=ServiceMetrics.create(registry), registry=registry,
-    )  # fmt: skip
+    wiring = Wiring(settings, "echo", registry, ServiceMetrics.create(registry), group_id="crx-echo")
+    service = StreamService(wiring, topics=[settings.topic("in")], output_topics=[out], handler=handler)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()

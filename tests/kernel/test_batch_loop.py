@@ -14,7 +14,7 @@ from services.kernel.config import Settings
 from services.kernel.errors import TransientError
 from services.kernel.kafka import OutRecord, client_options, ensure_topics
 from services.kernel.metrics import ServiceMetrics
-from services.kernel.service import StreamService
+from services.kernel.service import StreamService, Wiring
 from tests.integration.helpers import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,10 +28,10 @@ def echo(settings: Settings) -> StreamService:
         return [OutRecord(out, r.value or b"", key=r.key) for r in records]
 
     registry = CollectorRegistry()
-    return StreamService(
-        settings, name="echo", group_id=f"{settings.topic_prefix}.echo", topics=[settings.topic("in")],
-        output_topics=[out], handler=handler, metrics=ServiceMetrics.create(registry), registry=registry,
-    )  # fmt: skip
+    wiring = Wiring(
+        settings, "echo", registry, ServiceMetrics.create(registry), group_id=f"{settings.topic_prefix}.echo"
+    )
+    return StreamService(wiring, topics=[settings.topic("in")], output_topics=[out], handler=handler)
 
 
 async def produce(settings: Settings, values: list[bytes]) -> None:

@@ -24,6 +24,7 @@ from services.kernel.hop import is_hop
 from services.kernel.internal import InternalSealer
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from services.lookup.feed import LookupFeed
 from services.lookup.keyadmin import key_store, open_index
@@ -66,7 +67,7 @@ def parts(settings: Settings, keyring: KeyRing) -> Iterator[tuple[LookupFeed, Lo
     registry = CollectorRegistry()
     metrics = LookupMetrics(registry)
     feed = LookupFeed(
-        settings, keyring, b"secret", ServiceMetrics.create(registry), index=index,
+        Runtime(settings, keyring, b"secret"), ServiceMetrics.create(registry), index=index,
         keys=key_store(settings), actions=metrics.actions,
     )  # fmt: skip
     sent = Sent()

@@ -20,6 +20,7 @@ from services.kernel.errors import KeyUnavailable
 from services.kernel.internal import InternalReader
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys import epochs, lifecycle
 from services.keys.ring import KeyRing
 from services.normaliser.service import Normaliser
@@ -51,7 +52,7 @@ def _feed(
 
 def _normaliser(settings: Settings, keyring: KeyRing) -> Normaliser:
     registry = CollectorRegistry()
-    return Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
+    return Normaliser(Runtime(settings, keyring, b"secret"), ServiceMetrics.create(registry), registry)
 
 
 def _by_topic(outputs: list[OutRecord]) -> dict[str, list[OutRecord]]:
@@ -213,7 +214,7 @@ async def test_a_feed_record_its_intake_did_not_sign_is_refused_counted_and_audi
     forged = unsigned if producer is None else signed(settings, keyring, producer, [unsigned])[0]
     [by_de] = consumed(signed(settings, keyring, "DE", [unsigned]), offset=2, timestamp=genuine.timestamp)
     registry = CollectorRegistry()
-    normaliser = Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
+    normaliser = Normaliser(Runtime(settings, keyring, b"secret"), ServiceMetrics.create(registry), registry)
 
     [refused] = consumed([forged], offset=1, timestamp=genuine.timestamp)
     topics = _by_topic(await normaliser.handle([genuine, refused, by_de]))

@@ -17,6 +17,7 @@ from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, Sealer, routing_headers
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from services.normaliser.service import Normaliser
 from tests.fixtures.keys import consumed, signed
@@ -36,7 +37,7 @@ def _twice(settings: Settings, keyring: KeyRing, payload: bytes) -> list[Consume
 
 def _normaliser(settings: Settings, keyring: KeyRing) -> Normaliser:
     registry = CollectorRegistry()
-    return Normaliser(settings, keyring, b"secret", ServiceMetrics.create(registry), registry)
+    return Normaliser(Runtime(settings, keyring, b"secret"), ServiceMetrics.create(registry), registry)
 
 
 def _events(outputs: list[OutRecord], settings: Settings) -> list[dict[str, Any]]:

@@ -60,24 +60,25 @@ def test_the_retention_end_of_a_record_is_its_last_convictions() -> None:
 
 
 LIVE2, GONE2 = Held(2, D, erased=False), Held(2, D, erased=True)
+DECISIONS = {  # (what is held, whether the change erases): {the change's version: what it does}
+    (None, False): {1: Operation.STORED},
+    (LIVE2, False): {3: Operation.REPLACED, 2: Operation.UNCHANGED, 1: Operation.STALE},
+    (GONE2, False): {1: Operation.STALE, 2: Operation.STALE, 3: Operation.STORED},
+    (None, True): {1: Operation.ERASED},
+    (LIVE2, True): {2: Operation.ERASED, 3: Operation.ERASED, 1: Operation.STALE},
+    (GONE2, True): {1: Operation.ERASED},
+}
+
+
+def _held_id(value: object) -> str | None:
+    """A test id for what is held: ``live2`` or ``gone2`` (pytest's own for the other values)."""
+    return f"{'gone' if value.erased else 'live'}{value.version}" if isinstance(value, Held) else None
 
 
 @pytest.mark.parametrize(
     ("held", "version", "erase", "expected"),
-    [
-        (None, 1, False, Operation.STORED),
-        (LIVE2, 3, False, Operation.REPLACED),
-        (LIVE2, 2, False, Operation.UNCHANGED),
-        (LIVE2, 1, False, Operation.STALE),
-        (GONE2, 1, False, Operation.STALE),
-        (GONE2, 2, False, Operation.STALE),
-        (GONE2, 3, False, Operation.STORED),
-        (None, 1, True, Operation.ERASED),
-        (LIVE2, 2, True, Operation.ERASED),
-        (LIVE2, 3, True, Operation.ERASED),
-        (LIVE2, 1, True, Operation.STALE),
-        (GONE2, 1, True, Operation.ERASED),
-    ],
+    [(held, v, erase, op) for (held, erase), by_version in DECISIONS.items() for v, op in by_version.items()],
+    ids=_held_id,
 )
 def test_decide(held: Held | None, version: int, erase: bool, expected: Operation) -> None:
     """What a message does given what is held (see ``decide``'s docstring)."""

@@ -23,6 +23,7 @@ from services.partner.client import PartnerService
 from services.partner.logwatch import LogWatcher
 from services.translog.notes import NoteSigner
 from tests.integration.helpers import running, sample, wait_for
+from tests.partner.logcheck import check_once_served
 
 ORIGIN = "crx/audit"
 
@@ -123,13 +124,7 @@ async def test_an_expected_event_must_have_the_expected_outcome(tmp_path: Path, 
     server = AuditHttpServer(AuditApi(store), "127.0.0.1", 0)
     watcher = LogWatcher("FR", lambda: server.url, [signer.verifier()], ORIGIN, tmp_path / "watch.sqlite3")
     watcher.expect([(disclosure_event_id(message_id, "s", "FR"), "DISCLOSURE", message_id)])
-    await server.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            check = await watcher.check_once(session)
-    finally:
-        await server.stop()
-        watcher.close()
+    check = await check_once_served(server, watcher)
     if outcome == "ok":
         assert (check.verified, check.problems) == (1, ())
     else:

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from services.audit.api import AuditApi, AuditHttpServer
@@ -35,6 +34,7 @@ from tests.partner.helpers import (
     sealed,
     version,
 )
+from tests.partner.logcheck import check_once_served
 
 ACCEPTED = "ACCEPTED"
 
@@ -128,13 +128,7 @@ async def test_an_erasure_is_logged_and_proven_to_the_partner(
     assert writer.conflicts._value.get() == 0 and not writer.store.events(event_type="ERROR")
     assert len(writer.store.events(event_type="DELIVERY_RECEIPT")) == 2  # v1's and the deletion's, once each
 
-    await api.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            result = await watcher.check_once(session)
-    finally:
-        await api.stop()
-        watcher.close()
+    result = await check_once_served(api, watcher)
     assert result.problems == () and result.waiting == 2  # the two DISCLOSUREs: no router in this test
     assert watcher.verified.labels("FR", "ERASURE")._value.get() == 1
     assert watcher.verified.labels("FR", "DELIVERY_RECEIPT")._value.get() == 2

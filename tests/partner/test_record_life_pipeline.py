@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from adapters.base import record_message_id
 from services.audit.accounting import account
@@ -24,6 +23,7 @@ from services.kernel.runtime import Ports, Runtime
 from services.keys.ring import KeyRing
 from services.partner import client as partner
 from tests.integration.helpers import read_topic, running, sample_json, wait_for
+from tests.integration.raw_producer import produce_raw
 
 pytestmark = pytest.mark.integration
 
@@ -95,12 +95,7 @@ async def test_a_record_is_replaced_then_erased_and_stays_erased(settings: Setti
         fr = _fr(pipeline)
         assert fr.client is not None
         before = fr.client.accepted.labels("FR")._value.get()
-        producer = AIOKafkaProducer(bootstrap_servers=fast.kafka_bootstrap, acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(fast.topic("out.FR"), first)
-        finally:
-            await producer.stop()
+        await produce_raw(fast, fast.topic("out.FR"), first)
         await wait_for(lambda: fr.client is not None and fr.client.accepted.labels("FR")._value.get() > before)
         assert not list(out.glob("*.json"))
 

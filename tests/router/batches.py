@@ -17,6 +17,7 @@ from services.kernel.config import Settings
 from services.kernel.envelope import SealContext, Sealer, routing_headers
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from services.ledger.lifecycle import key_of
 from services.ledger.store import DisclosureLedger
@@ -51,4 +52,4 @@ def router(settings: Settings, keyring: KeyRing, ledger: DisclosureLedger) -> Ro
     """The router under the packaged agreements, with ``ledger`` and no case book."""
     registry = CollectorRegistry()
     metrics = ServiceMetrics.create(registry)
-    return Router(settings, keyring, b"secret", Policy.load(None), metrics, None, registry, ledger)
+    return Router(Runtime(settings, keyring, b"secret"), Policy.load(None), metrics, None, registry, ledger)

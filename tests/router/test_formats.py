@@ -22,6 +22,7 @@ from services.kernel.hop import HopContext, HopSealer, is_hop
 from services.kernel.internal import InternalReader
 from services.kernel.kafka import OutRecord
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from services.normaliser.service import RECORD_CONTENT_TYPE
 from services.router.policy import Policy
@@ -41,7 +42,9 @@ async def records_of(settings: Settings, keyring: KeyRing, fmt: int) -> list[Out
 
 def router(settings: Settings, keyring: KeyRing) -> Router:
     registry = CollectorRegistry()
-    return Router(settings, keyring, b"secret", Policy.load(None), ServiceMetrics.create(registry), None, registry)
+    return Router(
+        Runtime(settings, keyring, b"secret"), Policy.load(None), ServiceMetrics.create(registry), None, registry
+    )
 
 
 def delivered(settings: Settings, keyring: KeyRing, outputs: list[OutRecord]) -> dict[str, list[str]]:

@@ -19,6 +19,7 @@ from services.kernel.codec import codec, typed_codec
 from services.kernel.config import Settings
 from services.kernel.envelope import Opener
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.runtime import Runtime
 from services.keys.ring import KeyRing
 from services.ledger.retention import retention_end
 from services.ledger.store import DisclosureLedger
@@ -64,7 +65,7 @@ async def _views(
     and how many times the router encoded a view."""
     registry = CollectorRegistry()
     ledger = DisclosureLedger(f"{tmp}/ledger.sqlite3")
-    router = Router(settings, keyring, SECRET, policy, ServiceMetrics.create(registry), None, registry, ledger)
+    router = Router(Runtime(settings, keyring, SECRET), policy, ServiceMetrics.create(registry), None, registry, ledger)
     counting = router._codec = Counting()  # type: ignore[assignment]
     outputs = await router.handle(on_records(settings, keyring, [record(1)]))
     now = dt.datetime.now(dt.UTC)

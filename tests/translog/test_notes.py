@@ -248,29 +248,42 @@ def test_checkpoint_round_trip() -> None:
     assert parse_checkpoint(open_note(note, [signer.verifier()])) == cp
 
 
+def _checkpoint_text(origin: str = "o", size: str = "12", root: str = ROOT_B64) -> str:
+    """A checkpoint's text, its lines as given (no extension): each default alone makes a valid checkpoint."""
+    return f"{origin}\n{size}\n{root}\n"
+
+
+BAD_SIZES = {
+    "size-not-decimal": "12a",
+    "size-negative": "-1",
+    "size-plus": "+1",
+    "size-space": " 1",
+    "size-fullwidth-digit": "\uff11",
+    "size-empty": "",
+    "size-too-large": str(1 << 64),
+    "leading-zero": "012",
+    "double-zero": "00",
+}
+BAD_ROOTS = {
+    "bad-base64": "!!!!",
+    "unpadded-base64": ROOT_B64.rstrip("="),
+    "non-canonical-base64": f"{ROOT_B64[:-2]}9=",
+    "root-31-bytes": base64.b64encode(ROOT[:31]).decode(),
+    "root-33-bytes": base64.b64encode(ROOT + b"x").decode(),
+}
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param(f"o\n12a\n{ROOT_B64}\n", id="size-not-decimal"),
-        pytest.param(f"o\n-1\n{ROOT_B64}\n", id="size-negative"),
-        pytest.param(f"o\n+1\n{ROOT_B64}\n", id="size-plus"),
-        pytest.param(f"o\n 1\n{ROOT_B64}\n", id="size-space"),
-        pytest.param(f"o\n\uff11\n{ROOT_B64}\n", id="size-fullwidth-digit"),
-        pytest.param(f"o\n\n{ROOT_B64}\n", id="size-empty"),
-        pytest.param(f"o\n{1 << 64}\n{ROOT_B64}\n", id="size-too-large"),
-        pytest.param(f"o\n012\n{ROOT_B64}\n", id="leading-zero"),
-        pytest.param(f"o\n00\n{ROOT_B64}\n", id="double-zero"),
-        pytest.param(f"o\n12\n{ROOT_B64}", id="no-trailing-newline"),
-        pytest.param("o\n12\n!!!!\n", id="bad-base64"),
-        pytest.param(f"o\n12\n{ROOT_B64.rstrip('=')}\n", id="unpadded-base64"),
-        pytest.param(f"o\n12\n{ROOT_B64[:-2]}9=\n", id="non-canonical-base64"),
-        pytest.param(f"o\n12\n{base64.b64encode(ROOT[:31]).decode()}\n", id="root-31-bytes"),
-        pytest.param(f"o\n12\n{base64.b64encode(ROOT + b'x').decode()}\n", id="root-33-bytes"),
-        pytest.param(f"\n12\n{ROOT_B64}\n", id="empty-origin"),
+        *(pytest.param(_checkpoint_text(size=size), id=name) for name, size in BAD_SIZES.items()),
+        pytest.param(_checkpoint_text().removesuffix("\n"), id="no-trailing-newline"),
+        *(pytest.param(_checkpoint_text(root=root), id=name) for name, root in BAD_ROOTS.items()),
+        pytest.param(_checkpoint_text(origin=""), id="empty-origin"),
         pytest.param("o\n12\n", id="two-lines"),
-        pytest.param(f"o\n12\n{ROOT_B64}\n\n", id="empty-extension"),
-        pytest.param(f"o\n12\n{ROOT_B64}\next\n\n", id="empty-extension-after-one"),
-        pytest.param(f"o\r\n12\n{ROOT_B64}\n", id="carriage-return"),
+        pytest.param(f"{_checkpoint_text()}\n", id="empty-extension"),
+        pytest.param(f"{_checkpoint_text()}ext\n\n", id="empty-extension-after-one"),
+        pytest.param(_checkpoint_text(origin="o\r"), id="carriage-return"),
         pytest.param("", id="empty"),
     ],
 )

@@ -228,8 +228,8 @@ async def _verdict(
         stages = await asyncio.to_thread(census, settings, ids)
         if stages:
             reasons.append("where they stand: " + ", ".join(f"{n} {stage}" for stage, n in stages.most_common()))
-    if books.records_pending:
-        reasons.append(f"{books.records_pending} normalised records never routed")
+    if books.records.pending:
+        reasons.append(f"{books.records.pending} normalised records never routed")
     if books.receipts < books.disclosures:
         reasons.append(f"{books.disclosures - books.receipts} disclosures without an accepted receipt")
     for kind, got in (("delivered", row.delivered), ("refused", row.refused), ("dead_lettered", row.dead_lettered)):
