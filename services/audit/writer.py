@@ -17,7 +17,6 @@ old; a timer signs a quiet log's tail, and stopping the service signs whatever i
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import time
@@ -43,9 +42,9 @@ from services.kernel.envelope import Sealer, signed_part
 from services.kernel.errors import CodecError, CrxError, EnvelopeError, handling
 from services.kernel.gate import InputGate, authenticate, refusal_event
 from services.kernel.kafka import OutRecord
-from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.periodic import Periodic
 from services.kernel.producers import ProducerRules
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService, Wiring
@@ -394,22 +393,26 @@ class AuditService(StreamService):
         self.store = writer.store
         self.api = api
         self.erasures = erasures
-        self._period = max(0.05, settings.audit_checkpoint_seconds / 2)
-        self._timer: asyncio.Task[None] | None = None
+        self._timer = Periodic(
+            f"{self.name}-checkpoints",
+            self._tick,
+            max(0.05, settings.audit_checkpoint_seconds / 2),
+            wait_first=True,
+            errors=(CrxError,),  # retried at the next tick; the batch loop reports store failures too
+            on_error=self._not_signed,
+        )
 
     async def start(self) -> None:
         """Start the service and its proof API, then the checkpoint timer."""
         await super().start()
         await self.api.start()
         self.writer.observe_configuration()
-        if self._timer is None:
-            self._timer = asyncio.create_task(self._tick(), name=f"{self.name}-checkpoints")
+        self._timer.start()
         self.erasures.start()
 
     async def stop(self) -> None:
         """Stop the timer, drain and stop the service, then sign a checkpoint of everything appended."""
-        timer, self._timer = self._timer, None
-        await cancel(timer)
+        await self._timer.stop()
         await self.erasures.stop()
         if not self._started:
             return
@@ -423,10 +426,8 @@ class AuditService(StreamService):
             self.store.close()
 
     async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self._period)
-            try:
-                self.writer.observe_configuration()
-                self.writer.tick()
-            except CrxError as exc:  # retried at the next tick; the batch loop reports store failures too
-                self._log.warning("checkpoint not signed", error_class=type(exc).__name__)
+        self.writer.observe_configuration()
+        self.writer.tick()
+
+    def _not_signed(self, exc: CrxError) -> None:
+        self._log.warning("checkpoint not signed", error_class=type(exc).__name__)

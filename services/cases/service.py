@@ -10,7 +10,6 @@ notices (harmless, same ids) but one is enough: it does little work.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable
 
@@ -25,9 +24,9 @@ from services.kernel.envelope import Sealer
 from services.kernel.errors import CrxError
 from services.kernel.http import OpsServer
 from services.kernel.kafka import Producer, ensure_topics
-from services.kernel.lifecycle import cancel
 from services.kernel.logging import get_logger
 from services.kernel.metrics import register_runtime_metrics
+from services.kernel.periodic import Periodic
 from services.kernel.runtime import Ports, Runtime
 
 NAME = COMPONENT
@@ -81,7 +80,8 @@ class CaseService:
         register_runtime_metrics(registry, service=NAME)
         self._ready = False
         self.ops = OpsServer(registry, host=settings.metrics_host, port=metrics_port, ready=lambda: self._ready)
-        self._task: asyncio.Task[None] | None = None
+        every = settings.case_check_seconds
+        self._passes = Periodic("crx-cases", self.run_pass, every, errors=(CrxError, KafkaError), on_error=self._failed)
         self._started = False
         self._log = get_logger(NAME)
 
@@ -101,7 +101,7 @@ class CaseService:
         await ensure_topics(self._settings, self.output_topics)
         await self.ops.start()
         await self.producer.start()
-        self._task = asyncio.create_task(self._run(), name="crx-cases")
+        self._passes.start()
         self._ready = True
         self.metrics.ready.labels(NAME).set(1)
         self._log.info("started", ops=self.ops.url)
@@ -113,20 +113,16 @@ class CaseService:
         self._started = False
         self._ready = False
         self.metrics.ready.labels(NAME).set(0)
-        await cancel(self._task)
+        await self._passes.stop()
         await self.producer.stop()
         await self.ops.stop()
         self.store.close()
         self._log.info("stopped")
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_pass()
-            except (CrxError, KafkaError) as exc:
-                self.metrics.failed_passes.inc()
-                self._log.warning("case pass failed; trying again", error_class=type(exc).__name__)
-            await asyncio.sleep(self._settings.case_check_seconds)
+    def _failed(self, exc: Exception) -> None:
+        """The store or Kafka is away (CrxError, KafkaError): the next pass tries again."""
+        self.metrics.failed_passes.inc()
+        self._log.warning("case pass failed; trying again", error_class=type(exc).__name__)
 
     async def run_pass(self, now: dt.datetime | None = None) -> int:
         """Send what is due at ``now`` (default: the runtime's clock), mark it, refresh the gauges; returns

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
+    IllegalStateError,
     KafkaError,
     MessageSizeTooLargeError,
     TopicAlreadyExistsError,
@@ -417,6 +418,10 @@ class _AfterBatch(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
 
+REWIND_CHECK_SECONDS = 1.0  # how often a batch loop looks for positions past the end of a lost log
+POSITION_WAIT_SECONDS = 0.05  # the longest that check waits for a partition's position
+
+
 class BatchLoop:
     """consume (getmany) -> handler -> produce all -> commit, one batch at a time.
 
@@ -452,6 +457,8 @@ class BatchLoop:
         self.batches = 0
         self._out_children: dict[str, Any] = {}  # records_out's child per output topic
         self._record_seconds = metrics.record_seconds.labels(service)
+        self._rewind_due = 0.0  # monotonic time of the next check for positions past a log's end
+        self.rewound = 0  # partitions read again from their start because the broker lost their log
 
     async def start(self) -> None:
         """Join the group and start consuming in a task. Idempotent."""
@@ -503,6 +510,9 @@ class BatchLoop:
             if not self.ready:
                 self.ready = True
                 self._metrics.ready.labels(self.service).set(1)
+            if time.monotonic() >= self._rewind_due:
+                self._rewind_due = time.monotonic() + REWIND_CHECK_SECONDS
+                await self._rewind_lost(consumer)
             if not batch:
                 continue
             records = [r for part in batch.values() for r in part]
@@ -527,6 +537,30 @@ class BatchLoop:
             self._metrics.batch_seconds.labels(self.service).observe(time.perf_counter() - started)
             self._log.debug("batch done", records=len(records), seconds=round(time.perf_counter() - started, 4))
             self.batches += 1
+
+    async def _rewind_lost(self, consumer: AIOKafkaConsumer) -> None:
+        """Read again from its start every assigned partition whose log now ends before this consumer's
+        position: the broker lost the log (a restarted in-memory broker, a lost volume) and the records written
+        since start again at offset 0. Apache Kafka answers such a fetch with OFFSET_OUT_OF_RANGE (and the
+        consumer resets to ``earliest`` by itself); the embedded broker answers nothing and the consumer would
+        wait until the new log grows past its old position, leaving every record before that unread. Reading
+        again from the start is at-least-once: the handlers are idempotent. Never raises for a partition whose
+        position is not known yet (it is checked again later)."""
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # no fetch answered for it yet
+                continue
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), timeout=POSITION_WAIT_SECONDS)
+            except (TimeoutError, IllegalStateError):  # being reset, or revoked meanwhile: next check
+                continue
+            if position > highwater:
+                self._log.warning(
+                    "partition log ends before our position (the broker lost it): reading it again from its start",
+                    topic=tp.topic, partition=tp.partition, position=position, highwater=highwater,
+                )  # fmt: skip
+                await consumer.seek_to_beginning(tp)
+                self.rewound += 1
 
     def _bookkeeping(self, outputs: Sequence[OutRecord], records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Count a batch's acknowledged outputs per topic (one increment per topic) and observe each input's

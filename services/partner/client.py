@@ -11,7 +11,6 @@ periodically).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -34,9 +33,9 @@ from services.kernel.config import Settings
 from services.kernel.envelope import Opener, attach_signature
 from services.kernel.errors import CrxError, TransientError
 from services.kernel.kafka import OutRecord, Producer
-from services.kernel.lifecycle import cancel
 from services.kernel.logging import bind_message_id, get_logger
 from services.kernel.metrics import ServiceMetrics
+from services.kernel.periodic import Periodic
 from services.kernel.runtime import Ports, Runtime
 from services.kernel.service import StreamService, Wiring
 from services.kernel.suites import SignatureAlg, signature_alg
@@ -312,27 +311,44 @@ class PartnerService(StreamService):
         settings = wiring.settings
         self.watcher = watcher
         self.client = client
-        self._period = settings.partner_log_check_seconds
+        self._checks = Periodic(
+            f"{self.name}-logwatch",
+            self._check,
+            settings.partner_log_check_seconds,
+            wait_first=True,
+            errors=(aiohttp.ClientError, TimeoutError),  # the log is unreachable: try again later
+            on_error=self._unreachable,
+        )
+        self._session: aiohttp.ClientSession | None = None  # the checks', from their start to their stop
         self._purge_period = purge_seconds if client is not None else None
-        self._task: asyncio.Task[None] | None = None
-        self._purge_task: asyncio.Task[None] | None = None
+        self._purges = Periodic(
+            f"{self.name}-purge",
+            self.purge_once,
+            self._purge_period,  # only started when not None
+            errors=(CrxError, OSError),  # the broker or the sink's store is away: receipts stay owed
+            on_error=self._purge_failed,
+        )
         self._purge_producer: Producer | None = None
         self.last_check: CheckResult | None = None
 
     async def start(self) -> None:
         """Start consuming, then the log checks and the purges."""
         await super().start()
-        if self.watcher is not None and self._task is None:
-            self._task = asyncio.create_task(self._checks(), name=f"{self.name}-logwatch")
-        if self._purge_period is not None and self._purge_task is None:
-            self._purge_task = asyncio.create_task(self._purges(self._purge_period), name=f"{self.name}-purge")
+        if self.watcher is not None and self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            self._checks.start()
+        if self._purge_period is not None:
+            self._purges.start()
 
     async def stop(self) -> None:
         """Stop the log checks and the purges, then drain and stop consuming."""
-        task, self._task = self._task, None
-        await cancel(task)
-        purge, self._purge_task = self._purge_task, None
-        await cancel(purge)
+        session, self._session = self._session, None
+        try:
+            await self._checks.stop()
+        finally:
+            if session is not None:
+                await session.close()
+        await self._purges.stop()
         producer, self._purge_producer = self._purge_producer, None
         if producer is not None:
             await producer.stop()
@@ -353,20 +369,12 @@ class PartnerService(StreamService):
             self._purge_producer = producer
         await self._purge_producer.send_all(receipts)
 
-    async def _purges(self, period: float) -> None:
-        while True:
-            try:
-                await self.purge_once()
-            except (CrxError, OSError) as exc:  # the broker or the sink's store is away: receipts stay owed
-                self._log.warning("purge not completed", error_class=type(exc).__name__)
-            await asyncio.sleep(period)
+    def _purge_failed(self, exc: Exception) -> None:
+        self._log.warning("purge not completed", error_class=type(exc).__name__)
 
-    async def _checks(self) -> None:
-        assert self.watcher is not None
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            while True:
-                await asyncio.sleep(self._period)
-                try:
-                    self.last_check = await self.watcher.check_once(session)
-                except (aiohttp.ClientError, TimeoutError) as exc:  # the log is unreachable: try again later
-                    self._log.warning("audit log unreachable", error_class=type(exc).__name__)
+    async def _check(self) -> None:
+        assert self.watcher is not None and self._session is not None
+        self.last_check = await self.watcher.check_once(self._session)
+
+    def _unreachable(self, exc: Exception) -> None:
+        self._log.warning("audit log unreachable", error_class=type(exc).__name__)

@@ -32,7 +32,10 @@ from tests.integration.helpers import read_topic
 
 pytestmark = pytest.mark.integration
 
-RECEIVED = dt.datetime(2026, 12, 18, 13, 0, tzinfo=dt.UTC)  # a Friday, before Christmas
+_WEEK_AHEAD = dt.datetime.now(dt.UTC).replace(hour=13, minute=0, second=0, microsecond=0) + dt.timedelta(days=7)
+# A Friday 13:00 UTC a week or two ahead: the notices are sealed at the case's instants, with keys valid from
+# when the fixture makes them (a fixed date would stop working once it is in the past).
+RECEIVED = _WEEK_AHEAD + dt.timedelta(days=(4 - _WEEK_AHEAD.weekday()) % 7)
 MS = dt.timedelta(milliseconds=1)
 
 

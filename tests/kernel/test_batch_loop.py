@@ -74,3 +74,28 @@ async def test_a_batch_the_broker_does_not_acknowledge_is_redone_and_not_committ
         await service.stop()
     assert committed_at_failure == [None, None]  # no offset committed while the batch was failing
     assert sorted(out) == inputs  # redone from its first offset: every input once
+
+
+async def test_a_position_past_the_end_of_a_lost_log_is_read_again_from_the_start(settings: Settings) -> None:
+    """The broker lost a partition's log (an in-memory broker restarted): its new log ends before the loop's
+    position, and the embedded broker answers such a fetch with nothing instead of OFFSET_OUT_OF_RANGE. The
+    loop reads the partition again from its start, so the records written since are handled (at least once)."""
+    settings = settings.replace(topic_partitions=1)
+    await ensure_topics(settings, [settings.topic("in"), settings.topic("out")])
+    service = echo(settings)
+    await produce(settings, [b"before-0", b"before-1"])
+    await service.start()
+    try:
+        await wait_for(lambda: service.loop.batches >= 1, seconds=30)
+        consumer = service.loop._consumer
+        assert consumer is not None
+        async with service.loop._in_flight:  # between two batches
+            consumer.seek(TopicPartition(settings.topic("in"), 0), 1000)  # as if the log had been lost under it
+        await produce(settings, [b"after-0", b"after-1"])
+        await wait_for(lambda: service.loop.rewound >= 1, seconds=30)
+        await wait_for(lambda: service.loop.batches >= 2, seconds=30)
+        await asyncio.sleep(0.5)
+        out = {r.value for r in await read_topic(settings, settings.topic("out"))}
+    finally:
+        await service.stop()
+    assert {b"after-0", b"after-1"} <= out

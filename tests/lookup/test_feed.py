@@ -195,7 +195,8 @@ async def test_the_feed_reads_either_internal_format(
     ctx = SealContext(channel="records", message_id=str(parsed["header"]["message_id"]), correlation_id="s-1",
                       sender="crx", recipient="crx", content_type=RECORD_CONTENT_TYPE,
                       schema_fingerprint=rec_codec.fingerprint)  # fmt: skip
-    value = InternalSealer(config, keyring, "crx.normaliser", "crx").seal(rec_codec.encode(parsed), ctx, NOW)
+    sealed_at = dt.datetime.now(dt.UTC)  # the keyring's keys are valid from when the fixture made them
+    value = InternalSealer(config, keyring, "crx.normaliser", "crx").seal(rec_codec.encode(parsed), ctx, sealed_at)
     assert is_hop(value) == (fmt == 2)
     produced = [OutRecord(settings.topic("records"), value, headers=routing_headers(ctx))]
     assert await feed.handle(consumed(signed(settings, keyring, "router", produced))) != []  # its refusal event

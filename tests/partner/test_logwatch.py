@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import uuid
 from pathlib import Path
 
 import aiohttp
 import pytest
+import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas import AUDIT_EVENT
 from services.audit.accounting import account
 from services.audit.api import AuditApi, AuditHttpServer
+from services.audit.notekey import ensure_note_key
 from services.audit.sqlite_store import SqliteAuditStore
 from services.intake.publisher import Submission
 from services.kernel.audit_events import disclosure_event_id
 from services.kernel.codec import codec
 from services.kernel.config import Settings
+from services.kernel.runtime import Ports, Runtime
 from services.keys.ring import KeyRing
-from services.partner.client import PartnerService
+from services.partner.client import PartnerService, build
 from services.partner.logwatch import LogWatcher
 from services.translog.notes import NoteSigner
 from tests.integration.helpers import running, sample, wait_for
@@ -129,3 +133,31 @@ async def test_an_expected_event_must_have_the_expected_outcome(tmp_path: Path, 
         assert (check.verified, check.problems) == (1, ())
     else:
         assert check.problems and check.problems[0].startswith("WRONG_EVENT")
+
+
+@pytest.mark.integration  # runs a broker
+async def test_an_unreachable_log_is_a_warning_and_the_checks_go_on_until_stop(
+    settings: Settings, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """A log nothing answers at is logged as unreachable at each check, and the checks go on; their one HTTP
+    session lives from the service's start to its stop."""
+    ensure_note_key(settings)  # the log's verifier key file the watcher is built with
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{free.getsockname()[1]}"  # closed again: nothing answers there
+    fast = settings.replace(partner_log_check_seconds=0.05)
+    with structlog.testing.capture_logs() as logs:
+        service = build(
+            Runtime.create(fast, keyring), ports=Ports(), party="FR", sink=tmp_path / "FR",
+            audit_url=lambda: url, purge_seconds=None,
+        )  # fmt: skip
+        await service.start()
+        session = service._session
+        try:
+            await wait_for(lambda: sum(e["event"] == "audit log unreachable" for e in logs) >= 2)
+            assert service.last_check is None and session is not None and not session.closed
+        finally:
+            await service.stop()
+    assert session.closed
+    unreachable = [e for e in logs if e["event"] == "audit log unreachable"]
+    assert {(e["log_level"], e["error_class"]) for e in unreachable} == {("warning", "ClientConnectorError")}
