@@ -117,6 +117,9 @@ class AuditOut(OutRecord):
     event: AuditEvent = field(kw_only=True, repr=False)
 
 
+_EVENTS = typed_codec(AUDIT_EVENT)  # looked up once: every emitted event is encoded with it
+
+
 @dataclass(frozen=True)
 class AuditEmitter:
     """Makes audit-event output records for one component: ``component`` is named in each event, ``topic``
@@ -206,7 +209,7 @@ class AuditEmitter:
             "hits": list(hits) if hits is not None else None,
         }
         key = (submission_id or message_id or event_id).encode()
-        return AuditOut(self.topic, typed_codec(AUDIT_EVENT).encode(record), key=key, event=record)
+        return AuditOut(self.topic, _EVENTS.encode(record), key=key, event=record)
 
 
 def load_audit_secret(secret: str | None, data_dir: Path) -> bytes:
